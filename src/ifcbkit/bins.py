@@ -1,0 +1,122 @@
+"""``open_bin``: one bin on disk as an object, its files opened once."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from types import TracebackType
+from typing import IO, Any
+
+from PIL import Image
+
+from .adc import AdcTable, parse_adc_table
+from .errors import NotFoundError
+from .header import adc_column_names, parse_hdr_bytes
+from .identifiers import BIN_EXTENSIONS, add_target, parse_bin_id
+from .images import BinImages
+from .index import AdcIndex
+from .roi import FileRoiReader
+
+
+def bin_paths(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``{'pid', 'hdr', 'adc', 'roi'}`` for a path to any of a bin's three files or to its base path."""
+    path = os.fspath(path)
+    base, ext = os.path.splitext(path)
+    if ext.lstrip(".") not in BIN_EXTENSIONS:
+        base = path
+    pid = os.path.basename(base)
+    parse_bin_id(pid)
+    return {"pid": pid, **{e: f"{base}.{e}" for e in BIN_EXTENSIONS}}
+
+
+class Bin:
+    """One bin: header, ADC, images. Use as a context manager, or call :meth:`close`.
+
+    The header and ADC are read when the bin is opened; the ``.roi`` is opened
+    once and images are read from it as they are asked for.
+    """
+
+    def __init__(self, hdr: str, adc: str, roi: str | None, *, pid: str):
+        self.pid = pid
+        self.paths = {"hdr": hdr, "adc": adc, "roi": roi}
+        try:
+            with open(hdr, "rb") as f:
+                self.header: dict[str, Any] = parse_hdr_bytes(f.read(), source=hdr)
+            with open(adc, "rb") as f:
+                self._adc_bytes = f.read()
+        except FileNotFoundError as e:
+            raise NotFoundError(f"bin {pid}: missing {e.filename}") from None
+        self.columns = adc_column_names(self.header)
+        self.index = AdcIndex(pid, self._adc_bytes, columns=self.columns, source=adc)
+        self._roi_file: IO[bytes] | None = None
+        self._images: dict[bool, BinImages] = {}
+        self._adc: AdcTable | None = None
+
+    def __repr__(self) -> str:
+        return f"<Bin {self.pid}>"
+
+    @property
+    def timestamp(self) -> datetime:
+        """The sample time (aware, UTC)."""
+        return parse_bin_id(self.pid).timestamp
+
+    @property
+    def adc(self) -> AdcTable:
+        """Every column of every ADC line, by canonical name."""
+        if self._adc is None:
+            self._adc = parse_adc_table(self.pid, self._adc_bytes, columns=self.columns, source=self.paths["adc"])
+        return self._adc
+
+    def _roi(self) -> FileRoiReader:
+        if self.paths["roi"] is None:
+            raise NotFoundError(f"bin {self.pid} has no .roi file")
+        if self._roi_file is None:
+            try:
+                self._roi_file = open(self.paths["roi"], "rb")  # noqa: SIM115 (closed by close())
+            except FileNotFoundError:
+                raise NotFoundError(f"bin {self.pid}: missing {self.paths['roi']}") from None
+        return FileRoiReader(self._roi_file, source=self.paths["roi"])
+
+    def get_images(self, *, stitch: bool = True) -> BinImages:
+        """The bin's images (stitched by default), read lazily from the open ``.roi``."""
+        if stitch not in self._images:
+            self._images[stitch] = BinImages(self.index, self._roi(), stitch=stitch)
+        return self._images[stitch]
+
+    @property
+    def images(self) -> BinImages:
+        """The bin's images with stitching: ``{target: image}``."""
+        return self.get_images()
+
+    def read_image(self, target: int, *, stitch: bool = True) -> Image.Image:
+        """One image by target number."""
+        return self.get_images(stitch=stitch)[target]
+
+    def roi_ids(self, *, stitch: bool = True) -> list[str]:
+        return [add_target(self.pid, t) for t in self.get_images(stitch=stitch)]
+
+    def close(self) -> None:
+        """Release the open ``.roi``."""
+        if self._roi_file is not None:
+            self._roi_file.close()
+            self._roi_file = None
+        self._images.clear()
+
+    def __enter__(self) -> Bin:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_bin(path: str | os.PathLike[str]) -> Bin:
+    """Open a bin from a path to its ``.hdr``, ``.adc`` or ``.roi``, or to its base path (no extension).
+
+    A bin without a ``.roi`` opens (header and ADC are usable); asking it for
+    images raises :class:`~ifcbkit.errors.NotFoundError`.
+    """
+    paths = bin_paths(path)
+    roi = paths["roi"] if os.path.exists(paths["roi"]) else None
+    return Bin(paths["hdr"], paths["adc"], roi, pid=paths["pid"])

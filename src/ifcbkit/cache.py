@@ -1,0 +1,73 @@
+"""Bounded in-process caches: parsed ADC indexes and located filesets.
+
+Entries are keyed by what identifies a file's content (for files: path, inode,
+size and ``st_mtime_ns``), so a rewritten file is a different key and is never
+served stale; the bound is on the sum of the entries' sizes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class LRUCache(Generic[V]):
+    """A thread-safe least-recently-used mapping bounded by total size (each entry states its size)."""
+
+    def __init__(self, max_size: int):
+        self.max_size = max_size
+        self._entries: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: Hashable, value: V, size: int = 1) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+            if size > self.max_size:
+                return
+            self._entries[key] = (value, size)
+            self._size += size
+            while self._size > self.max_size:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._size -= evicted
+
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._size = 0
+
+
+# Parsed ADC indexes (with their bin's header), bounded by the ADC bytes they hold.
+ADC_INDEX_CACHE: LRUCache = LRUCache(max_size=256 * 2**20)
+
+
+def clear_caches() -> None:
+    """Forget every cached ADC index (for example before a cold-read measurement)."""
+    ADC_INDEX_CACHE.clear()

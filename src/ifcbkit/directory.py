@@ -1,0 +1,514 @@
+"""IFCB data directories: finding and listing bins in a tree, and reading them.
+
+A tree is walked depth-first in sorted name order (chronological for standard
+layouts), with one ``os.scandir`` per directory. Directories named in
+``exclude`` are never entered; a bin found below the root counts only when every
+component of its directory path relative to the root is in ``include`` or is a
+substring of its bin id (section 2 of the formats doc). Directories whose names
+cannot satisfy that rule, or whose names date them outside a requested time
+range, are pruned without being listed.
+
+The walk and the search are sans-I/O operations: :class:`SyncIfcbDataDirectory`
+and :class:`AsyncIfcbDataDirectory` are the same code on two faces. The async
+face lists each level's subdirectories in one worker-thread hop.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from .cache import LRUCache
+from .errors import IfcbError, IfcbWarning, InvalidIdentifierError, NotFoundError
+from .faces import AsyncFace, Emit, Op, Request, SyncFace, operation, stream
+from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile
+from .identifiers import BIN_EXTENSIONS, bin_day_dir, parse_bin_id, parse_pid
+from .reading import BinReading
+
+DEFAULT_INCLUDE: tuple[str, ...] = ("data",)
+DEFAULT_EXCLUDE: tuple[str, ...] = ("skip", "beads")
+
+TimeLike = datetime | date | str
+Fileset = dict[str, Any]
+
+__all__ = [
+    "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "AsyncIfcbDataDirectory", "FilesetFilter", "SkippedPathWarning",
+    "SyncIfcbDataDirectory", "async_find_fileset", "async_list_data_dirs", "async_list_filesets",
+    "make_fileset_filter", "sync_find_fileset", "sync_list_data_dirs", "sync_list_filesets", "validate_path",
+]  # fmt: skip
+
+
+class SkippedPathWarning(IfcbWarning):
+    """A directory or file that could not be read (permissions, broken symlink) was skipped."""
+
+
+# ----- the include/exclude rule ---------------------------------------------------------------
+
+# A directory name can only be a substring of some bin id if, with its digits masked, it is a
+# substring of one of these skeletons (instrument numbers have 1 to 6 digits).
+_SKELETONS = [f"D########T######_IFCB{'#' * k}" for k in range(1, 7)] + [
+    f"IFCB{'#' * k}_####_###_######" for k in range(1, 7)
+]
+_DIGIT = re.compile(r"[0-9]")
+
+
+def could_be_in_bin_id(name: str) -> bool:
+    """Whether ``name`` is a substring of at least one possible bin id."""
+    masked = _DIGIT.sub("#", name)
+    return any(masked in skeleton for skeleton in _SKELETONS)
+
+
+def validate_path(
+    relative_dir: str | os.PathLike[str] | Iterable[str],
+    bin_id: str,
+    include: Iterable[str] = DEFAULT_INCLUDE,
+    exclude: Iterable[str] = DEFAULT_EXCLUDE,
+) -> bool:
+    """Whether a bin in ``relative_dir`` (relative to the data root) counts.
+
+    No component may be in ``exclude``; every component must be in ``include``
+    or be a substring of ``bin_id``.
+    """
+    if isinstance(relative_dir, (str, os.PathLike)):
+        parts = [p for p in os.path.normpath(os.fspath(relative_dir)).split(os.sep) if p not in ("", ".")]
+    else:
+        parts = list(relative_dir)
+    include, exclude = set(include), set(exclude)
+    return all(p not in exclude and (p in include or p in bin_id) for p in parts)
+
+
+def _as_utc(value: TimeLike | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise ValueError(f"{what}: not an ISO date or time: {text!r}") from None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    raise TypeError(f"{what} must be a datetime, a date or an ISO string, not {type(value).__name__}")
+
+
+def _as_instruments(instrument: int | str | Iterable[int | str] | None) -> frozenset[int] | None:
+    if instrument is None:
+        return None
+    items = [instrument] if isinstance(instrument, (int, str)) else list(instrument)
+    out = set()
+    for item in items:
+        text = str(item).strip()
+        if text.upper().startswith("IFCB"):
+            text = text[4:]
+        if isinstance(item, bool) or not text.isdigit() or not text.isascii():
+            raise ValueError(f"instrument must be an int or a numeric string, not {item!r}")
+        out.add(int(text))
+    return frozenset(out)
+
+
+_DATED_DIR = re.compile(r"D(\d{4})(\d{2})?(\d{2})?|IFCB(\d{1,6})_(\d{4})(?:_(\d{3}))?", re.ASCII)
+
+
+def _dir_span(name: str) -> tuple[datetime, datetime, int | None] | None:
+    """The time span (and instrument) every bin under a dated directory name must fall in."""
+    m = _DATED_DIR.fullmatch(name)
+    if m is None:
+        return None
+    try:
+        if name.startswith("D"):
+            year, month, day = int(m[1]), m[2], m[3]
+            if month is None:
+                return datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc), None
+            start = datetime(year, int(month), int(day or 1), tzinfo=timezone.utc)
+            if day is not None:
+                return start, start + timedelta(days=1), None
+            end = datetime(year + (start.month == 12), start.month % 12 + 1, 1, tzinfo=timezone.utc)
+            return start, end, None
+        instrument, year = int(m[4]), int(m[5])
+        start = datetime(year, 1, 1, tzinfo=timezone.utc)
+        if m[6] is None:
+            return start, datetime(year + 1, 1, 1, tzinfo=timezone.utc), instrument
+        start += timedelta(days=int(m[6]) - 1)
+        return start, start + timedelta(days=1), instrument
+    except ValueError:
+        return None  # not a real date: cannot prune on it
+
+
+class FilesetFilter:
+    """Which directories to enter and which bins to keep (the include/exclude rule plus a time range
+    and instruments). Call it with ``(relative_dir_parts, bin_id)``."""
+
+    def __init__(
+        self,
+        include: Iterable[str] = DEFAULT_INCLUDE,
+        exclude: Iterable[str] = DEFAULT_EXCLUDE,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        instrument: int | str | Iterable[int | str] | None = None,
+    ):
+        self.include = frozenset(include)
+        self.exclude = frozenset(exclude)
+        if self.include & self.exclude:
+            raise ValueError(f"include and exclude overlap: {sorted(self.include & self.exclude)}")
+        self.start = _as_utc(start_time, "start_time")
+        self.end = _as_utc(end_time, "end_time")
+        self.instruments = _as_instruments(instrument)
+
+    def enter(self, name: str) -> bool:
+        """Whether a directory with this name may hold bins that pass the filter."""
+        if name in self.exclude:
+            return False
+        if name in self.include:
+            return True
+        if not could_be_in_bin_id(name):
+            return False
+        if self.start is None and self.end is None and self.instruments is None:
+            return True
+        span = _dir_span(name)
+        if span is None:
+            return True
+        start, end, instrument = span
+        if self.start is not None and end <= self.start:
+            return False
+        if self.end is not None and start >= self.end:
+            return False
+        return not (instrument is not None and self.instruments is not None and instrument not in self.instruments)
+
+    def __call__(self, relative_parts: Iterable[str], bin_id: str) -> bool:
+        try:
+            parsed = parse_bin_id(bin_id)
+        except InvalidIdentifierError:
+            return False
+        if not all(p not in self.exclude and (p in self.include or p in bin_id) for p in relative_parts):
+            return False
+        if self.start is not None and parsed.timestamp < self.start:
+            return False
+        if self.end is not None and parsed.timestamp >= self.end:
+            return False
+        return self.instruments is None or parsed.instrument in self.instruments
+
+
+def make_fileset_filter(
+    include: Iterable[str] = DEFAULT_INCLUDE,
+    exclude: Iterable[str] = DEFAULT_EXCLUDE,
+    *,
+    start_time: TimeLike | None = None,
+    end_time: TimeLike | None = None,
+    instrument: int | str | Iterable[int | str] | None = None,
+) -> FilesetFilter:
+    """A :class:`FilesetFilter`: half-open time range ``[start_time, end_time)`` (naive times are UTC)."""
+    return FilesetFilter(include, exclude, start_time, end_time, instrument)
+
+
+# ----- the data directory ---------------------------------------------------------------------
+
+
+class _DataDirectory(BinReading):
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        include: Iterable[str] = DEFAULT_INCLUDE,
+        exclude: Iterable[str] = DEFAULT_EXCLUDE,
+        require_adc: bool = True,
+        require_roi: bool = True,
+    ):
+        self.root = os.path.abspath(os.fspath(root))
+        self.include = tuple(include)
+        self.exclude = tuple(exclude)
+        self._filter = FilesetFilter(self.include, self.exclude)  # checks the overlap
+        if require_roi and not require_adc:
+            raise ValueError("require_roi=True needs require_adc=True (a .roi is unreadable without its .adc)")
+        self.require_adc = require_adc
+        self.require_roi = require_roi
+        self.adcmod_root = os.path.join(os.path.dirname(self.root), "adcmod")
+        self._located: LRUCache[Fileset] = LRUCache(max_size=8192)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root!r})"
+
+    # ----- walking ---------------------------------------------------------------------------
+
+    def _scan_root(self) -> Op[Listing]:
+        listing = (yield ScanDirs([self.root]))[0]
+        if listing.error is not None:
+            if isinstance(listing.error, FileNotFoundError):
+                raise NotFoundError(f"data directory {self.root} does not exist")
+            raise IfcbError(f"cannot list data directory {self.root}: {listing.error}")
+        return listing
+
+    def _walk(
+        self, enter: Callable[[str], bool], accept: Callable[[tuple[str, ...], Listing, str], Op[Fileset | None]]
+    ) -> Op[None]:
+        """Emit what ``accept`` returns for each ``.hdr`` in entered directories, in sorted order."""
+        root = yield from self._scan_root()
+        yield from self._walk_listing((), root, enter, accept, set())
+
+    def _walk_listing(
+        self, rel: tuple[str, ...], listing: Listing, enter: Callable[[str], bool],
+        accept: Callable[[tuple[str, ...], Listing, str], Op[Fileset | None]], seen: set[tuple[int, int]],
+    ) -> Op[None]:  # fmt: skip
+        subdirs = []
+        for name in sorted(listing.dirs):
+            if not enter(name):
+                continue
+            target = listing.linked_dirs.get(name)
+            if target is not None:
+                if target in seen:
+                    _warn(f"skipped {os.path.join(listing.path, name)}: symlink loop")
+                    continue
+                seen.add(target)
+            subdirs.append(name)
+        children: dict[str, Listing] = {}
+        if subdirs:
+            scanned = yield ScanDirs([os.path.join(listing.path, name) for name in subdirs])
+            children = dict(zip(subdirs, scanned))
+        for name in listing.names:
+            child = children.get(name)
+            if child is not None:
+                if child.error is not None:
+                    _warn(f"skipped unreadable directory {child.path}: {child.error.strerror or child.error}")
+                    continue
+                yield from self._walk_listing((*rel, name), child, enter, accept, seen)
+            elif name.endswith(".hdr") and name not in listing.dirs:
+                fileset = yield from accept(rel, listing, name[:-4])
+                if fileset is not None:
+                    yield Emit(fileset)
+
+    def _fileset(
+        self, rel: tuple[str, ...], listing: Listing, pid: str, keep: FilesetFilter, adcmod: _Adcmod
+    ) -> Op[Fileset | None]:
+        if not keep(rel, pid):
+            return None
+        paths: Fileset = {"pid": pid}
+        for ext in BIN_EXTENSIONS:
+            name = f"{pid}.{ext}"
+            present = name in listing.names and name not in listing.dirs
+            if present and name in listing.broken:
+                _warn(f"skipped {os.path.join(listing.path, name)}: not a readable file (broken symlink?)")
+                present = False
+            paths[ext] = os.path.join(listing.path, name) if present else None
+        if paths["hdr"] is None or (self.require_adc and paths["adc"] is None):
+            return None
+        if self.require_roi and paths["roi"] is None:
+            return None
+        if paths["adc"] is not None:
+            paths["adc"] = (yield from adcmod.find(pid)) or paths["adc"]
+        return paths
+
+    @stream
+    def list(
+        self,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        instrument: int | str | Iterable[int | str] | None = None,
+    ) -> Op[None]:
+        """The bins in the tree as ``{'pid', 'hdr', 'adc', 'roi'}`` dicts (paths; ``None`` for a
+        file that is allowed to be missing), in sorted walk order, within ``[start_time, end_time)``
+        and for the given instrument(s)."""
+        keep = FilesetFilter(self.include, self.exclude, start_time, end_time, instrument)
+        adcmod = _Adcmod(self.adcmod_root)
+
+        def accept(rel: tuple[str, ...], listing: Listing, pid: str) -> Op[Fileset | None]:
+            fileset = yield from self._fileset(rel, listing, pid, keep, adcmod)
+            if fileset is not None:
+                self._located.put(pid, fileset)
+            return fileset
+
+        yield from self._walk(keep.enter, accept)
+
+    @stream
+    def list_data_dirs(self) -> Op[None]:
+        """The directories (absolute paths) that directly hold at least one bin, in walk order."""
+        adcmod = _Adcmod(self.adcmod_root)
+        emitted: set[str] = set()
+
+        def accept(rel: tuple[str, ...], listing: Listing, pid: str) -> Op[Any]:
+            fileset = yield from self._fileset(rel, listing, pid, self._filter, adcmod)
+            if fileset is None or listing.path in emitted:
+                return None
+            emitted.add(listing.path)
+            return listing.path
+
+        yield from self._walk(self._filter.enter, accept)
+
+    # ----- finding one bin -------------------------------------------------------------------
+
+    def _search(self, pid: str) -> Op[Fileset | None]:
+        """Walk only the directories that can hold ``pid``; stop at the first match."""
+        adcmod = _Adcmod(self.adcmod_root)
+
+        def enter(name: str) -> bool:
+            return name not in self._filter.exclude and (name in self._filter.include or name in pid)
+
+        def accept(rel: tuple[str, ...], listing: Listing, name: str) -> Op[Fileset | None]:
+            if name == pid:
+                fileset = yield from self._fileset(rel, listing, pid, self._filter, adcmod)
+                if fileset is not None:
+                    raise _Found(fileset)
+            return None
+
+        try:
+            yield from self._walk(enter, accept)
+        except _Found as found:
+            return found.fileset
+        return None
+
+    def _locate(self, pid: str, *, fresh: bool = False) -> Op[Fileset]:
+        bin_id = parse_pid(pid).bin_id
+        fileset = None if fresh else self._located.get(bin_id)
+        if fileset is None:
+            fileset = yield from self._search(bin_id)
+            if fileset is None:
+                self._located.discard(bin_id)
+                raise NotFoundError(f"no bin {bin_id} in {self.root}")
+            self._located.put(bin_id, fileset)
+        return fileset
+
+    @operation
+    def paths(self, pid: str) -> Op[Fileset]:
+        """The bin's ``{'pid', 'hdr', 'adc', 'roi'}`` paths (:class:`NotFoundError` if it is not there)."""
+        return dict((yield from self._locate(pid)))
+
+    @operation
+    def exists(self, pid: str) -> Op[bool]:
+        """Whether the bin is in the tree (with the files this directory requires)."""
+        try:
+            yield from self._locate(pid)
+            return True
+        except NotFoundError:
+            return False
+
+    # ----- primitives for BinReading ------------------------------------------------------------
+
+    def _describe(self, bin_id: str, ext: str) -> str:
+        fileset = self._located.get(bin_id)
+        return (fileset or {}).get(ext) or f"{bin_id}.{ext} under {self.root}"
+
+    def _cache_namespace(self) -> None:
+        return None  # file versions carry their path
+
+    def _on_file(self, bin_id: str, ext: str, request: Callable[[str], Request]) -> Op[Any]:
+        """Run a request on one of the bin's files, locating the bin again if the file moved."""
+        for fresh in (False, True):
+            fileset = yield from self._locate(bin_id, fresh=fresh)
+            path = fileset.get(ext)
+            if path is None:
+                raise NotFoundError(f"bin {bin_id} has no .{ext} file (in {os.path.dirname(fileset['hdr'])})")
+            try:
+                return (yield request(path))
+            except FileNotFoundError:
+                continue
+        raise NotFoundError(f"{path} disappeared while being read")
+
+    def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
+        return (yield from self._on_file(bin_id, ext, ReadFile))
+
+    def _read_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
+        return (yield from self._on_file(bin_id, ext, lambda path: ReadRanges(path, ranges)))
+
+    def _file_version(self, bin_id: str, ext: str) -> Op[FileVersion]:
+        return (yield from self._on_file(bin_id, ext, StatFile))
+
+    def _file_exists(self, bin_id: str, ext: str) -> Op[bool]:
+        try:
+            return (yield from self._locate(bin_id)).get(ext) is not None
+        except NotFoundError:
+            return False
+
+
+class _Found(Exception):
+    def __init__(self, fileset: Fileset):
+        self.fileset = fileset
+
+
+class _Adcmod:
+    """Finds corrected ADC files ``adcmod/<day-dir>/<pid>.adc.mod`` beside the data root, for one walk."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.present: bool | None = None
+        self.listings: dict[str, Listing] = {}
+
+    def find(self, pid: str) -> Op[str | None]:
+        if self.present is None:
+            self.present = (yield ScanDirs([self.root]))[0].error is None
+        if not self.present:
+            return None
+        day = bin_day_dir(pid)
+        listing = self.listings.get(day)
+        if listing is None:
+            listing = self.listings[day] = (yield ScanDirs([os.path.join(self.root, day)]))[0]
+        name = f"{pid}.adc.mod"
+        if name in listing.names and name not in listing.broken and name not in listing.dirs:
+            return os.path.join(listing.path, name)
+        return None
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, SkippedPathWarning, stacklevel=2)
+
+
+class SyncIfcbDataDirectory(_DataDirectory, SyncFace):
+    """A tree of IFCB bins on disk, read synchronously.
+
+    ``list``, ``exists``, ``paths``, ``list_images``, ``read_images``,
+    ``read_image``, ``images_exist``, ``image_exists``, ``iter_images`` and
+    ``read_header``; an unknown bin raises :class:`~ifcbkit.errors.NotFoundError`
+    (a ``KeyError``).
+    """
+
+
+class AsyncIfcbDataDirectory(_DataDirectory, AsyncFace):
+    """:class:`SyncIfcbDataDirectory` for asyncio: the same methods, awaitable (``list`` and
+    ``iter_images`` are async iterators); no call blocks the event loop."""
+
+
+def sync_list_filesets(root: str | os.PathLike[str], **options: Any) -> Any:
+    """Iterate over the bins under ``root``: directory options (``include``, ``exclude``,
+    ``require_adc``, ``require_roi``) and ``list`` filters (``start_time``, ``end_time``, ``instrument``)."""
+    directory_options, list_options = _split_options(options)
+    return SyncIfcbDataDirectory(root, **directory_options).list(**list_options)
+
+
+def async_list_filesets(root: str | os.PathLike[str], **options: Any) -> Any:
+    """:func:`sync_list_filesets` as an async iterator."""
+    directory_options, list_options = _split_options(options)
+    return AsyncIfcbDataDirectory(root, **directory_options).list(**list_options)
+
+
+def sync_find_fileset(root: str | os.PathLike[str], pid: str, **options: Any) -> Fileset | None:
+    """The paths of one bin under ``root``, or ``None``."""
+    try:
+        return SyncIfcbDataDirectory(root, **options).paths(pid)
+    except NotFoundError:
+        return None
+
+
+async def async_find_fileset(root: str | os.PathLike[str], pid: str, **options: Any) -> Fileset | None:
+    """:func:`sync_find_fileset` for asyncio."""
+    try:
+        return await AsyncIfcbDataDirectory(root, **options).paths(pid)
+    except NotFoundError:
+        return None
+
+
+def sync_list_data_dirs(root: str | os.PathLike[str], **options: Any) -> Any:
+    """Iterate over the directories under ``root`` that directly hold bins."""
+    return SyncIfcbDataDirectory(root, **options).list_data_dirs()
+
+
+def async_list_data_dirs(root: str | os.PathLike[str], **options: Any) -> Any:
+    """:func:`sync_list_data_dirs` as an async iterator."""
+    return AsyncIfcbDataDirectory(root, **options).list_data_dirs()
+
+
+def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    list_keys = {"start_time", "end_time", "instrument"}
+    directory = {k: v for k, v in options.items() if k not in list_keys}
+    return directory, {k: v for k, v in options.items() if k in list_keys}

@@ -1,0 +1,75 @@
+"""The exception hierarchy: every error ifcbkit raises on bad input is an ``IfcbError``.
+
+Each class also derives from the built-in exception a caller would naturally
+catch (``ValueError`` for malformed input, ``KeyError`` for something that is not
+there), so ``except KeyError`` keeps working around ifcbkit calls.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class IfcbError(Exception):
+    """Base class of every ifcbkit error."""
+
+
+class IfcbWarning(UserWarning):
+    """Base class of ifcbkit warnings (for example a skipped unreadable directory)."""
+
+
+class InvalidIdentifierError(IfcbError, ValueError):
+    """A bin id, ROI id or key that does not match the IFCB naming rules."""
+
+
+class FormatError(IfcbError, ValueError):
+    """A file whose bytes do not follow its format.
+
+    ``source`` names the file (a path or a key), ``line`` is its 1-based line
+    number when the format is line-oriented.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | None, message: str, *, line: int | None = None):
+        self.source = None if source is None else os.fspath(source)
+        self.line = line
+        self.reason = message
+        where = self.source or "<data>"
+        if line is not None:
+            where = f"{where}, line {line}"
+        super().__init__(f"{where}: {message}")
+
+
+class TruncatedBinError(FormatError):
+    """A ROI whose bytes run past the end of the ``.roi`` data."""
+
+    def __init__(self, source: str | os.PathLike[str] | None, target: int, needed: int, size: int):
+        self.target = target
+        self.needed = needed
+        self.size = size
+        super().__init__(
+            source,
+            f"target {target} needs bytes up to {needed} but the ROI data has only {size} bytes (truncated bin)",
+        )
+
+
+class NotFoundError(IfcbError, KeyError):
+    """A bin, ROI, file or key that does not exist."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ReadOnlyError(IfcbError, PermissionError):
+    """A write to a store that does not accept writes."""
+
+
+class StoreError(IfcbError, OSError):
+    """A backend failed in a way that is not "not found" (network, server, permissions)."""
+
+
+class MissingDependencyError(IfcbError, ImportError):
+    """An optional feature whose extra is not installed."""
+
+    def __init__(self, feature: str, extra: str, package: str):
+        super().__init__(f"{feature} needs the optional package {package!r}: pip install 'ifcbkit[{extra}]'")
+        self.extra = extra

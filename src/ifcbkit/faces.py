@@ -1,0 +1,239 @@
+"""Sync and async faces over one sans-I/O implementation.
+
+Every algorithm that needs I/O (finding a bin, reading an ADC through the index
+cache, reading one ROI's bytes, walking a tree) is written once, as a generator
+that *yields* :class:`Request` objects and receives their results. It never
+performs I/O itself. A face runs it:
+
+- :class:`SyncFace` performs each request in the calling thread;
+- :class:`AsyncFace` awaits each request (a thread for blocking file work, the
+  backend's own coroutine for S3 or HTTP), so the event loop never blocks.
+
+Classes declare their public methods once with :class:`operation` (returns a
+value) or :class:`stream` (yields values, via :class:`Emit`), and become sync or
+async by inheriting one face: ``SyncIfcbDataDirectory`` and
+``AsyncIfcbDataDirectory`` are the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
+from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeVar, overload
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# What an operation is: a generator yielding requests (and, for streams, Emits).
+Op = Generator[Any, Any, R]
+
+
+class Request:
+    """One I/O step of an operation. ``run_sync`` does it; ``run_async`` does it without blocking the loop."""
+
+    def run_sync(self) -> Any:
+        raise NotImplementedError
+
+    async def run_async(self) -> Any:
+        return await asyncio.to_thread(self.run_sync)
+
+
+class Call(Request):
+    """Call a backend method; the async face awaits the result when it is awaitable.
+
+    This is how operations talk to stores whose methods may be plain functions
+    or coroutines (an amplify-style ``ObjectStore``, a user's subclass, ...).
+    """
+
+    __slots__ = ("args", "function")
+
+    def __init__(self, function: Callable[..., Any], *args: Any):
+        self.function = function
+        self.args = args
+
+    def run_sync(self) -> Any:
+        result = self.function(*self.args)
+        if inspect.isawaitable(result):
+            raise TypeError(f"{getattr(self.function, '__qualname__', self.function)} is async: use the async face")
+        return result
+
+    async def run_async(self) -> Any:
+        result = self.function(*self.args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+
+class Blocking(Request):
+    """A blocking function (file I/O, CPU-heavy parsing): inline when sync, in a worker thread when async."""
+
+    __slots__ = ("args", "function")
+
+    def __init__(self, function: Callable[..., Any], *args: Any):
+        self.function = function
+        self.args = args
+
+    def run_sync(self) -> Any:
+        return self.function(*self.args)
+
+
+class Emit(NamedTuple):
+    """A value a :class:`stream` operation hands to its consumer (not a request)."""
+
+    value: Any
+
+
+class _Returned(NamedTuple):
+    value: Any
+
+
+def _returning(op: Op[R]) -> Op[None]:
+    """Hand the operation's return value to the driver as a final emitted item."""
+    yield Emit(_Returned((yield from op)))
+
+
+def iterate_sync(op: Op[Any]) -> Iterator[Any]:
+    """Run a stream operation in this thread, yielding what it emits."""
+    with contextlib.closing(op):
+        send: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                item = op.throw(error) if error is not None else op.send(send)
+            except StopIteration:
+                return
+            send, error = None, None
+            if isinstance(item, Emit):
+                yield item.value
+                continue
+            try:
+                send = item.run_sync()
+            except Exception as e:
+                error = e
+
+
+async def iterate_async(op: Op[Any]) -> AsyncIterator[Any]:
+    """Run a stream operation, awaiting each request, yielding what it emits."""
+    with contextlib.closing(op):
+        send: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                item = op.throw(error) if error is not None else op.send(send)
+            except StopIteration:
+                return
+            send, error = None, None
+            if isinstance(item, Emit):
+                yield item.value
+                continue
+            try:
+                send = await item.run_async()
+            except Exception as e:
+                error = e
+
+
+def _result(item: Any) -> Any:
+    if isinstance(item, _Returned):
+        return item.value
+    raise TypeError("an operation emitted a value: declare it with @stream")
+
+
+def run_sync(op: Op[R]) -> R:
+    """Run an operation to its result in this thread."""
+    with contextlib.closing(iterate_sync(_returning(op))) as items:
+        return _result(next(items))
+
+
+async def run_async(op: Op[R]) -> R:
+    """Run an operation to its result, awaiting each request."""
+    items = iterate_async(_returning(op))
+    try:
+        return _result(await items.__anext__())
+    finally:
+        await items.aclose()
+
+
+class SyncFace:
+    """Mixin: :class:`operation` methods return their result, :class:`stream` methods return an iterator."""
+
+    _run = staticmethod(run_sync)
+    _iterate = staticmethod(iterate_sync)
+
+
+class AsyncFace:
+    """Mixin: :class:`operation` methods are coroutines, :class:`stream` methods return an async iterator."""
+
+    _run = staticmethod(run_async)
+    _iterate = staticmethod(iterate_async)
+
+
+class operation(Generic[P, R]):
+    """Declare a sans-I/O method once; each face turns it into a sync or an async method."""
+
+    def __init__(self, fn: Callable[Concatenate[Any, P], Op[R]]):
+        self.fn = fn
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> operation[P, R]: ...
+    @overload
+    def __get__(self, obj: AsyncFace, owner: type | None = None) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    @overload
+    def __get__(self, obj: SyncFace, owner: type | None = None) -> Callable[P, R]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Callable[P, Any]: ...
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        run = getattr(obj, "_run", None)
+        if run is None:  # an object without a face exposes the sans-I/O operation itself
+            return functools.partial(self.fn, obj)
+        fn = self.fn
+        if run is run_async:
+
+            @functools.wraps(fn)
+            async def call_async(*args: Any, **kwargs: Any) -> Any:
+                return await run_async(fn(obj, *args, **kwargs))
+
+            return call_async
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return run(fn(obj, *args, **kwargs))
+
+        return call
+
+
+class stream(Generic[P, R]):
+    """Declare a sans-I/O generator method that emits values: an iterator (sync) or async iterator (async)."""
+
+    def __init__(self, fn: Callable[Concatenate[Any, P], Op[None]]):
+        self.fn = fn
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> stream[P, R]: ...
+    @overload
+    def __get__(self, obj: AsyncFace, owner: type | None = None) -> Callable[P, AsyncIterator[R]]: ...
+    @overload
+    def __get__(self, obj: SyncFace, owner: type | None = None) -> Callable[P, Iterator[R]]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Callable[P, Any]: ...
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        iterate = getattr(obj, "_iterate", None)
+        if iterate is None:
+            return functools.partial(self.fn, obj)
+        fn = self.fn
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return iterate(fn(obj, *args, **kwargs))
+
+        return call

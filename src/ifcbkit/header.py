@@ -1,0 +1,157 @@
+"""The ``.hdr`` file: instrument settings and run summary, in three historical families.
+
+1. ``key: value`` lines (``softwareVersion:`` first; 2010 on).
+2. Version 1.0 (2005): quoted context lines, a quoted line of column names and
+   (except in the oldest files) a line of quoted, comma-separated values.
+3. "Acquisition Software version 2.0; May 2010" with a ``Sample Date`` line and
+   free text carrying run time, inhibit time, temperature and humidity.
+
+All three parse into one flat dict; the first line (or the context lines of the
+2005 family) also goes to ``context``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .adc import normalize_column_names
+from .errors import FormatError
+
+HeaderValue = int | float | bool | str
+
+CONTEXT = "context"
+
+_INT = re.compile(r"[-+]?\d+", re.ASCII)
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|nan|inf|infinity)", re.ASCII | re.IGNORECASE)
+_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+
+# 2005 column names, in their historical order, with the key and type each maps to.
+_V1_COLUMNS = (
+    ("temp", "temperature", float),
+    ("humidity", "humidity", float),
+    ("binarizethresh", "binarizeThreshold", int),
+    ("pmt1hv(ssc)", "scatteringPhotomultiplierSetting", float),
+    ("pmt2hv(chl)", "fluorescencePhotomultiplierSetting", float),
+    ("blobsizethresh", "blobSizeThreshold", int),
+)
+
+
+def parse_value(text: str) -> HeaderValue:
+    """Type one header value: int, float, ``True``/``False``, or the stripped text."""
+    text = text.strip()
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if text in ("True", "False"):
+        return text == "True"
+    return text
+
+
+def _unquote(line: str) -> str:
+    line = line.strip()
+    if len(line) >= 2 and line[0] == line[-1] == '"':
+        return line[1:-1]
+    return line
+
+
+def _parse_key_value(lines: list[str], source: str | None) -> dict[str, Any]:
+    props: dict[str, Any] = {CONTEXT: lines[0].strip()}
+    for line in lines:
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if sep and key:
+            props[key] = parse_value(value)
+    return props
+
+
+def _parse_v1(lines: list[str], source: str | None) -> dict[str, Any]:
+    texts = [_unquote(line) for line in lines]
+    i = next((n for n, text in enumerate(texts) if text.lower().startswith("temp")), None)
+    if i is None:
+        raise FormatError(source, "2005 header without a 'Temp Humidity ...' column line")
+    props: dict[str, Any] = {CONTEXT: "\n".join(texts[:i])}
+    names = texts[i].split()
+    values = [v.strip().strip('"').strip() for v in ",".join(texts[i + 1 : i + 2]).split(",")]
+    values = [v for v in values if v]
+    if len(values) > len(_V1_COLUMNS):
+        raise FormatError(source, f"2005 header has {len(values)} values, expected at most 6", line=i + 2)
+    known = {name: (key, kind) for name, key, kind in _V1_COLUMNS}
+    for position, value in enumerate(values):
+        name = names[position].lower() if position < len(names) else ""
+        key, kind = known.get(name, _V1_COLUMNS[position][1:])
+        number = parse_value(value)
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise FormatError(source, f"2005 header value {value!r} for {key} is not a number", line=i + 2)
+        props[key] = int(number) if kind is int and float(number).is_integer() else float(number)
+    return props
+
+
+def _parse_v2_2010(lines: list[str], source: str | None) -> dict[str, Any]:
+    props: dict[str, Any] = {CONTEXT: lines[0].strip()}
+    text = "\n".join(lines[1:])
+    date = re.search(r"Sample Date\s*:?\s*(.*)", text)
+    if date:
+        props["sampleDate"] = date.group(1).strip()
+    patterns = {
+        "runTime": r"run\s*time\s*=\s*" + _NUMBER,
+        "inhibitTime": r"inhibit\s*time\s*=\s*" + _NUMBER,
+        "temperature": _NUMBER + r"\s*temperature",
+        "humidity": _NUMBER + r"\s*humidity",
+    }
+    for key, pattern in patterns.items():
+        m = re.search(pattern, text, re.IGNORECASE)
+        if m:
+            props[key] = float(m.group(1))
+    return props
+
+
+def parse_hdr(lines: Iterable[str]) -> dict[str, Any]:
+    """Parse header lines (any of the three families) into one dict."""
+    return _parse_hdr_lines(list(lines), None)
+
+
+def _parse_hdr_lines(lines: list[str], source: str | None) -> dict[str, Any]:
+    lines = [line.rstrip("\r\n") for line in lines]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines or not lines[0].strip():
+        raise FormatError(source, "empty header")
+    first = lines[0].strip()
+    if re.match(r"softwareversion\s*:", first, re.IGNORECASE):
+        return _parse_key_value(lines, source)
+    if first.startswith('"'):
+        return _parse_v1(lines, source)
+    if "version 2.0" in first and len(lines) > 1 and lines[1].strip().lower().startswith("sample date"):
+        return _parse_v2_2010(lines, source)
+    if "version 1.0" in first:
+        return _parse_v1(lines, source)
+    if sum(":" in line for line in lines) > len(lines) // 2:
+        return _parse_key_value(lines, source)
+    raise FormatError(source, f"unrecognised header format (first line {first[:60]!r})", line=1)
+
+
+def parse_hdr_bytes(data: bytes, *, source: str | None = None) -> dict[str, Any]:
+    """Parse the bytes of a ``.hdr`` file."""
+    return _parse_hdr_lines(data.decode("latin-1").splitlines(), source)
+
+
+def parse_hdr_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and parse a ``.hdr`` file."""
+    with open(path, "rb") as f:
+        return parse_hdr_bytes(f.read(), source=os.fspath(path))
+
+
+def adc_column_names(header: Mapping[str, Any]) -> list[str] | None:
+    """The ADC column names the header declares (``ADCFileFormat``), in canonical spelling.
+
+    ``None`` when the header does not name the columns (then the I-/D-style
+    defaults of :mod:`ifcbkit.adc` apply).
+    """
+    fmt = header.get("ADCFileFormat")
+    if not isinstance(fmt, str) or not fmt.strip():
+        return None
+    return normalize_column_names(fmt.split(","))

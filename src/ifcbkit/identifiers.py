@@ -1,0 +1,180 @@
+"""Bin and ROI identifiers: parsing, validation, and what they imply (time, instrument, directories).
+
+Identifiers become parts of file paths and object keys, so everything here is
+strict: a string that does not match one of the two IFCB patterns exactly (ASCII
+digits, valid calendar date, sane length) is refused with
+:class:`~ifcbkit.errors.InvalidIdentifierError` before anything else sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Literal, NamedTuple
+
+from .errors import InvalidIdentifierError
+
+# Instrument numbers and target numbers are bounded so that absurd ids are refused.
+_D_STYLE = re.compile(r"D(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})_IFCB(\d{1,6})", re.ASCII)
+_I_STYLE = re.compile(r"IFCB(\d{1,6})_(\d{4})_(\d{3})_(\d{2})(\d{2})(\d{2})", re.ASCII)
+_TARGET = re.compile(r"_(\d{5,6})", re.ASCII)
+_MAX_ID_LENGTH = 64
+
+
+class BinId(NamedTuple):
+    """A parsed bin id."""
+
+    bin_id: str
+    style: Literal["D", "I"]
+    instrument: int
+    timestamp: datetime
+
+
+class Pid(NamedTuple):
+    """A parsed bin or ROI id: the bin, and the target number for a ROI id."""
+
+    bin_id: str
+    target: int | None
+    style: Literal["D", "I"]
+    instrument: int
+    timestamp: datetime
+
+
+def _checked_str(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidIdentifierError(f"{what} must be a string, not {type(value).__name__}")
+    if len(value) > _MAX_ID_LENGTH:
+        raise InvalidIdentifierError(
+            f"invalid {what} (longer than {_MAX_ID_LENGTH} characters): {value[:_MAX_ID_LENGTH]!r}..."
+        )
+    return value
+
+
+def _timestamp(bin_id: str, year: int, month: int, day: int, hour: int, minute: int, second: int) -> datetime:
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    except ValueError as e:
+        raise InvalidIdentifierError(f"invalid bin id {bin_id!r}: {e}") from None
+
+
+def parse_d_style_bin_id(bin_id: str) -> BinId:
+    """Parse ``D{yyyymmdd}T{HHMMSS}_IFCB{n}``; refuse anything else, including impossible dates."""
+    _checked_str(bin_id, "bin id")
+    m = _D_STYLE.fullmatch(bin_id)
+    if m is None:
+        raise InvalidIdentifierError(f"not a D-style bin id (DyyyymmddTHHMMSS_IFCBn): {bin_id!r}")
+    year, month, day, hour, minute, second, instrument = (int(g) for g in m.groups())
+    return BinId(bin_id, "D", instrument, _timestamp(bin_id, year, month, day, hour, minute, second))
+
+
+def parse_i_style_bin_id(bin_id: str) -> BinId:
+    """Parse ``IFCB{n}_{yyyy}_{ddd}_{HHMMSS}`` (``ddd`` the day of the year); refuse anything else."""
+    _checked_str(bin_id, "bin id")
+    m = _I_STYLE.fullmatch(bin_id)
+    if m is None:
+        raise InvalidIdentifierError(f"not an I-style bin id (IFCBn_yyyy_ddd_HHMMSS): {bin_id!r}")
+    instrument, year, yday, hour, minute, second = (int(g) for g in m.groups())
+    start = _timestamp(bin_id, year, 1, 1, hour, minute, second)
+    days_in_year = 366 if (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 else 365
+    if not 1 <= yday <= days_in_year:
+        raise InvalidIdentifierError(f"invalid bin id {bin_id!r}: day of year {yday} is not in 1..{days_in_year}")
+    return BinId(bin_id, "I", instrument, start + timedelta(days=yday - 1))
+
+
+def parse_bin_id(bin_id: str) -> BinId:
+    """Parse a D-style or I-style bin id."""
+    _checked_str(bin_id, "bin id")
+    if bin_id.startswith("D"):
+        return parse_d_style_bin_id(bin_id)
+    if bin_id.startswith("IFCB"):
+        return parse_i_style_bin_id(bin_id)
+    raise InvalidIdentifierError(f"not an IFCB bin id: {bin_id!r}")
+
+
+def validate_bin_id(bin_id: str) -> str:
+    """Return ``bin_id`` unchanged if it is a valid bin id; raise otherwise."""
+    parse_bin_id(bin_id)
+    return bin_id
+
+
+def parse_pid(pid: str) -> Pid:
+    """Parse a bin id or a ROI id (bin id + ``_`` + 5-digit target number)."""
+    _checked_str(pid, "id")
+    if _D_STYLE.fullmatch(pid) is None and _I_STYLE.fullmatch(pid) is None:
+        head, _, tail = pid.rpartition("_")
+        if head and _TARGET.fullmatch("_" + tail):
+            b = parse_bin_id(head)
+            target = int(tail)
+            if target < 1:
+                raise InvalidIdentifierError(f"invalid ROI id {pid!r}: target numbers start at 1")
+            return Pid(b.bin_id, target, b.style, b.instrument, b.timestamp)
+    b = parse_bin_id(pid)
+    return Pid(b.bin_id, None, b.style, b.instrument, b.timestamp)
+
+
+def parse_roi_id(roi_id: str) -> tuple[str, int]:
+    """Split a ROI id into ``(bin_id, target)``."""
+    p = parse_pid(roi_id)
+    if p.target is None:
+        raise InvalidIdentifierError(f"not a ROI id (bin id + '_' + 5-digit target): {roi_id!r}")
+    return p.bin_id, p.target
+
+
+def add_target(bin_id: str, target: int) -> str:
+    """The ROI id of ``target`` in ``bin_id``: ``add_target('D20221227T093138_IFCB127', 5)`` is ``'..._00005'``."""
+    validate_bin_id(bin_id)
+    if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= 999_999:
+        raise InvalidIdentifierError(f"invalid target number {target!r} (an int from 1 to 999999)")
+    return f"{bin_id}_{target:05d}"
+
+
+def bin_timestamp(bin_id: str) -> datetime:
+    """The bin's sample time as an aware UTC datetime."""
+    return parse_pid(bin_id).timestamp
+
+
+def bin_instrument_id(bin_id: str) -> int:
+    """The instrument number (``IFCB010`` is 10)."""
+    return parse_pid(bin_id).instrument
+
+
+def bin_year(bin_id: str) -> int:
+    """The UTC year of the bin."""
+    return parse_pid(bin_id).timestamp.year
+
+
+def bin_day_dir(bin_id: str) -> str:
+    """The conventional day directory: ``D20240215`` or ``IFCB5_2012_028``."""
+    p = parse_pid(bin_id)
+    if p.style == "D":
+        return p.bin_id[:9]
+    return p.bin_id.rsplit("_", 1)[0]
+
+
+def bin_year_dir(bin_id: str) -> str:
+    """The conventional year directory of D-style bins (``D2024``); I-style trees have none."""
+    p = parse_pid(bin_id)
+    if p.style != "D":
+        raise InvalidIdentifierError(f"I-style bin {p.bin_id!r} has no year directory")
+    return p.bin_id[:5]
+
+
+BIN_EXTENSIONS = ("hdr", "adc", "roi")
+
+
+def bin_key(bin_id: str, ext: str) -> str:
+    """The logical store key of one of a bin's files: ``'{bin_id}.{ext}'``."""
+    validate_bin_id(bin_id)
+    if ext not in BIN_EXTENSIONS:
+        raise InvalidIdentifierError(f"invalid bin file extension {ext!r} (one of hdr, adc, roi)")
+    return f"{bin_id}.{ext}"
+
+
+def parse_bin_key(key: str) -> tuple[str, str]:
+    """Split a bin store key ``'{bin_id}.{ext}'`` into ``(bin_id, ext)``, validating both."""
+    _checked_str(key, "key")
+    bin_id, dot, ext = key.rpartition(".")
+    if not dot or ext not in BIN_EXTENSIONS:
+        raise InvalidIdentifierError(f"not a bin file key ('{{bin_id}}.hdr|adc|roi'): {key!r}")
+    validate_bin_id(bin_id)
+    return bin_id, ext

@@ -1,0 +1,229 @@
+"""Reading bins from any backend: the algorithms, once, over a few I/O primitives.
+
+:class:`BinReading` holds every read operation of data directories and bin
+stores (single ROI by id with a cached ADC index and one byte-range read, whole
+bins, listings and existence checks, streaming). It does no I/O itself: each
+backend supplies four sans-I/O primitives (``_read_file``, ``_read_ranges``,
+``_file_version``, ``_file_exists``), and a face (:mod:`ifcbkit.faces`) makes
+the operations sync or async.
+
+The defaults of the primitives call the object's own ``get`` / ``get_range`` /
+``exists`` methods, so a store written as plain (async) methods in the shape of
+an object store gets every read operation for free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Hashable, Iterable
+from typing import Any, NamedTuple
+
+from PIL import Image
+
+from .cache import ADC_INDEX_CACHE
+from .errors import FormatError, NotFoundError
+from .faces import Blocking, Call, Emit, Op, operation, stream
+from .header import adc_column_names, parse_hdr_bytes
+from .identifiers import add_target, bin_key, parse_roi_id, validate_bin_id
+from .images import BinImages
+from .index import AdcIndex
+from .roi import BufferRoiReader, ChunkRoiReader, RoiRecord, plan_ranges
+
+
+class BinIndex(NamedTuple):
+    """A bin's parsed header and ADC index, as cached."""
+
+    header: dict[str, Any]
+    index: AdcIndex
+
+
+def _targets_of(bin_id: str, rois: Iterable[int | str]) -> list[int]:
+    targets = []
+    for roi in rois:
+        if isinstance(roi, str):
+            other, target = parse_roi_id(roi)
+            if other != bin_id:
+                raise NotFoundError(f"ROI {roi} is not in bin {bin_id}")
+        elif isinstance(roi, int) and not isinstance(roi, bool):
+            target = roi
+        else:
+            raise TypeError(f"ROIs are target numbers or ROI ids, not {roi!r}")
+        targets.append(target)
+    return targets
+
+
+class BinReading:
+    """Read operations shared by data directories and bin stores (sans-I/O; see module doc)."""
+
+    # ----- primitives: override in backends -------------------------------------------------
+
+    def _describe(self, bin_id: str, ext: str) -> str:
+        """How error messages name one of a bin's files (a path, a key, a URL)."""
+        return bin_key(bin_id, ext)
+
+    def _cache_namespace(self) -> Hashable:
+        """What, with a file version, identifies cached content (the store itself by default)."""
+        return id(self)
+
+    def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
+        """A whole file of the bin; :class:`NotFoundError` when it does not exist."""
+        try:
+            return (yield Call(self.get, bin_key(bin_id, ext)))  # type: ignore[attr-defined]
+        except KeyError:
+            raise NotFoundError(f"no {bin_key(bin_id, ext)} in {self!r}") from None
+
+    def _read_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
+        """Byte ranges ``(offset, length)`` of a file; short at the end of the file."""
+        get_range = getattr(self, "get_range", None)
+        if get_range is None:
+            data = yield from self._read_file(bin_id, ext)
+            return [data[offset : offset + length] for offset, length in ranges]
+        key = bin_key(bin_id, ext)
+        out = []
+        try:
+            for offset, length in ranges:
+                out.append((yield Call(get_range, key, offset, offset + length)))
+        except KeyError:
+            raise NotFoundError(f"no {key} in {self!r}") from None
+        return out
+
+    def _file_version(self, bin_id: str, ext: str) -> Op[Hashable | None]:
+        """A token that changes when the file changes, or ``None`` if the backend cannot tell cheaply
+        (then cached indexes are trusted: raw IFCB files are written once)."""
+        return None
+        yield  # a generator
+
+    def _file_exists(self, bin_id: str, ext: str) -> Op[bool]:
+        return bool((yield Call(self.exists, bin_key(bin_id, ext))))  # type: ignore[attr-defined]
+
+    # ----- building blocks ------------------------------------------------------------------
+
+    def _bin_index(self, bin_id: str) -> Op[BinIndex]:
+        """The bin's header and ADC index, from the per-process cache when the ADC is unchanged."""
+        validate_bin_id(bin_id)
+        version = yield from self._file_version(bin_id, "adc")
+        key = (self._cache_namespace(), bin_id, version)
+        entry = ADC_INDEX_CACHE.get(key)
+        if entry is None:
+            hdr = yield from self._read_file(bin_id, "hdr")
+            adc = yield from self._read_file(bin_id, "adc")
+            header = parse_hdr_bytes(hdr, source=self._describe(bin_id, "hdr"))
+            index = AdcIndex(bin_id, adc, columns=adc_column_names(header), source=self._describe(bin_id, "adc"))
+            entry = BinIndex(header, index)
+            ADC_INDEX_CACHE.put(key, entry, size=2 * len(adc) + len(hdr) + 1024)
+        return entry
+
+    def _fetch_images(self, index: AdcIndex, records: Iterable[RoiRecord], *, stitch: bool) -> Op[BinImages]:
+        """A :class:`BinImages` over just the byte ranges these records need."""
+        ranges = plan_ranges(records)
+        chunks = yield from self._read_ranges(index.bin_id, "roi", ranges)
+        reader = ChunkRoiReader(zip((start for start, _ in ranges), chunks), source=self._describe(index.bin_id, "roi"))
+        return BinImages(index, reader, stitch=stitch)
+
+    @staticmethod
+    def _records_for(index: AdcIndex, target: int, stitch: bool) -> list[RoiRecord]:
+        role, partner = index.role(target, stitch=stitch)
+        if role == "second":
+            raise NotFoundError(
+                f"{add_target(index.bin_id, target)} is the second half of stitched pair ({partner}, {target})"
+            )
+        if role == "first":
+            return [index.record(target), index.record(partner)]  # type: ignore[arg-type]
+        return [index.record(target)]
+
+    # ----- operations -----------------------------------------------------------------------
+
+    @operation
+    def read_header(self, bin_id: str) -> Op[dict[str, Any]]:
+        """The bin's parsed header."""
+        return (yield from self._bin_index(bin_id)).header
+
+    @operation
+    def read_image(self, roi_id: str, *, stitch: bool = True) -> Op[Image.Image]:
+        """One ROI image by id, reading only its bytes (both halves for a stitched pair).
+
+        With stitching, the second target of a stitched pair does not exist.
+        """
+        bin_id, target = parse_roi_id(roi_id)
+        index = (yield from self._bin_index(bin_id)).index
+        records = self._records_for(index, target, stitch)
+        images = yield from self._fetch_images(index, records, stitch=stitch)
+        return images[target]
+
+    @operation
+    def read_images(
+        self, bin_id: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True
+    ) -> Op[BinImages | dict[int, Image.Image]]:
+        """All of a bin's images (a :class:`BinImages` over the whole ``.roi``, read once), or
+        ``{target: image}`` for the ROIs in ``rois`` (target numbers or ROI ids), reading only those."""
+        index = (yield from self._bin_index(bin_id)).index
+        if rois is None:
+            data = yield from self._read_file(bin_id, "roi")
+            return BinImages(index, BufferRoiReader(data, source=self._describe(bin_id, "roi")), stitch=stitch)
+        targets = _targets_of(bin_id, rois)
+        records = [r for t in targets for r in self._records_for(index, t, stitch)]
+        images = yield from self._fetch_images(index, records, stitch=stitch)
+        return {t: images[t] for t in targets}
+
+    @operation
+    def list_images(self, bin_id: str, *, stitch: bool = True) -> Op[list[str]]:
+        """The ROI ids of the bin's images, in order."""
+        index = (yield from self._bin_index(bin_id)).index
+        return (yield Blocking(functools.partial(index.roi_ids, stitch=stitch)))
+
+    @operation
+    def image_exists(self, roi_id: str, *, stitch: bool = True) -> Op[bool]:
+        """Whether a ROI image exists (``False`` for an unknown bin, a target without an image and,
+        with stitching, the second half of a stitched pair)."""
+        bin_id, target = parse_roi_id(roi_id)
+        try:
+            index = (yield from self._bin_index(bin_id)).index
+            return index.role(target, stitch=stitch).role != "second"
+        except NotFoundError:
+            return False
+
+    @operation
+    def images_exist(self, bin_id: str, roi_ids: Iterable[str], *, stitch: bool = True) -> Op[dict[str, bool]]:
+        """``{roi_id: exists}`` for ROIs of one bin, with one ADC lookup."""
+        roi_ids = list(roi_ids)
+        parsed = [parse_roi_id(r) for r in roi_ids]
+        try:
+            index: AdcIndex | None = (yield from self._bin_index(bin_id)).index
+        except NotFoundError:
+            index = None
+        out = {}
+        for roi_id, (other, target) in zip(roi_ids, parsed):
+            exists = False
+            if index is not None and other == bin_id:
+                with contextlib.suppress(NotFoundError):
+                    exists = index.role(target, stitch=stitch).role != "second"
+            out[roi_id] = exists
+        return out
+
+    @stream
+    def iter_images(self, bin_id: str, *, stitch: bool = True, chunk_size: int = 8 * 2**20) -> Op[None]:
+        """Stream ``(roi_id, image)`` over the bin, reading the ``.roi`` in chunks of about
+        ``chunk_size`` bytes, so the whole bin is never held."""
+        index = (yield from self._bin_index(bin_id)).index
+        keys = yield Blocking(functools.partial(index.keys, stitch=stitch))
+        batch: list[int] = []
+        records: list[RoiRecord] = []
+        low = high = 0
+        for position, target in enumerate(keys):
+            needed = self._records_for(index, target, stitch)
+            if not batch:
+                low, high = needed[0].offset, needed[0].offset
+            low = min(low, *(r.offset for r in needed))
+            high = max(high, *(r.offset + r.nbytes for r in needed))
+            batch.append(target)
+            records.extend(needed)
+            if high - low >= chunk_size or position == len(keys) - 1:
+                images = yield from self._fetch_images(index, records, stitch=stitch)
+                for t in batch:
+                    yield Emit((add_target(bin_id, t), images[t]))
+                batch, records = [], []
+
+    def _check_has_roi(self, bin_id: str) -> Op[None]:
+        if not (yield from self._file_exists(bin_id, "roi")):
+            raise FormatError(self._describe(bin_id, "roi"), "missing .roi file")

@@ -1,0 +1,171 @@
+"""The ``.roi`` file: raw 8-bit pixels, no header; target k is ``width * height`` bytes at its byteOffset.
+
+Images are mode ``'L'`` PIL images of size ``(width, height)`` that own their
+pixels (they never keep a view on a caller's buffer or a memory map alive).
+An image whose bytes run past the end of the data is a truncated bin
+(:class:`~ifcbkit.errors.TruncatedBinError`), never a shorter image.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+from collections.abc import Iterable
+from typing import IO, Any, Protocol
+
+from PIL import Image
+
+from .adc import RoiRecord, iter_adc_targets
+from .errors import FormatError, NotFoundError, TruncatedBinError
+
+Buffer = bytes | bytearray | memoryview | mmap.mmap
+
+
+def image_from_bytes(data: bytes, width: int, height: int) -> Image.Image:
+    """A mode ``'L'`` image over exactly ``width * height`` bytes (no copy of ``data``)."""
+    return Image.frombuffer("L", (width, height), data, "raw", "L", 0, 1)
+
+
+class RoiReader(Protocol):
+    """Something ROI bytes can be read from by offset: a buffer, an open file, prefetched ranges.
+
+    ``size`` is the size of the ``.roi`` data when known; a read past the end
+    returns short.
+    """
+
+    source: str | None
+    size: int | None
+
+    def read(self, offset: int, length: int) -> bytes: ...
+
+
+class BufferRoiReader:
+    """ROI bytes from an in-memory buffer (``bytes``, ``bytearray``, ``mmap``, ...)."""
+
+    def __init__(self, data: Buffer, *, source: str | None = None):
+        self._view = memoryview(data).cast("B")
+        self.size = len(self._view)
+        self.source = source
+
+    def read(self, offset: int, length: int) -> bytes:
+        return bytes(self._view[offset : offset + length])
+
+
+class FileRoiReader:
+    """ROI bytes from an open binary file: ``os.pread`` when it has a descriptor, else seek + read."""
+
+    def __init__(self, file: IO[bytes], *, source: str | None = None):
+        self._file = file
+        self.source = source if source is not None else _name_of(file)
+        self._lock = threading.Lock()
+        try:
+            self._fd: int | None = file.fileno()
+            self.size = os.fstat(self._fd).st_size
+        except (AttributeError, OSError, ValueError):
+            self._fd = None
+            with self._lock:
+                here = file.tell()
+                self.size = file.seek(0, os.SEEK_END)
+                file.seek(here)
+
+    def read(self, offset: int, length: int) -> bytes:
+        if self._fd is not None and hasattr(os, "pread"):
+            return os.pread(self._fd, length, offset)
+        with self._lock:
+            self._file.seek(offset)
+            return self._file.read(length)
+
+
+class ChunkRoiReader:
+    """ROI bytes from byte ranges of a ``.roi`` fetched beforehand: ``[(start, data), ...]``.
+
+    A chunk shorter than what was asked for means the ``.roi`` ends there.
+    """
+
+    size = None
+
+    def __init__(self, chunks: Iterable[tuple[int, bytes]], *, source: str | None = None):
+        self._chunks = [(start, memoryview(data)) for start, data in chunks]
+        self.source = source
+
+    def read(self, offset: int, length: int) -> bytes:
+        for start, view in self._chunks:
+            if start <= offset <= start + len(view):
+                return bytes(view[offset - start : offset - start + length])
+        raise ValueError(f"bytes at {offset} of {self.source} were not fetched")
+
+
+def plan_ranges(records: Iterable[RoiRecord], *, max_gap: int = 65536) -> list[tuple[int, int]]:
+    """The ``(offset, length)`` ranges that cover the records' images, merging ranges less than
+    ``max_gap`` bytes apart (one read instead of two for a stitched pair)."""
+    spans = sorted((r.offset, r.offset + r.nbytes) for r in records)
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start - merged[-1][1] <= max_gap:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end - start) for start, end in merged]
+
+
+def _name_of(file: Any) -> str | None:
+    name = getattr(file, "name", None)
+    return os.fspath(name) if isinstance(name, (str, os.PathLike)) else None
+
+
+def roi_reader(roi: Buffer | IO[bytes], *, source: str | None = None) -> RoiReader:
+    """Wrap a buffer (``bytes``, ``mmap``, ...) or an open binary file as a :class:`RoiReader`."""
+    if isinstance(roi, (BufferRoiReader, FileRoiReader, ChunkRoiReader)):
+        return roi
+    try:
+        return BufferRoiReader(roi, source=source)
+    except TypeError:
+        pass
+    if hasattr(roi, "read") and hasattr(roi, "seek"):
+        return FileRoiReader(roi, source=source)
+    raise TypeError(f"a ROI source must be a bytes-like object or a binary file, not {type(roi).__name__}")
+
+
+def read_roi_bytes(reader: RoiReader, record: RoiRecord) -> bytes:
+    """Exactly the bytes of one target's image, or :class:`TruncatedBinError`."""
+    n = record.nbytes
+    end = record.offset + n
+    if reader.size is not None and end > reader.size:
+        raise TruncatedBinError(reader.source, record.target, end, reader.size)
+    data = reader.read(record.offset, n)
+    if len(data) != n:  # the data ends early (or the file shrank since we looked at its size)
+        raise TruncatedBinError(reader.source, record.target, end, record.offset + len(data))
+    return data
+
+
+def read_roi_image(reader: RoiReader, record: RoiRecord) -> Image.Image:
+    """One target's image from a :class:`RoiReader`."""
+    return image_from_bytes(read_roi_bytes(reader, record), record.width, record.height)
+
+
+def extract_roi_image(roi_file: IO[bytes], width: int, height: int, offset: int, *, target: int = 0) -> Image.Image:
+    """Read one ``width x height`` image at ``offset`` of an open binary file (seek + read)."""
+    if width <= 0 or height <= 0:
+        raise FormatError(_name_of(roi_file), f"target {target}: no image (size {width}x{height})")
+    roi_file.seek(offset)
+    data = roi_file.read(width * height)
+    if len(data) != width * height:
+        raise TruncatedBinError(_name_of(roi_file), target, offset + width * height, offset + len(data))
+    return image_from_bytes(data, width, height)
+
+
+def extract_roi_images(
+    bin_id: str, adc_bytes: bytes, roi_bytes: Buffer, rois: Iterable[int] | None = None
+) -> dict[int, Image.Image]:
+    """``{target: image}`` for every target with an image (or only ``rois``), without stitching."""
+    reader = BufferRoiReader(roi_bytes, source=f"{bin_id}.roi")
+    records = {r.target: r for r in iter_adc_targets(bin_id, adc_bytes) if r.has_image}
+    if rois is None:
+        wanted = list(records)
+    else:
+        wanted = list(rois)
+        missing = [t for t in wanted if t not in records]
+        if missing:
+            raise NotFoundError(f"{bin_id}: no image for target(s) {', '.join(map(str, missing))}")
+    return {t: read_roi_image(reader, records[t]) for t in wanted}

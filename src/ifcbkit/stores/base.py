@@ -1,0 +1,93 @@
+"""The store protocols: bin stores keyed ``'{pid}.{ext}'`` and ROI stores keyed by ROI id.
+
+A bin store needs only ``get(key)`` and ``exists(key)`` (plain methods on a
+sync store, coroutines on an async one; ``get_range(key, start, end)`` with
+slice semantics when the backend can read part of an object). Everything else
+(``read_image``, ``read_images``, ``list_images``, ``iter_images``, ...) comes
+from :class:`~ifcbkit.reading.BinReading`, written once for every backend.
+"""
+
+from __future__ import annotations
+
+import io
+from abc import ABC, abstractmethod
+from typing import Any, Literal
+
+from PIL import Image
+
+from ..errors import ReadOnlyError
+from ..faces import AsyncFace, Op, SyncFace, operation
+from ..reading import BinReading
+
+ImageFormat = Literal["png", "jpg"]
+_PIL_FORMATS = {"png": "PNG", "jpg": "JPEG"}
+
+
+def encode_image(image: Image.Image, file_type: ImageFormat = "png") -> bytes:
+    """An image encoded as PNG or JPEG bytes."""
+    try:
+        pil_format = _PIL_FORMATS[file_type]
+    except KeyError:
+        raise ValueError(f"file_type must be 'png' or 'jpg', not {file_type!r}") from None
+    buffer = io.BytesIO()
+    image.save(buffer, pil_format)
+    return buffer.getvalue()
+
+
+class _BinStore(BinReading, ABC):
+    """Raw bin files by key ``'{pid}.{ext}'``, read-only unless a backend says otherwise."""
+
+    @abstractmethod
+    def get(self, key: str) -> Any:
+        """The bytes stored under ``key``; :class:`~ifcbkit.errors.NotFoundError` (a ``KeyError``) if absent."""
+
+    @abstractmethod
+    def exists(self, key: str) -> Any:
+        """Whether ``key`` is stored."""
+
+    @operation
+    def put(self, key: str, data: bytes) -> Op[None]:
+        """Store ``data`` under ``key`` (this store is read-only)."""
+        raise ReadOnlyError(f"{self!r} is read-only")
+        yield  # a generator
+
+    @operation
+    def get_path(self, key: str) -> Op[str | None]:
+        """The local file behind ``key``, or ``None`` when the store is not on a local disk."""
+        return None
+        yield  # a generator
+
+
+class SyncBinStore(_BinStore, SyncFace):
+    """A synchronous bin store: subclass and implement ``get`` and ``exists`` (and ``get_range``)."""
+
+
+class AsyncBinStore(_BinStore, AsyncFace):
+    """An asyncio bin store: subclass and implement ``async get`` and ``async exists`` (and
+    ``async get_range``); every read operation is then an awaitable method."""
+
+
+class _RoiStore(ABC):
+    """Encoded ROI images (PNG or JPEG bytes) by ROI id."""
+
+    @abstractmethod
+    def get(self, roi_id: str) -> Any:
+        """The encoded image; :class:`~ifcbkit.errors.NotFoundError` if there is none."""
+
+    @abstractmethod
+    def exists(self, roi_id: str) -> Any:
+        """Whether there is an image for ``roi_id``."""
+
+    @operation
+    def put(self, roi_id: str, data: bytes) -> Op[None]:
+        """Store an encoded image (this store is read-only)."""
+        raise ReadOnlyError(f"{self!r} is read-only")
+        yield  # a generator
+
+
+class SyncRoiStore(_RoiStore, SyncFace):
+    """A synchronous ROI store."""
+
+
+class AsyncRoiStore(_RoiStore, AsyncFace):
+    """An asyncio ROI store."""

@@ -1,0 +1,87 @@
+"""Stores over a data directory on disk: raw bin files by key, and ROI images rendered from them."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable
+
+from ..directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, _DataDirectory
+from ..errors import NotFoundError
+from ..faces import AsyncFace, Blocking, Op, SyncFace, operation
+from ..identifiers import parse_bin_key
+from .base import ImageFormat, _BinStore, _RoiStore, encode_image
+
+
+class _FilesystemBins(_DataDirectory, _BinStore):
+    """Bin files of a data directory by key ``'{pid}.{ext}'`` (the directory's include/exclude rules apply)."""
+
+    @operation
+    def get(self, key: str) -> Op[bytes]:
+        return (yield from self._read_file(*parse_bin_key(key)))
+
+    @operation
+    def get_range(self, key: str, start: int, end: int) -> Op[bytes]:
+        """Bytes ``[start:end]`` of a file (slice semantics, end exclusive)."""
+        if start < 0 or end < start:
+            raise ValueError(f"invalid range [{start}:{end}]")
+        return (yield from self._read_ranges(*parse_bin_key(key), [(start, end - start)]))[0]
+
+    @operation
+    def exists(self, key: str) -> Op[bool]:  # type: ignore[override]
+        return (yield from self._file_exists(*parse_bin_key(key)))
+
+    @operation
+    def get_path(self, key: str) -> Op[str | None]:
+        bin_id, ext = parse_bin_key(key)
+        path = (yield from self._locate(bin_id)).get(ext)
+        if path is None:
+            raise NotFoundError(f"no {key} under {self.root}")
+        return path
+
+
+class SyncFilesystemBinStore(_FilesystemBins, SyncFace):
+    """Raw bin files under a data root, by key ``'{pid}.{ext}'`` (read-only)."""
+
+
+class AsyncFilesystemBinStore(_FilesystemBins, AsyncFace):
+    """:class:`SyncFilesystemBinStore` for asyncio."""
+
+
+class _FilesystemRois(_RoiStore):
+    """ROI images rendered from the raw bins of a data directory, encoded as PNG or JPEG."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        file_type: ImageFormat = "png",
+        *,
+        stitch: bool = True,
+        include: Iterable[str] = DEFAULT_INCLUDE,
+        exclude: Iterable[str] = DEFAULT_EXCLUDE,
+    ):
+        if file_type not in ("png", "jpg"):
+            raise ValueError(f"file_type must be 'png' or 'jpg', not {file_type!r}")
+        self.file_type = file_type
+        self.stitch = stitch
+        self.bins = _DataDirectory(root, include=include, exclude=exclude)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.bins.root!r}, file_type={self.file_type!r})"
+
+    @operation
+    def get(self, roi_id: str) -> Op[bytes]:
+        image = yield from self.bins.read_image(roi_id, stitch=self.stitch)
+        return (yield Blocking(functools.partial(encode_image, image, self.file_type)))
+
+    @operation
+    def exists(self, roi_id: str) -> Op[bool]:  # type: ignore[override]
+        return (yield from self.bins.image_exists(roi_id, stitch=self.stitch))
+
+
+class SyncFilesystemRoiStore(_FilesystemRois, SyncFace):
+    """Encoded ROI images by ROI id, rendered from raw bins under a data root."""
+
+
+class AsyncFilesystemRoiStore(_FilesystemRois, AsyncFace):
+    """:class:`SyncFilesystemRoiStore` for asyncio."""

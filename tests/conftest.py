@@ -1,0 +1,71 @@
+"""Shared fixtures: the bundled sample tree, and the real instrument files named by IFCBKIT_TEST_DATA.
+
+Real data is never copied into the project. When ``IFCBKIT_TEST_DATA`` is unset,
+tests that need it skip (saying why); when it is set and the data is not there,
+they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ifcbkit.cache import clear_caches
+
+TESTS = Path(__file__).resolve().parent
+SAMPLE = TESTS / "data" / "sample"
+HEADERS = TESTS / "data" / "headers"
+REAL_DATA_ENV = "IFCBKIT_TEST_DATA"
+
+
+def _real_data_root() -> Path:
+    value = os.environ.get(REAL_DATA_ENV)
+    if not value:
+        pytest.skip(f"{REAL_DATA_ENV} is not set: real instrument files are not available")
+    root = Path(value).resolve()
+    if not (root / "data").is_dir():
+        pytest.fail(f"{REAL_DATA_ENV}={value} is set but holds no real IFCB data (no data/ directory)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The shared real-data tree (``ifcb-data``: data/, empty/, partial/)."""
+    return _real_data_root()
+
+
+@pytest.fixture(scope="session")
+def pyifcb_facts(real_data: Path) -> dict:
+    """What pyifcb computes on the real bins (``reference/pyifcb-facts.json`` beside the data)."""
+    path = real_data.parent / "reference" / "pyifcb-facts.json"
+    if not path.is_file():
+        pytest.fail(f"{REAL_DATA_ENV} is set but {path} is missing")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def real_bins(real_data: Path, pyifcb_facts: dict) -> dict[str, Path]:
+    """``{pid: base path}`` of every real bin that has facts, preferring complete triplets."""
+    out: dict[str, Path] = {}
+    for roi in sorted(real_data.rglob("*.roi")):
+        out.setdefault(roi.stem, roi.with_suffix(""))
+    missing = set(pyifcb_facts) - set(out)
+    if missing:
+        pytest.fail(f"real bins missing from {real_data}: {sorted(missing)}")
+    return {pid: out[pid] for pid in pyifcb_facts}
+
+
+@pytest.fixture
+def sample_root() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Each test starts without cached ADC indexes."""
+    clear_caches()
+    yield
+    clear_caches()
