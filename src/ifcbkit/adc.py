@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from .errors import FormatError
+from .errors import FormatError, NotFoundError
 from .identifiers import add_target, parse_bin_id
 
 I_STYLE_COLUMNS: tuple[str, ...] = (
@@ -91,8 +91,8 @@ class AdcLines(NamedTuple):
 def split_adc_lines(data: bytes) -> AdcLines:
     """Split ADC bytes into target lines: blank lines are skipped and not numbered."""
     lines = data.splitlines()
-    # A real line has a comma per column; only suspiciously short lines can be blank.
-    if lines and min(map(len, lines)) > 8:
+    # Fast path: no empty and no whitespace-only line.
+    if lines and min(map(len, lines)) > 0 and not any(line.isspace() for line in lines):
         return AdcLines(lines, None)
     kept: list[bytes] = []
     numbers: list[int] = []
@@ -221,11 +221,13 @@ class AdcTable:
         try:
             i = self.names.index(name)
         except ValueError:
-            raise KeyError(f"no ADC column {name!r} (columns: {', '.join(self.names)})") from None
+            raise NotFoundError(f"no ADC column {name!r} (columns: {', '.join(self.names)})") from None
         return [row[i] for row in self.rows]
 
     def row(self, target: int) -> dict[str, float]:
         """One target's line as ``{column: value}``."""
+        if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= len(self.rows):
+            raise NotFoundError(f"no ADC line for target {target!r} (targets 1..{len(self.rows)})")
         return dict(zip(self.names, self.rows[target - 1]))
 
 
@@ -268,7 +270,8 @@ def parse_adc_table(
         usecols = list(usecols)
         unknown = [c for c in usecols if c not in names]
         if unknown:
-            raise KeyError(f"{source}: no ADC column {', '.join(map(repr, unknown))} (columns: {', '.join(names)})")
+            missing = ", ".join(map(repr, unknown))
+            raise NotFoundError(f"{source}: no ADC column {missing} (columns: {', '.join(names)})")
         wanted = [names.index(c) for c in usecols]
     wanted_names = [names[i] for i in wanted]
     rows: list[tuple[float, ...]] = []
