@@ -57,6 +57,9 @@ class Call(Request):
     def run_sync(self) -> Any:
         result = self.function(*self.args)
         if inspect.isawaitable(result):
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()  # never awaited: close it rather than leave it to warn when collected
             raise TypeError(f"{getattr(self.function, '__qualname__', self.function)} is async: use the async face")
         return result
 
