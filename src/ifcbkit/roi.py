@@ -41,15 +41,23 @@ class RoiReader(Protocol):
 
 
 class BufferRoiReader:
-    """ROI bytes from an in-memory buffer (``bytes``, ``bytearray``, ``mmap``, ...)."""
+    """ROI bytes from an in-memory buffer (``bytes``, ``bytearray``, ``mmap``, ...).
+
+    No buffer is exported from ``data`` (slices are copied out), so a memory map
+    can be closed while the reader is still referenced.
+    """
 
     def __init__(self, data: Buffer, *, source: str | None = None):
-        self._view = memoryview(data).cast("B")
-        self.size = len(self._view)
+        if isinstance(data, memoryview):
+            data = data.cast("B") if data.format != "B" or data.ndim != 1 else data
+        elif not isinstance(data, (bytes, bytearray, mmap.mmap)):
+            data = memoryview(data).cast("B")  # other buffer objects (TypeError if not a buffer)
+        self._data = data
+        self.size = len(data)
         self.source = source
 
     def read(self, offset: int, length: int) -> bytes:
-        return bytes(self._view[offset : offset + length])
+        return bytes(self._data[offset : offset + length])
 
 
 class FileRoiReader:
@@ -148,10 +156,13 @@ def extract_roi_image(roi_file: IO[bytes], width: int, height: int, offset: int,
     """Read one ``width x height`` image at ``offset`` of an open binary file (seek + read)."""
     if width <= 0 or height <= 0:
         raise FormatError(_name_of(roi_file), f"target {target}: no image (size {width}x{height})")
+    if offset < 0:
+        raise FormatError(_name_of(roi_file), f"target {target}: negative byte offset {offset}")
     roi_file.seek(offset)
     data = roi_file.read(width * height)
     if len(data) != width * height:
-        raise TruncatedBinError(_name_of(roi_file), target, offset + width * height, offset + len(data))
+        size = roi_file.seek(0, os.SEEK_END) if offset > 0 and not data else offset + len(data)
+        raise TruncatedBinError(_name_of(roi_file), target, offset + width * height, size)
     return image_from_bytes(data, width, height)
 
 
