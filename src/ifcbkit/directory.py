@@ -415,6 +415,9 @@ class _DataDirectory(BinReading):
     def _file_version(self, bin_id: str, ext: str) -> Op[FileVersion]:
         return (yield from self._on_file(bin_id, ext, StatFile))
 
+    def _file_size(self, bin_id: str, ext: str) -> Op[int]:
+        return (yield from self._on_file(bin_id, ext, StatFile)).size
+
     def _file_exists(self, bin_id: str, ext: str) -> Op[bool]:
         try:
             return (yield from self._locate(bin_id)).get(ext) is not None

@@ -4,8 +4,8 @@
 stores (single ROI by id with a cached ADC index and one byte-range read, whole
 bins, listings and existence checks, streaming). It does no I/O itself: each
 backend supplies four sans-I/O primitives (``_read_file``, ``_read_ranges``,
-``_file_version``, ``_file_exists``), and a face (:mod:`ifcbkit.faces`) makes
-the operations sync or async.
+``_file_version``, ``_file_exists``; ``_file_size`` has a default), and a face
+(:mod:`ifcbkit.faces`) makes the operations sync or async.
 
 The defaults of the primitives call the object's own ``get`` / ``get_range`` /
 ``exists`` methods, so a store written as plain (async) methods in the shape of
@@ -28,6 +28,8 @@ from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import add_target, bin_key, parse_roi_id, validate_bin_id
 from .images import BinImages
 from .index import AdcIndex
+from .metrics import ML_METHODS, MlMethod
+from .metrics import bin_metadata as compute_bin_metadata
 from .roi import BufferRoiReader, ChunkRoiReader, RoiRecord, plan_ranges
 
 
@@ -96,6 +98,18 @@ class BinReading:
 
     def _file_exists(self, bin_id: str, ext: str) -> Op[bool]:
         return bool((yield Call(self.exists, bin_key(bin_id, ext))))  # type: ignore[attr-defined]
+
+    def _file_size(self, bin_id: str, ext: str) -> Op[int]:
+        """The size of a file in bytes: the backend's ``size(key)`` if it has one, else the length of
+        the whole file; :class:`NotFoundError` when it does not exist."""
+        size = getattr(self, "size", None)
+        if size is None:
+            return len((yield from self._read_file(bin_id, ext)))
+        key = bin_key(bin_id, ext)
+        try:
+            return int((yield Call(size, key)))
+        except KeyError:
+            raise NotFoundError(f"no {key} in {self!r}") from None
 
     # ----- building blocks ------------------------------------------------------------------
 
@@ -223,6 +237,25 @@ class BinReading:
                 for t in batch:
                     yield Emit((add_target(bin_id, t), images[t]))
                 batch, records = [], []
+
+    @operation
+    def bin_metadata(self, bin_id: str, *, method: MlMethod = "adc") -> Op[dict[str, Any]]:
+        """The bin's metrics like the dashboard's ``/api/bin/{id}`` (see :func:`ifcbkit.metrics.bin_metadata`);
+        ``size`` counts the files that exist (a missing ``.roi`` counts 0 bytes)."""
+        validate_bin_id(bin_id)
+        if method not in ML_METHODS:
+            raise ValueError(f"method must be one of {', '.join(ML_METHODS)}, not {method!r}")
+        hdr = yield from self._read_file(bin_id, "hdr")
+        adc = yield from self._read_file(bin_id, "adc")
+        try:
+            roi_size = yield from self._file_size(bin_id, "roi")
+        except NotFoundError:
+            roi_size = 0
+        compute = functools.partial(
+            compute_bin_metadata, bin_id, hdr, adc, size=len(hdr) + len(adc) + roi_size, method=method,
+            hdr_source=self._describe(bin_id, "hdr"), adc_source=self._describe(bin_id, "adc"),
+        )  # fmt: skip
+        return (yield Blocking(compute))
 
     def _check_has_roi(self, bin_id: str) -> Op[None]:
         if not (yield from self._file_exists(bin_id, "roi")):

@@ -1,0 +1,365 @@
+"""Volume analyzed (``ml_analyzed``) and the dashboard's bin metrics, as pure functions.
+
+Section 7 of the formats doc, in pure Python (no numpy): the D-style ADC
+estimate the dashboard shows (``method='adc'``), the header's times
+(``'hdr'``), the ifcb-analysis reference rule that cross-checks the header
+against the ADC (``'reference'``) and the I-style ADC algorithm. A bin whose
+volume cannot be computed (no ADC rows, all-zero InhibitTime, no header times)
+gives NaN values and a ``reason``, never an exception.
+
+Only the ADC columns an algorithm needs are parsed, so metrics over thousands of
+bins stay fast.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from itertools import pairwise
+from typing import Any, Literal, NamedTuple
+
+from .adc import AdcTable, parse_adc_table
+from .errors import FormatError
+from .header import adc_column_names, parse_hdr_bytes
+from .identifiers import BinId, parse_bin_id
+from .index import AdcIndex
+from .stitching import detect_pairs
+
+MlMethod = Literal["adc", "hdr", "reference"]
+ML_METHODS: tuple[str, ...] = ("adc", "hdr", "reference")
+
+D_FLOW_RATE = 0.25  # ml per minute
+I_FLOW_RATE = 5 / 48000 * 40  # ml per second (syringe steps)
+MIN_PROC_TIME = 0.073  # s
+MIN_PROC_TIME_IFCB5_LATE = 0.05  # s, IFCB5 from 2015-06-01 UTC on
+IFCB5_SWITCH = datetime(2015, 6, 1, tzinfo=timezone.utc)
+
+D_ADC_COLUMNS = ("ADCtime", "RunTime", "InhibitTime")
+I_ADC_COLUMNS = ("trigger", "triggerOpenTime", "frameGrabTime")
+
+_NAN = math.nan
+
+HeaderLike = Mapping[str, Any] | bytes
+AdcLike = bytes | AdcTable
+
+
+class MlAnalyzed(NamedTuple):
+    """The volume analyzed of one bin and the times it comes from.
+
+    ``ml_analyzed`` in ml, times in seconds; ``inhibit_time`` is the dead time
+    (run time minus look time; for I-style bins the summed processing times).
+    ``method`` is the method asked for; ``reason`` says why the values are NaN.
+    """
+
+    ml_analyzed: float
+    look_time: float
+    run_time: float
+    inhibit_time: float
+    method: str
+    reason: str | None = None
+
+    @property
+    def computable(self) -> bool:
+        return not math.isnan(self.ml_analyzed)
+
+
+# ----- numpy semantics in pure Python ---------------------------------------------------------
+
+
+def round_half_even(x: float, decimals: int = 0) -> float:
+    """``numpy.round(x, decimals)``: scale by 10**decimals, round half to even, scale back."""
+    if not math.isfinite(x):
+        return x
+    scale = 10.0**decimals
+    return round(x * scale) / scale
+
+
+def mode_smallest(values: Sequence[float]) -> float:
+    """The most frequent value (ties go to the smallest), ignoring NaN; NaN when there is none."""
+    counts = Counter(v for v in values if not math.isnan(v))
+    if not counts:
+        return _NAN
+    top = max(counts.values())
+    return min(v for v, c in counts.items() if c == top)
+
+
+def _median(values: Sequence[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return statistics.median(finite) if finite else _NAN
+
+
+def _number(header: Mapping[str, Any], key: str) -> float:
+    value = header.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _NAN
+    return float(value)
+
+
+# ----- the algorithms -------------------------------------------------------------------------
+
+
+class _Times(NamedTuple):
+    run_time: float
+    inhibit_time: float
+    reason: str | None = None
+
+
+def _header_times(header: Mapping[str, Any]) -> _Times:
+    run, inhibit = _number(header, "runTime"), _number(header, "inhibitTime")
+    missing = [k for k, v in (("runTime", run), ("inhibitTime", inhibit)) if math.isnan(v)]
+    return _Times(run, inhibit, f"the header has no {' or '.join(missing)}" if missing else None)
+
+
+def _d_style_adc_times(adc_time: list[float], run: list[float], inhibit: list[float]) -> _Times:
+    """The D-style ADC estimate of run and inhibit time (at least 2 rows)."""
+    n = len(inhibit)
+    if all(v == 0 for v in inhibit):
+        return _Times(_NAN, _NAN, "InhibitTime is 0 on every ADC row")
+    good = [0] + [i for i in range(1, n) if inhibit[i] > 0 and -0.1 < inhibit[i] - inhibit[i - 1] < 5]
+    mode_inhibit = mode_smallest([round_half_even(inhibit[b] - inhibit[a], 4) for a, b in pairwise(good)])
+    runtime_offset = inhibit_offset = 0.0
+    if run[1] - adc_time[1] > 10:
+        runtime_offset = run[1] - adc_time[1]
+        inhibit_offset = inhibit[1] + 2 * mode_inhibit
+    n_bad = n - len(good)
+    if n_bad == 0:
+        inhibit_time = inhibit[-1] - inhibit_offset
+    else:
+        inhibit_time = inhibit[good[-1]] + n_bad * mode_inhibit - inhibit_offset
+    run_time = run[-1] - runtime_offset
+    m = min(n, 50)
+    runtime2 = adc_time[-1] + _median([run[i] - adc_time[i] for i in range(m)]) - runtime_offset
+    if abs(run_time - runtime2) > 0.2:
+        run_time = runtime2
+    reason = None
+    if math.isnan(inhibit_time) and math.isnan(mode_inhibit):
+        reason = "no two consecutive good InhibitTime rows to take the inhibit step from"
+    elif math.isnan(run_time) or math.isnan(inhibit_time):
+        reason = "the ADC RunTime/InhibitTime values are not numbers"
+    return _Times(run_time, inhibit_time, reason)
+
+
+def _d_style_estimate(bin_id: str, header: Mapping[str, Any], adc: AdcLike | None, source: str | None) -> _Times:
+    """The D-style ADC estimate, falling back to the header without RunTime/InhibitTime or with one row."""
+    if adc is None:
+        raise TypeError("method 'adc' and 'reference' need the ADC")
+    table = _table(bin_id, header, adc, D_ADC_COLUMNS, source)
+    if table is None:
+        return _header_times(header)
+    if len(table) == 0:
+        return _Times(_NAN, _NAN, "the ADC has no rows")
+    if len(table) == 1:
+        return _header_times(header)
+    return _d_style_adc_times(*(table.column(c) for c in D_ADC_COLUMNS))
+
+
+def _cross_check(header_value: float, adc_value: float) -> float:
+    """The reference rule for one time: the ADC value when header/ADC is outside [0.98, 1.02]."""
+    if adc_value == 0:  # an infinite ratio
+        return adc_value
+    ratio = header_value / adc_value if not (math.isnan(header_value) or math.isnan(adc_value)) else _NAN
+    return adc_value if ratio < 0.98 or ratio > 1.02 else header_value
+
+
+def min_proc_time(bin_id: BinId) -> float:
+    """The I-style minimum processing time: 0.05 s for IFCB5 from 2015-06-01 UTC on, else 0.073 s."""
+    if bin_id.instrument == 5 and bin_id.timestamp >= IFCB5_SWITCH:
+        return MIN_PROC_TIME_IFCB5_LATE
+    return MIN_PROC_TIME
+
+
+def _i_style(bin_id: BinId, table: AdcTable | None, method: str) -> MlAnalyzed:
+    if table is None:
+        return _nan(method, f"the ADC lacks the {', '.join(I_ADC_COLUMNS)} columns")
+    triggers, opens, grabs = (table.column(c) for c in I_ADC_COLUMNS)
+    seen: set[float] = set()
+    kept = []
+    for i, trigger in enumerate(triggers):
+        if trigger not in seen:
+            seen.add(trigger)
+            kept.append(i)
+    if not kept:
+        return _nan(method, "the ADC has no rows")
+    open_times = [opens[i] + 86400 if opens[i] < 0 else opens[i] for i in kept]
+    grab_times = [grabs[i] + 86400 if grabs[i] < 0 else grabs[i] for i in kept]
+    floor = min_proc_time(bin_id)
+    run_time = grab_times[-1]
+    proc = [max(open_times[k + 1] - grab_times[k], floor) for k in range(len(kept) - 1)]
+    look_time = run_time - math.fsum(proc) - floor
+    ml = look_time * I_FLOW_RATE
+    reason = "the ADC trigger times are not numbers" if math.isnan(ml) else None
+    return MlAnalyzed(ml, look_time, run_time, run_time - look_time, method, reason)
+
+
+def _nan(method: str, reason: str) -> MlAnalyzed:
+    return MlAnalyzed(_NAN, _NAN, _NAN, _NAN, method, reason)
+
+
+def _from_times(times: _Times, method: str) -> MlAnalyzed:
+    look_time = times.run_time - times.inhibit_time
+    ml = D_FLOW_RATE * look_time / 60
+    reason = times.reason if math.isnan(ml) else None
+    if math.isnan(ml) and reason is None:
+        reason = "run or inhibit time is not a number"
+    return MlAnalyzed(ml, look_time, times.run_time, times.inhibit_time, method, reason)
+
+
+def _as_header(hdr: HeaderLike, source: str | None) -> Mapping[str, Any]:
+    if isinstance(hdr, (bytes, bytearray, memoryview)):
+        return parse_hdr_bytes(bytes(hdr), source=source)
+    if isinstance(hdr, Mapping):
+        return hdr
+    raise TypeError(f"hdr must be the .hdr bytes or a parsed header mapping, not {type(hdr).__name__}")
+
+
+def _table(
+    bin_id: str, header: Mapping[str, Any], adc: AdcLike, wanted: Sequence[str], source: str | None
+) -> AdcTable | None:
+    """Only the ``wanted`` columns of the ADC, or ``None`` when it does not have them all."""
+    if isinstance(adc, AdcTable):
+        if not all(c in adc for c in wanted):
+            return None
+        return AdcTable(wanted, [tuple(row) for row in zip(*(adc.column(c) for c in wanted))])
+    if not isinstance(adc, (bytes, bytearray, memoryview)):
+        raise TypeError(f"adc must be the .adc bytes or an AdcTable, not {type(adc).__name__}")
+    columns = adc_column_names(header)
+    if columns is not None and not all(c in columns for c in wanted):
+        return None
+    try:
+        return parse_adc_table(bin_id, bytes(adc), columns=columns, usecols=wanted, source=source)
+    except KeyError:  # the default columns, cut to a narrower file (22-column D-style ADC)
+        return None
+
+
+def compute_ml_analyzed(
+    bin_id: str,
+    hdr: HeaderLike,
+    adc: AdcLike | None,
+    *,
+    method: MlMethod = "adc",
+    hdr_source: str | None = None,
+    adc_source: str | None = None,
+) -> MlAnalyzed:
+    """The volume analyzed of a bin (section 7 of the formats doc).
+
+    ``hdr`` is the parsed header (a mapping, as :func:`~ifcbkit.header.parse_hdr_bytes`
+    returns) or the ``.hdr`` bytes; ``adc`` is the ``.adc`` bytes or an
+    :class:`~ifcbkit.adc.AdcTable` with the needed columns (it may be ``None``
+    for ``method='hdr'``). Methods:
+
+    - ``'adc'`` (default): the ADC estimate the dashboard shows; D-style bins fall
+      back to the header without RunTime/InhibitTime columns or with a single row.
+    - ``'hdr'``: the header's ``runTime`` and ``inhibitTime`` (I-style headers have none: NaN).
+    - ``'reference'``: header times, each replaced by the ADC estimate when
+      header/ADC is outside [0.98, 1.02] (ifcb-analysis).
+
+    I-style bins use the I-style ADC algorithm for ``'adc'`` and ``'reference'``.
+    Not computable: NaN values and a ``reason``.
+    """
+    if method not in ML_METHODS:
+        raise ValueError(f"method must be one of {', '.join(ML_METHODS)}, not {method!r}")
+    parsed = parse_bin_id(bin_id)
+    header = _as_header(hdr, hdr_source)
+    if method == "hdr":
+        times = _header_times(header)
+        if parsed.style == "I" and times.reason is not None:
+            return _nan(method, "I-style headers have no run or inhibit time")
+        return _from_times(times, method)
+    if parsed.style == "I":
+        if adc is None:
+            raise TypeError(f"method {method!r} needs the ADC")
+        return _i_style(parsed, _table(bin_id, header, adc, I_ADC_COLUMNS, adc_source), method)
+    estimate = _d_style_estimate(bin_id, header, adc, adc_source)
+    if method == "adc":
+        return _from_times(estimate, method)
+    from_header = _header_times(header)
+    times = _Times(
+        _cross_check(from_header.run_time, estimate.run_time),
+        _cross_check(from_header.inhibit_time, estimate.inhibit_time),
+        from_header.reason,
+    )
+    return _from_times(times, method)
+
+
+# ----- bin metadata ---------------------------------------------------------------------------
+
+
+def _num_images(bin_id: str, header: Mapping[str, Any], adc: AdcLike, source: str | None) -> tuple[int, int]:
+    """``(num_triggers, num_images after stitching)``."""
+    if isinstance(adc, AdcTable):
+        geometry = ("trigger", "x", "y", "width", "height")
+        if not all(c in adc for c in geometry):
+            raise FormatError(source, f"the ADC table lacks the {', '.join(geometry)} columns")
+        rois = {k: dict(zip(geometry, row)) for k, row in enumerate(zip(*(adc.column(c) for c in geometry)), 1)}
+        images = [t for t, r in rois.items() if r["width"] > 0 and r["height"] > 0]
+        pairs = detect_pairs(rois) if parse_bin_id(bin_id).style == "I" else []
+        return len(adc), len(images) - len(pairs)
+    index = AdcIndex(bin_id, bytes(adc), columns=adc_column_names(header), source=source)
+    return len(index), len(index.keys(stitch=True))
+
+
+def _coordinate(header: Mapping[str, Any], key: str) -> float | None:
+    value = _number(header, key)
+    return value if math.isfinite(value) else None
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    if math.isnan(denominator) or denominator <= 0:
+        return _NAN
+    return numerator / denominator
+
+
+def bin_metadata(
+    bin_id: str,
+    hdr: HeaderLike,
+    adc: AdcLike,
+    *,
+    size: int | None = None,
+    method: MlMethod = "adc",
+    hdr_source: str | None = None,
+    adc_source: str | None = None,
+) -> dict[str, Any]:
+    """A bin's metrics and metadata, with the keys of the dashboard's ``/api/bin/{id}``.
+
+    ``hdr`` and ``adc`` as for :func:`compute_ml_analyzed` (an ``AdcTable`` must
+    have the geometry columns); ``size`` is the byte count of the bin's files.
+    Values are not rounded (the dashboard rounds them for display);
+    ``ml_analyzed`` is a float in ml, NaN when not computable (then
+    ``ml_analyzed_reason`` says why), and ``trigger_freq`` and ``concentration``
+    are NaN when their denominator is not a positive number.
+    """
+    parsed = parse_bin_id(bin_id)
+    header = _as_header(hdr, hdr_source)
+    num_triggers, num_images = _num_images(bin_id, header, adc, adc_source)
+    ml = compute_ml_analyzed(bin_id, header, adc, method=method, adc_source=adc_source)
+    sample_type = header.get("sampleType")
+    return {
+        "pid": bin_id,
+        "timestamp_iso": parsed.timestamp.isoformat(),
+        "instrument": f"IFCB{parsed.instrument}",
+        "num_triggers": num_triggers,
+        "num_images": num_images,
+        "trigger_freq": _ratio(num_triggers, ml.run_time),
+        "run_time": ml.run_time,
+        "look_time": ml.look_time,
+        "ml_analyzed": ml.ml_analyzed,
+        "ml_analyzed_method": ml.method,
+        "ml_analyzed_reason": ml.reason,
+        "concentration": _ratio(num_images, ml.ml_analyzed),
+        "lat": _coordinate(header, "gpsLatitude"),
+        "lng": _coordinate(header, "gpsLongitude"),
+        "sample_type": "" if sample_type is None else str(sample_type),
+        "size": size,
+        "temperature": _coordinate(header, "temperature"),
+        "humidity": _coordinate(header, "humidity"),
+    }
+
+
+METADATA_FIELDS: tuple[str, ...] = (
+    "pid", "timestamp_iso", "instrument", "num_triggers", "num_images", "trigger_freq", "run_time", "look_time",
+    "ml_analyzed", "ml_analyzed_method", "ml_analyzed_reason", "concentration", "lat", "lng", "sample_type", "size",
+    "temperature", "humidity",
+)  # fmt: skip
