@@ -8,9 +8,18 @@ from collections.abc import Iterable
 
 from ..directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, _DataDirectory
 from ..errors import NotFoundError
-from ..faces import AsyncFace, Blocking, Op, SyncFace, operation
+from ..faces import Blocking, Op, operation
 from ..identifiers import parse_bin_key
-from .base import ImageFormat, _BinStore, _RoiStore, encode_image
+from .base import (
+    AsyncBinStore,
+    AsyncRoiStore,
+    ImageFormat,
+    SyncBinStore,
+    SyncRoiStore,
+    _BinStore,
+    _RoiStore,
+    encode_image,
+)
 
 
 class _FilesystemBins(_DataDirectory, _BinStore):
@@ -40,11 +49,11 @@ class _FilesystemBins(_DataDirectory, _BinStore):
         return path
 
 
-class SyncFilesystemBinStore(_FilesystemBins, SyncFace):
+class SyncFilesystemBinStore(_FilesystemBins, SyncBinStore):
     """Raw bin files under a data root, by key ``'{pid}.{ext}'`` (read-only)."""
 
 
-class AsyncFilesystemBinStore(_FilesystemBins, AsyncFace):
+class AsyncFilesystemBinStore(_FilesystemBins, AsyncBinStore):
     """:class:`SyncFilesystemBinStore` for asyncio."""
 
 
@@ -79,9 +88,9 @@ class _FilesystemRois(_RoiStore):
         return (yield from self.bins.image_exists(roi_id, stitch=self.stitch))
 
 
-class SyncFilesystemRoiStore(_FilesystemRois, SyncFace):
+class SyncFilesystemRoiStore(_FilesystemRois, SyncRoiStore):
     """Encoded ROI images by ROI id, rendered from raw bins under a data root."""
 
 
-class AsyncFilesystemRoiStore(_FilesystemRois, AsyncFace):
+class AsyncFilesystemRoiStore(_FilesystemRois, AsyncRoiStore):
     """:class:`SyncFilesystemRoiStore` for asyncio."""
