@@ -116,6 +116,9 @@ def make_bin(
             if len(pixels) != n:
                 raise ValueError(f"target {target}: {len(pixels)} pixel bytes for a {spec.width}x{spec.height} ROI")
             roi += pixels
+        unknown = sorted(set(spec.columns) - set(names))
+        if unknown:
+            raise ValueError(f"target {target}: no {style}-style ADC column {', '.join(map(repr, unknown))}")
         values.update(spec.columns)
         line = ",".join(_format(values[n]) for n in names)
         lines.append(line + ("," if style == "I" else ""))
