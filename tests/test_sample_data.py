@@ -1,0 +1,72 @@
+"""The committed sample data is exactly what ``tests/data/generate.py`` generates, and it all reads."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from ifcbkit import adc_column_names, bin_images, parse_adc_table, parse_hdr_file
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("ifcbkit_sample_generator", DATA / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_committed_sample_equals_a_fresh_generation(tmp_path):
+    _load_generator().generate(tmp_path)
+    for sub in ("sample", "headers"):
+        fresh, committed = _files(tmp_path / sub), _files(DATA / sub)
+        assert sorted(fresh) == sorted(committed), sub
+        for name, content in fresh.items():
+            assert content == committed[name], f"tests/data/{sub}/{name} differs from a fresh generation"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["headers", "sample"]
+
+
+def test_generation_is_deterministic(tmp_path):
+    generator = _load_generator()
+    generator.generate(tmp_path / "one")
+    generator.generate(tmp_path / "two")
+    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+
+
+def test_every_sample_bin_reads():
+    bins = sorted((DATA / "sample").rglob("*.hdr"))
+    assert len(bins) == 7
+    total_images = 0
+    for hdr in bins:
+        pid = hdr.stem
+        header = parse_hdr_file(hdr)
+        columns = adc_column_names(header)
+        adc = hdr.with_suffix(".adc").read_bytes()
+        table = parse_adc_table(pid, adc, columns=columns)
+        images = bin_images(pid, adc, hdr.with_suffix(".roi").read_bytes(), columns=columns)
+        for target in images:
+            image = images[target]
+            assert image.mode == "L" and image.size[0] > 0 and image.size[1] > 0
+        total_images += len(images)
+        if pid.startswith("D"):
+            assert header["triggerCount"] == len(table)
+            assert header["roiCount"] == len(images)
+    assert total_images > 80
+
+
+def test_sample_has_what_the_tests_rely_on():
+    sample = DATA / "sample"
+    i_bin = sample / "data" / "IFCB5_2014_100" / "IFCB5_2014_100_120000"
+    images = bin_images(i_bin.name, i_bin.with_suffix(".adc").read_bytes(), i_bin.with_suffix(".roi").read_bytes())
+    assert images.pairs == [(2, 3), (7, 8)]
+    assert len(images) == 6
+    empty = sample / "data" / "D2024" / "D20240216" / "D20240216T020000_IFCB010"
+    assert empty.with_suffix(".adc").stat().st_size == 0 and empty.with_suffix(".roi").stat().st_size == 0
+    assert (sample / "data" / "skip" / "D20240215T160000_IFCB010.roi").is_file()
+    assert (sample / "notes" / "D20240215T170000_IFCB010.roi").is_file()
