@@ -1,0 +1,59 @@
+"""Project rules that are cheap to check: ruff is clean, the package is typed, and nothing imports numpy."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "ifcbkit"
+FORBIDDEN = {"numpy", "scipy", "pandas"}
+
+
+def test_ruff_check_is_clean():
+    targets = [t for t in ("src", "tests", "bench") if (ROOT / t).exists()]
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", *targets],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_package_is_typed():
+    assert (PACKAGE / "py.typed").is_file()
+
+
+def _call_name(call: ast.Call) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and _call_name(node) in ("import_module", "__import__") and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                names.add(first.value.split(".")[0])
+    return names
+
+
+def test_no_numpy_scipy_or_pandas():
+    modules = sorted(PACKAGE.rglob("*.py"))
+    assert len(modules) > 10
+    for path in [*modules, *sorted((ROOT / "tests").rglob("*.py"))]:
+        bad = _imported_modules(path) & FORBIDDEN
+        assert not bad, f"{path.relative_to(ROOT)} imports {', '.join(sorted(bad))}"
+
+
+def test_the_import_check_can_fail(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import numpy as np\nfrom scipy import ndimage\nimportlib.import_module('pandas')\nimport os\n")
+    assert _imported_modules(probe) == {"numpy", "scipy", "pandas", "os"}
