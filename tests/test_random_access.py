@@ -1,0 +1,239 @@
+"""Random access: one ROI costs its own bytes of the ``.roi`` (both halves for a stitched pair), never the file.
+
+Reads are counted by wrapping the file requests every backend operation goes
+through (``ReadFile`` for whole files, ``ReadRanges`` for byte ranges).
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from ifcbkit import (
+    AdcIndex,
+    AsyncFilesystemBinStore,
+    AsyncFilesystemRoiStore,
+    AsyncIfcbDataDirectory,
+    SyncFilesystemBinStore,
+    SyncFilesystemRoiStore,
+    SyncIfcbDataDirectory,
+    bin_images,
+)
+from ifcbkit.fileio import ReadFile, ReadRanges
+from ifcbkit.testing import Roi, stitched_pair, write_bin
+
+D_BIG = "D20240601T120000_IFCB42"
+I_BIG = "IFCB5_2014_150_101010"
+
+
+class Big(NamedTuple):
+    root: Path
+    pid: str
+    roi: Path
+    adc: bytes
+    size: int
+
+
+@pytest.fixture(scope="module")
+def big_d(tmp_path_factory) -> Big:
+    """A ~6 MB D-style bin with 900 targets, one in ten without an image."""
+    rng = random.Random(42)
+    rois = []
+    for k in range(900):
+        rois.append(Roi() if k % 10 == 9 else Roi(rng.randrange(40, 161), rng.randrange(30, 121)))
+    root = tmp_path_factory.mktemp("big_d")
+    paths = write_bin(root / "data" / "D2024" / "D20240601", D_BIG, rois, seed=7)
+    size = paths.roi.stat().st_size
+    assert size > 5 * 2**20
+    return Big(root, D_BIG, paths.roi, paths.adc.read_bytes(), size)
+
+
+@pytest.fixture(scope="module")
+def big_i(tmp_path_factory) -> Big:
+    """A ~3 MB I-style bin: singles and stitched pairs."""
+    rng = random.Random(5)
+    rois: list[Roi] = []
+    trigger = 0
+    while len(rois) < 500:
+        trigger += 1
+        if trigger % 7 == 0:
+            x, y = rng.randrange(0, 800), rng.randrange(0, 600)
+            rois += stitched_pair(trigger, (x, y, 80, 60), (x + 40, y + 20, 90, 70))
+        else:
+            rois.append(
+                Roi(
+                    rng.randrange(40, 121),
+                    rng.randrange(30, 91),
+                    x=rng.randrange(900),
+                    y=rng.randrange(700),
+                    trigger=trigger,
+                )
+            )
+    root = tmp_path_factory.mktemp("big_i")
+    paths = write_bin(root / "data" / "IFCB5_2014_150", I_BIG, rois, seed=8)
+    size = paths.roi.stat().st_size
+    assert size > 2 * 2**20
+    return Big(root, I_BIG, paths.roi, paths.adc.read_bytes(), size)
+
+
+class Reads:
+    """What the file requests read: ``whole[path]`` bytes of whole files, ``ranges[path]`` lists of (offset, bytes)."""
+
+    def __init__(self):
+        self.whole: dict[str, list[int]] = {}
+        self.ranges: dict[str, list[tuple[int, int]]] = {}
+
+    def clear(self) -> None:
+        self.whole.clear()
+        self.ranges.clear()
+
+    def range_bytes(self, path: Path) -> int:
+        return sum(n for _, n in self.ranges.get(str(path), []))
+
+
+@pytest.fixture
+def reads(monkeypatch) -> Reads:
+    log = Reads()
+    read_file, read_ranges = ReadFile.run_sync, ReadRanges.run_sync
+
+    def whole(self):
+        data = read_file(self)
+        log.whole.setdefault(str(self.path), []).append(len(data))
+        return data
+
+    def ranges(self):
+        chunks = read_ranges(self)
+        log.ranges.setdefault(str(self.path), []).extend((o, len(c)) for (o, _), c in zip(self.ranges, chunks))
+        return chunks
+
+    monkeypatch.setattr(ReadFile, "run_sync", whole)
+    monkeypatch.setattr(ReadRanges, "run_sync", ranges)
+    return log
+
+
+async def call(obj, method: str, *args, **kwargs):
+    result = getattr(obj, method)(*args, **kwargs)
+    if inspect.isawaitable(result):
+        return await result
+    if hasattr(result, "__aiter__"):
+        return [item async for item in result]
+    if isinstance(result, Iterator):
+        return list(result)
+    return result
+
+
+def pixels(image) -> tuple:
+    return image.mode, image.size, image.tobytes()
+
+
+READERS = {
+    "sync-directory": SyncIfcbDataDirectory,
+    "async-directory": AsyncIfcbDataDirectory,
+    "sync-store": SyncFilesystemBinStore,
+    "async-store": AsyncFilesystemBinStore,
+}
+
+
+@pytest.fixture(params=list(READERS))
+def reader(request):
+    return READERS[request.param]
+
+
+async def test_one_roi_reads_only_its_bytes(big_d, reader, reads):
+    index = AdcIndex(big_d.pid, big_d.adc)
+    expected = bin_images(big_d.pid, big_d.adc, big_d.roi.read_bytes())
+    r = reader(big_d.root)
+    for target in (451, 1, 899, 452):
+        record = index.record(target)
+        reads.clear()
+        image = await call(r, "read_image", f"{big_d.pid}_{target:05d}")
+        assert pixels(image) == pixels(expected[target])
+        assert str(big_d.roi) not in reads.whole  # never the whole .roi
+        assert reads.ranges[str(big_d.roi)] == [(record.offset, record.nbytes)]  # exactly its bytes
+        assert reads.range_bytes(big_d.roi) <= 2 * record.nbytes < big_d.size / 100
+    # after the first read the ADC index is cached: the last reads read nothing whole
+    assert reads.whole == {}
+
+
+async def test_the_first_read_reads_the_adc_and_header_whole_once(big_d, reader, reads):
+    await call(reader(big_d.root), "read_image", f"{big_d.pid}_00002")
+    assert reads.whole == {
+        str(big_d.roi.with_suffix(".adc")): [len(big_d.adc)],
+        str(big_d.roi.with_suffix(".hdr")): [big_d.roi.with_suffix(".hdr").stat().st_size],
+    }
+
+
+async def test_a_stitched_pair_reads_both_halves_and_only_them(big_i, reader, reads):
+    index = AdcIndex(big_i.pid, big_i.adc)
+    expected = bin_images(big_i.pid, big_i.adc, big_i.roi.read_bytes())
+    raw = bin_images(big_i.pid, big_i.adc, big_i.roi.read_bytes(), stitch=False)
+    pairs = expected.pairs
+    assert len(pairs) > 30
+    r = reader(big_i.root)
+    for a, b in (pairs[0], pairs[len(pairs) // 2], pairs[-1]):
+        ra, rb = index.record(a), index.record(b)
+        assert rb.offset == ra.offset + ra.nbytes  # halves are adjacent in the file
+        reads.clear()
+        image = await call(r, "read_image", f"{big_i.pid}_{a:05d}")
+        assert pixels(image) == pixels(expected[a])
+        assert str(big_i.roi) not in reads.whole
+        assert reads.ranges[str(big_i.roi)] == [(ra.offset, ra.nbytes + rb.nbytes)]
+        # without stitching, the first half alone
+        reads.clear()
+        image = await call(r, "read_image", f"{big_i.pid}_{a:05d}", stitch=False)
+        assert pixels(image) == pixels(raw[a])
+        assert reads.ranges[str(big_i.roi)] == [(ra.offset, ra.nbytes)]
+    # a single next to nothing stitched reads one image
+    single = next(t for t in expected if t not in dict(pairs) and t > 10)
+    reads.clear()
+    await call(r, "read_image", f"{big_i.pid}_{single:05d}")
+    assert reads.ranges[str(big_i.roi)] == [(index.record(single).offset, index.record(single).nbytes)]
+
+
+async def test_a_subset_reads_only_its_rois(big_d, reader, reads):
+    index = AdcIndex(big_d.pid, big_d.adc)
+    expected = bin_images(big_d.pid, big_d.adc, big_d.roi.read_bytes())
+    targets = [3, 301, 601, 898]  # far apart: one range each
+    images = await call(reader(big_d.root), "read_images", big_d.pid, targets)
+    assert {t: pixels(i) for t, i in images.items()} == {t: pixels(expected[t]) for t in targets}
+    assert str(big_d.roi) not in reads.whole
+    assert sorted(reads.ranges[str(big_d.roi)]) == [(index.record(t).offset, index.record(t).nbytes) for t in targets]
+
+
+async def test_streaming_reads_the_roi_in_bounded_chunks(big_d, reader, reads):
+    expected = bin_images(big_d.pid, big_d.adc, big_d.roi.read_bytes())
+    chunk = 256 * 1024
+    streamed = await call(reader(big_d.root), "iter_images", big_d.pid, chunk_size=chunk)
+    assert [roi_id for roi_id, _ in streamed] == expected.roi_ids()
+    assert all(pixels(image) == pixels(expected[int(roi_id[-5:])]) for roi_id, image in streamed)
+    assert str(big_d.roi) not in reads.whole
+    sizes = [n for _, n in reads.ranges[str(big_d.roi)]]
+    assert len(sizes) >= big_d.size // (chunk + 160 * 120)
+    assert max(sizes) <= chunk + 160 * 120  # a chunk plus at most one image
+    assert sum(sizes) <= big_d.size
+
+
+@pytest.mark.parametrize("store", [SyncFilesystemRoiStore, AsyncFilesystemRoiStore])
+async def test_roi_stores_read_only_the_roi(big_i, store, reads):
+    index = AdcIndex(big_i.pid, big_i.adc)
+    a, b = bin_images(big_i.pid, big_i.adc, big_i.roi.read_bytes()).pairs[3]
+    data = await call(store(big_i.root), "get", f"{big_i.pid}_{a:05d}")
+    assert data.startswith(b"\x89PNG")
+    assert reads.ranges[str(big_i.roi)] == [(index.record(a).offset, index.record(a).nbytes + index.record(b).nbytes)]
+    assert str(big_i.roi) not in reads.whole
+
+
+async def test_existence_checks_read_no_pixels(big_i, reader, reads):
+    r = reader(big_i.root)
+    roi_ids = [f"{big_i.pid}_{t:05d}" for t in range(1, 40)]
+    exists = await call(r, "images_exist", big_i.pid, roi_ids)
+    assert sum(exists.values()) > 20
+    for roi_id in roi_ids[:10]:
+        assert await call(r, "image_exists", roi_id) is exists[roi_id]
+    assert await call(r, "list_images", big_i.pid)
+    assert str(big_i.roi) not in reads.whole and str(big_i.roi) not in reads.ranges
