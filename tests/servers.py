@@ -1,0 +1,410 @@
+"""Real servers on 127.0.0.1 for the remote-store tests: moto's S3 API server, a byte-counting
+TCP proxy, and an IFCB dashboard lookalike on ``http.server``. Each is a context manager that
+stops its threads and closes its sockets on exit."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+# Dummy credentials for moto (it does not check them); distinctive, so tests can look for leaks.
+ACCESS_KEY = "AKIAIFCBKITTESTKEY01"
+SECRET_KEY = "ifcbkit-test-secret/Kq7vX2pLmN9"
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (right now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """Run moto's S3 API server on 127.0.0.1 in a thread; yield its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    werkzeug_logger = logging.getLogger("werkzeug")
+    level = werkzeug_logger.level
+    werkzeug_logger.setLevel(logging.ERROR)  # no access log on stderr
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        server._server.server_close()  # stop() leaves the listening socket open
+        werkzeug_logger.setLevel(level)
+
+
+def s3_client_options(endpoint: str, **overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for ``boto3.client('s3', ...)`` / aiobotocore's ``create_client('s3', ...)``."""
+    return {
+        "endpoint_url": endpoint,
+        "region_name": REGION,
+        "aws_access_key_id": ACCESS_KEY,
+        "aws_secret_access_key": SECRET_KEY,
+        **overrides,
+    }
+
+
+class S3Calls:
+    """Records the S3 operations a botocore or aiobotocore client makes: ``(operation, key, range)``."""
+
+    def __init__(self, client: Any):
+        self.calls: list[tuple[str, str | None, str | None]] = []
+        client.meta.events.register("before-call.s3", self._record)
+
+    def _record(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
+        self.calls.append((model.name, params.get("Key"), params.get("Range")))
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+
+class CountingProxy:
+    """A TCP proxy on 127.0.0.1 that counts the bytes its upstream server sends back.
+
+    One thread multiplexes every connection with a selector; :meth:`close` stops it and closes
+    every socket. Counts are updated before the bytes are forwarded, so once a client has what
+    it asked for, ``downstream`` includes it.
+    """
+
+    def __init__(self, upstream: str):
+        parts = urlsplit(upstream)
+        self._target = (parts.hostname, parts.port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.setblocking(False)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._lock = threading.Lock()
+        self._downstream = 0
+        self._thread = threading.Thread(target=self._run, name="counting-proxy", daemon=True)
+
+    @property
+    def downstream(self) -> int:
+        with self._lock:
+            return self._downstream
+
+    def reset(self) -> None:
+        with self._lock:
+            self._downstream = 0
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._wake_w.send(b"x")
+        self._thread.join()
+        for s in (self._listener, self._wake_r, self._wake_w):
+            s.close()
+
+    def _run(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._listener, selectors.EVENT_READ)
+        selector.register(self._wake_r, selectors.EVENT_READ)
+        peers: dict[socket.socket, tuple[socket.socket, bool]] = {}
+        try:
+            while True:
+                for key, _ in selector.select():
+                    sock = key.fileobj
+                    if sock is self._wake_r:
+                        return
+                    if sock is self._listener:
+                        client, _ = self._listener.accept()
+                        client.setblocking(True)
+                        upstream = socket.create_connection(self._target)
+                        peers[client] = (upstream, False)
+                        peers[upstream] = (client, True)
+                        selector.register(client, selectors.EVENT_READ)
+                        selector.register(upstream, selectors.EVENT_READ)
+                        continue
+                    assert isinstance(sock, socket.socket)
+                    peer, from_upstream = peers[sock]
+                    try:
+                        data = sock.recv(65536)
+                        if data:
+                            if from_upstream:
+                                with self._lock:
+                                    self._downstream += len(data)
+                            peer.sendall(data)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        for s in (sock, peer):
+                            selector.unregister(s)
+                            peers.pop(s)
+                            s.close()
+        finally:
+            for s in peers:
+                s.close()
+            selector.close()
+
+
+# ----- an IFCB dashboard lookalike ------------------------------------------------------------
+
+
+@dataclass
+class DashboardBehaviour:
+    """How the dashboard server answers: Range support, 503s first, short bodies, a fixed status."""
+
+    ranges: bool = True
+    fail_first: int = 0  # answer the first N requests with 503
+    short: bool = False  # 206 answers carry half the bytes their Content-Range announces
+    status: int | None = None  # answer every request with this status
+    delay: float = 0.0  # hold each request this long (to observe concurrency)
+
+
+@dataclass
+class Seen:
+    """One request the server answered."""
+
+    method: str
+    path: str
+    range: str | None
+    status: int
+    authorization: str | None
+    client_port: int
+
+
+@dataclass
+class DashboardServer:
+    """Serves bins as ``/{dataset}/{pid}.{ext}`` and metadata as ``/api/bin/{pid}?dataset=...``."""
+
+    files: Mapping[str, Path]  # pid -> base path (without extension)
+    api: Mapping[str, dict[str, Any]]  # pid -> /api/bin JSON
+    dataset: str | None = "mvco"
+    behaviour: DashboardBehaviour = field(default_factory=DashboardBehaviour)
+    requests: list[Seen] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._inflight = 0
+        self.max_inflight = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = False  # server_close() joins the handler threads
+        self._server.block_on_close = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="dashboard", daemon=True)
+
+    def __enter__(self) -> DashboardServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def statuses(self, path_suffix: str = "") -> list[int]:
+        return [r.status for r in self.requests if r.path.endswith(path_suffix)]
+
+    def _answer(self, method: str, target: str, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self._count += 1
+            count = self._count
+        b = self.behaviour
+        if b.status is not None:
+            return b.status, {}, b"nope"
+        if count <= b.fail_first:
+            return 503, {}, b"busy"
+        url = urlsplit(target)
+        query = parse_qs(url.query)
+        match = re.fullmatch(r"/api/bin/([^/]+)", url.path)
+        if match is not None:
+            pid = match[1]
+            if pid not in self.api or query.get("dataset", [None])[0] != self.dataset:
+                return 404, {}, b"no such bin"
+            return 200, {"Content-Type": "application/json"}, json.dumps(self.api[pid]).encode()
+        prefix = f"/{self.dataset}/" if self.dataset else "/"
+        name = url.path[len(prefix) :] if url.path.startswith(prefix) else ""
+        pid, _, ext = name.rpartition(".")
+        path = self.files[pid].with_suffix(f".{ext}") if pid in self.files and ext in ("hdr", "adc", "roi") else None
+        if path is None or not path.is_file():
+            return 404, {}, b"not found"
+        data = path.read_bytes()
+        asked = re.fullmatch(r"bytes=(\d+)-(\d+)", headers.get("Range") or "")
+        if not b.ranges or asked is None:
+            return 200, {}, data
+        start, end = int(asked[1]), min(int(asked[2]), len(data) - 1)
+        if start >= len(data):
+            return 416, {"Content-Range": f"bytes */{len(data)}"}, b""
+        body = data[start : end + 1]
+        if b.short:
+            body = body[: len(body) // 2]
+        return 206, {"Content-Range": f"bytes {start}-{end}/{len(data)}"}, body
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 10  # an idle keep-alive connection ends its thread
+
+            def _handle(self, with_body: bool) -> None:
+                with server._lock:
+                    server._inflight += 1
+                    server.max_inflight = max(server.max_inflight, server._inflight)
+                try:
+                    if server.behaviour.delay:
+                        time.sleep(server.behaviour.delay)
+                    status, headers, body = server._answer(self.command, self.path, self.headers)
+                finally:
+                    with server._lock:
+                        server._inflight -= 1
+                server.requests.append(
+                    Seen(self.command, urlsplit(self.path).path, self.headers.get("Range"), status,
+                         self.headers.get("Authorization"), self.client_address[1])
+                )  # fmt: skip
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if with_body:
+                    self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._handle(True)
+
+            def do_HEAD(self) -> None:
+                self._handle(False)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+# ----- bins to serve, and what a store says about them -----------------------------------------
+
+# Generated bins (beside the shared real ones): a D-style bin with no-image targets, an I-style
+# bin with stitched pairs, a bin whose .roi ends early, and a partial bin (no .roi).
+GENERATED_D = "D20240215T150055_IFCB010"
+GENERATED_I = "IFCB5_2014_100_120000"
+TRUNCATED = "D20240216T010203_IFCB010"
+PARTIAL = "D20240216T020000_IFCB010"
+
+
+def write_generated_bins(root: Path) -> dict[str, Path]:
+    """Write the generated bins into ``root``; ``{pid: base path}`` of the complete ones."""
+    from ifcbkit.testing import Roi, stitched_pair, write_bin
+
+    d_rois = [Roi(40, 30), Roi(), Roi(25, 60, x=3, y=4), Roi(1, 1), Roi(), Roi(64, 48), Roi(33, 17)]
+    i_rois = [Roi(20, 30, x=5, y=5), *stitched_pair(2, (10, 10, 40, 30), (30, 20, 40, 30)), Roi(12, 9),
+              *stitched_pair(5, (0, 0, 16, 16), (8, 8, 16, 16)), Roi()]  # fmt: skip
+    out = {}
+    for pid, rois, seed in ((GENERATED_D, d_rois, 1), (GENERATED_I, i_rois, 2), (TRUNCATED, d_rois, 3)):
+        out[pid] = write_bin(root, pid, rois, seed=seed).hdr.with_suffix("")
+    roi = out[TRUNCATED].with_suffix(".roi")
+    roi.write_bytes(roi.read_bytes()[:-500])  # the last image runs past the end
+    write_bin(root, PARTIAL, d_rois[:3]).roi.unlink()
+    return out
+
+
+async def resolve(value: Any) -> Any:
+    """The value of a sync or async store call: awaited, or an iterator collected into a list."""
+    import inspect
+    from collections.abc import Iterator
+
+    if inspect.isawaitable(value):
+        return await value
+    if hasattr(value, "__aiter__"):
+        return [item async for item in value]
+    if isinstance(value, Iterator):
+        return list(value)
+    return value
+
+
+async def outcome(call: Any) -> Any:
+    """What a store call gives, or ``('error', ExceptionType)`` for an ifcbkit error."""
+    from ifcbkit.errors import IfcbError
+
+    try:
+        return await resolve(call())
+    except IfcbError as e:
+        return ("error", type(e).__name__)
+
+
+def pixels(image: Any) -> tuple[str, tuple[int, int], bytes]:
+    return image.mode, image.size, image.tobytes()
+
+
+async def snapshot(store: Any, pid: str) -> dict[str, Any]:
+    """Everything a bin store says about one bin (sync or async face): header, listing, every
+    image by each read path, existence checks, raw file bytes, and the errors on the way."""
+    from ifcbkit.errors import IfcbError
+
+    out: dict[str, Any] = {}
+    out["header"] = await outcome(lambda: store.read_header(pid))
+    ids = await outcome(lambda: store.list_images(pid))
+    out["ids"] = ids
+    ids = ids if isinstance(ids, list) else []
+    probes = sorted({*ids, *(f"{pid}_{t:05d}" for t in (1, 2, 3, 4, 6, 7, 999))})
+    out["read_image"] = {
+        r: await outcome(lambda r=r: _map(store.read_image(r), pixels)) for r in probes
+    }  # fmt: skip
+    out["unstitched"] = {r: await outcome(lambda r=r: _map(store.read_image(r, stitch=False), pixels)) for r in probes}
+    out["image_exists"] = {r: await resolve(store.image_exists(r)) for r in probes}
+    out["images_exist"] = await outcome(lambda: store.images_exist(pid, probes))
+    images = await outcome(lambda: store.read_images(pid))
+    if isinstance(images, tuple):
+        out["read_images"] = images
+    else:
+        every = {}
+        for target in images:
+            try:
+                every[target] = pixels(images[target])
+            except IfcbError as e:
+                every[target] = ("error", type(e).__name__)
+        out["read_images"] = every
+    out["some_images"] = await outcome(
+        lambda: _map(store.read_images(pid, ids[:2]), lambda d: {t: pixels(i) for t, i in d.items()})
+    )
+    streamed: list[Any] = []
+    try:
+        iterator = store.iter_images(pid, chunk_size=4096)
+        if hasattr(iterator, "__aiter__"):
+            async for roi_id, image in iterator:
+                streamed.append((roi_id, pixels(image)))
+        else:
+            for roi_id, image in iterator:
+                streamed.append((roi_id, pixels(image)))
+    except IfcbError as e:
+        streamed.append(("error", type(e).__name__))
+    out["iter_images"] = streamed
+    for ext in ("hdr", "adc", "roi"):
+        key = f"{pid}.{ext}"
+        out[f"get {ext}"] = await outcome(lambda key=key: store.get(key))
+        out[f"range {ext}"] = await outcome(lambda key=key: store.get_range(key, 10, 4000))
+        out[f"exists {ext}"] = await resolve(store.exists(key))
+    return out
+
+
+def _map(value: Any, function: Any) -> Any:
+    """``function`` applied to a call's result, awaiting it first when it is a coroutine."""
+    import inspect
+
+    if inspect.isawaitable(value):
+
+        async def mapped() -> Any:
+            return function(await value)
+
+        return mapped()
+    return function(value)
