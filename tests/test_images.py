@@ -13,7 +13,7 @@ from PIL import Image
 
 import ifcbkit.images
 import ifcbkit.index
-from ifcbkit import BinImages, NotFoundError, bin_images, infill_stitched_image, stitch_pair
+from ifcbkit import BinImages, NotFoundError, TruncatedBinError, bin_images, infill_stitched_image, stitch_pair
 from ifcbkit.roi import BufferRoiReader
 from ifcbkit.testing import Roi, make_bin, stitched_pair, write_bin
 
@@ -281,3 +281,16 @@ def test_stitched_pair_helper_and_write_bin(tmp_path):
     with open(paths.roi, "rb") as f:
         images = bin_images(I_ID, paths.adc.read_bytes(), f)
         assert images.pairs == [(1, 2)] and images[1].size == (11, 10)
+
+
+def test_truncated_second_half_of_a_pair_names_it(data):
+    cut = data.roi[: 12 + 80 + 40]  # target 3 (the second half of the pair (2, 3)) ends early
+    for source in (cut, io.BytesIO(cut)):
+        images = bin_images(I_ID, data.adc, source)
+        assert images[1].tobytes() == solid(4, 3, 11)
+        with pytest.raises(TruncatedBinError) as info:
+            images[2]
+        assert info.value.target == 3 and info.value.needed == 172 and info.value.size == 132
+        assert f"{I_ID}.roi" in str(info.value)
+        with pytest.raises(TruncatedBinError):
+            images.get_raw(2)
