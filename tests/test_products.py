@@ -1,0 +1,314 @@
+"""Products: discovery under a products root (sync and async), and the blob, feature and class-score readers."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import sys
+import zipfile
+
+import h5py
+import pytest
+from PIL import Image
+
+from ifcbkit import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError
+from ifcbkit.directory import SkippedPathWarning
+from ifcbkit.products import (
+    AsyncProductDirectory,
+    ClassScores,
+    ProductFile,
+    async_blob_path,
+    async_class_scores_path,
+    async_features_path,
+    async_find_product_file,
+    async_list_product_files,
+    parse_product_name,
+    read_blobs,
+    read_class_scores,
+    read_features,
+    sync_blob_path,
+    sync_class_scores_path,
+    sync_features_path,
+    sync_find_product_file,
+    sync_list_product_files,
+)
+
+PID = "D20240215T150055_IFCB010"
+OTHER = "D20240216T010203_IFCB010"
+CLASSES = ("diatom", "ciliate", "detritus")
+SCORES = {1: (0.9, 0.05, 0.05), 3: (0.2, 0.7, 0.1), 7: (0.3, 0.3, 0.4)}
+
+
+def write_class_h5(path, classes, scores, *, labels_as_bytes=True):
+    with h5py.File(path, "w") as f:
+        labels = [c.encode() for c in classes] if labels_as_bytes else list(classes)
+        if labels_as_bytes:
+            f.create_dataset("class_labels", data=labels)
+        else:
+            f.create_dataset("class_labels", data=labels, dtype=h5py.string_dtype())
+        f.create_dataset("roi_numbers", data=list(scores))
+        f.create_dataset("output_scores", data=[list(row) for row in scores.values()])
+    return path
+
+
+def write_class_csv(path, pid, classes, scores):
+    lines = [",".join(("pid", *classes))]
+    lines += [",".join((f"{pid}_{t:05d}", *map(repr, row))) for t, row in scores.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def png(width=4, height=3, value=255) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("1", (width, height), value).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def write_blobs(path, members: dict[str, bytes]):
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def touch(path, data=b""):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def products(tmp_path):
+    """A products tree by kind and day, with two versions of blobs and features and both class-score formats."""
+    root = tmp_path / "products"
+    day = ("D2024", "D20240215")
+    paths = {
+        "blobs_v2": touch(root / "blobs" / "v2" / day[0] / day[1] / f"{PID}_blobs_v2.zip"),
+        "blobs_v4": touch(root / "blobs" / "v4" / day[0] / day[1] / f"{PID}_blobs_v4.zip"),
+        "fea_v2": touch(root / "features" / day[0] / day[1] / f"{PID}_fea_v2.csv"),
+        "class_csv": touch(root / "class" / f"{PID}_class_scores.csv"),
+        "class_h5": touch(root / "class" / day[1] / f"{PID}_class.h5"),
+        "other_h5": touch(root / "class" / "D20240216" / f"{OTHER}_class.h5"),
+        # misplaced under another day's directory: find does not enter it, list does
+        "misplaced": touch(root / "features" / "D2024" / "D20240301" / f"{PID}_fea_v4.csv"),
+    }
+    touch(root / "blobs" / "README.txt")
+    touch(root / "class" / "not_a_bin_class.h5")
+    return root, {k: str(v) for k, v in paths.items()}
+
+
+# ----- names and discovery ----------------------------------------------------------------------
+
+
+def test_parse_product_name():
+    assert parse_product_name(f"{PID}_blobs_v4.zip") == (PID, "blobs", 4)
+    assert parse_product_name(f"{PID}_fea_v2.csv") == (PID, "features", 2)
+    assert parse_product_name(f"{PID}_class.h5") == (PID, "class_scores", 3)
+    assert parse_product_name(f"{PID}_class_scores.csv") == (PID, "class_scores", None)
+    assert parse_product_name("IFCB5_2012_028_081515_blobs_v2.zip") == ("IFCB5_2012_028_081515", "blobs", 2)
+    for name in (f"{PID}.roi", f"{PID}_blobs_v4.csv", "D20241315T150055_IFCB010_class.h5", "x_class.h5", ""):
+        assert parse_product_name(name) is None, name
+
+
+def test_find_prefers_the_highest_version(products):
+    root, paths = products
+    assert sync_blob_path(root, PID) == paths["blobs_v4"]
+    assert sync_blob_path(root, PID, version=2) == paths["blobs_v2"]
+    assert sync_blob_path(root, PID, version=3) is None
+    assert sync_features_path(root, PID) == paths["fea_v2"]  # the v4 is under D20240301, never entered
+    assert sync_class_scores_path(root, PID) == paths["class_h5"]  # v3 h5 before the dashboard CSV
+    assert sync_class_scores_path(root, OTHER) == paths["other_h5"]
+    assert sync_find_product_file(root, PID, "class_scores", None) == paths["class_h5"]
+    assert sync_blob_path(root, "D20250101T000000_IFCB010") is None
+
+
+async def test_async_find_equals_sync(products):
+    root, paths = products
+    assert await async_blob_path(root, PID) == paths["blobs_v4"]
+    assert await async_features_path(root, PID, version=2) == paths["fea_v2"]
+    assert await async_class_scores_path(root, PID) == paths["class_h5"]
+    assert await async_find_product_file(root, PID, "blobs", 2) == paths["blobs_v2"]
+    assert await AsyncProductDirectory(root).find(OTHER, "class_scores") == paths["other_h5"]
+
+
+async def test_list_product_files(products):
+    root, paths = products
+    listed = list(sync_list_product_files(root))
+    assert listed == [
+        ProductFile(PID, "blobs", 2, paths["blobs_v2"]),
+        ProductFile(PID, "blobs", 4, paths["blobs_v4"]),
+        ProductFile(PID, "class_scores", 3, paths["class_h5"]),  # class/D20240215/
+        ProductFile(PID, "class_scores", None, paths["class_csv"]),  # class/D20240215T..._class_scores.csv
+        ProductFile(OTHER, "class_scores", 3, paths["other_h5"]),  # class/D20240216/
+        ProductFile(PID, "features", 2, paths["fea_v2"]),
+        ProductFile(PID, "features", 4, paths["misplaced"]),
+    ]
+    assert [p.path for p in sync_list_product_files(root, "class_scores", 3)] == [paths["class_h5"], paths["other_h5"]]
+    assert [p async for p in async_list_product_files(root)] == listed
+
+
+def test_discovery_errors(products, tmp_path):
+    root, _ = products
+    with pytest.raises(NotFoundError, match="does not exist"):
+        sync_blob_path(tmp_path / "nowhere", PID)
+    with pytest.raises(NotFoundError):
+        list(sync_list_product_files(tmp_path / "nowhere"))
+    with pytest.raises(InvalidIdentifierError):
+        sync_blob_path(root, "../../etc/passwd")
+    with pytest.raises(ValueError, match="kind"):
+        sync_find_product_file(root, PID, "masks")
+
+
+def test_symlink_loop_is_skipped_with_a_warning(products):
+    root, paths = products
+    os.symlink(root, root / "class" / "loop")
+    with pytest.warns(SkippedPathWarning, match="symlink loop"):
+        found = [p.path for p in sync_list_product_files(root, "class_scores")]
+    assert sorted(found) == sorted([paths["other_h5"], paths["class_h5"], paths["class_csv"]])
+
+
+# ----- blobs ------------------------------------------------------------------------------------
+
+
+def test_read_blobs(tmp_path):
+    masks = {f"{PID}_00001.png": png(4, 3, 255), f"{PID}_00002.png": png(2, 5, 0)}
+    path = write_blobs(tmp_path / f"{PID}_blobs_v4.zip", masks)
+    blobs = list(read_blobs(path))
+    assert [roi_id for roi_id, _ in blobs] == [f"{PID}_00001", f"{PID}_00002"]
+    first = Image.open(io.BytesIO(blobs[0][1]))
+    assert first.size == (4, 3) and first.convert("L").getextrema() == (255, 255)
+    assert Image.open(io.BytesIO(blobs[1][1])).size == (2, 5)
+
+
+def test_malformed_blobs_name_the_file(tmp_path):
+    bad = touch(tmp_path / f"{PID}_blobs_v2.zip", b"not a zip")
+    with pytest.raises(FormatError, match="not a readable zip") as e:
+        read_blobs(bad)
+    assert e.value.source == str(bad)
+    wrong_name = write_blobs(tmp_path / "wrong.zip", {"mask1.png": png()})
+    with pytest.raises(FormatError, match=r"mask1\.png"):
+        read_blobs(wrong_name)
+    other_bin = write_blobs(tmp_path / f"{OTHER}_blobs_v2.zip", {f"{PID}_00001.png": png()})
+    with pytest.raises(FormatError, match="belongs to bin"):
+        read_blobs(other_bin)
+    not_png = write_blobs(tmp_path / f"{PID}_blobs_v4.zip", {f"{PID}_00001.png": b"GIF89a..."})
+    blobs = read_blobs(not_png)
+    with pytest.raises(FormatError, match="not a PNG") as e:
+        list(blobs)
+    assert e.value.source == str(not_png)
+    with pytest.raises(NotFoundError):
+        read_blobs(tmp_path / "missing.zip")
+
+
+# ----- features ---------------------------------------------------------------------------------
+
+
+def test_read_features(tmp_path):
+    path = tmp_path / f"{PID}_fea_v2.csv"
+    path.write_text("roi_number,Area,Biovolume,EquivDiameter\n1,120,3.5e3,12.36\n\n4,88,,10.6\n")
+    features = read_features(path)
+    assert list(features) == [1, 4]
+    assert features[1] == {"Area": 120.0, "Biovolume": 3500.0, "EquivDiameter": 12.36}
+    assert features[4]["Area"] == 88.0 and math.isnan(features[4]["Biovolume"])
+    camel = tmp_path / "camel.csv"
+    camel.write_text("Area,roiNumber\n5.5,2\n")
+    assert read_features(camel) == {2: {"Area": 5.5}}
+
+
+@pytest.mark.parametrize(
+    ("text", "match", "line"),
+    [
+        ("Area,Biovolume\n1,2\n", "no roi_number", 1),
+        ("roi_number,Area\n1,big\n", "'Area' is not a number", 2),
+        ("roi_number,Area\n1,2\n1,3\n", "appears twice", 3),
+        ("roi_number,Area\n1.5,2\n", "invalid ROI number", 2),
+        ("roi_number,Area\n1,2,3\n", "3 fields", 2),
+        ("", "empty file", None),
+    ],
+)
+def test_malformed_features_name_file_and_line(tmp_path, text, match, line):
+    path = tmp_path / f"{PID}_fea_v2.csv"
+    path.write_text(text)
+    with pytest.raises(FormatError, match=match) as e:
+        read_features(path)
+    assert e.value.source == str(path) and e.value.line == line
+
+
+# ----- class scores -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("labels_as_bytes", [True, False])
+def test_h5_and_csv_class_scores_have_one_shape(tmp_path, labels_as_bytes):
+    h5 = write_class_h5(tmp_path / f"{PID}_class.h5", CLASSES, SCORES, labels_as_bytes=labels_as_bytes)
+    from_csv = read_class_scores(write_class_csv(tmp_path / f"{PID}_class_scores.csv", PID, CLASSES, SCORES))
+    from_h5 = read_class_scores(h5)
+    assert from_h5 == from_csv == ClassScores(CLASSES, SCORES, PID)
+    assert isinstance(next(iter(from_h5.scores)), int)
+
+
+def test_csv_class_scores_take_the_bin_from_the_roi_ids(tmp_path):
+    scores = read_class_scores(write_class_csv(tmp_path / "scores.csv", OTHER, CLASSES, {2: (0.1, 0.2, 0.7)}))
+    assert scores.pid == OTHER and scores.scores == {2: (0.1, 0.2, 0.7)}
+    empty = tmp_path / f"{PID}_class_scores.csv"
+    empty.write_text("pid,diatom,ciliate\n")
+    assert read_class_scores(empty) == ClassScores(("diatom", "ciliate"), {}, PID)
+
+
+@pytest.mark.parametrize(
+    ("text", "match", "line"),
+    [
+        ("roi,diatom\nx,1\n", "no pid column", 1),
+        (f"pid,diatom\n{PID},0.5\n", "not a ROI id", 2),
+        (f"pid,diatom\n{OTHER}_00001,0.5\n", "is not in bin", 2),
+        (f"pid,diatom\n{PID}_00001,high\n", "'diatom' is not a number", 2),
+        (f"pid,diatom\n{PID}_00001,0.5\n{PID}_00001,0.6\n", "appears twice", 3),
+    ],
+)
+def test_malformed_csv_class_scores(tmp_path, text, match, line):
+    path = tmp_path / f"{PID}_class_scores.csv"
+    path.write_text(text)
+    with pytest.raises(FormatError, match=match) as e:
+        read_class_scores(path)
+    assert e.value.source == str(path) and e.value.line == line
+
+
+def test_malformed_h5_class_scores(tmp_path):
+    not_h5 = touch(tmp_path / f"{PID}_class.h5", b"plain text")
+    with pytest.raises(FormatError, match="not a readable HDF5") as e:
+        read_class_scores(not_h5)
+    assert e.value.source == str(not_h5)
+    missing = tmp_path / "missing_dataset_class.h5"
+    with h5py.File(missing, "w") as f:
+        f.create_dataset("output_scores", data=[[0.5, 0.5]])
+    with pytest.raises(FormatError, match="no class_labels, roi_numbers dataset"):
+        read_class_scores(missing)
+    wrong_rows = tmp_path / "rows_class.h5"
+    with h5py.File(wrong_rows, "w") as f:
+        f.create_dataset("output_scores", data=[[0.5, 0.5]])
+        f.create_dataset("class_labels", data=[b"a", b"b"])
+        f.create_dataset("roi_numbers", data=[1, 2])
+    with pytest.raises(FormatError, match="1 rows but roi_numbers has 2"):
+        read_class_scores(wrong_rows)
+    wrong_width = tmp_path / "width_class.h5"
+    with h5py.File(wrong_width, "w") as f:
+        f.create_dataset("output_scores", data=[[0.5, 0.5]])
+        f.create_dataset("class_labels", data=[b"a", b"b", b"c"])
+        f.create_dataset("roi_numbers", data=[1])
+    with pytest.raises(FormatError, match="2 scores for 3 class labels"):
+        read_class_scores(wrong_width)
+    with pytest.raises(FormatError, match=r"_class\.h5 or _class_scores\.csv"):
+        read_class_scores(tmp_path / "scores.json")
+    with pytest.raises(NotFoundError):
+        read_class_scores(tmp_path / f"{OTHER}_class.h5")
+
+
+def test_h5_without_h5py_names_the_extra(tmp_path, monkeypatch):
+    path = write_class_h5(tmp_path / f"{PID}_class.h5", CLASSES, SCORES)
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now fails
+    with pytest.raises(MissingDependencyError, match=r"ifcbkit\[hdf5\]") as e:
+        read_class_scores(path)
+    assert e.value.extra == "hdf5"
+    # the CSV reader does not need it
+    csv_path = write_class_csv(tmp_path / f"{PID}_class_scores.csv", PID, CLASSES, SCORES)
+    assert read_class_scores(csv_path).scores == SCORES
