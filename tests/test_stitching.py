@@ -175,10 +175,6 @@ def mask_of(rows: list[list[bool]]) -> Image.Image:
     return image_of([[255 if v else 0 for v in row] for row in rows]).convert("1")
 
 
-def flat_rows(data: bytes, width: int, height: int) -> list[list[int]]:
-    return [list(data[r * width : (r + 1) * width]) for r in range(height)]
-
-
 def to_specs(rois: list[RefRoi]) -> list[Roi]:
     return [
         Roi(width=r.width, height=r.height, x=r.x, y=r.y, trigger=r.trigger,
