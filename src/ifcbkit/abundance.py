@@ -1,0 +1,244 @@
+"""Abundance: per-bin class counts over a threshold, and daily objects per ml in the long format.
+
+Section 9 of the formats doc. Per ROI, the winning class is the one with the
+highest score; it counts when that score is at or above the threshold. A day's
+abundance of a class is its summed count over the day's bins divided by the
+summed ``ml_analyzed`` of **every** bin that had class scores, including bins
+where no ROI passed the threshold. Bins without class scores or without a
+computable ``ml_analyzed`` are skipped and reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import statistics
+from collections.abc import Iterable, Mapping
+from typing import IO, Any, NamedTuple
+
+from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, TimeLike, make_fileset_filter
+from .errors import FormatError, IfcbError
+from .identifiers import parse_bin_id
+from .metrics import ML_METHODS, MlMethod
+from .parallel import Progress, parallel_map, shared_directory
+from .products import (
+    ClassScores,
+    ProductFile,
+    _import_h5py,
+    _preference,
+    parse_product_name,
+    read_class_scores,
+    sync_list_product_files,
+)
+
+__all__ = [
+    "ABUNDANCE_FIELDS", "AbundanceResult", "BinCounts", "Skipped", "class_counts", "daily_abundance",
+    "summarize_daily", "winners", "write_abundance_csv",
+]  # fmt: skip
+
+ABUNDANCE_FIELDS: tuple[str, ...] = (
+    "date", "latitude", "longitude", "instrument", "class", "count", "ml_analyzed_total", "objects_per_ml",
+    "objects_per_L", "threshold", "ml_analyzed_method",
+)  # fmt: skip
+
+
+def _check_threshold(threshold: float) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, not {threshold!r}")
+    return float(threshold)
+
+
+def winners(scores: ClassScores, threshold: float) -> dict[int, str | None]:
+    """``{target: winning class}`` (``None`` where the highest score is below ``threshold``).
+
+    The winner is the class with the highest score, the first one on ties;
+    NaN scores never win.
+    """
+    threshold = _check_threshold(threshold)
+    out: dict[int, str | None] = {}
+    for target, row in scores.scores.items():
+        best = None
+        for i, score in enumerate(row):
+            if not math.isnan(score) and (best is None or score > row[best]):
+                best = i
+        out[target] = scores.class_names[best] if best is not None and row[best] >= threshold else None
+    return out
+
+
+def class_counts(scores: ClassScores, threshold: float) -> dict[str, int]:
+    """How many ROIs each class wins at or above ``threshold`` (every class, 0 when it wins none)."""
+    counts = dict.fromkeys(scores.class_names, 0)
+    for name in winners(scores, threshold).values():
+        if name is not None:
+            counts[name] += 1
+    return counts
+
+
+class BinCounts(NamedTuple):
+    """One bin's class counts and the volume they were found in."""
+
+    pid: str
+    counts: dict[str, int]
+    ml_analyzed: float
+    method: str
+    lat: float | None
+    lng: float | None
+
+
+class Skipped(NamedTuple):
+    """A bin left out of an abundance summary, and why."""
+
+    pid: str
+    reason: str
+
+
+class AbundanceResult(NamedTuple):
+    """Daily rows (long format, see :data:`ABUNDANCE_FIELDS`), the bins they come from, and the bins skipped."""
+
+    rows: list[dict[str, Any]]
+    bins: list[BinCounts]
+    skipped: list[Skipped]
+
+
+def _ratio(count: int, volume: float) -> float:
+    return count / volume if volume > 0 else math.nan
+
+
+def summarize_daily(bins: Iterable[BinCounts], threshold: float) -> list[dict[str, Any]]:
+    """Long-format rows, one per UTC date, instrument and class, in date, instrument and class order.
+
+    ``ml_analyzed_total`` sums every bin of the group; latitude and longitude are
+    the mean of the group's header GPS positions (``None`` when it has none).
+    """
+    threshold = _check_threshold(threshold)
+    groups: dict[tuple[str, int], list[BinCounts]] = {}
+    for b in bins:
+        parsed = parse_bin_id(b.pid)
+        groups.setdefault((parsed.timestamp.date().isoformat(), parsed.instrument), []).append(b)
+    rows = []
+    for (day, instrument), members in sorted(groups.items()):
+        classes = list(dict.fromkeys(name for b in members for name in b.counts))
+        total = math.fsum(b.ml_analyzed for b in members)
+        positions = [(b.lat, b.lng) for b in members if b.lat is not None and b.lng is not None]
+        lat = statistics.fmean(p[0] for p in positions) if positions else None
+        lng = statistics.fmean(p[1] for p in positions) if positions else None
+        methods = sorted({b.method for b in members})
+        for name in classes:
+            count = sum(b.counts.get(name, 0) for b in members)
+            per_ml = _ratio(count, total)
+            rows.append({
+                "date": day, "latitude": lat, "longitude": lng, "instrument": f"IFCB{instrument}", "class": name,
+                "count": count, "ml_analyzed_total": total, "objects_per_ml": per_ml, "objects_per_L": per_ml * 1000,
+                "threshold": threshold, "ml_analyzed_method": ",".join(methods),
+            })  # fmt: skip
+    return rows
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return value
+
+
+def write_abundance_csv(rows: Iterable[Mapping[str, Any]], file: IO[str] | str | os.PathLike[str]) -> None:
+    """Write long-format rows as CSV (a header line, then one line per row; NaN and ``None`` are empty)."""
+    if not hasattr(file, "write"):
+        with open(file, "w", newline="", encoding="utf-8") as f:  # type: ignore[arg-type]
+            write_abundance_csv(rows, f)
+        return
+    writer = csv.DictWriter(file, fieldnames=ABUNDANCE_FIELDS, extrasaction="ignore", lineterminator="\n")  # type: ignore[arg-type]
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+
+
+# ----- over a data root -----------------------------------------------------------------------
+
+ScoresSource = str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | Iterable[str | os.PathLike[str]]
+
+
+def _score_files(scores: ScoresSource) -> dict[str, str]:
+    """``{pid: class-score file}`` from a products root, one file, a list of files or a mapping."""
+    if isinstance(scores, Mapping):
+        return {pid: os.fspath(path) for pid, path in scores.items()}
+    if isinstance(scores, (str, os.PathLike)) and os.path.isdir(scores):
+        products = list(sync_list_product_files(scores, "class_scores"))
+    else:
+        paths = [scores] if isinstance(scores, (str, os.PathLike)) else list(scores)
+        products = []
+        for path in paths:
+            source = os.fspath(path)
+            parsed = parse_product_name(os.path.basename(source))
+            if parsed is None or parsed[1] != "class_scores":
+                raise FormatError(source, "not a class-score file name ({pid}_class.h5 or {pid}_class_scores.csv)")
+            products.append(ProductFile(*parsed, source))
+    best: dict[str, ProductFile] = {}
+    for product in products:
+        if product.pid not in best or _preference(product) < _preference(best[product.pid]):
+            best[product.pid] = product
+    return {pid: product.path for pid, product in best.items()}
+
+
+def _counts_job(
+    job: tuple[str, tuple[str, ...], tuple[str, ...], str, str | None, float, str],
+) -> BinCounts | Skipped:
+    root, include, exclude, pid, score_path, threshold, method = job
+    if score_path is None:
+        return Skipped(pid, "no class scores")
+    try:
+        meta = shared_directory(root, include, exclude).bin_metadata(pid, method=method)  # type: ignore[arg-type]
+    except (IfcbError, OSError) as e:
+        return Skipped(pid, f"unreadable bin: {e}")
+    if math.isnan(meta["ml_analyzed"]):
+        return Skipped(pid, f"no ml_analyzed ({meta['ml_analyzed_reason']})")
+    try:
+        scores = read_class_scores(score_path)
+    except (IfcbError, OSError) as e:
+        return Skipped(pid, f"unreadable class scores: {e}")
+    return BinCounts(pid, class_counts(scores, threshold), meta["ml_analyzed"], method, meta["lat"], meta["lng"])
+
+
+def daily_abundance(
+    data_root: str | os.PathLike[str],
+    scores: ScoresSource,
+    *,
+    threshold: float,
+    method: MlMethod = "adc",
+    start_time: TimeLike | None = None,
+    end_time: TimeLike | None = None,
+    instrument: int | str | Iterable[int | str] | None = None,
+    include: Iterable[str] = DEFAULT_INCLUDE,
+    exclude: Iterable[str] = DEFAULT_EXCLUDE,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> AbundanceResult:
+    """Daily abundance of every class over the bins under ``data_root`` that have class scores.
+
+    ``scores`` is a products root (searched for ``_class.h5`` and
+    ``_class_scores.csv``; ``.h5`` wins when a bin has both), class-score files,
+    or ``{pid: path}``. Bins without class scores, without a computable
+    ``ml_analyzed`` or that cannot be read are in ``skipped``, and so are
+    class-score files whose bin is not under ``data_root`` (within the same
+    time range and instruments). Bins are processed on ``workers`` processes.
+    """
+    threshold = _check_threshold(threshold)
+    if method not in ML_METHODS:
+        raise ValueError(f"method must be one of {', '.join(ML_METHODS)}, not {method!r}")
+    key = (os.path.abspath(os.fspath(data_root)), tuple(include), tuple(exclude))
+    directory = shared_directory(*key)
+    pids = [f["pid"] for f in directory.list(start_time=start_time, end_time=end_time, instrument=instrument)]
+    files = _score_files(scores)
+    if any(path.lower().endswith((".h5", ".hdf5")) for path in files.values()):
+        _import_h5py()  # fail once, here, rather than in every worker
+    jobs = [(*key, pid, files.get(pid), threshold, method) for pid in pids]
+    bins: list[BinCounts] = []
+    skipped: list[Skipped] = []
+    for result in parallel_map(_counts_job, jobs, workers=workers, progress=progress):
+        (bins if isinstance(result, BinCounts) else skipped).append(result)
+    keep = make_fileset_filter(start_time=start_time, end_time=end_time, instrument=instrument)
+    listed = set(pids)
+    for pid in sorted(set(files) - listed):
+        if keep((), pid):
+            skipped.append(Skipped(pid, f"class scores ({files[pid]}) but no raw bin under {key[0]}"))
+    return AbundanceResult(summarize_daily(bins, threshold), bins, skipped)
