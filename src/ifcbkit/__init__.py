@@ -2,11 +2,20 @@
 
 Pure Python on Pillow: identifiers, the three raw formats (``.hdr``, ``.adc``,
 ``.roi``), stitching of I-style pairs, data directories and stores with sync and
-async faces over one implementation.
+async faces over one implementation; volume analyzed and bin metrics, products
+(blobs, features, class scores) and daily abundance.
 """
 
 __version__ = "0.1.0"
 
+from .abundance import (
+    AbundanceResult,
+    BinCounts,
+    class_counts,
+    daily_abundance,
+    summarize_daily,
+    write_abundance_csv,
+)
 from .adc import (
     D_STYLE_COLUMNS,
     I_STYLE_COLUMNS,
@@ -59,6 +68,35 @@ from .identifiers import (
 )
 from .images import BinImages, bin_images
 from .index import AdcIndex
+from .metrics import (
+    ML_METHODS,
+    MlAnalyzed,
+    bin_metadata,
+    compute_ml_analyzed,
+)
+from .parallel import (
+    BinFailure,
+    iter_bin_metadata,
+)
+from .products import (
+    AsyncProductDirectory,
+    ClassScores,
+    ProductFile,
+    SyncProductDirectory,
+    async_blob_path,
+    async_class_scores_path,
+    async_features_path,
+    async_find_product_file,
+    async_list_product_files,
+    read_blobs,
+    read_class_scores,
+    read_features,
+    sync_blob_path,
+    sync_class_scores_path,
+    sync_features_path,
+    sync_find_product_file,
+    sync_list_product_files,
+)
 from .roi import extract_roi_image, extract_roi_images
 from .stitching import detect_pairs, infill_stitched_image, stitch_pair
 from .stores import (
@@ -77,21 +115,29 @@ __all__ = [
     "DEFAULT_INCLUDE",
     "D_STYLE_COLUMNS",
     "I_STYLE_COLUMNS",
+    "ML_METHODS",
+    "AbundanceResult",
     "AdcIndex",
     "AdcTable",
     "AsyncBinStore",
     "AsyncFilesystemBinStore",
     "AsyncFilesystemRoiStore",
     "AsyncIfcbDataDirectory",
+    "AsyncProductDirectory",
     "AsyncRoiStore",
     "Bin",
+    "BinCounts",
+    "BinFailure",
     "BinImages",
+    "ClassScores",
     "FormatError",
     "IfcbError",
     "IfcbWarning",
     "InvalidIdentifierError",
     "MissingDependencyError",
+    "MlAnalyzed",
     "NotFoundError",
+    "ProductFile",
     "ReadOnlyError",
     "RoiRecord",
     "StoreError",
@@ -99,24 +145,35 @@ __all__ = [
     "SyncFilesystemBinStore",
     "SyncFilesystemRoiStore",
     "SyncIfcbDataDirectory",
+    "SyncProductDirectory",
     "SyncRoiStore",
     "TruncatedBinError",
     "__version__",
     "adc_column_names",
     "add_target",
+    "async_blob_path",
+    "async_class_scores_path",
+    "async_features_path",
     "async_find_fileset",
+    "async_find_product_file",
     "async_list_data_dirs",
     "async_list_filesets",
+    "async_list_product_files",
     "bin_day_dir",
     "bin_images",
     "bin_instrument_id",
+    "bin_metadata",
     "bin_timestamp",
     "bin_year",
+    "class_counts",
+    "compute_ml_analyzed",
+    "daily_abundance",
     "detect_pairs",
     "extract_roi_image",
     "extract_roi_images",
     "infill_stitched_image",
     "iter_adc_targets",
+    "iter_bin_metadata",
     "make_fileset_filter",
     "normalize_column_name",
     "open_bin",
@@ -131,9 +188,19 @@ __all__ = [
     "parse_i_style_bin_id",
     "parse_pid",
     "parse_roi_id",
+    "read_blobs",
+    "read_class_scores",
+    "read_features",
     "stitch_pair",
+    "summarize_daily",
+    "sync_blob_path",
+    "sync_class_scores_path",
+    "sync_features_path",
     "sync_find_fileset",
+    "sync_find_product_file",
     "sync_list_data_dirs",
     "sync_list_filesets",
+    "sync_list_product_files",
     "validate_path",
+    "write_abundance_csv",
 ]

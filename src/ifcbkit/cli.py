@@ -1,27 +1,100 @@
-"""The ``ifcbkit`` command line."""
+"""The ``ifcbkit`` command line: list bins, show one, extract its images, bin metrics, daily abundance.
+
+Every subcommand has ``--help``. Bad input (a missing root, an unknown or
+invalid pid, a bad date, an unwritable output) ends with a one-line message on
+stderr and a non-zero exit status, never a traceback. Work over many bins runs
+on every core and shows its progress on stderr when stderr is a terminal.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import json
+import math
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+import time
+import zipfile
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
 
 from . import __version__
-from .directory import SyncIfcbDataDirectory
+from .abundance import daily_abundance, write_abundance_csv
+from .directory import SyncIfcbDataDirectory, make_fileset_filter
 from .errors import IfcbError
+from .identifiers import parse_bin_id
+from .metrics import METADATA_FIELDS, ML_METHODS
+from .parallel import BinFailure, iter_bin_metadata
+from .stores.base import encode_image
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command killed by a closed pipe
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
+# ----- output helpers -------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: NaN becomes null, containers are walked."""
+    if isinstance(value, float) and not math.isfinite(value):
         return None
-    return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, default=_json_default)
-    sys.stdout.write("\n")
+def _csv_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return value
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    """The file at ``path`` (opened before any work, so an unwritable output fails fast) or stdout."""
+    if path is None or path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        yield f
+
+
+def _warn(command: str, message: str) -> None:
+    print(f"ifcbkit {command}: warning: {message}", file=sys.stderr)
+
+
+class _Progress:
+    """``done/total`` on one stderr line, redrawn at most ten times a second; only on a terminal."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.last = 0.0
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        self.drawn = True
+        sys.stderr.write(f"\r{self.label}: {done}/{total} bins")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    @classmethod
+    def for_stderr(cls, label: str) -> _Progress | None:
+        return cls(label) if sys.stderr.isatty() else None
+
+
+# ----- commands -------------------------------------------------------------------------------
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -33,41 +106,226 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     directory = SyncIfcbDataDirectory(args.root)
-    header = directory.read_header(args.pid)
-    images = directory.list_images(args.pid)
-    _print_json({"pid": args.pid, "paths": directory.paths(args.pid), "num_images": len(images), "header": header})
+    pid = parse_bin_id(args.pid).bin_id
+    info = {
+        "pid": pid,
+        "paths": directory.paths(pid),
+        "metadata": directory.bin_metadata(pid, method=args.method),
+        "header": directory.read_header(pid),
+    }
+    json.dump(_plain(info), sys.stdout, indent=2, allow_nan=False)
+    sys.stdout.write("\n")
     return 0
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    directory = SyncIfcbDataDirectory(args.root)
+    pid = parse_bin_id(args.pid).bin_id
+    directory.paths(pid)  # an unknown bin fails before anything is written
+    os.makedirs(args.out, exist_ok=True)
+    images = directory.iter_images(pid, stitch=not args.no_stitch)
+    count = 0
+    if args.zip:
+        target = os.path.join(args.out, f"{pid}.zip")
+        partial = target + ".part"
+        try:
+            with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
+                for roi_id, image in images:
+                    archive.writestr(f"{roi_id}.{args.format}", encode_image(image, args.format))
+                    count += 1
+            os.replace(partial, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(partial)
+    else:
+        target = args.out
+        for roi_id, image in images:
+            with open(os.path.join(args.out, f"{roi_id}.{args.format}"), "wb") as f:
+                f.write(encode_image(image, args.format))
+            count += 1
+    print(f"{count} images of {pid} written to {target}")
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    results = iter_bin_metadata(
+        args.root, start_time=args.start, end_time=args.end, instrument=args.instrument, method=args.method,
+        workers=args.workers, progress=_Progress.for_stderr("metrics"),
+    )  # fmt: skip
+    failures = []
+    with _output(args.out) as out:
+        writer = csv.DictWriter(out, fieldnames=METADATA_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for result in results:
+            if isinstance(result, BinFailure):
+                failures.append(result)
+                continue
+            writer.writerow({k: _csv_value(v) for k, v in result.items()})
+    for failure in failures:
+        _warn("metrics", f"skipped {failure.pid}: {failure.error}")
+    return 0
+
+
+def cmd_abundance(args: argparse.Namespace) -> int:
+    if not os.path.exists(args.products):
+        raise IfcbError(f"products {args.products} does not exist")
+    with _output(args.out) as out:
+        result = daily_abundance(
+            args.root, args.products, threshold=args.threshold, method=args.method, start_time=args.start,
+            end_time=args.end, instrument=args.instrument, workers=args.workers,
+            progress=_Progress.for_stderr("abundance"),
+        )  # fmt: skip
+        write_abundance_csv(result.rows, out)
+    for skipped in result.skipped:
+        _warn("abundance", f"skipped {skipped.pid}: {skipped.reason}")
+    return 0
+
+
+# ----- the parser -----------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _time(text: str) -> str:
+    try:
+        make_fileset_filter(start_time=text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from None
+    return text
+
+
+def _instrument(text: str) -> str:
+    try:
+        make_fileset_filter(instrument=text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an instrument number: {text!r}") from None
+    return text
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    return value
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+    return int(text)
+
+
+def _add_filters(parser: argparse.ArgumentParser, *, instrument: bool = True) -> None:
+    parser.add_argument("--start", type=_time, help="only bins at or after this UTC date or time (ISO 8601)")
+    parser.add_argument("--end", type=_time, help="only bins before this UTC date or time (ISO 8601)")
+    if instrument:
+        parser.add_argument("--instrument", type=_instrument, help="only this instrument number (10 or IFCB10)")
+
+
+def _add_method(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--method", choices=ML_METHODS, default="adc",
+        help="how ml_analyzed is computed: adc (the dashboard's ADC estimate, default), hdr (header times) or "
+        "reference (header times cross-checked against the ADC, 2%% rule)",
+    )  # fmt: skip
+
+
+def _add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=_workers, help="processes to use (default: every core)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ifcbkit", description="Read IFCB raw data.")
+    parser = _Parser(prog="ifcbkit", description="Read IFCB (Imaging FlowCytobot) raw data and products.")
     parser.add_argument("--version", action="version", version=f"ifcbkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ls = commands.add_parser("ls", help="list the bins under a data root", description="List the bins under ROOT.")
-    ls.add_argument("root", metavar="ROOT")
-    ls.add_argument("--start", help="only bins at or after this UTC time (ISO 8601)")
-    ls.add_argument("--end", help="only bins before this UTC time (ISO 8601)")
-    ls.add_argument("--instrument", help="only this instrument number")
+    ls.add_argument("root", metavar="ROOT", help="data root")
+    _add_filters(ls)
     ls.set_defaults(run=cmd_ls)
 
-    info = commands.add_parser("info", help="a bin's header and image count as JSON", description="Show one bin.")
-    info.add_argument("root", metavar="ROOT")
-    info.add_argument("pid", metavar="PID")
+    info = commands.add_parser(
+        "info", help="one bin's metadata and header as JSON",
+        description="Print one bin's paths, metadata (as the dashboard's /api/bin) and header as JSON.",
+    )  # fmt: skip
+    info.add_argument("root", metavar="ROOT", help="data root")
+    info.add_argument("pid", metavar="PID", help="bin id")
+    _add_method(info)
     info.set_defaults(run=cmd_info)
+
+    extract = commands.add_parser(
+        "extract", help="write a bin's images to files or a zip",
+        description="Write a bin's ROI images to DIR as {roi_id}.png (or .jpg), or to DIR/{pid}.zip with --zip.",
+    )  # fmt: skip
+    extract.add_argument("root", metavar="ROOT", help="data root")
+    extract.add_argument("pid", metavar="PID", help="bin id")
+    extract.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
+    extract.add_argument("--format", choices=("png", "jpg"), default="png", help="image format (default png)")
+    extract.add_argument("--zip", action="store_true", help="write one zip archive DIR/{pid}.zip")
+    extract.add_argument("--no-stitch", action="store_true", help="keep both halves of stitched I-style pairs")
+    extract.set_defaults(run=cmd_extract)
+
+    metrics = commands.add_parser(
+        "metrics", help="one CSV row of metrics per bin",
+        description="Bin metrics (triggers, images, run and look time, ml_analyzed, concentration, position...) "
+        "as CSV, one row per bin, on stdout or in --out.",
+    )  # fmt: skip
+    metrics.add_argument("root", metavar="ROOT", help="data root")
+    _add_filters(metrics)
+    _add_method(metrics)
+    metrics.add_argument("--out", metavar="FILE", help="write the CSV here instead of stdout")
+    _add_workers(metrics)
+    metrics.set_defaults(run=cmd_metrics)
+
+    abundance = commands.add_parser(
+        "abundance", help="daily objects per ml of each class, as CSV",
+        description="Daily abundance per class (long format CSV) from the bins under ROOT and their class scores "
+        "(_class.h5 or _class_scores.csv) under PRODUCTS. Bins without class scores or ml_analyzed are skipped "
+        "with a warning.",
+    )  # fmt: skip
+    abundance.add_argument("root", metavar="ROOT", help="data root")
+    abundance.add_argument("products", metavar="PRODUCTS", help="products root, or one class-score file")
+    abundance.add_argument(
+        "--threshold", type=_threshold, default=0.7, help="a ROI counts when its winning score is at least this "
+        "(default 0.7)",
+    )  # fmt: skip
+    _add_filters(abundance)
+    _add_method(abundance)
+    abundance.add_argument("--out", metavar="FILE", help="write the CSV here instead of stdout")
+    _add_workers(abundance)
+    abundance.set_defaults(run=cmd_abundance)
     return parser
 
 
+def _message(error: BaseException) -> str:
+    if isinstance(error, OSError) and not isinstance(error, IfcbError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    return str(error) or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (IfcbError, OSError, ValueError) as e:
-        print(f"ifcbkit {args.command}: {e}", file=sys.stderr)
-        return 1
+        print(f"ifcbkit {args.command}: {_message(e)}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,351 @@
+"""The ``ifcbkit`` command line, end to end, as subprocesses on the bundled sample tree and generated files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import h5py
+import pytest
+from PIL import Image
+
+from ifcbkit import SyncIfcbDataDirectory
+from ifcbkit.testing import Roi, write_bin
+
+SAMPLE_PIDS = [
+    "D20240215T150055_IFCB010",
+    "D20240215T152410_IFCB010",
+    "D20240216T010203_IFCB010",
+    "D20240216T020000_IFCB010",
+    "IFCB5_2014_100_120000",
+]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def ifcbkit(*args, cwd=None, **options) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "ifcbkit.cli", *map(str, args)]
+    options.setdefault("stdout", subprocess.PIPE)
+    options.setdefault("stderr", subprocess.PIPE)
+    return subprocess.run(command, text=True, cwd=cwd, timeout=300, **options)
+
+
+def ok(*args, **options) -> str:
+    result = ifcbkit(*args, **options)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def ml_d(look_time: float) -> float:
+    return 0.25 * look_time / 60
+
+
+@pytest.fixture
+def many_bins(tmp_path):
+    """Twelve generated bins over two days."""
+    root = tmp_path / "many"
+    for b in range(12):
+        pid = f"D2024030{1 + b // 6}T{b:02d}0000_IFCB010"
+        rois = [Roi(width=3, height=2, columns={"ADCtime": 2.0 * k, "RunTime": 2.0 * k + 0.05,
+                                                 "InhibitTime": 0.02 * k}) for k in range(1, 6 + b)]  # fmt: skip
+        write_bin(root / "data" / pid[:9], pid, rois, seed=b)
+    return root
+
+
+# ----- help and usage ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [[], ["ls"], ["info"], ["extract"], ["metrics"], ["abundance"]])
+def test_help_everywhere(command):
+    out = ok(*command, "--help")
+    assert out.startswith(f"usage: ifcbkit {' '.join(command)}".rstrip())
+    assert "-h, --help" in out
+
+
+def test_console_script_and_version():
+    script = Path(sys.executable).with_name("ifcbkit")
+    if not script.exists():
+        pytest.skip("the ifcbkit console script is not installed beside this interpreter")
+    result = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("ifcbkit ")
+
+
+# ----- ls and info ------------------------------------------------------------------------------
+
+
+def test_ls(sample_root):
+    assert ok("ls", sample_root).split() == SAMPLE_PIDS
+    assert ok("ls", sample_root, "--start", "2024-02-16").split() == SAMPLE_PIDS[2:4]
+    assert ok("ls", sample_root, "--end", "2024-02-15T15:10:00Z", "--start", "2024-01-01").split() == SAMPLE_PIDS[:1]
+    assert ok("ls", sample_root, "--instrument", "5").split() == SAMPLE_PIDS[4:]
+
+
+def test_info(sample_root):
+    info = json.loads(ok("info", sample_root, "D20240215T152410_IFCB010"))
+    assert info["pid"] == "D20240215T152410_IFCB010"
+    assert info["paths"]["roi"].endswith("D20240215/D20240215T152410_IFCB010.roi")
+    assert info["header"]["imagerID"] == 10 and info["header"]["gpsLatitude"] == 41.335
+    meta = info["metadata"]
+    # 30 triggers every 0.5 s (every 6th without an image), RunTime = ADCtime + 0.05, InhibitTime = 0.01 k
+    assert (meta["num_triggers"], meta["num_images"], meta["instrument"]) == (30, 25, "IFCB10")
+    assert meta["ml_analyzed"] == pytest.approx(ml_d(15.05 - 0.3), rel=1e-12)
+    assert meta["timestamp_iso"] == "2024-02-15T15:24:10+00:00" and meta["ml_analyzed_method"] == "adc"
+    empty = json.loads(ok("info", sample_root, "D20240216T020000_IFCB010", "--method", "hdr"))["metadata"]
+    assert empty["ml_analyzed"] == pytest.approx(ml_d(0.62 - 0.04), rel=1e-12)
+    nan = json.loads(ok("info", sample_root, "D20240216T020000_IFCB010"))["metadata"]
+    assert nan["ml_analyzed"] is None and nan["concentration"] is None  # NaN is null in JSON
+
+
+# ----- extract ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("pid", "stitch"), [("IFCB5_2014_100_120000", True), ("D20240215T150055_IFCB010", True),
+                                             ("IFCB5_2014_100_120000", False)])  # fmt: skip
+def test_extract_zip_decodes_to_the_same_pixels(sample_root, tmp_path, pid, stitch):
+    out = tmp_path / "out"
+    ok("extract", sample_root, pid, "--out", out, "--zip", *([] if stitch else ["--no-stitch"]))
+    directory = SyncIfcbDataDirectory(sample_root)
+    images = directory.read_images(pid, stitch=stitch)
+    with zipfile.ZipFile(out / f"{pid}.zip") as archive:
+        names = archive.namelist()
+        assert names == [f"{roi_id}.png" for roi_id in directory.list_images(pid, stitch=stitch)]
+        for target, name in zip(images, names):
+            decoded = Image.open(io.BytesIO(archive.read(name)))
+            assert decoded.format == "PNG"
+            assert decoded.size == images[target].size and decoded.tobytes() == images[target].tobytes()
+    assert len(names) == {("IFCB5_2014_100_120000", True): 6, ("IFCB5_2014_100_120000", False): 8,
+                          ("D20240215T150055_IFCB010", True): 34}[pid, stitch]  # fmt: skip
+    assert sorted(os.listdir(out)) == [f"{pid}.zip"]  # no partial file left behind
+
+
+def test_extract_files_png_and_jpg(sample_root, tmp_path):
+    pid = "IFCB5_2014_100_120000"
+    ok("extract", sample_root, pid, "--out", tmp_path / "png")
+    directory = SyncIfcbDataDirectory(sample_root)
+    images = directory.read_images(pid)
+    for target in images:
+        with Image.open(tmp_path / "png" / f"{pid}_{target:05d}.png") as decoded:
+            assert decoded.tobytes() == images[target].tobytes()
+    assert len(os.listdir(tmp_path / "png")) == 6
+    ok("extract", sample_root, pid, "--out", tmp_path / "jpg", "--format", "jpg")
+    names = sorted(os.listdir(tmp_path / "jpg"))
+    assert names == [f"{roi_id}.jpg" for roi_id in directory.list_images(pid)]
+    with Image.open(tmp_path / "jpg" / names[0]) as decoded:
+        assert decoded.format == "JPEG" and decoded.size == images[1].size
+
+
+# ----- metrics ----------------------------------------------------------------------------------
+
+
+def test_metrics_csv_on_stdout(sample_root):
+    rows = csv_rows(ok("metrics", sample_root))
+    assert [r["pid"] for r in rows] == SAMPLE_PIDS
+    directory = SyncIfcbDataDirectory(sample_root)
+    for row in rows:
+        meta = directory.bin_metadata(row["pid"])
+        for key, value in meta.items():
+            if isinstance(value, float):
+                assert (row[key] == "") if math.isnan(value) else (float(row[key]) == value), (row["pid"], key)
+            else:
+                assert row[key] == ("" if value is None else str(value)), (row["pid"], key)
+    first = rows[0]
+    assert float(first["ml_analyzed"]) == pytest.approx(ml_d(20.05 - 0.4), rel=1e-12)
+    assert (first["num_images"], first["lat"], first["lng"]) == ("34", "41.325", "-70.5667")
+    assert rows[3]["ml_analyzed"] == "" and rows[3]["ml_analyzed_reason"] == "the ADC has no rows"
+
+
+def test_readme_main_job_works_from_a_fresh_clone(tmp_path, sample_root):
+    """``ifcbkit metrics tests/data/sample`` in a fresh clone gives the same CSV as on this tree."""
+    git = shutil.which("git")
+    if git is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    subprocess.run([git, "clone", "--quiet", str(REPO), str(clone)], check=True, timeout=120)
+    assert (clone / "tests" / "data" / "sample").is_dir()
+    fresh = ok("metrics", "tests/data/sample", cwd=clone)
+    assert csv_rows(fresh) == csv_rows(ok("metrics", sample_root))
+
+
+def test_metrics_parallel_equals_serial_and_filters(many_bins, tmp_path):
+    serial = ok("metrics", many_bins, "--workers", "1")
+    assert len(csv_rows(serial)) == 12
+    assert ok("metrics", many_bins, "--workers", "2") == serial
+    ok("metrics", many_bins, "--out", tmp_path / "metrics.csv")
+    assert (tmp_path / "metrics.csv").read_text() == serial
+    day2 = csv_rows(ok("metrics", many_bins, "--start", "2024-03-02", "--method", "reference"))
+    assert [r["pid"] for r in day2] == [f"D20240302T{b:02d}0000_IFCB010" for b in range(6, 12)]
+    assert {r["ml_analyzed_method"] for r in day2} == {"reference"}
+
+
+def test_metrics_reports_unreadable_bins_and_goes_on(many_bins):
+    bad = many_bins / "data" / "D20240301" / "D20240301T000000_IFCB010.adc"
+    bad.write_text("1,2,three\n")
+    result = ifcbkit("metrics", many_bins)
+    assert result.returncode == 0
+    assert len(csv_rows(result.stdout)) == 11
+    assert result.stderr.startswith("ifcbkit metrics: warning: skipped D20240301T000000_IFCB010: ")
+    assert str(bad) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_progress_only_on_a_terminal(many_bins):
+    quiet = ifcbkit("metrics", many_bins, "--workers", "2")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    if not hasattr(os, "openpty"):
+        pytest.skip("no pseudo-terminals here")
+    master, slave = os.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ifcbkit.cli", "metrics", str(many_bins), "--workers", "2"],
+            stdout=subprocess.PIPE, stderr=slave,
+        )  # fmt: skip
+        os.close(slave)
+        slave = -1
+        stdout, _ = process.communicate(timeout=300)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            terminal += chunk
+    finally:
+        os.close(master)
+        if slave != -1:
+            os.close(slave)
+    assert process.returncode == 0 and len(csv_rows(stdout.decode())) == 12
+    assert b"metrics: 12/12 bins" in terminal
+
+
+# ----- abundance --------------------------------------------------------------------------------
+
+CLASSES = ("diatom", "ciliate", "detritus")
+
+
+def write_h5(path, scores):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("class_labels", data=[c.encode() for c in CLASSES])
+        f.create_dataset("roi_numbers", data=list(scores))
+        f.create_dataset("output_scores", data=[list(row) for row in scores.values()])
+
+
+def write_scores_csv(path, pid, scores):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(("pid", *CLASSES))]
+    lines += [",".join((f"{pid}_{t:05d}", *map(repr, row))) for t, row in scores.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def sample_products(tmp_path):
+    products = tmp_path / "products"
+    # diatom, diatom, ciliate, none (0.6 < 0.7), detritus (exactly 0.7)
+    write_h5(products / "D2024" / "D20240215T150055_IFCB010_class.h5",
+             {1: (0.9, 0.05, 0.05), 2: (0.8, 0.1, 0.1), 3: (0.1, 0.75, 0.15), 4: (0.6, 0.3, 0.1),
+              5: (0.2, 0.1, 0.7)})  # fmt: skip
+    # nothing over the threshold: the bin's volume still counts
+    write_scores_csv(products / "D2024" / "D20240215T152410_IFCB010_class_scores.csv", "D20240215T152410_IFCB010",
+                     {k: (0.4, 0.3, 0.3) for k in range(1, 26)})  # fmt: skip
+    # the empty bin has scores (none) but no ml_analyzed
+    write_scores_csv(products / "D2024" / "D20240216T020000_IFCB010_class_scores.csv", "D20240216T020000_IFCB010",
+                     {})  # fmt: skip
+    write_scores_csv(products / "IFCB5_2014_100_120000_class_scores.csv", "IFCB5_2014_100_120000",
+                     {1: (0.05, 0.9, 0.05), 2: (0.95, 0.0, 0.05)})  # fmt: skip
+    return products
+
+
+def test_abundance(sample_root, sample_products, tmp_path):
+    out = tmp_path / "daily.csv"
+    result = ifcbkit("abundance", sample_root, sample_products, "--threshold", "0.7", "--out", out, "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "ifcbkit abundance: warning: skipped D20240216T010203_IFCB010: no class scores",
+        "ifcbkit abundance: warning: skipped D20240216T020000_IFCB010: no ml_analyzed (the ADC has no rows)",
+    ]
+    rows = csv_rows(out.read_text())
+    assert list(rows[0]) == ["date", "latitude", "longitude", "instrument", "class", "count", "ml_analyzed_total",
+                             "objects_per_ml", "objects_per_L", "threshold", "ml_analyzed_method"]  # fmt: skip
+    # I-style bin: look time 1.82 - 5 * 0.18 - 0.073 s at 5/48000*40 ml/s
+    ml_i = (1.82 - 5 * 0.18 - 0.073) * 5 / 48000 * 40
+    ml_day = ml_d(20.05 - 0.4) + ml_d(15.05 - 0.3)
+    expected = [
+        ("2014-04-10", "", "", "IFCB5", "diatom", 1, ml_i),
+        ("2014-04-10", "", "", "IFCB5", "ciliate", 1, ml_i),
+        ("2014-04-10", "", "", "IFCB5", "detritus", 0, ml_i),
+        ("2024-02-15", 41.33, -70.5667, "IFCB10", "diatom", 2, ml_day),
+        ("2024-02-15", 41.33, -70.5667, "IFCB10", "ciliate", 1, ml_day),
+        ("2024-02-15", 41.33, -70.5667, "IFCB10", "detritus", 1, ml_day),
+    ]
+    assert len(rows) == len(expected)
+    for row, (day, lat, lng, instrument, name, count, total) in zip(rows, expected):
+        assert (row["date"], row["instrument"], row["class"], int(row["count"])) == (day, instrument, name, count)
+        if lat == "":
+            assert row["latitude"] == row["longitude"] == ""
+        else:
+            assert float(row["latitude"]) == pytest.approx(lat) and float(row["longitude"]) == pytest.approx(lng)
+        assert float(row["ml_analyzed_total"]) == pytest.approx(total, rel=1e-12)
+        assert float(row["objects_per_ml"]) == pytest.approx(count / total, rel=1e-12)
+        assert float(row["objects_per_L"]) == pytest.approx(count / total * 1000, rel=1e-12)
+        assert (row["threshold"], row["ml_analyzed_method"]) == ("0.7", "adc")
+    # to stdout, from one class-score file
+    single = sample_products / "IFCB5_2014_100_120000_class_scores.csv"
+    one = ifcbkit("abundance", sample_root, single, "--instrument", "5")
+    assert [r["count"] for r in csv_rows(one.stdout)] == ["1", "1", "0"]
+
+
+# ----- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["ls", "{tmp}/nowhere"], 1, "ifcbkit ls: data directory {tmp}/nowhere does not exist"),
+        (["metrics", "{tmp}/nowhere"], 1, "ifcbkit metrics: data directory {tmp}/nowhere does not exist"),
+        (["info", "{sample}", "D20990101T000000_IFCB010"], 1, "ifcbkit info: no bin D20990101T000000_IFCB010 in"),
+        (["info", "{sample}", "../../etc/passwd"], 1, "ifcbkit info: not an IFCB bin id: '../../etc/passwd'"),
+        (["extract", "{sample}", "D20240215T150055_IFCB01X", "--out", "{tmp}/x"], 1, "ifcbkit extract: not a D-style"),
+        (["extract", "{sample}", "D20990101T000000_IFCB010", "--out", "{tmp}/x"], 1, "ifcbkit extract: no bin"),
+        (["extract", "{sample}", "IFCB5_2014_100_120000", "--out", "{hdr}"], 1, "ifcbkit extract: File exists"),
+        (["ls", "{sample}", "--start", "2024-02-30"], 2, "ifcbkit ls: error: argument --start: not an ISO 8601"),
+        (["metrics", "{sample}", "--end", "yesterday"], 2, "ifcbkit metrics: error: argument --end: not an ISO"),
+        (["ls", "{sample}", "--instrument", "ten"], 2, "ifcbkit ls: error: argument --instrument: not an instrument"),
+        (["metrics", "{sample}", "--out", "{tmp}/no/such/dir/m.csv"], 1, "ifcbkit metrics: No such file or directory"),
+        (["metrics", "{sample}", "--workers", "0"], 2, "ifcbkit metrics: error: argument --workers"),
+        (["abundance", "{sample}", "{tmp}/none"], 1, "ifcbkit abundance: products {tmp}/none does not exist"),
+        (["abundance", "{sample}", "{sample}", "--threshold", "high"], 2, "argument --threshold: not a number"),
+        (["frobnicate"], 2, "ifcbkit: error: argument COMMAND: invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_without_traceback(sample_root, tmp_path, args, status, message):
+    hdr = sample_root / "data" / "D2024" / "D20240215" / "D20240215T150055_IFCB010.hdr"  # a file, not a directory
+    fill = {"tmp": str(tmp_path), "sample": str(sample_root), "hdr": str(hdr)}
+    result = ifcbkit(*(a.format(**fill) for a in args))
+    assert result.returncode == status
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert message.format(**fill) in result.stderr
+    assert not (tmp_path / "x").exists() or not os.listdir(tmp_path / "x")
+
+
+def test_broken_pipe_is_quiet(many_bins):
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        result = ifcbkit("metrics", many_bins, stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert result.stderr == ""
