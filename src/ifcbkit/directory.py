@@ -23,10 +23,10 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .cache import LRUCache
-from .errors import IfcbError, IfcbWarning, InvalidIdentifierError, NotFoundError
-from .faces import AsyncFace, Emit, Op, Request, SyncFace, operation, stream
+from .errors import IfcbError, IfcbWarning, NotFoundError
+from .faces import AsyncFace, EmitMany, Op, Request, SyncFace, operation, stream
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile
-from .identifiers import BIN_EXTENSIONS, bin_day_dir, parse_bin_id, parse_pid
+from .identifiers import BIN_EXTENSIONS, bin_day_dir, is_bin_id, parse_bin_id, parse_pid, valid_bin_ids
 from .reading import BinReading
 
 DEFAULT_INCLUDE: tuple[str, ...] = ("data",)
@@ -180,18 +180,34 @@ class FilesetFilter:
             return False
         return not (instrument is not None and self.instruments is not None and instrument not in self.instruments)
 
-    def __call__(self, relative_parts: Iterable[str], bin_id: str) -> bool:
-        try:
-            parsed = parse_bin_id(bin_id)
-        except InvalidIdentifierError:
-            return False
-        if not all(p not in self.exclude and (p in self.include or p in bin_id) for p in relative_parts):
-            return False
+    def accepts(self, bin_id: str) -> bool:
+        """Whether a bin id is valid and within the time range and instruments (directory rule aside)."""
+        return is_bin_id(bin_id) and (not self.narrows or self._in_range(bin_id))
+
+    @property
+    def narrows(self) -> bool:
+        """Whether the filter has a time range or instruments."""
+        return self.start is not None or self.end is not None or self.instruments is not None
+
+    def select(self, bin_ids: list[str]) -> list[str]:
+        """:meth:`accepts` over a directory's bin ids, in order."""
+        valid = valid_bin_ids(bin_ids)
+        return [b for b in valid if self._in_range(b)] if self.narrows else valid
+
+    def _in_range(self, bin_id: str) -> bool:
+        parsed = parse_bin_id(bin_id)
         if self.start is not None and parsed.timestamp < self.start:
             return False
         if self.end is not None and parsed.timestamp >= self.end:
             return False
         return self.instruments is None or parsed.instrument in self.instruments
+
+    def __call__(self, relative_parts: Iterable[str], bin_id: str) -> bool:
+        """Whether a bin in this directory (parts relative to the root) passes the whole filter."""
+        parts = list(relative_parts)
+        if not all(p not in self.exclude and (p in self.include or p in bin_id) for p in parts):
+            return False
+        return self.accepts(bin_id)
 
 
 def make_fileset_filter(
@@ -242,25 +258,30 @@ class _DataDirectory(BinReading):
             raise IfcbError(f"cannot list data directory {self.root}: {listing.error}")
         return listing
 
-    def _walk(
-        self, enter: Callable[[str], bool], accept: Callable[[tuple[str, ...], Listing, str], Op[Fileset | None]]
-    ) -> Op[None]:
-        """Emit what ``accept`` returns for each ``.hdr`` in entered directories, in sorted order."""
+    def _walk(self, keep: FilesetFilter, enter: Callable[[str], bool], emit: Callable[[Fileset], Any]) -> Op[None]:
+        """Walk the tree in sorted order, entering directories ``enter`` allows, and emit ``emit(fileset)``
+        (unless it is ``None``) for each bin ``keep`` accepts."""
         root = yield from self._scan_root()
-        yield from self._walk_listing((), root, enter, accept, set())
+        adcmod = _Adcmod(self.adcmod_root)
+        yield from adcmod.check()
+        yield from self._walk_listing((), root, keep, enter, emit, adcmod, set())
 
     def _walk_listing(
-        self, rel: tuple[str, ...], listing: Listing, enter: Callable[[str], bool],
-        accept: Callable[[tuple[str, ...], Listing, str], Op[Fileset | None]], seen: set[tuple[int, int]],
+        self, rel: tuple[str, ...], listing: Listing, keep: FilesetFilter, enter: Callable[[str], bool],
+        emit: Callable[[Fileset], Any], adcmod: _Adcmod, seen: set[str],
     ) -> Op[None]:  # fmt: skip
         subdirs = []
         for name in sorted(listing.dirs):
             if not enter(name):
                 continue
             target = listing.linked_dirs.get(name)
-            if target is not None:
+            if target is not None:  # a symlink: never into an ancestor, never twice into one place
+                here = listing.real_path or ""
+                if here == target or here.startswith(target.rstrip(os.sep) + os.sep):
+                    _warn(f"skipped {os.path.join(listing.path, name)}: symlink loop (to {target})")
+                    continue
                 if target in seen:
-                    _warn(f"skipped {os.path.join(listing.path, name)}: symlink loop")
+                    _warn(f"skipped {os.path.join(listing.path, name)}: {target} was already walked")
                     continue
                 seen.add(target)
             subdirs.append(name)
@@ -268,38 +289,52 @@ class _DataDirectory(BinReading):
         if subdirs:
             scanned = yield ScanDirs([os.path.join(listing.path, name) for name in subdirs])
             children = dict(zip(subdirs, scanned))
-        for name in listing.names:
+        # components that are not in include must be substrings of each bin id
+        checked = [part for part in rel if part not in keep.include]
+        headers = [n for n in listing.names if n.endswith(".hdr")]
+        if not subdirs:  # a leaf directory (the usual day directory): its bins in one step
+            found = self._filesets(listing, headers, checked, keep)
+            if adcmod.present:
+                for fileset in found:
+                    if fileset["adc"] is not None:
+                        fileset["adc"] = (yield from adcmod.find(fileset["pid"])) or fileset["adc"]
+            found = [item for item in map(emit, found) if item is not None]
+            if found:
+                yield EmitMany(found)
+            return
+        for name in sorted(headers + subdirs):
             child = children.get(name)
-            if child is not None:
-                if child.error is not None:
-                    _warn(f"skipped unreadable directory {child.path}: {child.error.strerror or child.error}")
-                    continue
-                yield from self._walk_listing((*rel, name), child, enter, accept, seen)
-            elif name.endswith(".hdr") and name not in listing.dirs:
-                fileset = yield from accept(rel, listing, name[:-4])
-                if fileset is not None:
-                    yield Emit(fileset)
+            if child is None:  # a .hdr among subdirectories: walk it as a leaf of one entry
+                yield from self._walk_listing(rel, listing._replace(names=[name], dirs=frozenset()), keep, enter,
+                                              emit, adcmod, seen)  # fmt: skip
+            elif child.error is not None:
+                _warn(f"skipped unreadable directory {child.path}: {child.error.strerror or child.error}")
+            else:
+                yield from self._walk_listing((*rel, name), child, keep, enter, emit, adcmod, seen)
 
-    def _fileset(
-        self, rel: tuple[str, ...], listing: Listing, pid: str, keep: FilesetFilter, adcmod: _Adcmod
-    ) -> Op[Fileset | None]:
-        if not keep(rel, pid):
-            return None
-        paths: Fileset = {"pid": pid}
-        for ext in BIN_EXTENSIONS:
-            name = f"{pid}.{ext}"
-            present = name in listing.names and name not in listing.dirs
-            if present and name in listing.broken:
-                _warn(f"skipped {os.path.join(listing.path, name)}: not a readable file (broken symlink?)")
-                present = False
-            paths[ext] = os.path.join(listing.path, name) if present else None
-        if paths["hdr"] is None or (self.require_adc and paths["adc"] is None):
-            return None
-        if self.require_roi and paths["roi"] is None:
-            return None
-        if paths["adc"] is not None:
-            paths["adc"] = (yield from adcmod.find(pid)) or paths["adc"]
-        return paths
+    def _filesets(self, listing: Listing, headers: list[str], checked: list[str], keep: FilesetFilter) -> list[Fileset]:
+        """The bins of one directory that pass the filter and have the files this directory requires."""
+        pids = [name[:-4] for name in headers]
+        for part in checked:
+            pids = [pid for pid in pids if part in pid]
+        pids = keep.select(pids)
+        files = listing.files
+        prefix = listing.path + os.sep
+        if listing.broken:
+            for pid in pids:
+                for bad in sorted({f"{pid}.{ext}" for ext in BIN_EXTENSIONS} & listing.broken):
+                    _warn(f"skipped {prefix}{bad}: not a readable file (broken symlink?)")
+        out = []
+        for pid in pids:
+            hdr, adc, roi = pid + ".hdr", pid + ".adc", pid + ".roi"
+            has_adc, has_roi = adc in files, roi in files
+            if hdr not in files or (self.require_adc and not has_adc) or (self.require_roi and not has_roi):
+                continue
+            out.append({
+                "pid": pid, "hdr": prefix + hdr, "adc": prefix + adc if has_adc else None,
+                "roi": prefix + roi if has_roi else None,
+            })  # fmt: skip
+        return out
 
     @stream
     def list(
@@ -312,49 +347,37 @@ class _DataDirectory(BinReading):
         file that is allowed to be missing), in sorted walk order, within ``[start_time, end_time)``
         and for the given instrument(s)."""
         keep = FilesetFilter(self.include, self.exclude, start_time, end_time, instrument)
-        adcmod = _Adcmod(self.adcmod_root)
-
-        def accept(rel: tuple[str, ...], listing: Listing, pid: str) -> Op[Fileset | None]:
-            fileset = yield from self._fileset(rel, listing, pid, keep, adcmod)
-            if fileset is not None:
-                self._located.put(pid, fileset)
-            return fileset
-
-        yield from self._walk(keep.enter, accept)
+        yield from self._walk(keep, keep.enter, lambda fileset: fileset)
 
     @stream
     def list_data_dirs(self) -> Op[None]:
         """The directories (absolute paths) that directly hold at least one bin, in walk order."""
-        adcmod = _Adcmod(self.adcmod_root)
         emitted: set[str] = set()
 
-        def accept(rel: tuple[str, ...], listing: Listing, pid: str) -> Op[Any]:
-            fileset = yield from self._fileset(rel, listing, pid, self._filter, adcmod)
-            if fileset is None or listing.path in emitted:
+        def emit(fileset: Fileset) -> str | None:
+            directory = os.path.dirname(fileset["hdr"])
+            if directory in emitted:
                 return None
-            emitted.add(listing.path)
-            return listing.path
+            emitted.add(directory)
+            return directory
 
-        yield from self._walk(self._filter.enter, accept)
+        yield from self._walk(self._filter, self._filter.enter, emit)
 
     # ----- finding one bin -------------------------------------------------------------------
 
     def _search(self, pid: str) -> Op[Fileset | None]:
         """Walk only the directories that can hold ``pid``; stop at the first match."""
-        adcmod = _Adcmod(self.adcmod_root)
+        keep = self._filter
 
         def enter(name: str) -> bool:
-            return name not in self._filter.exclude and (name in self._filter.include or name in pid)
+            return name not in keep.exclude and (name in keep.include or name in pid)
 
-        def accept(rel: tuple[str, ...], listing: Listing, name: str) -> Op[Fileset | None]:
-            if name == pid:
-                fileset = yield from self._fileset(rel, listing, pid, self._filter, adcmod)
-                if fileset is not None:
-                    raise _Found(fileset)
-            return None
+        def emit(fileset: Fileset) -> None:
+            if fileset["pid"] == pid:
+                raise _Found(fileset)
 
         try:
-            yield from self._walk(enter, accept)
+            yield from self._walk(keep, enter, emit)
         except _Found as found:
             return found.fileset
         return None
@@ -435,20 +458,19 @@ class _Adcmod:
 
     def __init__(self, root: str):
         self.root = root
-        self.present: bool | None = None
+        self.present = False
         self.listings: dict[str, Listing] = {}
 
+    def check(self) -> Op[None]:
+        self.present = (yield ScanDirs([self.root]))[0].error is None
+
     def find(self, pid: str) -> Op[str | None]:
-        if self.present is None:
-            self.present = (yield ScanDirs([self.root]))[0].error is None
-        if not self.present:
-            return None
         day = bin_day_dir(pid)
         listing = self.listings.get(day)
         if listing is None:
             listing = self.listings[day] = (yield ScanDirs([os.path.join(self.root, day)]))[0]
         name = f"{pid}.adc.mod"
-        if name in listing.names and name not in listing.broken and name not in listing.dirs:
+        if name in listing.files:
             return os.path.join(listing.path, name)
         return None
 

@@ -89,6 +89,12 @@ class Emit(NamedTuple):
     value: Any
 
 
+class EmitMany(NamedTuple):
+    """Several values at once (a whole directory's bins): one step of the driver instead of one per value."""
+
+    values: list[Any]
+
+
 class _Returned(NamedTuple):
     value: Any
 
@@ -112,6 +118,9 @@ def iterate_sync(op: Op[Any]) -> Iterator[Any]:
             if isinstance(item, Emit):
                 yield item.value
                 continue
+            if isinstance(item, EmitMany):
+                yield from item.values
+                continue
             try:
                 send = item.run_sync()
             except Exception as e:
@@ -131,6 +140,10 @@ async def iterate_async(op: Op[Any]) -> AsyncIterator[Any]:
             send, error = None, None
             if isinstance(item, Emit):
                 yield item.value
+                continue
+            if isinstance(item, EmitMany):
+                for value in item.values:
+                    yield value
                 continue
             try:
                 send = await item.run_async()

@@ -12,8 +12,6 @@ from typing import NamedTuple
 
 from .faces import Request
 
-_BIN_SUFFIXES = (".hdr", ".adc", ".roi", ".mod")
-
 
 class FileVersion(NamedTuple):
     """What identifies a file's content: a changed file has a different version."""
@@ -29,37 +27,47 @@ class Listing(NamedTuple):
 
     path: str
     names: list[str]  # sorted
+    files: frozenset[str]  # the names that are neither directories nor broken symlinks
     dirs: frozenset[str]  # directories, including symlinks to directories
-    broken: frozenset[str]  # bin-file names that are not regular files (broken symlinks, ...)
-    linked_dirs: dict[str, tuple[int, int]]  # symlinked directories: (st_dev, st_ino) of their target
+    broken: frozenset[str]  # symlinks that lead nowhere readable
+    linked_dirs: dict[str, str]  # symlinked directories: the real path of their target
+    real_path: str | None = None  # this directory's real path, when it holds symlinked directories
     error: OSError | None = None
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def scan_dir(path: str) -> Listing:
     """List a directory with one ``os.scandir`` pass: no ``stat`` per entry except for symlinks."""
-    names: list[str] = []
-    dirs: set[str] = set()
-    broken: set[str] = set()
-    linked: dict[str, tuple[int, int]] = {}
     try:
-        with os.scandir(path) as entries:
-            for entry in entries:
-                name = entry.name
-                names.append(name)
-                try:
-                    if entry.is_dir():
-                        dirs.add(name)
-                        if entry.is_symlink():
-                            st = entry.stat()
-                            linked[name] = (st.st_dev, st.st_ino)
-                    elif name.endswith(_BIN_SUFFIXES) and not entry.is_file():
-                        broken.add(name)
-                except OSError:
-                    broken.add(name)
+        with os.scandir(path) as it:
+            entries = list(it)
     except OSError as e:
-        return Listing(path, [], frozenset(), frozenset(), {}, e)
-    names.sort()
-    return Listing(path, names, frozenset(dirs), frozenset(broken), linked)
+        return Listing(path, [], frozenset(), frozenset(), frozenset(), {}, None, e)
+    names = sorted([e.name for e in entries])
+    try:
+        dirs = {e.name for e in entries if e.is_dir()}
+    except OSError:  # a symlink we may not stat
+        dirs = {e.name for e in entries if _is_dir(e)}
+    broken = set()
+    linked: dict[str, str] = {}
+    for e in entries:
+        if e.is_symlink():
+            try:
+                if e.name in dirs:
+                    linked[e.name] = os.path.realpath(e.path)
+                elif not e.is_file():
+                    broken.add(e.name)
+            except OSError:
+                broken.add(e.name)
+    files = frozenset(names).difference(dirs, broken)
+    real_path = os.path.realpath(path) if linked else None
+    return Listing(path, names, files, frozenset(dirs), frozenset(broken), linked, real_path)
 
 
 class ScanDirs(Request):

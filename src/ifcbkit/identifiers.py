@@ -8,8 +8,9 @@ digits, valid calendar date, sane length) is refused with
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Literal, NamedTuple
 
 from .errors import InvalidIdentifierError
@@ -17,7 +18,7 @@ from .errors import InvalidIdentifierError
 # Instrument numbers and target numbers are bounded so that absurd ids are refused.
 _D_STYLE = re.compile(r"D(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})_IFCB(\d{1,6})", re.ASCII)
 _I_STYLE = re.compile(r"IFCB(\d{1,6})_(\d{4})_(\d{3})_(\d{2})(\d{2})(\d{2})", re.ASCII)
-_TARGET = re.compile(r"_(\d{5,6})", re.ASCII)
+_TARGET = re.compile(r"_(\d{5}|[1-9]\d{5})", re.ASCII)  # 5 digits, or 6 without a leading zero
 _MAX_ID_LENGTH = 64
 
 
@@ -89,6 +90,51 @@ def parse_bin_id(bin_id: str) -> BinId:
     if bin_id.startswith("IFCB"):
         return parse_i_style_bin_id(bin_id)
     raise InvalidIdentifierError(f"not an IFCB bin id: {bin_id!r}")
+
+
+# Strict shape of D-style ids with the time of day checked in the pattern; the date is checked once
+# per distinct day (listing 20,000 bins costs one regex match each, not a datetime each).
+_D_STYLE_STRICT = re.compile(r"D(\d{8})T(?:[01]\d|2[0-3])[0-5]\d[0-5]\d_IFCB\d{1,6}", re.ASCII)
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_day(yyyymmdd: str) -> bool:
+    try:
+        date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+    except ValueError:
+        return False
+    return True
+
+
+def is_bin_id(value: object) -> bool:
+    """Whether ``value`` is a valid bin id (a fast check for walking large trees)."""
+    if not isinstance(value, str):
+        return False
+    m = _D_STYLE_STRICT.fullmatch(value)
+    if m is not None:
+        return _valid_day(m.group(1))
+    try:
+        parse_i_style_bin_id(value)
+    except InvalidIdentifierError:
+        return False
+    return True
+
+
+_D_STYLE_LINES = re.compile(r"^D(\d{8})T(?:[01]\d|2[0-3])[0-5]\d[0-5]\d_IFCB\d{1,6}$", re.ASCII | re.MULTILINE)
+
+
+def valid_bin_ids(candidates: list[str]) -> list[str]:
+    """The valid bin ids among ``candidates``, in order.
+
+    One regex pass over a whole directory's names when they are all D-style ids
+    (the usual case), one :func:`is_bin_id` per name otherwise.
+    """
+    joined = "\n".join(candidates)
+    if joined.count("\n") == len(candidates) - 1:
+        days = _D_STYLE_LINES.findall(joined)
+        if len(days) == len(candidates) and all(map(_valid_day, set(days))):
+            return candidates
+    return [c for c in candidates if is_bin_id(c)]
 
 
 def validate_bin_id(bin_id: str) -> str:
