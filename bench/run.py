@@ -1,0 +1,297 @@
+"""ifcbkit benchmarks: medians and ratios against a naive baseline measured in the same run.
+
+    python bench/run.py [--quick] [--markdown bench/RESULTS.md]
+
+Generates its own realistic data under a temporary directory (removed at the
+end): a ~50 MB, ~6,500-ROI D-style bin and a ~20,000-bin year tree. The naive
+baseline is fixed: read both files whole with one ``read()`` each, split the ADC
+text into lines and fields and convert every field with ``float``, build each
+image with ``Image.frombytes`` from a slice; walk with ``os.listdir`` +
+``os.path.isdir`` and the include/exclude rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from PIL import Image
+
+import ifcbkit
+from ifcbkit import AsyncIfcbDataDirectory, SyncIfcbDataDirectory
+from ifcbkit.cache import clear_caches
+from ifcbkit.testing import Roi, write_bin
+
+BIG_PID = "D20240215T150055_IFCB010"
+YEAR = 2023
+
+# ----- data -----------------------------------------------------------------------------------
+
+
+def make_big_bin(root: Path, n_rois: int = 6500, seed: int = 1) -> Path:
+    """A D-style bin like a busy real one: ~6,500 ROIs, ~50 MB of pixels, ~1 MB of ADC."""
+    rng = random.Random(seed)
+    rois = []
+    for k in range(1, int(n_rois * 1.08) + 1):
+        t = 0.17 * k
+        columns = {"ADCtime": t, "GrabTimeStart": t, "GrabTimeEnd": t + 0.04, "RunTime": t + 0.05,
+                   "InhibitTime": 0.012 * k, "PMTA": rng.random(), "PMTB": rng.random() * 0.1,
+                   "PeakA": rng.random() * 3, "PeakB": rng.random()}  # fmt: skip
+        if k % 13 == 0:  # some triggers without an image
+            rois.append(Roi(columns=columns))
+        else:
+            w, h = rng.randrange(48, 176, 8), rng.randrange(40, 130)
+            rois.append(Roi(width=w, height=h, x=rng.randrange(0, 1300), y=rng.randrange(0, 1000), columns=columns))
+    day = root / "data" / "D2024" / "D20240215"
+    write_bin(day, BIG_PID, rois, seed=seed)
+    return day
+
+
+def make_year_tree(root: Path, n_bins: int = 20075) -> int:
+    """A year of D-style bins (``data/D2023/D2023MMDD/``), three empty files each: listing never reads them."""
+    start = datetime(YEAR, 1, 1)
+    per_day = n_bins / 365
+    made = 0
+    for day in range(365):
+        when = start + timedelta(days=day)
+        directory = root / "data" / f"D{YEAR}" / when.strftime("D%Y%m%d")
+        directory.mkdir(parents=True)
+        count = round(per_day * (day + 1)) - round(per_day * day)
+        for i in range(count):
+            pid = (when + timedelta(seconds=20 + i * 1500)).strftime("D%Y%m%dT%H%M%S") + "_IFCB010"
+            for ext in ("hdr", "adc", "roi"):
+                (directory / f"{pid}.{ext}").touch()
+            made += 1
+    return made
+
+
+# ----- the naive baseline ---------------------------------------------------------------------
+
+
+def naive_parse(base: str) -> tuple[list[list[float]], bytes]:
+    with open(base + ".adc") as f:
+        adc_text = f.read()
+    with open(base + ".roi", "rb") as f:
+        roi = f.read()
+    rows = [[float(x) for x in line.split(",")] for line in adc_text.splitlines() if line.strip()]
+    return rows, roi
+
+
+def naive_image(rows: list[list[float]], roi: bytes, target: int) -> Image.Image:
+    row = rows[target - 1]
+    w, h, offset = int(row[15]), int(row[16]), int(row[17])
+    return Image.frombytes("L", (w, h), roi[offset : offset + w * h])
+
+
+def naive_read_image(base: str, target: int) -> Image.Image:
+    rows, roi = naive_parse(base)
+    return naive_image(rows, roi, target)
+
+
+def naive_read_bin(base: str) -> list[Image.Image]:
+    rows, roi = naive_parse(base)
+    return [naive_image(rows, roi, k) for k, row in enumerate(rows, 1) if row[15] and row[16]]
+
+
+def naive_walk(root: str, include=("data",), exclude=("skip", "beads")) -> list[str]:
+    out = []
+
+    def walk(path: str, rel: list[str]) -> None:
+        for name in sorted(os.listdir(path)):
+            full = os.path.join(path, name)
+            if os.path.isdir(full):
+                if name not in exclude:
+                    walk(full, [*rel, name])
+            elif name.endswith(".hdr"):
+                pid = name[:-4]
+                if all(p in include or p in pid for p in rel):
+                    out.append(pid)
+
+    walk(root, [])
+    return out
+
+
+# ----- measuring ------------------------------------------------------------------------------
+
+
+def median_time(fn: Callable[[], object], repeat: int, setup: Callable[[], object] | None = None) -> float:
+    times = []
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def async_median(make: Callable[[], object], repeat: int) -> float:
+    async def run() -> float:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            await make()  # type: ignore[misc]
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    return asyncio.run(run())
+
+
+def fmt(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+class Report:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str, str, str]] = []
+
+    def add(self, name: str, ours: float, base: float | None, ratio: float, target: str, ok: bool) -> None:
+        row = (name, fmt(ours), fmt(base) if base is not None else "", f"{ratio:.1f}x", target, "yes" if ok else "NO")
+        self.rows.append(row)
+        print(" | ".join(row), flush=True)
+
+    def markdown(self) -> str:
+        head = (
+            "| operation | ifcbkit (median) | baseline (median) | ratio | target | met |\n|---|---|---|---|---|---|\n"
+        )
+        return head + "".join("| " + " | ".join(r) + " |\n" for r in self.rows)
+
+
+def bench(tmp: Path, repeat: int, report: Report) -> None:
+    print("generating data ...", file=sys.stderr, flush=True)
+    big_root = tmp / "big"
+    day = make_big_bin(big_root)
+    base = str(day / BIG_PID)
+    year_root = tmp / "year"
+    n_bins = make_year_tree(year_root)
+    roi_size = os.path.getsize(base + ".roi")
+    with ifcbkit.open_bin(base) as b:
+        targets = list(b.images)
+    print(f"big bin: {roi_size / 1e6:.1f} MB .roi, {len(targets)} images; year tree: {n_bins} bins", file=sys.stderr)
+    for ext in ("adc", "roi"):  # into the OS page cache
+        Path(f"{base}.{ext}").read_bytes()
+
+    rng = random.Random(7)
+    pick = [rng.choice(targets) for _ in range(10_000)]
+    picks = iter(pick)
+
+    def roi_id() -> str:
+        return ifcbkit.add_target(BIG_PID, next(picks))
+
+    # single ROI by id: cold (no ADC index, no located paths) and warm
+    naive_one = median_time(lambda: naive_read_image(base, pick[0]), repeat)
+    directory = SyncIfcbDataDirectory(big_root)
+
+    def cold_setup() -> None:
+        nonlocal directory
+        clear_caches()
+        directory = SyncIfcbDataDirectory(big_root)
+
+    cold = median_time(lambda: directory.read_image(roi_id()), repeat * 5, setup=cold_setup)
+    report.add("single ROI by id, cold", cold, naive_one, naive_one / cold, "≥ 50x", naive_one / cold >= 50)
+    directory.read_image(roi_id())
+    warm = median_time(lambda: directory.read_image(roi_id()), 2000)
+    report.add("single ROI by id, warm", warm, naive_one, naive_one / warm, "≥ 500x", naive_one / warm >= 500)
+
+    # whole bin to images, every image's bytes materialized (each image owns a copy of its pixels)
+    naive_bin = median_time(lambda: naive_read_bin(base), repeat)
+
+    def ours_bin() -> list[Image.Image]:
+        clear_caches()
+        return list(SyncIfcbDataDirectory(big_root).read_images(BIG_PID).values())
+
+    assert [im.tobytes() for im in ours_bin()[:50]] == [im.tobytes() for im in naive_read_bin(base)[:50]]
+    whole = median_time(ours_bin, repeat)
+    report.add("whole bin to images", whole, naive_bin, naive_bin / whole, "≥ 1.5x", naive_bin / whole >= 1.5)
+
+    # listing a year tree
+    expected = naive_walk(str(year_root))
+    assert [f["pid"] for f in SyncIfcbDataDirectory(year_root).list()] == expected
+    naive_list = median_time(lambda: naive_walk(str(year_root)), repeat)
+    sync_list = median_time(lambda: list(SyncIfcbDataDirectory(year_root).list()), repeat)
+    report.add("sync listing, 20k-bin year", sync_list, naive_list, naive_list / sync_list, "≥ 3x",
+               naive_list / sync_list >= 3)  # fmt: skip
+
+    async def async_list() -> list[dict]:
+        return [f async for f in AsyncIfcbDataDirectory(year_root).list()]
+
+    async_list_time = async_median(async_list, repeat)
+    ratio = async_list_time / sync_list
+    report.add("async listing (ratio to sync)", async_list_time, sync_list, ratio, "≤ 1.5x", ratio <= 1.5)
+
+    december = (datetime(YEAR, 12, 1), datetime(YEAR + 1, 1, 1))
+    n_december = len(list(SyncIfcbDataDirectory(year_root).list(*december)))
+    filtered = median_time(lambda: list(SyncIfcbDataDirectory(year_root).list(*december)), repeat * 3)
+    report.add(f"December filter ({n_december} bins) vs unfiltered", filtered, sync_list, sync_list / filtered,
+               "≥ 8x (ideal 11.8x)", sync_list / filtered >= 8)  # fmt: skip
+
+    # event-loop stall under 200 concurrent read_image calls
+    stall = asyncio.run(worst_stall(big_root, [ifcbkit.add_target(BIG_PID, t) for t in pick[:200]]))
+    report.add("worst loop stall, 200 concurrent read_image", stall, None, stall * 1e3, "< 20 ms", stall < 0.020)
+
+
+async def worst_stall(root: Path, roi_ids: list[str]) -> float:
+    """The longest the event loop went without running a 1 ms ticker while 200 reads ran."""
+    clear_caches()
+    directory = AsyncIfcbDataDirectory(root)
+    worst = 0.0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal worst
+        last = time.perf_counter()
+        while not done:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            worst = max(worst, now - last - 0.001)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    await asyncio.sleep(0.01)
+    images = await asyncio.gather(*(directory.read_image(r) for r in roi_ids))
+    done = True
+    await tick
+    assert len(images) == len(roi_ids)
+    return worst
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=7, help="repetitions per measurement (default 7)")
+    parser.add_argument("--markdown", type=Path, help="also write the results as Markdown to this file")
+    args = parser.parse_args()
+    report = Report()
+    tmp = Path(tempfile.mkdtemp(prefix="ifcbkit-bench-"))
+    try:
+        bench(tmp, args.repeat, report)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    machine = (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
+               f" Pillow {Image.__version__}, ifcbkit {ifcbkit.__version__}")  # fmt: skip
+    print(machine)
+    if args.markdown:
+        args.markdown.write_text(
+            "# Benchmark results\n\n"
+            f"`python bench/run.py --markdown bench/RESULTS.md` on {machine}; medians of repeated runs, ratios "
+            "against the naive baseline measured in the same run (see `bench/run.py`).\n\n" + report.markdown()
+        )
+    return 0 if all(row[-1] == "yes" for row in report.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
