@@ -24,7 +24,7 @@ from typing import Any
 
 from .cache import LRUCache
 from .errors import IfcbError, IfcbWarning, NotFoundError
-from .faces import AsyncFace, EmitMany, Op, Request, SyncFace, operation, stream
+from .faces import AsyncFace, EmitMany, Op, Request, Shared, SyncFace, operation, stream
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile
 from .identifiers import BIN_EXTENSIONS, bin_day_dir, is_bin_id, parse_bin_id, parse_pid, valid_bin_ids
 from .reading import BinReading
@@ -385,8 +385,8 @@ class _DataDirectory(BinReading):
     def _locate(self, pid: str, *, fresh: bool = False) -> Op[Fileset]:
         bin_id = parse_pid(pid).bin_id
         fileset = None if fresh else self._located.get(bin_id)
-        if fileset is None:
-            fileset = yield from self._search(bin_id)
+        if fileset is None:  # concurrent lookups of one bin search once
+            fileset = yield Shared(("locate", id(self), bin_id, fresh), lambda: self._search(bin_id))
             if fileset is None:
                 self._located.discard(bin_id)
                 raise NotFoundError(f"no bin {bin_id} in {self.root}")

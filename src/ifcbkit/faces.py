@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Hashable, Iterator
 from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeVar, overload
 
 P = ParamSpec("P")
@@ -81,6 +81,50 @@ class Blocking(Request):
 
     def run_sync(self) -> Any:
         return self.function(*self.args)
+
+
+_IN_FLIGHT: dict[tuple[int, Hashable], asyncio.Future[Any]] = {}
+
+
+class Shared(Request):
+    """Run a sub-operation whose result concurrent callers can share (single flight).
+
+    On the async face, while one task runs the operation for ``key``, other tasks
+    asking for the same key wait for its result (or its error) instead of doing
+    the same I/O and parsing again: 200 concurrent cold reads from one bin load
+    its ADC index once. On the sync face the operation simply runs.
+    """
+
+    __slots__ = ("key", "make")
+
+    def __init__(self, key: Hashable, make: Callable[[], Op[Any]]):
+        self.key = key
+        self.make = make
+
+    def run_sync(self) -> Any:
+        return run_sync(self.make())
+
+    async def run_async(self) -> Any:
+        loop = asyncio.get_running_loop()
+        key = (id(loop), self.key)
+        pending = _IN_FLIGHT.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future = _IN_FLIGHT[key] = loop.create_future()
+        try:
+            result = await run_async(self.make())
+        except BaseException as e:
+            if isinstance(e, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(e)
+                future.exception()  # retrieved: nobody else may be waiting
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del _IN_FLIGHT[key]
 
 
 class Emit(NamedTuple):

@@ -23,7 +23,7 @@ from PIL import Image
 
 from .cache import ADC_INDEX_CACHE
 from .errors import FormatError, NotFoundError
-from .faces import Blocking, Call, Emit, Op, operation, stream
+from .faces import Blocking, Call, Emit, Op, Shared, operation, stream
 from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import add_target, bin_key, parse_roi_id, validate_bin_id
 from .images import BinImages
@@ -119,14 +119,21 @@ class BinReading:
         version = yield from self._file_version(bin_id, "adc")
         key = (self._cache_namespace(), bin_id, version)
         entry = ADC_INDEX_CACHE.get(key)
-        if entry is None:
-            hdr = yield from self._read_file(bin_id, "hdr")
-            adc = yield from self._read_file(bin_id, "adc")
-            header = parse_hdr_bytes(hdr, source=self._describe(bin_id, "hdr"))
-            index = AdcIndex(bin_id, adc, columns=adc_column_names(header), source=self._describe(bin_id, "adc"))
-            entry = BinIndex(header, index)
-            ADC_INDEX_CACHE.put(key, entry, size=2 * len(adc) + len(hdr) + 1024)
+        if entry is None:  # concurrent cold reads of one bin load it once
+            entry = yield Shared(("index", key), lambda: self._load_index(bin_id, key))
         return entry
+
+    def _load_index(self, bin_id: str, key: Hashable) -> Op[BinIndex]:
+        hdr = yield from self._read_file(bin_id, "hdr")
+        adc = yield from self._read_file(bin_id, "adc")
+        entry = yield Blocking(self._parse_index, bin_id, hdr, adc)
+        ADC_INDEX_CACHE.put(key, entry, size=2 * len(adc) + len(hdr) + 1024)
+        return entry
+
+    def _parse_index(self, bin_id: str, hdr: bytes, adc: bytes) -> BinIndex:
+        header = parse_hdr_bytes(hdr, source=self._describe(bin_id, "hdr"))
+        index = AdcIndex(bin_id, adc, columns=adc_column_names(header), source=self._describe(bin_id, "adc"))
+        return BinIndex(header, index)
 
     def _fetch_images(self, index: AdcIndex, records: Iterable[RoiRecord], *, stitch: bool) -> Op[BinImages]:
         """A :class:`BinImages` over just the byte ranges these records need."""
