@@ -67,9 +67,9 @@ class S3Calls:
 
     def __init__(self, client: Any):
         self.calls: list[tuple[str, str | None, str | None]] = []
-        client.meta.events.register("before-call.s3", self._record)
+        client.meta.events.register("before-parameter-build.s3", self._record)
 
-    def _record(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
+    def _record(self, params: Mapping[str, Any], model: Any, **_: Any) -> None:
         self.calls.append((model.name, params.get("Key"), params.get("Range")))
 
     def clear(self) -> None:
@@ -133,6 +133,8 @@ class CountingProxy:
                         peers[upstream] = (client, True)
                         selector.register(client, selectors.EVENT_READ)
                         selector.register(upstream, selectors.EVENT_READ)
+                        continue
+                    if sock not in peers:  # closed with its peer earlier in this round
                         continue
                     assert isinstance(sock, socket.socket)
                     peer, from_upstream = peers[sock]
@@ -296,6 +298,9 @@ class DashboardServer:
 
 # Generated bins (beside the shared real ones): a D-style bin with no-image targets, an I-style
 # bin with stitched pairs, a bin whose .roi ends early, and a partial bin (no .roi).
+REAL_D = "D20130526T095207_IFCB013"
+REAL_I = "IFCB5_2012_028_081515"
+EMPTY = ["D20150411T205456_IFCB012", "IFCB5_2017_001_033645"]
 GENERATED_D = "D20240215T150055_IFCB010"
 GENERATED_I = "IFCB5_2014_100_120000"
 TRUNCATED = "D20240216T010203_IFCB010"
@@ -313,9 +318,33 @@ def write_generated_bins(root: Path) -> dict[str, Path]:
     for pid, rois, seed in ((GENERATED_D, d_rois, 1), (GENERATED_I, i_rois, 2), (TRUNCATED, d_rois, 3)):
         out[pid] = write_bin(root, pid, rois, seed=seed).hdr.with_suffix("")
     roi = out[TRUNCATED].with_suffix(".roi")
-    roi.write_bytes(roi.read_bytes()[:-500])  # the last image runs past the end
+    roi.write_bytes(roi.read_bytes()[:-600])  # the last image starts past the end, the one before runs past it
     write_bin(root, PARTIAL, d_rois[:3]).roi.unlink()
     return out
+
+
+def reference_stores(real_data: Path, generated_root: Path) -> dict[str, Any]:
+    """``{pid: filesystem bin store holding it}`` for the shared real bins and the generated ones
+    (written into ``generated_root``): what every remote store must equal."""
+    from ifcbkit.stores import SyncFilesystemBinStore
+
+    write_generated_bins(generated_root)
+    data = SyncFilesystemBinStore(real_data)
+    empty = SyncFilesystemBinStore(real_data / "empty")
+    local = SyncFilesystemBinStore(generated_root, require_roi=False)
+    return {REAL_D: data, REAL_I: data, **dict.fromkeys(EMPTY, empty),
+            **dict.fromkeys([GENERATED_D, GENERATED_I, TRUNCATED, PARTIAL], local)}  # fmt: skip
+
+
+ALL_BINS = [REAL_D, REAL_I, *EMPTY, GENERATED_D, GENERATED_I, TRUNCATED, PARTIAL]
+
+
+def bin_files(references: Mapping[str, Any]) -> dict[str, dict[str, bytes]]:
+    """``{pid: {ext: bytes}}`` of every file the reference stores hold."""
+    return {
+        pid: {ext: fs.get(f"{pid}.{ext}") for ext in ("hdr", "adc", "roi") if fs.exists(f"{pid}.{ext}")}
+        for pid, fs in references.items()
+    }
 
 
 async def resolve(value: Any) -> Any:

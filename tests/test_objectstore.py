@@ -21,11 +21,21 @@ from ifcbkit.stores.objectstore import (
     ObjectBinStore,
     ObjectRoiStore,
 )
-from servers import GENERATED_D, GENERATED_I, PARTIAL, TRUNCATED, outcome, resolve, snapshot, write_generated_bins
-
-REAL_D = "D20130526T095207_IFCB013"
-REAL_I = "IFCB5_2012_028_081515"
-EMPTY = ["D20150411T205456_IFCB012", "IFCB5_2017_001_033645"]
+from servers import (
+    ALL_BINS,
+    EMPTY,
+    GENERATED_D,
+    GENERATED_I,
+    PARTIAL,
+    REAL_D,
+    REAL_I,
+    TRUNCATED,
+    bin_files,
+    outcome,
+    reference_stores,
+    resolve,
+    snapshot,
+)
 
 
 def client_error(code: str, status: int, operation: str = "GetObject") -> ClientError:
@@ -136,29 +146,20 @@ def make_store(backend_class: type, data: dict[str, bytes], **options: Any) -> t
 
 @pytest.fixture(scope="module")
 def references(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, SyncFilesystemBinStore]:
-    generated = tmp_path_factory.mktemp("generated")
-    write_generated_bins(generated)
-    data = SyncFilesystemBinStore(real_data)
-    empty = SyncFilesystemBinStore(real_data / "empty")
-    local = SyncFilesystemBinStore(generated, require_roi=False)
-    return {REAL_D: data, REAL_I: data, **dict.fromkeys(EMPTY, empty),
-            **dict.fromkeys([GENERATED_D, GENERATED_I, TRUNCATED, PARTIAL], local)}  # fmt: skip
+    return reference_stores(real_data, tmp_path_factory.mktemp("generated"))
 
 
 @pytest.fixture(scope="module")
 def contents(references: dict[str, SyncFilesystemBinStore]) -> dict[str, bytes]:
     """Every bin file under its year-layout key, with prefix ``raw``."""
     layout = KeyLayout("raw")
-    out = {}
-    for pid, fs in references.items():
-        for ext in ("hdr", "adc", "roi"):
-            if fs.exists(f"{pid}.{ext}"):
-                out[layout.bin_file(pid, ext)] = fs.get(f"{pid}.{ext}")
-    return out
+    return {
+        layout.bin_file(pid, ext): data for pid, files in bin_files(references).items() for ext, data in files.items()
+    }
 
 
 @pytest.mark.parametrize("backend_class", SYNC_BACKENDS + ASYNC_BACKENDS)
-@pytest.mark.parametrize("pid", [REAL_D, REAL_I, *EMPTY, GENERATED_D, GENERATED_I, TRUNCATED, PARTIAL])
+@pytest.mark.parametrize("pid", ALL_BINS)
 async def test_every_read_equals_the_filesystem_store(backend_class, pid, contents, references):
     _, store = make_store(backend_class, contents, prefix="raw")
     expected = await snapshot(references[pid], pid)

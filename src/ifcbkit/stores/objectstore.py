@@ -10,7 +10,8 @@ The backend protocol (duck-typed: no base class, nothing to register):
   ``ClientError`` whose code is ``NoSuchKey``/``404``/``NotFound``, or any exception whose
   ``response.status_code`` is 404 (httpx/requests);
 - optional: ``get_range(key, start, end)`` with slice semantics (``end`` exclusive, short at the
-  end of the object) and ``size(key) -> int``; without them a range is sliced from ``get``.
+  end of the object; a range past the end may also raise S3's ``InvalidRange`` or an HTTP 416
+  error) and ``size(key) -> int``; without ``get_range`` a range is sliced from ``get``.
 
 Which variant a backend is gets detected at call time, so amplify-storage-utils'
 ``BucketStore``, ``AsyncBucketStore``, ``CachingStore``, ``HttpStore`` or ``MemoryStore``
@@ -63,6 +64,15 @@ def is_missing(error: BaseException) -> bool:
         code = str((response.get("Error") or {}).get("Code", ""))
         return code in _MISSING_CODES
     return getattr(response, "status_code", None) == 404
+
+
+def is_past_the_end(error: BaseException | None) -> bool:
+    """Whether a failed ranged read asked for a range that starts at or past the end of the
+    object (S3's ``InvalidRange``, HTTP 416): with slice semantics, that is empty data."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return (response.get("Error") or {}).get("Code") == "InvalidRange"
+    return getattr(response, "status_code", None) == 416
 
 
 def failure_reason(error: BaseException) -> str:
@@ -276,7 +286,12 @@ class _BackendObjects:
             return [data[start:end] for start, end in spans]
         out = []
         for start, end in spans:
-            out.append(bytes((yield from self._backend_call("get_range", key, start, end, action="reading"))))
+            try:
+                out.append(bytes((yield from self._backend_call("get_range", key, start, end, action="reading"))))
+            except StoreError as e:
+                if not is_past_the_end(e.__cause__):
+                    raise
+                out.append(b"")
         return out
 
     def _obj_exists(self, key: str) -> Op[bool]:

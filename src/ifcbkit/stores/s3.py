@@ -1,0 +1,189 @@
+"""Bin and ROI stores in S3, on an injected boto3 (sync) or aiobotocore (async) client.
+
+One class body per store holds the key layout (:class:`~ifcbkit.stores.objectstore.KeyLayout`:
+``{prefix/}{year}/{pid}.{ext}`` and ``{prefix/}{year}/{pid}/{target:05d}.png``) and the error
+mapping; :class:`S3BinStore` and :class:`AsyncS3BinStore` differ only in their face and the
+client the caller passes in (``boto3.client('s3')`` or aiobotocore's ``create_client('s3')``).
+
+``read_image`` fetches the bin's header and ADC once (the parsed index is cached per process)
+and then one byte range of the ``.roi`` per ROI (both halves of a stitched pair in one range
+when they are close); ``read_images`` gets the ``.roi`` whole, once. With
+``check_versions=True`` (the default) each index lookup first asks ``head_object`` for the ADC's
+ETag, so a re-uploaded ADC is never served from a stale index; raw IFCB files are written once,
+so ``check_versions=False`` saves that round trip and trusts the cache.
+
+A missing object is :class:`~ifcbkit.errors.NotFoundError`; any other failure is
+:class:`~ifcbkit.errors.StoreError` naming ``s3://bucket/key`` and the S3 error code, never
+credentials. Retries are the client's (configure them with botocore's ``Config(retries=...)``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Hashable
+from typing import Any
+
+from ..errors import NotFoundError, StoreError
+from ..faces import AsyncFace, Call, Emit, Op, SyncFace
+from .base import ImageFormat
+from .objectstore import (
+    KeyLayout,
+    Layout,
+    _check_file_type,
+    _layout,
+    _ObjectBins,
+    _ObjectRois,
+    call_backend,
+    is_past_the_end,
+)
+
+_CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
+
+
+class _S3Objects:
+    """Object access (the ``_obj_*`` primitives) through an S3 client, sync or async."""
+
+    bucket: str
+    client: Any
+    layout: KeyLayout
+    check_versions: bool = False
+
+    def _init_s3(self, bucket: str, client: Any) -> None:
+        if not isinstance(bucket, str) or not bucket:
+            raise ValueError(f"bucket must be a non-empty string, not {bucket!r}")
+        if client is None:
+            raise TypeError("an S3 client is required: boto3.client('s3') or aiobotocore's create_client('s3')")
+        self.bucket = bucket
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.bucket!r}, {self.layout!r})"
+
+    def _where(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def _cache_namespace(self) -> Hashable:
+        endpoint = getattr(getattr(self.client, "meta", None), "endpoint_url", None)
+        return ("s3", endpoint, self.bucket, self.layout.prefix, self.layout.layout)
+
+    def _s3(self, operation: str, key: str, action: str, **params: Any) -> Op[Any]:
+        function = functools.partial(getattr(self.client, operation), Bucket=self.bucket, **params)
+        return (yield from call_backend(function, action=action, where=self._where(key)))
+
+    def _download(self, key: str, **params: Any) -> Op[bytes]:
+        response = yield from self._s3("get_object", key, "reading", Key=key, **params)
+        body = response["Body"]
+        try:
+            return bytes((yield from call_backend(body.read, action="reading", where=self._where(key))))
+        except Exception:
+            close = getattr(body, "aclose", None) or getattr(body, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):  # the read error is the one to report
+                    yield Call(close)
+            raise
+
+    def _obj_get(self, key: str) -> Op[bytes]:
+        return (yield from self._download(key))
+
+    def _obj_get_ranges(self, key: str, spans: list[tuple[int, int]]) -> Op[list[bytes]]:
+        out = []
+        for start, end in spans:
+            if end <= start:
+                out.append(b"")
+                continue
+            try:
+                out.append((yield from self._download(key, Range=f"bytes={start}-{end - 1}")))
+            except StoreError as e:
+                if not is_past_the_end(e.__cause__):
+                    raise
+                out.append(b"")  # the range starts at or past the end of the object
+        return out
+
+    def _head(self, key: str) -> Op[dict[str, Any]]:
+        return (yield from self._s3("head_object", key, "checking", Key=key))
+
+    def _obj_exists(self, key: str) -> Op[bool]:
+        try:
+            yield from self._head(key)
+            return True
+        except NotFoundError:
+            return False
+
+    def _obj_size(self, key: str) -> Op[int | None]:
+        return int((yield from self._head(key))["ContentLength"])
+
+    def _obj_version(self, key: str) -> Op[Hashable | None]:
+        if not self.check_versions:
+            return None
+        return (yield from self._head(key)).get("ETag")
+
+    def _obj_put(self, key: str, data: bytes) -> Op[None]:
+        extra = {"ContentType": _CONTENT_TYPES[key.rpartition(".")[2]]} if key.endswith((".png", ".jpg")) else {}
+        yield from self._s3("put_object", key, "writing", Key=key, Body=data, **extra)
+
+    def _obj_delete(self, key: str) -> Op[None]:
+        yield from self._s3("delete_object", key, "deleting", Key=key)
+
+    def _obj_keys(self, prefix: str) -> Op[None]:
+        token: str | None = None
+        while True:
+            params = {"Prefix": prefix, **({"ContinuationToken": token} if token else {})}
+            page = yield from self._s3("list_objects_v2", prefix, "listing", **params)
+            for item in page.get("Contents") or ():
+                yield Emit(item["Key"])
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+
+
+class _S3Bins(_S3Objects, _ObjectBins):
+    def __init__(
+        self,
+        bucket: str,
+        client: Any,
+        prefix: str | None = None,
+        *,
+        layout: Layout | KeyLayout = "year",
+        check_versions: bool = True,
+    ):
+        self._init_s3(bucket, client)
+        self.layout = _layout(prefix, layout)
+        self.check_versions = check_versions
+
+
+class S3BinStore(_S3Bins, SyncFace):
+    """Raw bin files in an S3 bucket on a boto3 client, by key ``'{pid}.{ext}'``.
+
+    ``get``, ``get_range``, ``exists``, ``put``, ``delete``, ``list_bins(year, instrument)`` and
+    every read operation of :class:`~ifcbkit.reading.BinReading` (``read_image`` with ranged
+    reads, ``read_images``, ``list_images``, ``iter_images``, ``read_header``, ...).
+    """
+
+
+class AsyncS3BinStore(_S3Bins, AsyncFace):
+    """:class:`S3BinStore` for asyncio, on an aiobotocore client: the same methods, awaitable."""
+
+
+class _S3Rois(_S3Objects, _ObjectRois):
+    def __init__(
+        self,
+        bucket: str,
+        client: Any,
+        prefix: str | None = None,
+        *,
+        layout: Layout | KeyLayout = "year",
+        file_type: ImageFormat = "png",
+    ):
+        self._init_s3(bucket, client)
+        self.layout = _layout(prefix, layout)
+        self.file_type = _check_file_type(file_type)
+
+
+class S3RoiStore(_S3Rois, SyncFace):
+    """Encoded ROI images in S3 at ``{prefix/}{year}/{pid}/{target:05d}.png`` (boto3 client):
+    ``get``, ``put``, ``exists``, ``delete`` by ROI id."""
+
+
+class AsyncS3RoiStore(_S3Rois, AsyncFace):
+    """:class:`S3RoiStore` for asyncio, on an aiobotocore client."""
