@@ -140,6 +140,15 @@ def _dir_span(name: str) -> tuple[datetime, datetime, int | None] | None:
         return None  # not a real date: cannot prune on it
 
 
+def _d_style_key(when: datetime | None) -> str | None:
+    """``DyyyymmddTHHMMSS`` of ``when`` rounded up to a whole second (comparable with bin ids)."""
+    if when is None:
+        return None
+    if when.microsecond:
+        when = when.replace(microsecond=0) + timedelta(seconds=1)
+    return when.strftime("D%Y%m%dT%H%M%S") if when.year >= 1000 else "D" + "0" * 15
+
+
 class FilesetFilter:
     """Which directories to enter and which bins to keep (the include/exclude rule plus a time range
     and instruments). Call it with ``(relative_dir_parts, bin_id)``."""
@@ -159,6 +168,25 @@ class FilesetFilter:
         self.start = _as_utc(start_time, "start_time")
         self.end = _as_utc(end_time, "end_time")
         self.instruments = _as_instruments(instrument)
+        # D-style ids sort as their times: compare them as strings against the range rounded up to
+        # whole seconds (bins are stamped in whole seconds)
+        self._start_key = _d_style_key(self.start)
+        self._end_key = _d_style_key(self.end)
+
+    def within(self, name: str) -> FilesetFilter:
+        """The filter for the subtree of directory ``name``: without the time range and instruments
+        when the name dates every bin below it inside them (``D20231215`` for a December range)."""
+        if not self.narrows or name in self.include:
+            return self
+        span = _dir_span(name)
+        if span is None:
+            return self
+        start, end, instrument = span
+        if (self.start is not None and start < self.start) or (self.end is not None and end > self.end):
+            return self
+        if self.instruments is not None and instrument not in self.instruments:
+            return self
+        return FilesetFilter(self.include, self.exclude)
 
     def enter(self, name: str) -> bool:
         """Whether a directory with this name may hold bins that pass the filter."""
@@ -195,6 +223,11 @@ class FilesetFilter:
         return [b for b in valid if self._in_range(b)] if self.narrows else valid
 
     def _in_range(self, bin_id: str) -> bool:
+        if self.instruments is None and bin_id.startswith("D"):
+            key = bin_id[:16]
+            return (self._start_key is None or key >= self._start_key) and (
+                self._end_key is None or key < self._end_key
+            )
         parsed = parse_bin_id(bin_id)
         if self.start is not None and parsed.timestamp < self.start:
             return False
@@ -310,7 +343,7 @@ class _DataDirectory(BinReading):
             elif child.error is not None:
                 _warn(f"skipped unreadable directory {child.path}: {child.error.strerror or child.error}")
             else:
-                yield from self._walk_listing((*rel, name), child, keep, enter, emit, adcmod, seen)
+                yield from self._walk_listing((*rel, name), child, keep.within(name), enter, emit, adcmod, seen)
 
     def _filesets(self, listing: Listing, headers: list[str], checked: list[str], keep: FilesetFilter) -> list[Fileset]:
         """The bins of one directory that pass the filter and have the files this directory requires."""
