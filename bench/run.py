@@ -51,7 +51,7 @@ def make_big_bin(root: Path, n_rois: int = 6500, seed: int = 1) -> Path:
         if k % 13 == 0:  # some triggers without an image
             rois.append(Roi(columns=columns))
         else:
-            w, h = rng.randrange(48, 176, 8), rng.randrange(40, 130)
+            w, h = rng.randrange(48, 176, 8), rng.randrange(40, 116)
             rois.append(Roi(width=w, height=h, x=rng.randrange(0, 1300), y=rng.randrange(0, 1000), columns=columns))
     day = root / "data" / "D2024" / "D20240215"
     write_bin(day, BIG_PID, rois, seed=seed)
