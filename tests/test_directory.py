@@ -520,6 +520,34 @@ async def test_a_moved_bin_is_found_again(tmp_path, face):
     )
 
 
+async def test_existence_follows_the_disk_after_a_bin_was_located(tmp_path, face):
+    from ifcbkit import AsyncFilesystemBinStore, SyncFilesystemBinStore
+
+    pid = "D20240301T000000_IFCB1"
+    paths = write_bin(tmp_path / "data" / "D2024" / "D20240301", pid, [Roi(2, 2)])
+    d = directory(face, tmp_path)
+    store = {"sync": SyncFilesystemBinStore, "async": AsyncFilesystemBinStore}[face](tmp_path)
+    assert await call(d, "exists", pid) is True
+    assert await call(store, "exists", f"{pid}.roi") is True
+    assert (await call(d, "paths", pid))["roi"] == str(paths.roi)
+    # moved: found at its new place
+    moved = tmp_path / "data" / "D20240301"
+    (tmp_path / "data" / "D2024" / "D20240301").rename(moved)
+    assert await call(d, "exists", pid) is True
+    assert await call(store, "get_path", f"{pid}.roi") == str(moved / f"{pid}.roi")
+    assert (await call(d, "paths", pid))["hdr"] == str(moved / f"{pid}.hdr")
+    # deleted: gone, although it was located before
+    (moved / f"{pid}.roi").unlink()
+    assert await call(d, "exists", pid) is False  # this directory requires the .roi
+    assert await call(store, "exists", f"{pid}.roi") is False
+    with pytest.raises(NotFoundError):
+        await call(d, "paths", pid)
+    loose = directory(face, tmp_path, require_roi=False)
+    assert (await call(loose, "paths", pid))["roi"] is None
+    (moved / f"{pid}.hdr").unlink()
+    assert await call(loose, "exists", pid) is False
+
+
 # ----- adcmod ---------------------------------------------------------------------------------
 
 

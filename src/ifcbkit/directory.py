@@ -24,7 +24,7 @@ from typing import Any
 
 from .cache import LRUCache
 from .errors import IfcbError, IfcbWarning, NotFoundError
-from .faces import AsyncFace, EmitMany, Op, Request, Shared, SyncFace, operation, stream
+from .faces import AsyncFace, Blocking, EmitMany, Op, Request, Shared, SyncFace, operation, stream
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile
 from .identifiers import BIN_EXTENSIONS, bin_day_dir, is_bin_id, parse_bin_id, parse_pid, valid_bin_ids
 from .reading import BinReading
@@ -426,16 +426,27 @@ class _DataDirectory(BinReading):
             self._located.put(bin_id, fileset)
         return fileset
 
+    def _locate_checked(self, pid: str) -> Op[Fileset]:
+        """:meth:`_locate` for questions about the disk itself: a remembered location is checked
+        (one ``stat`` per file), and a bin moved or deleted since is searched again."""
+        bin_id = parse_pid(pid).bin_id
+        remembered = self._located.get(bin_id)
+        if remembered is not None:
+            files = [path for ext in BIN_EXTENSIONS if (path := remembered.get(ext)) is not None]
+            if (yield Blocking(_all_files, files)):
+                return remembered
+        return (yield from self._locate(bin_id, fresh=remembered is not None))
+
     @operation
     def paths(self, pid: str) -> Op[Fileset]:
         """The bin's ``{'pid', 'hdr', 'adc', 'roi'}`` paths (:class:`NotFoundError` if it is not there)."""
-        return dict((yield from self._locate(pid)))
+        return dict((yield from self._locate_checked(pid)))
 
     @operation
     def exists(self, pid: str) -> Op[bool]:
         """Whether the bin is in the tree (with the files this directory requires)."""
         try:
-            yield from self._locate(pid)
+            yield from self._locate_checked(pid)
             return True
         except NotFoundError:
             return False
@@ -476,9 +487,13 @@ class _DataDirectory(BinReading):
 
     def _file_exists(self, bin_id: str, ext: str) -> Op[bool]:
         try:
-            return (yield from self._locate(bin_id)).get(ext) is not None
+            return (yield from self._locate_checked(bin_id)).get(ext) is not None
         except NotFoundError:
             return False
+
+
+def _all_files(paths: list[str]) -> bool:
+    return all(os.path.isfile(path) for path in paths)
 
 
 class _Found(Exception):

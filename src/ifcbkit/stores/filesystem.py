@@ -43,7 +43,7 @@ class _FilesystemBins(_DataDirectory, _BinStore):
     @operation
     def get_path(self, key: str) -> Op[str | None]:
         bin_id, ext = parse_bin_key(key)
-        path = (yield from self._locate(bin_id)).get(ext)
+        path = (yield from self._locate_checked(bin_id)).get(ext)
         if path is None:
             raise NotFoundError(f"no {key} under {self.root}")
         return path
