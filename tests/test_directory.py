@@ -694,6 +694,21 @@ async def test_finding_one_bin_scans_only_its_path(years, face, monkeypatch):
     assert await call(d, "exists", "D20230616T000000_IFCB1") is False
 
 
+@pytest.mark.parametrize("tz", [None, timezone.utc, timezone(timedelta(hours=-5)), timezone(timedelta(hours=13))])
+async def test_time_range_edges_are_exact(years, face, tz):
+    d = directory(face, years)
+    full = await pids(d)
+    one_second, one_microsecond = timedelta(seconds=1), timedelta(microseconds=1)
+    for pid in [*full[:: len(full) // 12], "IFCB9_2023_340_081500", "D20231228T123000_IFCB27"]:
+        at = bin_timestamp(pid).astimezone(tz) if tz is not None else bin_timestamp(pid).replace(tzinfo=None)
+        assert await pids(d, start_time=at, end_time=at + one_second) == [pid]
+        assert await pids(d, start_time=at + one_microsecond, end_time=at + one_second) == []
+        assert await pids(d, start_time=at - one_second, end_time=at) == []
+        assert await pids(d, start_time=at.isoformat(), end_time=(at + one_microsecond).isoformat()) == [pid]
+        assert await pids(d, end_time=at) == [p for p in full if bin_timestamp(p) < bin_timestamp(pid)]
+        assert await pids(d, start_time=at) == [p for p in full if bin_timestamp(p) >= bin_timestamp(pid)]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     start=st.none()
@@ -1051,3 +1066,27 @@ async def test_the_async_face_does_no_file_io_in_the_event_loop_thread(gen, monk
     await AsyncFilesystemRoiStore(gen).get(f"{I1}_00002")
     assert in_loop == []
     assert len(elsewhere) > 20 and {name for name, _ in elsewhere} >= {"scandir", "stat", "pread"}
+
+
+async def test_breaking_out_of_a_listing_stops_the_walk(years, face, monkeypatch):
+    import contextlib
+
+    seen = scans(monkeypatch)
+    listing = directory(face, years).list()
+    if face == "sync":
+        first = next(listing)
+        listing.close()
+        with pytest.raises(StopIteration):
+            next(listing)
+    else:
+        async with contextlib.aclosing(listing) as values:
+            first = await values.__anext__()
+        with pytest.raises(StopAsyncIteration):
+            await listing.__anext__()
+    assert first["pid"] == "D20210615T030000_IFCB1"
+    walked = [p for p in seen if not p.startswith(str(years.parent / "adcmod"))]
+    data = years / "data"
+    assert walked[:3] == [str(years), str(data), str(data / "D2021")]
+    # one level is listed in one batch, but none of the 72 day directories of D2022 and D2023
+    assert not [p for p in walked if p.startswith((str(data / "D2022") + os.sep, str(data / "D2023") + os.sep))]
+    assert len(walked) <= 12
