@@ -160,3 +160,13 @@ def test_real_bins(real_bins, pyifcb_facts):
             assert b.pid == pid
             assert list(b.images) == pyifcb_facts[pid].get("keys_after_stitching", [])
             assert len(b.adc) == pyifcb_facts[pid]["n_targets"]
+
+
+def test_a_closed_bin_refuses_to_read_instead_of_reopening(sample_root):
+    base = sample_root / "data" / "D2024" / "D20240215" / "D20240215T150055_IFCB010"
+    with open_bin(base) as b:
+        first = b.read_image(1).tobytes()
+    assert b.closed
+    with pytest.raises(ValueError, match="closed"):
+        b.read_image(1)
+    assert len(first) > 0 and b.header["imagerID"] == 10  # what was read before closing stays usable

@@ -49,6 +49,7 @@ class Bin:
         self.columns = adc_column_names(self.header)
         self.index = AdcIndex(pid, self._adc_bytes, columns=self.columns, source=adc)
         self._roi_file: IO[bytes] | None = None
+        self.closed = False
         self._images: dict[bool, BinImages] = {}
         self._adc: AdcTable | None = None
 
@@ -70,6 +71,8 @@ class Bin:
     def _roi(self) -> FileRoiReader:
         if self.paths["roi"] is None:
             raise NotFoundError(f"bin {self.pid} has no .roi file")
+        if self.closed:
+            raise ValueError(f"bin {self.pid} is closed")
         if self._roi_file is None:
             try:
                 self._roi_file = open(self.paths["roi"], "rb")  # noqa: SIM115 (closed by close())
@@ -96,7 +99,8 @@ class Bin:
         return [add_target(self.pid, t) for t in self.get_images(stitch=stitch)]
 
     def close(self) -> None:
-        """Release the open ``.roi``."""
+        """Release the open ``.roi``; asking a closed bin for images raises ``ValueError``, as a closed file does."""
+        self.closed = True
         if self._roi_file is not None:
             self._roi_file.close()
             self._roi_file = None
