@@ -203,7 +203,7 @@ class DashboardServer:
         self._server.daemon_threads = False  # server_close() joins the handler threads
         self._server.block_on_close = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dashboard", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="dashboard", daemon=True)
 
     def __enter__(self) -> DashboardServer:
         self._thread.start()
@@ -257,6 +257,7 @@ class DashboardServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
             timeout = 10  # an idle keep-alive connection ends its thread
 
             def _handle(self, with_body: bool) -> None:
@@ -382,6 +383,7 @@ async def snapshot(store: Any, pid: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     out["header"] = await outcome(lambda: store.read_header(pid))
+    out["metadata"] = _nan_free(await outcome(lambda: store.bin_metadata(pid, method="adc")))
     ids = await outcome(lambda: store.list_images(pid))
     out["ids"] = ids
     ids = ids if isinstance(ids, list) else []
@@ -424,6 +426,13 @@ async def snapshot(store: Any, pid: str) -> dict[str, Any]:
         out[f"range {ext}"] = await outcome(lambda key=key: store.get_range(key, 10, 4000))
         out[f"exists {ext}"] = await resolve(store.exists(key))
     return out
+
+
+def _nan_free(value: Any) -> Any:
+    """NaN (which equals nothing) as the string ``'nan'``, so that results compare."""
+    if isinstance(value, dict):
+        return {k: _nan_free(v) for k, v in value.items()}
+    return "nan" if isinstance(value, float) and value != value else value
 
 
 def _map(value: Any, function: Any) -> Any:
