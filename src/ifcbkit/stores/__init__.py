@@ -2,18 +2,45 @@
 (encoded images by ROI id), sync and async, over interchangeable backends."""
 
 from .base import AsyncBinStore, AsyncRoiStore, SyncBinStore, SyncRoiStore, encode_image
+from .caching import AsyncCachingBinStore, AsyncCachingRoiStore, CachingBinStore, CachingRoiStore
+from .dashboard import AsyncDashboardBinStore, DashboardBinStore
 from .filesystem import (
     AsyncFilesystemBinStore,
     AsyncFilesystemRoiStore,
     SyncFilesystemBinStore,
     SyncFilesystemRoiStore,
 )
+from .objectstore import (
+    AsyncObjectBinStore,
+    AsyncObjectRoiStore,
+    KeyLayout,
+    MemoryStore,
+    ObjectBinStore,
+    ObjectRoiStore,
+)
+from .s3 import AsyncS3BinStore, AsyncS3RoiStore, S3BinStore, S3RoiStore
 
 __all__ = [
     "AsyncBinStore",
+    "AsyncCachingBinStore",
+    "AsyncCachingRoiStore",
+    "AsyncDashboardBinStore",
     "AsyncFilesystemBinStore",
     "AsyncFilesystemRoiStore",
+    "AsyncObjectBinStore",
+    "AsyncObjectRoiStore",
     "AsyncRoiStore",
+    "AsyncS3BinStore",
+    "AsyncS3RoiStore",
+    "CachingBinStore",
+    "CachingRoiStore",
+    "DashboardBinStore",
+    "KeyLayout",
+    "MemoryStore",
+    "ObjectBinStore",
+    "ObjectRoiStore",
+    "S3BinStore",
+    "S3RoiStore",
     "SyncBinStore",
     "SyncFilesystemBinStore",
     "SyncFilesystemRoiStore",
