@@ -324,6 +324,15 @@ def write_generated_bins(root: Path) -> dict[str, Path]:
     return out
 
 
+@contextlib.contextmanager
+def temporary_directory() -> Iterator[Path]:
+    """A directory for generated bins, removed with everything in it on exit."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ifcbkit-test-") as path:
+        yield Path(path)
+
+
 def reference_stores(real_data: Path, generated_root: Path) -> dict[str, Any]:
     """``{pid: filesystem bin store holding it}`` for the shared real bins and the generated ones
     (written into ``generated_root``): what every remote store must equal."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from servers import (
     resolve,
     s3_client_options,
     snapshot,
+    temporary_directory,
     write_generated_bins,
 )
 
@@ -68,10 +70,10 @@ async def aioclient(endpoint):
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("generated")
-    write_generated_bins(root)
-    return root
+def generated() -> Iterator[Path]:
+    with temporary_directory() as root:
+        write_generated_bins(root)
+        yield root
 
 
 class CountingFilesystem(SyncFilesystemBinStore):

@@ -13,7 +13,7 @@ import math
 import subprocess
 import sys
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from servers import (
     reference_stores,
     resolve,
     snapshot,
+    temporary_directory,
 )
 
 FACES = ["sync", "async"]
@@ -43,8 +44,9 @@ FAST = {"backoff": 0.001}  # retry without waiting long
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("generated")
+def generated() -> Iterator[Path]:
+    with temporary_directory() as root:
+        yield root
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +272,8 @@ async def test_api_metadata_agrees_with_the_local_metadata(pid, serve, reference
     async with dashboard("async", server.url, dataset=None) as store:
         remote = await store.bin_metadata(pid)
         assert await store.bin_metadata(pid, method="adc") == pytest.approx(local, nan_ok=True)
-    assert server.requests[0].path == f"/api/bin/{pid}" and server.requests[-1].path == f"/{pid}.roi"
+    assert server.requests[0].path == f"/api/bin/{pid}"
+    assert (server.requests[-1].method, server.requests[-1].path) == ("HEAD", f"/{pid}.roi")  # sized, not downloaded
     for key in ("pid", "timestamp_iso", "instrument", "num_triggers", "num_images", "size", "sample_type", "lat",
                 "lng"):  # fmt: skip
         assert remote[key] == local[key], key

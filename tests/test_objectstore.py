@@ -5,6 +5,7 @@ what the filesystem store gives."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from servers import (
     reference_stores,
     resolve,
     snapshot,
+    temporary_directory,
 )
 
 
@@ -145,8 +147,9 @@ def make_store(backend_class: type, data: dict[str, bytes], **options: Any) -> t
 
 
 @pytest.fixture(scope="module")
-def references(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, SyncFilesystemBinStore]:
-    return reference_stores(real_data, tmp_path_factory.mktemp("generated"))
+def references(real_data: Path) -> Iterator[dict[str, SyncFilesystemBinStore]]:
+    with temporary_directory() as generated:
+        yield reference_stores(real_data, generated)
 
 
 @pytest.fixture(scope="module")

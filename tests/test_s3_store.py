@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from servers import (
     resolve,
     s3_client_options,
     snapshot,
+    temporary_directory,
 )
 
 BIG = "D20230704T120000_IFCB999"  # the multi-MB generated bin
@@ -63,8 +65,9 @@ def client(endpoint):
 
 
 @pytest.fixture(scope="module")
-def references(real_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return reference_stores(real_data, tmp_path_factory.mktemp("generated"))
+def references(real_data: Path) -> Iterator[dict[str, Any]]:
+    with temporary_directory() as generated:
+        yield reference_stores(real_data, generated)
 
 
 @pytest.fixture(scope="module")

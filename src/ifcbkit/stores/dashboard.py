@@ -152,7 +152,7 @@ def metadata_from_api(bin_id: str, api: Mapping[str, Any]) -> dict[str, Any]:
 class _DashboardBins(_KeyedBins):
     """The dashboard store's one body: URLs, the retry policy, range handling, metadata."""
 
-    _semaphore: asyncio.Semaphore | None = None
+    _bounded = False  # the async face bounds the requests in flight with a semaphore
 
     def __init__(
         self,
@@ -183,6 +183,7 @@ class _DashboardBins(_KeyedBins):
         self.dataset = dataset
         self.retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries, backoff)
         self.max_concurrency = max_concurrency
+        self._semaphore = asyncio.Semaphore(max_concurrency) if self._bounded else None
         self._httpx = httpx
         self._auth = auth
         self._owns_client = client is None
@@ -331,12 +332,10 @@ class _DashboardBins(_KeyedBins):
     def bin_metadata(self, bin_id: str, *, method: str = "api") -> Op[dict[str, Any]]:
         """The bin's metadata from the dashboard's ``/api/bin/{pid}`` (``method='api'``): the keys
         of the local ``bin_metadata`` the API has (``ml_analyzed`` as a float in ml), plus the
-        API's answer under ``'api'``. Another ``method`` computes them from the raw files."""
+        API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
+        from the raw files, as for any store (the ``.roi`` is sized by a HEAD request)."""
         if method != "api":
-            local = getattr(BinReading, "bin_metadata", None)
-            if local is None:
-                raise ValueError(f"method must be 'api', not {method!r}")
-            return (yield from local.fn(self, bin_id, method=method))
+            return (yield from BinReading.bin_metadata.fn(self, bin_id, method=method))  # type: ignore[arg-type]
         url = self._api_url(bin_id)
         response = yield from self._request("GET", url)
         if response.status_code == 404:
@@ -378,9 +377,7 @@ class AsyncDashboardBinStore(_DashboardBins, AsyncFace):
     """:class:`DashboardBinStore` for asyncio, on ``httpx.AsyncClient``, with at most
     ``max_concurrency`` requests in flight (close with :meth:`aclose` or ``async with``)."""
 
-    def __init__(self, base_url: str, dataset: str | None = None, **options: Any):
-        super().__init__(base_url, dataset, **options)
-        self._semaphore = asyncio.Semaphore(self.max_concurrency)
+    _bounded = True
 
     def _new_client(self, **options: Any) -> Any:
         return self._httpx.AsyncClient(**options)
