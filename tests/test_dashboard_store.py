@@ -239,7 +239,7 @@ async def test_invalid_input_is_refused_before_any_request(serve):
                 call()
     assert server.requests == []
     for bad in ("../x", "a/b", "", "mvco?x=1"):
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidIdentifierError):
             DashboardBinStore(server.url, bad)
     for url in ("ftp://127.0.0.1/", "127.0.0.1:80", "http:///path"):
         with pytest.raises(ValueError):

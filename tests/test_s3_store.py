@@ -18,6 +18,7 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from ifcbkit import SyncIfcbDataDirectory
 from ifcbkit.cache import clear_caches
 from ifcbkit.errors import NotFoundError, StoreError, TruncatedBinError
 from ifcbkit.stores import SyncFilesystemRoiStore
@@ -110,8 +111,10 @@ async def test_every_read_equals_the_filesystem_store(face, pid, bucket, client,
 
 
 @pytest.mark.parametrize("face", FACES)
-async def test_listing_bins(face, bucket, client, aioclient):
+async def test_listing_bins(face, bucket, client, aioclient, real_data):
     store = store_for(face, bucket, client, aioclient, "raw")
+    on_disk = [fileset["pid"] for fileset in SyncIfcbDataDirectory(real_data).list()]
+    assert on_disk == [pid for pid in await resolve(store.list_bins()) if pid in (REAL_D, REAL_I)]
     assert await resolve(store.list_bins()) == [REAL_D, EMPTY[0], BIG, GENERATED_D, TRUNCATED, REAL_I, GENERATED_I,
                                                 EMPTY[1]]  # fmt: skip
     assert await resolve(store.list_bins(year=2024)) == [GENERATED_D, TRUNCATED]

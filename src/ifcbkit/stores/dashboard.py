@@ -30,7 +30,7 @@ import urllib.parse
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from ..errors import FormatError, MissingDependencyError, NotFoundError, StoreError
+from ..errors import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError, StoreError
 from ..faces import AsyncFace, Call, Op, Request, SyncFace, operation
 from ..identifiers import bin_key, validate_bin_id
 from ..reading import BinReading
@@ -171,7 +171,7 @@ class _DashboardBins(_KeyedBins):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base_url must be an http(s) URL, not {_public_url(str(base_url))!r}")
         if dataset is not None and (not isinstance(dataset, str) or not _DATASET.fullmatch(dataset)):
-            raise ValueError(f"invalid dataset name {dataset!r}")
+            raise InvalidIdentifierError(f"invalid dataset name {dataset!r}")
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         auth = None

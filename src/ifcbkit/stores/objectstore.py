@@ -14,8 +14,8 @@ The backend protocol (duck-typed: no base class, nothing to register):
   error) and ``size(key) -> int``; without ``get_range`` a range is sliced from ``get``.
 
 Which variant a backend is gets detected at call time, so amplify-storage-utils'
-``BucketStore``, ``AsyncBucketStore``, ``CachingStore``, ``HttpStore`` or ``MemoryStore``
-(or anything else of that shape) can be passed as is. Whatever the backend raises for a
+``BucketStore``, ``AsyncBucketStore``, ``CachingStore`` or ``HttpStore`` (or anything else of
+that shape) can be passed as is; an async backend goes with an ``Async...`` store. Whatever the backend raises for a
 missing key, ifcbkit raises :class:`~ifcbkit.errors.NotFoundError`; other backend failures
 become :class:`~ifcbkit.errors.StoreError` naming the key and the backend's type (never its
 ``repr`` or message, which may hold credentials). ifcbkit does not depend on amplify.
