@@ -1,12 +1,19 @@
 """Work over many bins on the machine's cores, with results in the same order as a serial run.
 
 Per-bin work (parsing ADC files, reading class scores) is pure-Python CPU work,
-which threads cannot spread over cores; a process pool can (measured: about 1.9x
-on 2 cores for bin metrics, where threads are slower than serial). Jobs are sent
-in chunks and results come back in input order, so a parallel run returns
-exactly what a serial run returns. Per-bin jobs catch the errors a bad bin
-raises and return them as :class:`BinFailure` values: an exception never has to
-cross the process boundary.
+which threads cannot spread over cores; a process pool can. Measured on 2 cores
+(bin metrics of 300 generated bins of 1000 ADC rows, and of 100 bins of 5000
+rows): threads no faster than serial, processes 1.9x faster. Jobs are sent in
+chunks and results come back in input order, so a parallel run returns exactly
+what a serial run returns. Per-bin jobs catch the errors a bad bin raises and
+return them as :class:`BinFailure` values: an exception never has to cross the
+process boundary.
+
+Workers are forked when this process has no other thread (fast, and they
+inherit what the parent already located); otherwise they start with
+``forkserver`` (``spawn`` where there is none), which imports the main module
+again: a script that runs work over many bins from a threaded program must
+guard its entry point with ``if __name__ == "__main__":``.
 """
 
 from __future__ import annotations
