@@ -225,8 +225,10 @@ def test_bad_arguments(tree):
         daily_abundance(root, products, threshold=THRESHOLD, method="guess")
     with pytest.raises(ValueError, match="threshold"):
         daily_abundance(root, products, threshold=float("inf"))
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="does not exist"):
         daily_abundance(root / "nowhere", products, threshold=THRESHOLD)
+    with pytest.raises(KeyError, match="no class scores at"):
+        daily_abundance(root, root / "no-products", threshold=THRESHOLD)
 
 
 def test_metadata_failures_are_reported_not_raised(tree):

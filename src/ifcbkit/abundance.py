@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import IO, Any, NamedTuple
 
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, TimeLike, make_fileset_filter
-from .errors import FormatError, IfcbError
+from .errors import FormatError, IfcbError, NotFoundError
 from .identifiers import parse_bin_id
 from .metrics import ML_METHODS, MlMethod
 from .parallel import Progress, parallel_map, shared_directory
@@ -162,6 +162,8 @@ def _score_files(scores: ScoresSource) -> dict[str, str]:
     """``{pid: class-score file}`` from a products root, one file, a list of files or a mapping."""
     if isinstance(scores, Mapping):
         return {pid: os.fspath(path) for pid, path in scores.items()}
+    if isinstance(scores, (str, os.PathLike)) and not os.path.exists(scores):
+        raise NotFoundError(f"no class scores at {os.fspath(scores)} (a products root or a class-score file)")
     if isinstance(scores, (str, os.PathLike)) and os.path.isdir(scores):
         products = list(sync_list_product_files(scores, "class_scores"))
     else:
