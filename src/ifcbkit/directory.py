@@ -17,17 +17,25 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .cache import LRUCache
-from .errors import IfcbError, IfcbWarning, NotFoundError
-from .faces import AsyncFace, Blocking, EmitMany, Op, Request, Shared, SyncFace, operation, stream
+from .errors import NotFoundError, SkippedPathWarning
+from .faces import AsyncFace, Blocking, Op, Request, Shared, SyncFace, operation, stream
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile
-from .identifiers import BIN_EXTENSIONS, bin_day_dir, is_bin_id, parse_bin_id, parse_pid, valid_bin_ids
+from .identifiers import (
+    BIN_EXTENSIONS,
+    bin_day_dir,
+    is_bin_id,
+    parse_bin_id,
+    parse_instruments,
+    parse_pid,
+    valid_bin_ids,
+)
 from .reading import BinReading
+from .walk import walk, warn_skipped
 
 DEFAULT_INCLUDE: tuple[str, ...] = ("data",)
 DEFAULT_EXCLUDE: tuple[str, ...] = ("skip", "beads")
@@ -40,10 +48,6 @@ __all__ = [
     "SyncIfcbDataDirectory", "async_find_fileset", "async_list_data_dirs", "async_list_filesets",
     "make_fileset_filter", "sync_find_fileset", "sync_list_data_dirs", "sync_list_filesets", "validate_path",
 ]  # fmt: skip
-
-
-class SkippedPathWarning(IfcbWarning):
-    """A directory or file that could not be read (permissions, broken symlink) was skipped."""
 
 
 # ----- the include/exclude rule ---------------------------------------------------------------
@@ -95,21 +99,6 @@ def _as_utc(value: TimeLike | None, what: str) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     raise TypeError(f"{what} must be a datetime, a date or an ISO string, not {type(value).__name__}")
-
-
-def _as_instruments(instrument: int | str | Iterable[int | str] | None) -> frozenset[int] | None:
-    if instrument is None:
-        return None
-    items = [instrument] if isinstance(instrument, (int, str)) else list(instrument)
-    out = set()
-    for item in items:
-        text = str(item).strip()
-        if text.upper().startswith("IFCB"):
-            text = text[4:]
-        if isinstance(item, bool) or not text.isdigit() or not text.isascii():
-            raise ValueError(f"instrument must be an int or a numeric string, not {item!r}")
-        out.add(int(text))
-    return frozenset(out)
 
 
 _DATED_DIR = re.compile(r"D(\d{4})(\d{2})?(\d{2})?|IFCB(\d{1,6})_(\d{4})(?:_(\d{3}))?", re.ASCII)
@@ -167,7 +156,7 @@ class FilesetFilter:
             raise ValueError(f"include and exclude overlap: {sorted(self.include & self.exclude)}")
         self.start = _as_utc(start_time, "start_time")
         self.end = _as_utc(end_time, "end_time")
-        self.instruments = _as_instruments(instrument)
+        self.instruments = parse_instruments(instrument)
         # D-style ids sort as their times: compare them as strings against the range rounded up to
         # whole seconds (bins are stamped in whole seconds)
         self._start_key = _d_style_key(self.start)
@@ -283,67 +272,12 @@ class _DataDirectory(BinReading):
 
     # ----- walking ---------------------------------------------------------------------------
 
-    def _scan_root(self) -> Op[Listing]:
-        listing = (yield ScanDirs([self.root]))[0]
-        if listing.error is not None:
-            if isinstance(listing.error, FileNotFoundError):
-                raise NotFoundError(f"data directory {self.root} does not exist")
-            raise IfcbError(f"cannot list data directory {self.root}: {listing.error}")
-        return listing
-
-    def _walk(self, keep: FilesetFilter, enter: Callable[[str], bool], emit: Callable[[Fileset], Any]) -> Op[None]:
-        """Walk the tree in sorted order, entering directories ``enter`` allows, and emit ``emit(fileset)``
-        (unless it is ``None``) for each bin ``keep`` accepts."""
-        root = yield from self._scan_root()
+    def _walk(self, keep: FilesetFilter, enter: EnterRule, emit: Callable[[Fileset], Any]) -> Op[None]:
+        """Walk the tree, entering the directories ``enter`` allows, and emit ``emit(fileset)`` (unless it
+        is ``None``) for each bin ``keep`` accepts."""
         adcmod = _Adcmod(self.adcmod_root)
         yield from adcmod.check()
-        yield from self._walk_listing((), root, keep, enter, emit, adcmod, set())
-
-    def _walk_listing(
-        self, rel: tuple[str, ...], listing: Listing, keep: FilesetFilter, enter: Callable[[str], bool],
-        emit: Callable[[Fileset], Any], adcmod: _Adcmod, seen: set[str],
-    ) -> Op[None]:  # fmt: skip
-        subdirs = []
-        for name in sorted(listing.dirs):
-            if not enter(name):
-                continue
-            target = listing.linked_dirs.get(name)
-            if target is not None:  # a symlink: never into an ancestor, never twice into one place
-                here = listing.real_path or ""
-                if here == target or here.startswith(target.rstrip(os.sep) + os.sep):
-                    _warn(f"skipped {os.path.join(listing.path, name)}: symlink loop (to {target})")
-                    continue
-                if target in seen:
-                    _warn(f"skipped {os.path.join(listing.path, name)}: {target} was already walked")
-                    continue
-                seen.add(target)
-            subdirs.append(name)
-        children: dict[str, Listing] = {}
-        if subdirs:
-            scanned = yield ScanDirs([os.path.join(listing.path, name) for name in subdirs])
-            children = dict(zip(subdirs, scanned))
-        # components that are not in include must be substrings of each bin id
-        checked = [part for part in rel if part not in keep.include]
-        headers = [n for n in listing.names if n.endswith(".hdr")]
-        if not subdirs:  # a leaf directory (the usual day directory): its bins in one step
-            found = self._filesets(listing, headers, checked, keep)
-            if adcmod.present:
-                for fileset in found:
-                    if fileset["adc"] is not None:
-                        fileset["adc"] = (yield from adcmod.find(fileset["pid"])) or fileset["adc"]
-            found = [item for item in map(emit, found) if item is not None]
-            if found:
-                yield EmitMany(found)
-            return
-        for name in sorted(headers + subdirs):
-            child = children.get(name)
-            if child is None:  # a .hdr among subdirectories: walk it as a leaf of one entry
-                yield from self._walk_listing(rel, listing._replace(names=[name], dirs=frozenset()), keep, enter,
-                                              emit, adcmod, seen)  # fmt: skip
-            elif child.error is not None:
-                _warn(f"skipped unreadable directory {child.path}: {child.error.strerror or child.error}")
-            else:
-                yield from self._walk_listing((*rel, name), child, keep.within(name), enter, emit, adcmod, seen)
+        yield from walk(self.root, _BinVisitor(self, keep, enter, emit, adcmod, []), what="data directory")
 
     def _filesets(self, listing: Listing, headers: list[str], checked: list[str], keep: FilesetFilter) -> list[Fileset]:
         """The bins of one directory that pass the filter and have the files this directory requires."""
@@ -356,7 +290,7 @@ class _DataDirectory(BinReading):
         if listing.broken:
             for pid in pids:
                 for bad in sorted({f"{pid}.{ext}" for ext in BIN_EXTENSIONS} & listing.broken):
-                    _warn(f"skipped {prefix}{bad}: not a readable file (broken symlink?)")
+                    warn_skipped(f"skipped {prefix}{bad}: not a readable file (broken symlink?)")
         out = []
         for pid in pids:
             hdr, adc, roi = pid + ".hdr", pid + ".adc", pid + ".roi"
@@ -380,7 +314,7 @@ class _DataDirectory(BinReading):
         file that is allowed to be missing), in sorted walk order, within ``[start_time, end_time)``
         and for the given instrument(s)."""
         keep = FilesetFilter(self.include, self.exclude, start_time, end_time, instrument)
-        yield from self._walk(keep, keep.enter, lambda fileset: fileset)
+        yield from self._walk(keep, FilesetFilter.enter, lambda fileset: fileset)
 
     @stream
     def list_data_dirs(self) -> Op[None]:
@@ -394,7 +328,7 @@ class _DataDirectory(BinReading):
             emitted.add(directory)
             return directory
 
-        yield from self._walk(self._filter, self._filter.enter, emit)
+        yield from self._walk(self._filter, FilesetFilter.enter, emit)
 
     # ----- finding one bin -------------------------------------------------------------------
 
@@ -402,7 +336,7 @@ class _DataDirectory(BinReading):
         """Walk only the directories that can hold ``pid``; stop at the first match."""
         keep = self._filter
 
-        def enter(name: str) -> bool:
+        def enter(keep: FilesetFilter, name: str) -> bool:
             return name not in keep.exclude and (name in keep.include or name in pid)
 
         def emit(fileset: Fileset) -> None:
@@ -496,6 +430,42 @@ def _all_files(paths: list[str]) -> bool:
     return all(os.path.isfile(path) for path in paths)
 
 
+EnterRule = Callable[[FilesetFilter, str], bool]
+
+
+class _BinVisitor:
+    """What a data-directory walk does in each directory: bins from the ``.hdr`` names, and into which
+    subdirectories to go (with the filter narrowed to the subtree, see :meth:`FilesetFilter.within`)."""
+
+    __slots__ = ("adcmod", "checked", "directory", "emit", "enter_rule", "keep")
+
+    def __init__(
+        self, directory: _DataDirectory, keep: FilesetFilter, enter_rule: EnterRule, emit: Callable[[Fileset], Any],
+        adcmod: _Adcmod, checked: list[str],
+    ):  # fmt: skip
+        self.directory = directory
+        self.keep = keep
+        self.enter_rule = enter_rule
+        self.emit = emit
+        self.adcmod = adcmod
+        self.checked = checked  # path components not in include: each must be a substring of every bin id
+
+    def enter(self, name: str) -> _BinVisitor | None:
+        if not self.enter_rule(self.keep, name):
+            return None
+        checked = self.checked if name in self.keep.include else [*self.checked, name]
+        return _BinVisitor(self.directory, self.keep.within(name), self.enter_rule, self.emit, self.adcmod, checked)
+
+    def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
+        headers = [n for n in names if n.endswith(".hdr")]
+        found = self.directory._filesets(listing, headers, self.checked, self.keep) if headers else []
+        if self.adcmod.present:
+            for fileset in found:
+                if fileset["adc"] is not None:
+                    fileset["adc"] = (yield from self.adcmod.find(fileset["pid"])) or fileset["adc"]
+        return [item for item in map(self.emit, found) if item is not None]
+
+
 class _Found(Exception):
     def __init__(self, fileset: Fileset):
         self.fileset = fileset
@@ -521,10 +491,6 @@ class _Adcmod:
         if name in listing.files:
             return os.path.join(listing.path, name)
         return None
-
-
-def _warn(message: str) -> None:
-    warnings.warn(message, SkippedPathWarning, stacklevel=2)
 
 
 class SyncIfcbDataDirectory(_DataDirectory, SyncFace):

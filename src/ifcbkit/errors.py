@@ -15,7 +15,11 @@ class IfcbError(Exception):
 
 
 class IfcbWarning(UserWarning):
-    """Base class of ifcbkit warnings (for example a skipped unreadable directory)."""
+    """Base class of ifcbkit warnings."""
+
+
+class SkippedPathWarning(IfcbWarning):
+    """A directory or file that could not be read (permissions, broken symlink, loop) was skipped."""
 
 
 class InvalidIdentifierError(IfcbError, ValueError):

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Hashable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Hashable, Iterable, Iterator
 from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeVar, overload
 
 import aiofiles.os
@@ -149,6 +149,30 @@ class EmitMany(NamedTuple):
     """Several values at once (a whole directory's bins): one step of the driver instead of one per value."""
 
     values: list[Any]
+
+
+def map_emits(op: Op[Any], function: Callable[[Any], Iterable[Any]]) -> Op[Any]:
+    """Run a stream operation inside another, emitting ``function(v)``'s items for each value ``v``
+    it emits; its requests pass through to the face. Returns what ``op`` returns."""
+    send: Any = None
+    error: BaseException | None = None
+    with contextlib.closing(op):
+        while True:
+            try:
+                item = op.throw(error) if error is not None else op.send(send)
+            except StopIteration as stop:
+                return stop.value
+            send, error = None, None
+            if isinstance(item, (Emit, EmitMany)):
+                values = [item.value] if isinstance(item, Emit) else item.values
+                mapped = [out for value in values for out in function(value)]
+                if mapped:
+                    yield EmitMany(mapped)
+                continue
+            try:
+                send = yield item
+            except Exception as e:
+                error = e
 
 
 class _Returned(NamedTuple):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal, NamedTuple
 
@@ -203,6 +204,20 @@ def bin_year_dir(bin_id: str) -> str:
     if p.style != "D":
         raise InvalidIdentifierError(f"I-style bin {p.bin_id!r} has no year directory")
     return p.bin_id[:5]
+
+
+def parse_instruments(instrument: int | str | Iterable[int | str] | None) -> frozenset[int] | None:
+    """Instrument numbers from an int, a numeric string (``'10'``, ``'IFCB010'``) or an iterable of them."""
+    if instrument is None:
+        return None
+    items = [instrument] if isinstance(instrument, (int, str)) else list(instrument)
+    out = set()
+    for item in items:
+        text = str(item).strip().upper().removeprefix("IFCB")
+        if isinstance(item, bool) or not text.isdigit() or not text.isascii():
+            raise InvalidIdentifierError(f"instrument must be an int or a numeric string, not {item!r}")
+        out.add(int(text))
+    return frozenset(out)
 
 
 BIN_EXTENSIONS = ("hdr", "adc", "roi")

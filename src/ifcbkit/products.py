@@ -19,16 +19,15 @@ import io
 import math
 import os
 import re
-import warnings
 import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Literal, NamedTuple
 
-from .directory import SkippedPathWarning
-from .errors import FormatError, IfcbError, InvalidIdentifierError, MissingDependencyError, NotFoundError
-from .faces import AsyncFace, Blocking, Emit, Op, SyncFace, operation, stream
-from .fileio import Listing, ScanDirs
+from .errors import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError
+from .faces import AsyncFace, Op, SyncFace, operation, stream
+from .fileio import Listing
 from .identifiers import parse_roi_id, validate_bin_id
+from .walk import walk
 
 __all__ = [
     "PRODUCT_KINDS", "AsyncProductDirectory", "ClassScores", "ProductFile", "SyncProductDirectory",
@@ -104,52 +103,7 @@ class _ProductDirectory:
     ) -> Op[None]:
         """Every wanted product in entered directories, in sorted depth-first order: emitted, or
         appended to ``out`` when it is given."""
-        root = (yield ScanDirs([self.root]))[0]
-        if root.error is not None:
-            if isinstance(root.error, FileNotFoundError):
-                raise NotFoundError(f"products directory {self.root} does not exist")
-            raise IfcbError(f"cannot list products directory {self.root}: {root.error.strerror or root.error}")
-        yield from self._walk_listing(root, enter, want, out, set())
-
-    def _walk_listing(
-        self, listing: Listing, enter: Callable[[str], bool], want: Callable[[ProductFile], bool],
-        out: list[ProductFile] | None, seen: set[tuple[int, int]],
-    ) -> Op[None]:  # fmt: skip
-        subdirs = []
-        for name in sorted(listing.dirs):
-            if not enter(name):
-                continue
-            target = listing.linked_dirs.get(name)
-            if target is not None:
-                path = os.path.join(listing.path, name)
-                if target in seen or (yield Blocking(_links_to_ancestor, path)):
-                    _warn(f"skipped {path}: symlink loop")
-                    continue
-                seen.add(target)
-            subdirs.append(name)
-        children: dict[str, Listing] = {}
-        if subdirs:
-            scanned = yield ScanDirs([os.path.join(listing.path, name) for name in subdirs])
-            children = dict(zip(subdirs, scanned))
-        for name in listing.names:
-            child = children.get(name)
-            if child is not None:
-                if child.error is not None:
-                    _warn(f"skipped unreadable directory {child.path}: {child.error.strerror or child.error}")
-                    continue
-                yield from self._walk_listing(child, enter, want, out, seen)
-                continue
-            if name in listing.dirs or name in listing.broken:
-                continue
-            parsed = parse_product_name(name)
-            if parsed is None:
-                continue
-            product = ProductFile(*parsed, os.path.join(listing.path, name))
-            if want(product):
-                if out is None:
-                    yield Emit(product)
-                else:
-                    out.append(product)
+        yield from walk(self.root, _ProductVisitor(enter, want, out), what="products directory")
 
     @operation
     def find(self, pid: str, kind: ProductKind, version: int | None = None) -> Op[str | None]:
@@ -191,15 +145,33 @@ class AsyncProductDirectory(_ProductDirectory, AsyncFace):
     """:class:`SyncProductDirectory` for asyncio (``list`` is an async iterator)."""
 
 
-def _links_to_ancestor(path: str) -> bool:
-    """Whether the symlinked directory ``path`` leads to one of its own ancestors (a loop)."""
-    target = os.path.realpath(path)
-    parent = os.path.realpath(os.path.dirname(path))
-    return parent == target or parent.startswith(target.rstrip(os.sep) + os.sep)
+class _ProductVisitor:
+    """What a products walk does in each directory: product files by name, into the subdirectories
+    ``enter`` allows."""
 
+    def __init__(
+        self, enter: Callable[[str], bool], want: Callable[[ProductFile], bool], out: list[ProductFile] | None
+    ):
+        self._enter = enter
+        self._want = want
+        self._out = out
 
-def _warn(message: str) -> None:
-    warnings.warn(message, SkippedPathWarning, stacklevel=3)
+    def enter(self, name: str) -> _ProductVisitor | None:
+        return self if self._enter(name) else None
+
+    def files(self, listing: Listing, names: list[str]) -> Op[list[ProductFile]]:
+        found = []
+        for name in names:
+            parsed = None if name in listing.broken else parse_product_name(name)
+            if parsed is not None:
+                product = ProductFile(*parsed, os.path.join(listing.path, name))
+                if self._want(product):
+                    found.append(product)
+        if self._out is not None:
+            self._out.extend(found)
+            return []
+        return found
+        yield  # a generator
 
 
 def sync_find_product_file(root: PathLike, pid: str, kind: ProductKind, version: int | None = None) -> str | None:

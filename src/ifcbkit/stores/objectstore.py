@@ -31,16 +31,15 @@ D-style bins and ``legacy`` for I-style ones; ``layout='flat'`` drops the year).
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import itertools
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, Literal
 
 from ..cache import LRUCache
 from ..errors import IfcbError, InvalidIdentifierError, NotFoundError, StoreError
-from ..faces import AsyncFace, Call, Emit, Op, SyncFace, operation, stream
-from ..identifiers import bin_key, parse_bin_id, parse_bin_key, parse_roi_id
+from ..faces import AsyncFace, Call, Emit, Op, SyncFace, map_emits, operation, stream
+from ..identifiers import bin_key, parse_bin_id, parse_bin_key, parse_instruments, parse_roi_id
 from .base import ImageFormat, _BinStore, _RoiStore
 
 Layout = Literal["year", "flat"]
@@ -149,28 +148,6 @@ def backend_keys(backend: Any, prefix: str, *, where: str) -> Op[None]:
                 yield Emit(key)
 
 
-def map_emits(op: Op[Any], function: Callable[[Any], Iterable[Any]]) -> Op[Any]:
-    """Run a stream operation inside another, emitting ``function(v)``'s items for each value ``v``
-    it emits; its requests pass through to the face. Returns what ``op`` returns."""
-    send: Any = None
-    error: BaseException | None = None
-    with contextlib.closing(op):
-        while True:
-            try:
-                item = op.throw(error) if error is not None else op.send(send)
-            except StopIteration as stop:
-                return stop.value
-            send, error = None, None
-            if isinstance(item, Emit):
-                for value in function(item.value):
-                    yield Emit(value)
-                continue
-            try:
-                send = yield item
-            except Exception as e:
-                error = e
-
-
 # ----- key layout -----------------------------------------------------------------------------
 
 
@@ -244,19 +221,6 @@ class KeyLayout:
 
 def _layout(prefix: str | None, layout: Layout | KeyLayout) -> KeyLayout:
     return layout if isinstance(layout, KeyLayout) else KeyLayout(prefix, layout)
-
-
-def _as_instruments(instrument: int | str | Iterable[int | str] | None) -> frozenset[int] | None:
-    if instrument is None:
-        return None
-    items = [instrument] if isinstance(instrument, (int, str)) else list(instrument)
-    out = set()
-    for item in items:
-        text = str(item).strip().upper().removeprefix("IFCB")
-        if isinstance(item, bool) or not text.isdigit() or not text.isascii():
-            raise ValueError(f"instrument must be an int or a numeric string, not {item!r}")
-        out.add(int(text))
-    return frozenset(out)
 
 
 # ----- object access: over an amplify-shaped backend (the S3 stores supply their own) -----------
@@ -395,7 +359,7 @@ class _ObjectBins(_KeyedBins):
         """The ids of the complete bins (``.hdr``, ``.adc`` and ``.roi``), for one year (an int, or
         ``'legacy'`` for every I-style bin) and instrument(s) when given, from ``keys(prefix)``: in
         key order when the backend lists keys in order (S3 does), the D-style years first."""
-        grouper = _BinGrouper(self.layout, year, _as_instruments(instrument))
+        grouper = _BinGrouper(self.layout, year, parse_instruments(instrument))
         for prefix in self.layout.listing_prefixes(year):
             yield from map_emits(self._obj_keys(prefix), grouper.feed)  # type: ignore[attr-defined]
 
