@@ -17,6 +17,7 @@ from PIL import Image
 
 from ..errors import ReadOnlyError
 from ..faces import AsyncFace, Op, SyncFace, operation
+from ..identifiers import parse_bin_key
 from ..reading import BinReading
 
 ImageFormat = Literal["png", "jpg"]
@@ -56,6 +57,26 @@ class _BinStore(BinReading, ABC):
         """The local file behind ``key``, or ``None`` when the store is not on a local disk."""
         return None
         yield  # a generator
+
+
+class _KeyedBins(_BinStore):
+    """``get``, ``get_range`` and ``exists`` by key ``'{pid}.{ext}'`` over the BinReading primitives."""
+
+    @operation
+    def get(self, key: str) -> Op[bytes]:
+        """The bytes of a bin file by key ``'{pid}.{ext}'``."""
+        return (yield from self._read_file(*parse_bin_key(key)))
+
+    @operation
+    def get_range(self, key: str, start: int, end: int) -> Op[bytes]:
+        """Bytes ``[start:end]`` of a bin file (slice semantics, end exclusive)."""
+        if start < 0 or end < start:
+            raise ValueError(f"invalid range [{start}:{end}]")
+        return (yield from self._read_ranges(*parse_bin_key(key), [(start, end - start)]))[0]
+
+    @operation
+    def exists(self, key: str) -> Op[bool]:  # type: ignore[override]
+        return (yield from self._file_exists(*parse_bin_key(key)))
 
 
 class SyncBinStore(_BinStore, SyncFace):

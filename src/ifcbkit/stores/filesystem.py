@@ -16,29 +16,14 @@ from .base import (
     ImageFormat,
     SyncBinStore,
     SyncRoiStore,
-    _BinStore,
+    _KeyedBins,
     _RoiStore,
     encode_image,
 )
 
 
-class _FilesystemBins(_DataDirectory, _BinStore):
+class _FilesystemBins(_KeyedBins, _DataDirectory):
     """Bin files of a data directory by key ``'{pid}.{ext}'`` (the directory's include/exclude rules apply)."""
-
-    @operation
-    def get(self, key: str) -> Op[bytes]:
-        return (yield from self._read_file(*parse_bin_key(key)))
-
-    @operation
-    def get_range(self, key: str, start: int, end: int) -> Op[bytes]:
-        """Bytes ``[start:end]`` of a file (slice semantics, end exclusive)."""
-        if start < 0 or end < start:
-            raise ValueError(f"invalid range [{start}:{end}]")
-        return (yield from self._read_ranges(*parse_bin_key(key), [(start, end - start)]))[0]
-
-    @operation
-    def exists(self, key: str) -> Op[bool]:  # type: ignore[override]
-        return (yield from self._file_exists(*parse_bin_key(key)))
 
     @operation
     def get_path(self, key: str) -> Op[str | None]:

@@ -40,7 +40,7 @@ from ..cache import LRUCache
 from ..errors import IfcbError, InvalidIdentifierError, NotFoundError, StoreError
 from ..faces import AsyncFace, Call, Emit, Op, SyncFace, map_emits, operation, stream
 from ..identifiers import bin_key, parse_bin_id, parse_bin_key, parse_instruments, parse_roi_id
-from .base import ImageFormat, _BinStore, _RoiStore
+from .base import ImageFormat, _KeyedBins, _RoiStore
 
 Layout = Literal["year", "flat"]
 LEGACY = "legacy"
@@ -283,26 +283,6 @@ class _BackendObjects:
 
 
 # ----- bin stores -----------------------------------------------------------------------------
-
-
-class _KeyedBins(_BinStore):
-    """``get``, ``get_range`` and ``exists`` by key ``'{pid}.{ext}'`` over the BinReading primitives."""
-
-    @operation
-    def get(self, key: str) -> Op[bytes]:
-        """The bytes of a bin file by key ``'{pid}.{ext}'``."""
-        return (yield from self._read_file(*parse_bin_key(key)))
-
-    @operation
-    def get_range(self, key: str, start: int, end: int) -> Op[bytes]:
-        """Bytes ``[start:end]`` of a bin file (slice semantics, end exclusive)."""
-        if start < 0 or end < start:
-            raise ValueError(f"invalid range [{start}:{end}]")
-        return (yield from self._read_ranges(*parse_bin_key(key), [(start, end - start)]))[0]
-
-    @operation
-    def exists(self, key: str) -> Op[bool]:  # type: ignore[override]
-        return (yield from self._file_exists(*parse_bin_key(key)))
 
 
 class _ObjectBins(_KeyedBins):
