@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from helpers import resolve
+
 # Dummy credentials for moto (it does not check them); distinctive, so tests can look for leaks.
 ACCESS_KEY = "AKIAIFCBKITTESTKEY01"
 SECRET_KEY = "ifcbkit-test-secret/Kq7vX2pLmN9"
@@ -355,20 +357,6 @@ def bin_files(references: Mapping[str, Any]) -> dict[str, dict[str, bytes]]:
         pid: {ext: fs.get(f"{pid}.{ext}") for ext in ("hdr", "adc", "roi") if fs.exists(f"{pid}.{ext}")}
         for pid, fs in references.items()
     }
-
-
-async def resolve(value: Any) -> Any:
-    """The value of a sync or async store call: awaited, or an iterator collected into a list."""
-    import inspect
-    from collections.abc import Iterator
-
-    if inspect.isawaitable(value):
-        return await value
-    if hasattr(value, "__aiter__"):
-        return [item async for item in value]
-    if isinstance(value, Iterator):
-        return list(value)
-    return value
 
 
 async def outcome(call: Any) -> Any:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import threading
 from pathlib import Path
 
 import pytest
 
+from helpers import call
 from ifcbkit import AsyncFilesystemBinStore, AsyncIfcbDataDirectory, SyncFilesystemBinStore, SyncIfcbDataDirectory
 from ifcbkit.cache import ADC_INDEX_CACHE, LRUCache, clear_caches
 from ifcbkit.fileio import ReadFile
@@ -27,13 +27,6 @@ READERS = {
 @pytest.fixture(params=list(READERS))
 def reader(request):
     return READERS[request.param]
-
-
-async def call(obj, method: str, *args, **kwargs):
-    result = getattr(obj, method)(*args, **kwargs)
-    if inspect.isawaitable(result):
-        return await result
-    return result
 
 
 @pytest.fixture

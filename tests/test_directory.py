@@ -9,11 +9,10 @@ compares the results.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import shutil
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from helpers import call
 from ifcbkit import (
     DEFAULT_EXCLUDE,
     DEFAULT_INCLUDE,
@@ -56,18 +56,6 @@ def face(request) -> str:
 
 def directory(face: str, root, **options):
     return FACES[face](root, **options)
-
-
-async def call(obj, method: str, *args, **kwargs):
-    """Call a method of either face and return a plain result (lists for streams)."""
-    result = getattr(obj, method)(*args, **kwargs)
-    if inspect.isawaitable(result):
-        return await result
-    if hasattr(result, "__aiter__"):
-        return [item async for item in result]
-    if isinstance(result, Iterator):
-        return list(result)
-    return result
 
 
 async def pids(obj, **filters) -> list[str]:

@@ -6,14 +6,13 @@ through (``ReadFile`` for whole files, ``ReadRanges`` for byte ranges).
 
 from __future__ import annotations
 
-import inspect
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
+from helpers import call
 from ifcbkit import (
     AdcIndex,
     AsyncFilesystemBinStore,
@@ -114,17 +113,6 @@ def reads(monkeypatch) -> Reads:
     monkeypatch.setattr(ReadFile, "run_sync", whole)
     monkeypatch.setattr(ReadRanges, "run_sync", ranges)
     return log
-
-
-async def call(obj, method: str, *args, **kwargs):
-    result = getattr(obj, method)(*args, **kwargs)
-    if inspect.isawaitable(result):
-        return await result
-    if hasattr(result, "__aiter__"):
-        return [item async for item in result]
-    if isinstance(result, Iterator):
-        return list(result)
-    return result
 
 
 def pixels(image) -> tuple:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import builtins
-import inspect
 import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from helpers import call
 from ifcbkit import InvalidIdentifierError, NotFoundError, ReadOnlyError, SyncIfcbDataDirectory, bin_images
 from ifcbkit.stores import (
     AsyncBinStore,
@@ -37,17 +36,6 @@ PARTIAL = "D20240301T000000_IFCB3"
 @pytest.fixture(params=["sync", "async"])
 def face(request) -> str:
     return request.param
-
-
-async def call(obj, method: str, *args, **kwargs):
-    result = getattr(obj, method)(*args, **kwargs)
-    if inspect.isawaitable(result):
-        return await result
-    if hasattr(result, "__aiter__"):
-        return [item async for item in result]
-    if isinstance(result, Iterator):
-        return list(result)
-    return result
 
 
 def pixels(image: Image.Image) -> tuple:
