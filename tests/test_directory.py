@@ -1078,3 +1078,14 @@ async def test_breaking_out_of_a_listing_stops_the_walk(years, face, monkeypatch
     # one level is listed in one batch, but none of the 72 day directories of D2022 and D2023
     assert not [p for p in walked if p.startswith((str(data / "D2022") + os.sep, str(data / "D2023") + os.sep))]
     assert len(walked) <= 12
+
+
+async def test_images_of_a_bin_without_roi_do_not_exist(face, real_data):
+    """With require_roi=False a bin without .roi is listed, but none of its images exists."""
+    partial = directory(face, real_data / "partial", require_roi=False)
+    roi_ids = ["IFCB5_2012_028_081515_00001", "IFCB5_2012_028_081515_00003"]
+    assert await call(partial, "image_exists", roi_ids[0]) is False
+    assert await call(partial, "images_exist", "IFCB5_2012_028_081515", roi_ids) == dict.fromkeys(roi_ids, False)
+    assert await call(partial, "list_images", "IFCB5_2012_028_081515")  # the ADC still lists them
+    complete = directory(face, real_data)
+    assert await call(complete, "images_exist", "IFCB5_2012_028_081515", roi_ids) == dict.fromkeys(roi_ids, True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -51,6 +51,11 @@ class LRUCache(Generic[V]):
             while self._size > self.max_size:
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._size -= evicted
+
+    def __iter__(self) -> Iterator[Hashable]:
+        """The keys as they are now (a snapshot), least recently used first."""
+        with self._lock:
+            return iter(list(self._entries))
 
     def discard(self, key: Hashable) -> None:
         with self._lock:

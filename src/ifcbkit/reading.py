@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Hashable, Iterable
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
@@ -33,11 +34,14 @@ from .metrics import bin_metadata as compute_bin_metadata
 from .roi import BufferRoiReader, ChunkRoiReader, RoiRecord, plan_ranges
 
 
-class BinIndex(NamedTuple):
-    """A bin's parsed header and ADC index, as cached."""
+@dataclass
+class BinIndex:
+    """A bin's parsed header and ADC index, as cached; whether it has a ``.roi`` to read images from is
+    found out (once) when an existence check first needs it."""
 
     header: dict[str, Any]
     index: AdcIndex
+    has_roi: bool | None = None
 
 
 def _targets_of(bin_id: str, rois: Iterable[int | str]) -> list[int]:
@@ -197,20 +201,21 @@ class BinReading:
     def image_exists(self, roi_id: str, *, stitch: bool = True) -> Op[bool]:
         """Whether a ROI image exists (``False`` for an unknown bin, a target without an image and,
         with stitching, the second half of a stitched pair)."""
-        bin_id, target = parse_roi_id(roi_id)
-        try:
-            index = (yield from self._bin_index(bin_id)).index
-            return index.role(target, stitch=stitch).role != "second"
-        except NotFoundError:
-            return False
+        bin_id, _ = parse_roi_id(roi_id)
+        return (yield from self._existing(bin_id, [roi_id], stitch))[roi_id]
 
     @operation
     def images_exist(self, bin_id: str, roi_ids: Iterable[str], *, stitch: bool = True) -> Op[dict[str, bool]]:
         """``{roi_id: exists}`` for ROIs of one bin, with one ADC lookup."""
-        roi_ids = list(roi_ids)
+        return (yield from self._existing(bin_id, list(roi_ids), stitch))
+
+    def _existing(self, bin_id: str, roi_ids: list[str], stitch: bool) -> Op[dict[str, bool]]:
         parsed = [parse_roi_id(r) for r in roi_ids]
         try:
-            index: AdcIndex | None = (yield from self._bin_index(bin_id)).index
+            entry = yield from self._bin_index(bin_id)
+            if entry.has_roi is None:
+                entry.has_roi = yield from self._file_exists(bin_id, "roi")
+            index: AdcIndex | None = entry.index if entry.has_roi else None
         except NotFoundError:
             index = None
         out = {}

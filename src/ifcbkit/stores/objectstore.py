@@ -496,6 +496,4 @@ class MemoryStore:
         self._entries.discard(key)
 
     def keys(self, prefix: str = "") -> list[str]:
-        with self._entries._lock:
-            keys = list(self._entries._entries)
-        return sorted(k for k in keys if k.startswith(prefix))
+        return sorted(k for k in self._entries if k.startswith(prefix))  # type: ignore[union-attr]
