@@ -24,12 +24,12 @@ def _files(root: Path) -> dict[str, bytes]:
 
 def test_committed_sample_equals_a_fresh_generation(tmp_path):
     _load_generator().generate(tmp_path)
-    for sub in ("sample", "headers"):
+    for sub in ("sample", "products", "headers"):
         fresh, committed = _files(tmp_path / sub), _files(DATA / sub)
         assert sorted(fresh) == sorted(committed), sub
         for name, content in fresh.items():
             assert content == committed[name], f"tests/data/{sub}/{name} differs from a fresh generation"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["headers", "sample"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["headers", "products", "sample"]
 
 
 def test_generation_is_deterministic(tmp_path):
@@ -70,3 +70,18 @@ def test_sample_has_what_the_tests_rely_on():
     assert empty.with_suffix(".adc").stat().st_size == 0 and empty.with_suffix(".roi").stat().st_size == 0
     assert (sample / "data" / "skip" / "D20240215T160000_IFCB010.roi").is_file()
     assert (sample / "notes" / "D20240215T170000_IFCB010.roi").is_file()
+
+
+def test_sample_products_score_the_sample_bins():
+    """Every sample bin with images has class scores for exactly its ROI ids; one bin has no confident ROI."""
+    from ifcbkit import SyncIfcbDataDirectory, add_target, read_class_scores
+
+    directory = SyncIfcbDataDirectory(DATA / "sample")
+    files = {p.name.removesuffix("_class_scores.csv"): p for p in (DATA / "products").rglob("*_class_scores.csv")}
+    with_images = [f["pid"] for f in directory.list() if directory.list_images(f["pid"])]
+    assert sorted(files) == sorted(with_images)
+    for pid, path in files.items():
+        scores = read_class_scores(path)
+        assert [add_target(pid, t) for t in scores.scores] == directory.list_images(pid)
+    timid = read_class_scores(files["D20240216T010203_IFCB010"])
+    assert max(max(row) for row in timid.scores.values()) < 0.7

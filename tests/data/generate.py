@@ -3,7 +3,8 @@
     python tests/data/generate.py
 
 writes ``tests/data/sample/`` (a small data tree with D-style and I-style bins,
-stitched pairs, no-image targets, an empty bin and decoys) and
+stitched pairs, no-image targets, an empty bin and decoys), ``tests/data/products/``
+(class scores as the dashboard serves them, for the sample's bins) and
 ``tests/data/headers/`` (one file per header family variant). The output is
 deterministic; ``tests/test_sample_data.py`` checks that the committed files
 equal a fresh generation.
@@ -11,6 +12,7 @@ equal a fresh generation.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import sys
@@ -65,6 +67,34 @@ def generate_sample(root: Path) -> None:
     write_bin(root / "notes", "D20240215T170000_IFCB010", _d_rois(rng, 3), seed=7)
 
 
+CLASSES = ("Chaetoceros", "Guinardia", "Skeletonema", "detritus")
+
+
+def generate_products(data: Path, root: Path) -> None:
+    """``{pid}_class_scores.csv`` for every sample bin with images: seeded scores whose winner is
+    confident (>= 0.7) for most ROIs; in ``D20240216T010203_IFCB010`` no ROI reaches 0.7."""
+    from ifcbkit import SyncIfcbDataDirectory
+
+    directory = SyncIfcbDataDirectory(data)
+    rng = random.Random(7)
+    for fileset in directory.list():
+        pid = fileset["pid"]
+        roi_ids = directory.list_images(pid)
+        if not roi_ids:
+            continue
+        timid = pid == "D20240216T010203_IFCB010"
+        lines = ["pid," + ",".join(CLASSES)]
+        for roi_id in roi_ids:
+            winner = rng.randrange(len(CLASSES))
+            top = rng.uniform(0.3, 0.65) if timid else rng.choice((rng.uniform(0.72, 0.98), rng.uniform(0.4, 0.6)))
+            rest = [rng.uniform(0, (1 - top) / len(CLASSES)) for _ in CLASSES]
+            scores = [top if i == winner else rest[i] for i in range(len(CLASSES))]
+            lines.append(roi_id + "," + ",".join(f"{s:.4f}" for s in scores))
+        day = root / os.path.relpath(os.path.dirname(fileset["hdr"]), data / "data")
+        day.mkdir(parents=True, exist_ok=True)
+        (day / f"{pid}_class_scores.csv").write_text("\n".join(lines) + "\n")
+
+
 _V1_CONTEXT = (
     '"Imaging FlowCytobot Acquisition Software version 1.0; October 2005"\r\n'
     '"Heidi M. Sosik and Robert J. Olson"\r\n'
@@ -115,9 +145,10 @@ def generate_headers(root: Path) -> None:
 
 
 def generate(target: Path = HERE) -> None:
-    for sub in ("sample", "headers"):
+    for sub in ("sample", "products", "headers"):
         shutil.rmtree(target / sub, ignore_errors=True)
     generate_sample(target / "sample")
+    generate_products(target / "sample", target / "products")
     generate_headers(target / "headers")
 
 
