@@ -266,12 +266,37 @@ class AsyncFace:
     _iterate = staticmethod(iterate_async)
 
 
-class operation(Generic[P, R]):
+class _FaceMethod:
+    """What :class:`operation` and :class:`stream` share: the face-less raw operation, and the bound
+    method cached on the instance (it is built once per object, not at every attribute access)."""
+
+    def __init__(self, fn: Callable[..., Op[Any]]):
+        self.fn = fn
+        self.name = fn.__name__
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if getattr(obj, "_run", None) is None:  # an object without a face exposes the sans-I/O operation
+            return functools.partial(self.fn, obj)
+        bound = self._bind(obj)
+        with contextlib.suppress(AttributeError):  # without an instance dict, bind at every access
+            obj.__dict__[self.name] = bound
+        return bound
+
+    def _bind(self, obj: Any) -> Callable[..., Any]:
+        raise NotImplementedError
+
+
+class operation(_FaceMethod, Generic[P, R]):
     """Declare a sans-I/O method once; each face turns it into a sync or an async method."""
 
     def __init__(self, fn: Callable[Concatenate[Any, P], Op[R]]):
-        self.fn = fn
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        super().__init__(fn)
 
     @overload
     def __get__(self, obj: None, owner: type | None = None) -> operation[P, R]: ...
@@ -283,12 +308,10 @@ class operation(Generic[P, R]):
     def __get__(self, obj: object, owner: type | None = None) -> Callable[P, Any]: ...
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        run = getattr(obj, "_run", None)
-        if run is None:  # an object without a face exposes the sans-I/O operation itself
-            return functools.partial(self.fn, obj)
-        fn = self.fn
+        return super().__get__(obj, owner)
+
+    def _bind(self, obj: Any) -> Callable[..., Any]:
+        fn, run = self.fn, obj._run
         if run is run_async:
 
             @functools.wraps(fn)
@@ -304,12 +327,11 @@ class operation(Generic[P, R]):
         return call
 
 
-class stream(Generic[P, R]):
+class stream(_FaceMethod, Generic[P, R]):
     """Declare a sans-I/O generator method that emits values: an iterator (sync) or async iterator (async)."""
 
     def __init__(self, fn: Callable[Concatenate[Any, P], Op[None]]):
-        self.fn = fn
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        super().__init__(fn)
 
     @overload
     def __get__(self, obj: None, owner: type | None = None) -> stream[P, R]: ...
@@ -321,12 +343,10 @@ class stream(Generic[P, R]):
     def __get__(self, obj: object, owner: type | None = None) -> Callable[P, Any]: ...
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        iterate = getattr(obj, "_iterate", None)
-        if iterate is None:
-            return functools.partial(self.fn, obj)
-        fn = self.fn
+        return super().__get__(obj, owner)
+
+    def _bind(self, obj: Any) -> Callable[..., Any]:
+        fn, iterate = self.fn, obj._iterate
 
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> Any:

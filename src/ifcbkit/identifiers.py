@@ -85,7 +85,11 @@ def parse_i_style_bin_id(bin_id: str) -> BinId:
 
 def parse_bin_id(bin_id: str) -> BinId:
     """Parse a D-style or I-style bin id."""
-    _checked_str(bin_id, "bin id")
+    return _parse_bin_id(_checked_str(bin_id, "bin id"))
+
+
+@functools.lru_cache(maxsize=65536)  # pure, and asked again and again for the same ids
+def _parse_bin_id(bin_id: str) -> BinId:
     if bin_id.startswith("D"):
         return parse_d_style_bin_id(bin_id)
     if bin_id.startswith("IFCB"):
@@ -146,7 +150,11 @@ def validate_bin_id(bin_id: str) -> str:
 
 def parse_pid(pid: str) -> Pid:
     """Parse a bin id or a ROI id (bin id + ``_`` + 5-digit target number)."""
-    _checked_str(pid, "id")
+    return _parse_pid(_checked_str(pid, "id"))
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_pid(pid: str) -> Pid:
     if _D_STYLE.fullmatch(pid) is None and _I_STYLE.fullmatch(pid) is None:
         head, _, tail = pid.rpartition("_")
         if head and _TARGET.fullmatch("_" + tail):
