@@ -272,9 +272,9 @@ class _DataDirectory(BinReading):
 
     # ----- walking ---------------------------------------------------------------------------
 
-    def _walk(self, keep: FilesetFilter, enter: EnterRule, emit: Callable[[Fileset], Any]) -> Op[None]:
+    def _walk(self, keep: FilesetFilter, enter: EnterRule, emit: Callable[[Fileset], Any] | None) -> Op[None]:
         """Walk the tree, entering the directories ``enter`` allows, and emit ``emit(fileset)`` (unless it
-        is ``None``) for each bin ``keep`` accepts."""
+        is ``None``; the fileset itself without ``emit``) for each bin ``keep`` accepts."""
         adcmod = _Adcmod(self.adcmod_root)
         yield from adcmod.check()
         yield from walk(self.root, _BinVisitor(self, keep, enter, emit, adcmod, []), what="data directory")
@@ -291,6 +291,12 @@ class _DataDirectory(BinReading):
             for pid in pids:
                 for bad in sorted({f"{pid}.{ext}" for ext in BIN_EXTENSIONS} & listing.broken):
                     warn_skipped(f"skipped {prefix}{bad}: not a readable file (broken symlink?)")
+        if not (listing.dirs or listing.broken) and self.require_roi:  # the usual case: complete triplets only
+            return [
+                {"pid": p, "hdr": f"{prefix}{p}.hdr", "adc": f"{prefix}{p}.adc", "roi": f"{prefix}{p}.roi"}
+                for p in pids
+                if f"{p}.roi" in files and f"{p}.adc" in files
+            ]
         out = []
         for pid in pids:
             hdr, adc, roi = pid + ".hdr", pid + ".adc", pid + ".roi"
@@ -314,7 +320,7 @@ class _DataDirectory(BinReading):
         file that is allowed to be missing), in sorted walk order, within ``[start_time, end_time)``
         and for the given instrument(s)."""
         keep = FilesetFilter(self.include, self.exclude, start_time, end_time, instrument)
-        yield from self._walk(keep, FilesetFilter.enter, lambda fileset: fileset)
+        yield from self._walk(keep, FilesetFilter.enter, None)
 
     @stream
     def list_data_dirs(self) -> Op[None]:
@@ -440,8 +446,8 @@ class _BinVisitor:
     __slots__ = ("adcmod", "checked", "directory", "emit", "enter_rule", "keep")
 
     def __init__(
-        self, directory: _DataDirectory, keep: FilesetFilter, enter_rule: EnterRule, emit: Callable[[Fileset], Any],
-        adcmod: _Adcmod, checked: list[str],
+        self, directory: _DataDirectory, keep: FilesetFilter, enter_rule: EnterRule,
+        emit: Callable[[Fileset], Any] | None, adcmod: _Adcmod, checked: list[str],
     ):  # fmt: skip
         self.directory = directory
         self.keep = keep
@@ -463,6 +469,8 @@ class _BinVisitor:
             for fileset in found:
                 if fileset["adc"] is not None:
                     fileset["adc"] = (yield from self.adcmod.find(fileset["pid"])) or fileset["adc"]
+        if self.emit is None:
+            return found
         return [item for item in map(self.emit, found) if item is not None]
 
 

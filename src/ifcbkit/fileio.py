@@ -49,25 +49,25 @@ def scan_dir(path: str) -> Listing:
             entries = list(it)
     except OSError as e:
         return Listing(path, [], frozenset(), frozenset(), frozenset(), {}, None, e)
-    names = sorted([e.name for e in entries])
+    names = [e.name for e in entries]
+    names.sort()
     try:
-        dirs = {e.name for e in entries if e.is_dir()}
+        dirs = frozenset([e.name for e in entries if e.is_dir()])
     except OSError:  # a symlink we may not stat
-        dirs = {e.name for e in entries if _is_dir(e)}
+        dirs = frozenset([e.name for e in entries if _is_dir(e)])
     broken = set()
     linked: dict[str, str] = {}
-    for e in entries:
-        if e.is_symlink():
-            try:
-                if e.name in dirs:
-                    linked[e.name] = os.path.realpath(e.path)
-                elif not e.is_file():
-                    broken.add(e.name)
-            except OSError:
+    for e in [e for e in entries if e.is_symlink()]:
+        try:
+            if e.name in dirs:
+                linked[e.name] = os.path.realpath(e.path)
+            elif not e.is_file():
                 broken.add(e.name)
-    files = frozenset(names).difference(dirs, broken)
+        except OSError:
+            broken.add(e.name)
+    files = frozenset(names).difference(dirs, broken) if dirs or broken else frozenset(names)
     real_path = os.path.realpath(path) if linked else None
-    return Listing(path, names, files, frozenset(dirs), frozenset(broken), linked, real_path)
+    return Listing(path, names, files, dirs, frozenset(broken), linked, real_path)
 
 
 class ScanDirs(Request):

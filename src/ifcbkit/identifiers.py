@@ -125,7 +125,7 @@ def is_bin_id(value: object) -> bool:
     return True
 
 
-_D_STYLE_LINES = re.compile(r"^D(\d{8})T(?:[01]\d|2[0-3])[0-5]\d[0-5]\d_IFCB\d{1,6}$", re.ASCII | re.MULTILINE)
+_D_STYLE_LINES = re.compile(r"(?:D\d{8}T(?:[01]\d|2[0-3])[0-5]\d[0-5]\d_IFCB\d{1,6}\n)*", re.ASCII)
 
 
 def valid_bin_ids(candidates: list[str]) -> list[str]:
@@ -134,11 +134,13 @@ def valid_bin_ids(candidates: list[str]) -> list[str]:
     One regex pass over a whole directory's names when they are all D-style ids
     (the usual case), one :func:`is_bin_id` per name otherwise.
     """
-    joined = "\n".join(candidates)
-    if joined.count("\n") == len(candidates) - 1:
-        days = _D_STYLE_LINES.findall(joined)
-        if len(days) == len(candidates) and all(map(_valid_day, set(days))):
-            return candidates
+    joined = "\n".join(candidates) + "\n"
+    if (
+        joined.count("\n") == len(candidates)
+        and _D_STYLE_LINES.fullmatch(joined)
+        and all(map(_valid_day, {c[1:9] for c in candidates}))
+    ):
+        return candidates
     return [c for c in candidates if is_bin_id(c)]
 
 
