@@ -132,22 +132,20 @@ def parse_roi_record(line: bytes, target: int, positions: tuple[int, ...], sourc
     fields = line.split(b",")
     pt, px, py, pw, ph, po = positions
     try:
-        record = RoiRecord(
-            target, int(fields[pt]), int(fields[px]), int(fields[py]),
-            int(fields[pw]), int(fields[ph]), int(fields[po]),
-        )  # fmt: skip
+        trigger, x, y = int(fields[pt]), int(fields[px]), int(fields[py])
+        width, height, offset = int(fields[pw]), int(fields[ph]), int(fields[po])
     except IndexError:
         raise FormatError(
             source, f"has {len(fields)} columns, fewer than the geometry needs", line=line_number
         ) from None
     except ValueError:
         values = [_number(fields[p], n, source, line_number) for p, n in zip(positions, GEOMETRY_COLUMNS)]
-        record = RoiRecord(target, *values)
-    if record.width < 0 or record.height < 0:
-        raise FormatError(source, f"negative ROI size {record.width}x{record.height}", line=line_number)
-    if record.offset < 0 and record.has_image:
-        raise FormatError(source, f"negative byte offset {record.offset}", line=line_number)
-    return record
+        trigger, x, y, width, height, offset = values
+    if width < 0 or height < 0:
+        raise FormatError(source, f"negative ROI size {width}x{height}", line=line_number)
+    if offset < 0 and width and height:
+        raise FormatError(source, f"negative byte offset {offset}", line=line_number)
+    return RoiRecord(target, trigger, x, y, width, height, offset)
 
 
 def iter_adc_targets(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import ItemsView, Iterator, Mapping, Sequence, ValuesView
 from typing import IO
 
 from PIL import Image
@@ -83,6 +83,23 @@ class BinImages(Mapping[int, Image.Image]):
             return self._pair(target, partner)[2]  # type: ignore[arg-type]
         return read_roi_image(self._roi, self.index.record(target))
 
+    def _images(self) -> Iterator[tuple[int, Image.Image]]:
+        """``(target, image)`` in key order, with the roles already known from the keys (no per-key lookup)."""
+        firsts = dict(self.pairs)
+        record = self.index.record
+        for target in self._all_keys():
+            partner = firsts.get(target)
+            if partner is None:
+                yield target, read_roi_image(self._roi, record(target))
+            else:
+                yield target, self._pair(target, partner)[2]
+
+    def items(self) -> ItemsView[int, Image.Image]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[Image.Image]:
+        return _Values(self)
+
     def get_raw(self, target: int) -> tuple[Image.Image, Image.Image | None]:
         """``(composite, gap_mask)`` for a stitched target, ``(image, None)`` otherwise."""
         role, partner = self._role(target)
@@ -94,6 +111,20 @@ class BinImages(Mapping[int, Image.Image]):
     def roi_ids(self) -> list[str]:
         """The ROI ids of the keys, in order."""
         return [add_target(self.bin_id, t) for t in self]
+
+
+class _Items(ItemsView[int, Image.Image]):
+    _mapping: BinImages
+
+    def __iter__(self) -> Iterator[tuple[int, Image.Image]]:
+        return self._mapping._images()
+
+
+class _Values(ValuesView[Image.Image]):
+    _mapping: BinImages
+
+    def __iter__(self) -> Iterator[Image.Image]:
+        return (image for _, image in self._mapping._images())
 
 
 def bin_images(

@@ -63,8 +63,13 @@ class AdcIndex:
 
     def records(self) -> list[RoiRecord]:
         """Every target's geometry, in order."""
-        if self._all is None:
-            self._all = [self.record(t) for t in range(1, len(self) + 1)]
+        if self._all is None:  # one pass over the lines, without the per-target memo
+            split, positions, source = self._lines, self._positions, self.source
+            self._all = [
+                parse_roi_record(line, t, positions, source, split.line_number(t))
+                for t, line in enumerate(split.lines, 1)
+            ]
+            self._records = dict(enumerate(self._all, 1))
         return self._all
 
     def image_targets(self) -> list[int]:
