@@ -42,6 +42,13 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
 def scan_dir(path: str) -> Listing:
     """List a directory with one ``os.scandir`` pass: no ``stat`` per entry except for symlinks."""
     try:
@@ -51,23 +58,20 @@ def scan_dir(path: str) -> Listing:
         return Listing(path, [], frozenset(), frozenset(), frozenset(), {}, None, e)
     names = [e.name for e in entries]
     names.sort()
-    try:
-        dirs = frozenset([e.name for e in entries if e.is_dir()])
-    except OSError:  # a symlink we may not stat
-        dirs = frozenset([e.name for e in entries if _is_dir(e)])
+    # one pass sets the regular files aside (from the entry types the listing already gave)
+    dirs = set()
     broken = set()
     linked: dict[str, str] = {}
-    for e in [e for e in entries if e.is_symlink()]:
-        try:
-            if e.name in dirs:
+    for e in [e for e in entries if not e.is_file(follow_symlinks=False)]:
+        if _is_dir(e):
+            dirs.add(e.name)
+            if e.is_symlink():
                 linked[e.name] = os.path.realpath(e.path)
-            elif not e.is_file():
-                broken.add(e.name)
-        except OSError:
+        elif not _is_file(e):  # a broken symlink, a socket, ...
             broken.add(e.name)
     files = frozenset(names).difference(dirs, broken) if dirs or broken else frozenset(names)
     real_path = os.path.realpath(path) if linked else None
-    return Listing(path, names, files, dirs, frozenset(broken), linked, real_path)
+    return Listing(path, names, files, frozenset(dirs), frozenset(broken), linked, real_path)
 
 
 class ScanDirs(Request):

@@ -9,6 +9,7 @@ digits, valid calendar date, sane length) is refused with
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
@@ -128,6 +129,9 @@ def is_bin_id(value: object) -> bool:
 _D_STYLE_LINES = re.compile(r"(?:D\d{8}T(?:[01]\d|2[0-3])[0-5]\d[0-5]\d_IFCB\d{1,6}\n)*", re.ASCII)
 
 
+_DATE_PART = operator.itemgetter(slice(1, 9))
+
+
 def valid_bin_ids(candidates: list[str]) -> list[str]:
     """The valid bin ids among ``candidates``, in order.
 
@@ -138,7 +142,7 @@ def valid_bin_ids(candidates: list[str]) -> list[str]:
     if (
         joined.count("\n") == len(candidates)
         and _D_STYLE_LINES.fullmatch(joined)
-        and all(map(_valid_day, {c[1:9] for c in candidates}))
+        and all(map(_valid_day, set(map(_DATE_PART, candidates))))
     ):
         return candidates
     return [c for c in candidates if is_bin_id(c)]
