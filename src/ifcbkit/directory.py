@@ -279,9 +279,9 @@ class _DataDirectory(BinReading):
         yield from adcmod.check()
         yield from walk(self.root, _BinVisitor(self, keep, enter, emit, adcmod, []), what="data directory")
 
-    def _filesets(self, listing: Listing, headers: list[str], checked: list[str], keep: FilesetFilter) -> list[Fileset]:
-        """The bins of one directory that pass the filter and have the files this directory requires."""
-        pids = [name[:-4] for name in headers]
+    def _filesets(self, listing: Listing, pids: list[str], checked: list[str], keep: FilesetFilter) -> list[Fileset]:
+        """The bins (from the names of their ``.hdr`` files) of one directory that pass the filter and have
+        the files this directory requires."""
         for part in checked:
             pids = [pid for pid in pids if part in pid]
         pids = keep.select(pids)
@@ -459,12 +459,14 @@ class _BinVisitor:
     def enter(self, name: str) -> _BinVisitor | None:
         if not self.enter_rule(self.keep, name):
             return None
-        checked = self.checked if name in self.keep.include else [*self.checked, name]
+        checked = self.checked
+        if name not in self.keep.include:  # a part inside another (D2023 in D20230105) needs no test of its own
+            checked = [part for part in checked if part not in name] + [name]
         return _BinVisitor(self.directory, self.keep.within(name), self.enter_rule, self.emit, self.adcmod, checked)
 
     def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
-        headers = [n for n in names if n.endswith(".hdr")]
-        found = self.directory._filesets(listing, headers, self.checked, self.keep) if headers else []
+        pids = [n[:-4] for n in names if n.endswith(".hdr")]
+        found = self.directory._filesets(listing, pids, self.checked, self.keep) if pids else []
         if self.adcmod.present:
             for fileset in found:
                 if fileset["adc"] is not None:
