@@ -194,6 +194,7 @@ def bench(tmp: Path, repeat: int, report: Report) -> None:
     with ifcbkit.open_bin(base) as b:
         targets = list(b.images)
     print(f"big bin: {roi_size / 1e6:.1f} MB .roi, {len(targets)} images; year tree: {n_bins} bins", file=sys.stderr)
+    os.sync()  # measure after the kernel has written the generated data back, not while it does
     # listing a year tree (first, on a fresh heap: both sides are measured in the same state)
     expected = naive_walk(str(year_root))
     assert [f["pid"] for f in SyncIfcbDataDirectory(year_root).list()] == expected

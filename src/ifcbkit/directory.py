@@ -465,7 +465,7 @@ class _BinVisitor:
         return _BinVisitor(self.directory, self.keep.within(name), self.enter_rule, self.emit, self.adcmod, checked)
 
     def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
-        pids = [n[:-4] for n in names if n.endswith(".hdr")]
+        pids = sorted([n[:-4] for n in names if n.endswith(".hdr")])
         found = self.directory._filesets(listing, pids, self.checked, self.keep) if pids else []
         if self.adcmod.present:
             for fileset in found:

@@ -26,7 +26,7 @@ class Listing(NamedTuple):
     """One directory's entries, as one ``os.scandir`` pass saw them."""
 
     path: str
-    names: list[str]  # sorted
+    names: list[str]  # in directory order (sorting is left to those who need an order)
     files: frozenset[str]  # the names that are neither directories nor broken symlinks
     dirs: frozenset[str]  # directories, including symlinks to directories
     broken: frozenset[str]  # symlinks that lead nowhere readable
@@ -57,7 +57,6 @@ def scan_dir(path: str) -> Listing:
     except OSError as e:
         return Listing(path, [], frozenset(), frozenset(), frozenset(), {}, None, e)
     names = [e.name for e in entries]
-    names.sort()
     # one pass sets the regular files aside (from the entry types the listing already gave)
     dirs = set()
     broken = set()

@@ -161,7 +161,7 @@ class _ProductVisitor:
 
     def files(self, listing: Listing, names: list[str]) -> Op[list[ProductFile]]:
         found = []
-        for name in names:
+        for name in sorted(names):
             parsed = None if name in listing.broken else parse_product_name(name)
             if parsed is not None:
                 product = ProductFile(*parsed, os.path.join(listing.path, name))

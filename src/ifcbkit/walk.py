@@ -25,7 +25,8 @@ class Visitor(Protocol):
         """The visitor for subdirectory ``name``, or ``None`` to leave it alone."""
 
     def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
-        """What to emit for a run of non-directory ``names`` of ``listing`` (sorted)."""
+        """What to emit, in name order, for a run of non-directory ``names`` of ``listing`` (a leaf
+        directory's names come unsorted: a visitor sorts only what it keeps)."""
 
 
 def warn_skipped(message: str) -> None:
@@ -71,7 +72,7 @@ def _walk(listing: Listing, visitor: Visitor, seen: set[str]) -> Op[None]:
     scanned = yield ScanDirs([os.path.join(listing.path, name) for name in children])
     listings = dict(zip(children, scanned))
     run: list[str] = []
-    for name in listing.names:
+    for name in sorted(listing.names):
         if name not in listing.dirs:
             run.append(name)
             continue
