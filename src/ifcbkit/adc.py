@@ -77,6 +77,9 @@ class RoiRecord(NamedTuple):
         return self.width * self.height
 
 
+_new_record = tuple.__new__  # a RoiRecord without the Python-level NamedTuple constructor (thousands per bin)
+
+
 class AdcLines(NamedTuple):
     """The non-blank lines of an ADC file, with their physical line numbers when blanks were skipped."""
 
@@ -145,7 +148,7 @@ def parse_roi_record(line: bytes, target: int, positions: tuple[int, ...], sourc
         raise FormatError(source, f"negative ROI size {width}x{height}", line=line_number)
     if offset < 0 and width and height:
         raise FormatError(source, f"negative byte offset {offset}", line=line_number)
-    return RoiRecord(target, trigger, x, y, width, height, offset)
+    return _new_record(RoiRecord, (target, trigger, x, y, width, height, offset))
 
 
 def iter_adc_targets(
