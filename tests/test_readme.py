@@ -122,3 +122,22 @@ def test_readme_main_job_runs_on_the_sample(repo_copy):
     result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), f"{job!r} printed nothing"
+
+
+def test_readme_command_line_examples_run(repo_copy):
+    """Every line of the README's 'Command line' block runs on the bundled sample and succeeds."""
+    text = README.read_text()
+    m = re.search(r"^## Command line\s*$(.*?)(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL)
+    assert m, "README.md has no '## Command line' section"
+    lines = [line.split("  #")[0].strip() for line in _blocks(m.group(1), "sh")[0].splitlines()]
+    commands = [line for line in lines if line]
+    assert len(commands) >= 5
+    script = Path(sys.executable).parent / "ifcbkit"
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == "ifcbkit", command
+        result = subprocess.run([str(script), *argv[1:]], capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+    assert (repo_copy / "images" / "IFCB5_2014_100_120000.zip").is_file()
+    assert (repo_copy / "metrics.csv").read_text().count("\n") == 6  # a header and the five sample bins
+    assert "Guinardia" in (repo_copy / "daily.csv").read_text()
