@@ -69,3 +69,40 @@ def _fresh_caches():
     clear_caches()
     yield
     clear_caches()
+
+
+# ----- fixtures several modules share ---------------------------------------------------------
+
+
+@pytest.fixture(params=["sync-directory", "async-directory", "sync-store", "async-store"])
+def reader(request):
+    """Each of the four filesystem readers: a data directory or a bin store, on either face."""
+    from ifcbkit import AsyncFilesystemBinStore, AsyncIfcbDataDirectory, SyncFilesystemBinStore, SyncIfcbDataDirectory
+
+    return {
+        "sync-directory": SyncIfcbDataDirectory,
+        "async-directory": AsyncIfcbDataDirectory,
+        "sync-store": SyncFilesystemBinStore,
+        "async-store": AsyncFilesystemBinStore,
+    }[request.param]
+
+
+@pytest.fixture(scope="session")
+def endpoint():
+    """A real S3 API server (moto) on 127.0.0.1 for the whole session; modules make their own buckets."""
+    from servers import moto_server
+
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def client(endpoint):
+    """A boto3 S3 client on :func:`endpoint`."""
+    import boto3
+
+    from servers import s3_client_options
+
+    c = boto3.client("s3", **s3_client_options(endpoint))
+    yield c
+    c.close()

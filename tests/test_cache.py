@@ -9,24 +9,12 @@ from pathlib import Path
 import pytest
 
 from helpers import call
-from ifcbkit import AsyncFilesystemBinStore, AsyncIfcbDataDirectory, SyncFilesystemBinStore, SyncIfcbDataDirectory
+from ifcbkit import SyncIfcbDataDirectory
 from ifcbkit.cache import ADC_INDEX_CACHE, LRUCache, clear_caches
 from ifcbkit.fileio import ReadFile
 from ifcbkit.testing import Roi, make_bin, write_bin
 
 PID = "D20240601T120000_IFCB42"
-
-READERS = {
-    "sync-directory": SyncIfcbDataDirectory,
-    "async-directory": AsyncIfcbDataDirectory,
-    "sync-store": SyncFilesystemBinStore,
-    "async-store": AsyncFilesystemBinStore,
-}
-
-
-@pytest.fixture(params=list(READERS))
-def reader(request):
-    return READERS[request.param]
 
 
 @pytest.fixture

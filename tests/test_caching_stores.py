@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from aiobotocore.session import get_session
 
@@ -31,7 +30,6 @@ from servers import (
     SECRET_KEY,
     TRUNCATED,
     S3Calls,
-    moto_server,
     outcome,
     resolve,
     s3_client_options,
@@ -41,19 +39,6 @@ from servers import (
 )
 
 FACES = ["sync", "async"]
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def client(endpoint):
-    c = boto3.client("s3", **s3_client_options(endpoint))
-    yield c
-    c.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,8 @@ import pytest
 from helpers import call
 from ifcbkit import (
     AdcIndex,
-    AsyncFilesystemBinStore,
     AsyncFilesystemRoiStore,
-    AsyncIfcbDataDirectory,
-    SyncFilesystemBinStore,
     SyncFilesystemRoiStore,
-    SyncIfcbDataDirectory,
     bin_images,
 )
 from ifcbkit.fileio import ReadFile, ReadRanges
@@ -117,19 +113,6 @@ def reads(monkeypatch) -> Reads:
 
 def pixels(image) -> tuple:
     return image.mode, image.size, image.tobytes()
-
-
-READERS = {
-    "sync-directory": SyncIfcbDataDirectory,
-    "async-directory": AsyncIfcbDataDirectory,
-    "sync-store": SyncFilesystemBinStore,
-    "async-store": AsyncFilesystemBinStore,
-}
-
-
-@pytest.fixture(params=list(READERS))
-def reader(request):
-    return READERS[request.param]
 
 
 async def test_one_roi_reads_only_its_bytes(big_d, reader, reads):

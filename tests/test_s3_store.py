@@ -39,7 +39,6 @@ from servers import (
     S3Calls,
     bin_files,
     free_port,
-    moto_server,
     outcome,
     reference_stores,
     resolve,
@@ -50,19 +49,6 @@ from servers import (
 
 BIG = "D20230704T120000_IFCB999"  # the multi-MB generated bin
 BIG_ROIS = [Roi(80 + i % 7, 90 - i % 5) for i in range(600)]
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def client(endpoint):
-    c = boto3.client("s3", **s3_client_options(endpoint))
-    yield c
-    c.close()
 
 
 @pytest.fixture(scope="module")
