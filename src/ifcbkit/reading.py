@@ -23,7 +23,7 @@ from typing import Any
 from PIL import Image
 
 from .cache import ADC_INDEX_CACHE
-from .errors import FormatError, NotFoundError
+from .errors import NotFoundError
 from .faces import Blocking, Call, Emit, Op, Shared, operation, stream
 from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import add_target, bin_key, parse_roi_id, validate_bin_id
@@ -268,7 +268,3 @@ class BinReading:
             hdr_source=self._describe(bin_id, "hdr"), adc_source=self._describe(bin_id, "adc"),
         )  # fmt: skip
         return (yield Blocking(compute))
-
-    def _check_has_roi(self, bin_id: str) -> Op[None]:
-        if not (yield from self._file_exists(bin_id, "roi")):
-            raise FormatError(self._describe(bin_id, "roi"), "missing .roi file")
