@@ -34,7 +34,7 @@ from ..errors import FormatError, InvalidIdentifierError, MissingDependencyError
 from ..faces import AsyncFace, Call, Op, Request, SyncFace, operation
 from ..identifiers import bin_key, validate_bin_id
 from ..reading import BinReading
-from .objectstore import _KeyedBins
+from .base import _KeyedBins
 
 logger = logging.getLogger(__name__)
 
