@@ -25,9 +25,9 @@ from ..errors import NotFoundError, StoreError
 from ..faces import AsyncFace, Op, SyncFace, operation
 from ..identifiers import parse_roi_id
 from ..reading import BinReading
-from .base import _RoiStore
+from .base import _KeyedBins, _RoiStore
 from .filesystem import _FilesystemBins
-from .objectstore import _BackendBins, _KeyedBins, call_backend, failure_reason
+from .objectstore import _BackendBins, call_backend, failure_reason
 
 logger = logging.getLogger(__name__)
 
