@@ -8,6 +8,7 @@ An image whose bytes run past the end of the data is a truncated bin
 
 from __future__ import annotations
 
+import bisect
 import mmap
 import os
 import threading
@@ -94,13 +95,20 @@ class ChunkRoiReader:
     size = None
 
     def __init__(self, chunks: Iterable[tuple[int, bytes]], *, source: str | None = None):
-        self._chunks = [(start, memoryview(data)) for start, data in chunks]
+        self._chunks = dict(chunks)
+        self._starts = sorted(self._chunks)
         self.source = source
 
     def read(self, offset: int, length: int) -> bytes:
-        for start, view in self._chunks:
-            if start <= offset <= start + len(view):
-                return bytes(view[offset - start : offset - start + length])
+        data = self._chunks.get(offset)
+        if data is not None and len(data) <= length:  # a chunk fetched for exactly this image (or cut short)
+            return data
+        i = bisect.bisect_right(self._starts, offset) - 1
+        if i >= 0:
+            start = self._starts[i]
+            data = self._chunks[start]
+            if offset <= start + len(data):
+                return data[offset - start : offset - start + length]
         raise ValueError(f"bytes at {offset} of {self.source} were not fetched")
 
 
