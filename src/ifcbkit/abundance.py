@@ -14,7 +14,7 @@ import csv
 import math
 import os
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any, NamedTuple
 
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, TimeLike, make_fileset_filter
@@ -141,16 +141,23 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def write_abundance_csv(rows: Iterable[Mapping[str, Any]], file: IO[str] | str | os.PathLike[str]) -> None:
-    """Write long-format rows as CSV (a header line, then one line per row; NaN and ``None`` are empty)."""
+def write_rows_csv(
+    rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str], file: IO[str] | str | os.PathLike[str]
+) -> None:
+    """Write rows as CSV: a header line, then one line per row; NaN and ``None`` are empty cells."""
     if not hasattr(file, "write"):
         with open(file, "w", newline="", encoding="utf-8") as f:  # type: ignore[arg-type]
-            write_abundance_csv(rows, f)
+            write_rows_csv(rows, fieldnames, f)
         return
-    writer = csv.DictWriter(file, fieldnames=ABUNDANCE_FIELDS, extrasaction="ignore", lineterminator="\n")  # type: ignore[arg-type]
+    writer = csv.DictWriter(file, fieldnames=fieldnames, extrasaction="ignore", lineterminator="\n")  # type: ignore[arg-type]
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _csv_value(v) for k, v in row.items()})
+
+
+def write_abundance_csv(rows: Iterable[Mapping[str, Any]], file: IO[str] | str | os.PathLike[str]) -> None:
+    """Write long-format rows as CSV (a header line, then one line per row; NaN and ``None`` are empty)."""
+    write_rows_csv(rows, ABUNDANCE_FIELDS, file)
 
 
 # ----- over a data root -----------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import math
 import os
@@ -21,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from . import __version__
-from .abundance import daily_abundance, write_abundance_csv
+from .abundance import daily_abundance, write_abundance_csv, write_rows_csv
 from .directory import SyncIfcbDataDirectory, make_fileset_filter
 from .errors import IfcbError
 from .identifiers import parse_bin_id
@@ -46,12 +45,6 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    return value
-
-
-def _csv_value(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
     return value
 
 
@@ -153,14 +146,16 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         workers=args.workers, progress=_Progress.for_stderr("metrics"),
     )  # fmt: skip
     failures = []
-    with _output(args.out) as out:
-        writer = csv.DictWriter(out, fieldnames=METADATA_FIELDS, lineterminator="\n")
-        writer.writeheader()
+
+    def rows() -> Iterator[dict[str, Any]]:
         for result in results:
             if isinstance(result, BinFailure):
                 failures.append(result)
-                continue
-            writer.writerow({k: _csv_value(v) for k, v in result.items()})
+            else:
+                yield result
+
+    with _output(args.out) as out:
+        write_rows_csv(rows(), METADATA_FIELDS, out)
     for failure in failures:
         _warn("metrics", f"skipped {failure.pid}: {failure.error}")
     return 0
