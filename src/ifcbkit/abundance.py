@@ -20,8 +20,8 @@ from typing import IO, Any, NamedTuple
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, TimeLike, make_fileset_filter
 from .errors import FormatError, IfcbError, NotFoundError
 from .identifiers import parse_bin_id
-from .metrics import ML_METHODS, MlMethod
-from .parallel import Progress, parallel_map, shared_directory
+from .metrics import MlMethod, check_method
+from .parallel import BinFailure, Progress, bins_under, metadata_job, parallel_map
 from .products import (
     ClassScores,
     ProductFile,
@@ -195,10 +195,9 @@ def _counts_job(
     root, include, exclude, pid, score_path, threshold, method = job
     if score_path is None:
         return Skipped(pid, "no class scores")
-    try:
-        meta = shared_directory(root, include, exclude).bin_metadata(pid, method=method)  # type: ignore[arg-type]
-    except (IfcbError, OSError) as e:
-        return Skipped(pid, f"unreadable bin: {e}")
+    meta = metadata_job((root, include, exclude, pid, method))
+    if isinstance(meta, BinFailure):
+        return Skipped(pid, f"unreadable bin: {meta.error}")
     if math.isnan(meta["ml_analyzed"]):
         return Skipped(pid, f"no ml_analyzed ({meta['ml_analyzed_reason']})")
     try:
@@ -232,11 +231,8 @@ def daily_abundance(
     time range and instruments). Bins are processed on ``workers`` processes.
     """
     threshold = _check_threshold(threshold)
-    if method not in ML_METHODS:
-        raise ValueError(f"method must be one of {', '.join(ML_METHODS)}, not {method!r}")
-    key = (os.path.abspath(os.fspath(data_root)), tuple(include), tuple(exclude))
-    directory = shared_directory(*key)
-    pids = [f["pid"] for f in directory.list(start_time=start_time, end_time=end_time, instrument=instrument)]
+    check_method(method)
+    key, pids = bins_under(data_root, include, exclude, start_time, end_time, instrument)
     files = _score_files(scores)
     if any(path.lower().endswith((".h5", ".hdf5")) for path in files.values()):
         _import_h5py()  # fail once, here, rather than in every worker

@@ -46,6 +46,13 @@ HeaderLike = Mapping[str, Any] | bytes
 AdcLike = bytes | AdcTable
 
 
+def check_method(method: str) -> str:
+    """``method`` if it is a volume method (``'adc'``, ``'hdr'``, ``'reference'``); ``ValueError`` otherwise."""
+    if method not in ML_METHODS:
+        raise ValueError(f"method must be one of {', '.join(ML_METHODS)}, not {method!r}")
+    return method
+
+
 class MlAnalyzed(NamedTuple):
     """The volume analyzed of one bin and the times it comes from.
 
@@ -259,8 +266,7 @@ def compute_ml_analyzed(
     I-style bins use the I-style ADC algorithm for ``'adc'`` and ``'reference'``.
     Not computable: NaN values and a ``reason``.
     """
-    if method not in ML_METHODS:
-        raise ValueError(f"method must be one of {', '.join(ML_METHODS)}, not {method!r}")
+    check_method(method)
     parsed = parse_bin_id(bin_id)
     header = _as_header(hdr, hdr_source)
     if method == "hdr":

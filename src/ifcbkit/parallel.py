@@ -28,7 +28,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, SyncIfcbDataDirectory, TimeLike
 from .errors import IfcbError
-from .metrics import ML_METHODS, MlMethod
+from .metrics import MlMethod, check_method
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -113,7 +113,22 @@ def shared_directory(root: str, include: tuple[str, ...], exclude: tuple[str, ..
     return SyncIfcbDataDirectory(root, include=include, exclude=exclude)
 
 
-def _metadata_job(job: tuple[str, tuple[str, ...], tuple[str, ...], str, str]) -> dict[str, Any] | BinFailure:
+DirectoryKey = tuple[str, tuple[str, ...], tuple[str, ...]]
+
+
+def bins_under(
+    root: str | os.PathLike[str], include: Iterable[str], exclude: Iterable[str], start_time: TimeLike | None,
+    end_time: TimeLike | None, instrument: int | str | Iterable[int | str] | None,
+) -> tuple[DirectoryKey, list[str]]:  # fmt: skip
+    """What per-bin jobs need to find a tree again in a worker (``(root, include, exclude)``), and the
+    ids of its bins within the filters, in listing order."""
+    key = (os.path.abspath(os.fspath(root)), tuple(include), tuple(exclude))
+    listed = shared_directory(*key).list(start_time=start_time, end_time=end_time, instrument=instrument)
+    return key, [f["pid"] for f in listed]
+
+
+def metadata_job(job: tuple[str, tuple[str, ...], tuple[str, ...], str, str]) -> dict[str, Any] | BinFailure:
+    """One bin's metadata in a worker, or the :class:`BinFailure` that says why it could not be read."""
     root, include, exclude, pid, method = job
     try:
         return shared_directory(root, include, exclude).bin_metadata(pid, method=method)  # type: ignore[arg-type]
@@ -135,10 +150,7 @@ def iter_bin_metadata(
 ) -> Iterator[dict[str, Any] | BinFailure]:
     """:meth:`~ifcbkit.reading.BinReading.bin_metadata` of every bin under ``root`` (in listing order),
     computed on ``workers`` processes; a bin that cannot be read gives a :class:`BinFailure`."""
-    if method not in ML_METHODS:
-        raise ValueError(f"method must be one of {', '.join(ML_METHODS)}, not {method!r}")
-    key = (os.path.abspath(os.fspath(root)), tuple(include), tuple(exclude))
-    directory = shared_directory(*key)
-    pids = [f["pid"] for f in directory.list(start_time=start_time, end_time=end_time, instrument=instrument)]
+    check_method(method)
+    key, pids = bins_under(root, include, exclude, start_time, end_time, instrument)
     jobs = [(*key, pid, method) for pid in pids]
-    return parallel_map(_metadata_job, jobs, workers=workers, progress=progress)
+    return parallel_map(metadata_job, jobs, workers=workers, progress=progress)

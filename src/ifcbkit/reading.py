@@ -29,7 +29,7 @@ from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import add_target, bin_key, parse_roi_id, validate_bin_id
 from .images import BinImages
 from .index import AdcIndex
-from .metrics import ML_METHODS, MlMethod
+from .metrics import MlMethod, check_method
 from .metrics import bin_metadata as compute_bin_metadata
 from .roi import BufferRoiReader, ChunkRoiReader, RoiRecord, plan_ranges
 
@@ -255,8 +255,7 @@ class BinReading:
         """The bin's metrics like the dashboard's ``/api/bin/{id}`` (see :func:`ifcbkit.metrics.bin_metadata`);
         ``size`` counts the files that exist (a missing ``.roi`` counts 0 bytes)."""
         validate_bin_id(bin_id)
-        if method not in ML_METHODS:
-            raise ValueError(f"method must be one of {', '.join(ML_METHODS)}, not {method!r}")
+        check_method(method)
         hdr = yield from self._read_file(bin_id, "hdr")
         adc = yield from self._read_file(bin_id, "adc")
         try:
