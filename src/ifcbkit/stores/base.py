@@ -24,14 +24,17 @@ ImageFormat = Literal["png", "jpg"]
 _PIL_FORMATS = {"png": "PNG", "jpg": "JPEG"}
 
 
+def check_file_type(file_type: str) -> ImageFormat:
+    """``file_type`` if it is an image type ROI stores encode (``'png'`` or ``'jpg'``); ``ValueError`` otherwise."""
+    if file_type not in _PIL_FORMATS:
+        raise ValueError(f"file_type must be 'png' or 'jpg', not {file_type!r}")
+    return file_type  # type: ignore[return-value]
+
+
 def encode_image(image: Image.Image, file_type: ImageFormat = "png") -> bytes:
     """An image encoded as PNG or JPEG bytes."""
-    try:
-        pil_format = _PIL_FORMATS[file_type]
-    except KeyError:
-        raise ValueError(f"file_type must be 'png' or 'jpg', not {file_type!r}") from None
     buffer = io.BytesIO()
-    image.save(buffer, pil_format)
+    image.save(buffer, _PIL_FORMATS[check_file_type(file_type)])
     return buffer.getvalue()
 
 

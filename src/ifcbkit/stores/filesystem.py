@@ -18,6 +18,7 @@ from .base import (
     SyncRoiStore,
     _KeyedBins,
     _RoiStore,
+    check_file_type,
     encode_image,
 )
 
@@ -54,9 +55,7 @@ class _FilesystemRois(_RoiStore):
         include: Iterable[str] = DEFAULT_INCLUDE,
         exclude: Iterable[str] = DEFAULT_EXCLUDE,
     ):
-        if file_type not in ("png", "jpg"):
-            raise ValueError(f"file_type must be 'png' or 'jpg', not {file_type!r}")
-        self.file_type = file_type
+        self.file_type = check_file_type(file_type)
         self.stitch = stitch
         self.bins = _DataDirectory(root, include=include, exclude=exclude)
 

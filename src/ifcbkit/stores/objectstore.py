@@ -40,7 +40,7 @@ from ..cache import LRUCache
 from ..errors import IfcbError, InvalidIdentifierError, NotFoundError, StoreError
 from ..faces import AsyncFace, Call, Emit, Op, SyncFace, map_emits, operation, stream
 from ..identifiers import bin_key, parse_bin_id, parse_bin_key, parse_instruments, parse_roi_id
-from .base import ImageFormat, _KeyedBins, _RoiStore
+from .base import ImageFormat, _KeyedBins, _RoiStore, check_file_type
 
 Layout = Literal["year", "flat"]
 LEGACY = "legacy"
@@ -433,12 +433,6 @@ class _ObjectRois(_RoiStore):
         yield from self._obj_delete(self._key(roi_id))  # type: ignore[attr-defined]
 
 
-def _check_file_type(file_type: str) -> str:
-    if file_type not in ("png", "jpg"):
-        raise ValueError(f"file_type must be 'png' or 'jpg', not {file_type!r}")
-    return file_type
-
-
 class _BackendRois(_BackendObjects, _ObjectRois):
     def __init__(
         self,
@@ -450,7 +444,7 @@ class _BackendRois(_BackendObjects, _ObjectRois):
     ):
         self.backend = backend
         self.layout = _layout(prefix, layout)
-        self.file_type = _check_file_type(file_type)
+        self.file_type = check_file_type(file_type)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({type(self.backend).__name__}, {self.layout!r})"

@@ -26,11 +26,10 @@ from typing import Any
 
 from ..errors import NotFoundError, StoreError
 from ..faces import AsyncFace, Call, Emit, Op, SyncFace
-from .base import ImageFormat
+from .base import ImageFormat, check_file_type
 from .objectstore import (
     KeyLayout,
     Layout,
-    _check_file_type,
     _layout,
     _ObjectBins,
     _ObjectRois,
@@ -177,7 +176,7 @@ class _S3Rois(_S3Objects, _ObjectRois):
     ):
         self._init_s3(bucket, client)
         self.layout = _layout(prefix, layout)
-        self.file_type = _check_file_type(file_type)
+        self.file_type = check_file_type(file_type)
 
 
 class S3RoiStore(_S3Rois, SyncFace):
