@@ -105,10 +105,7 @@ class _CachingBins(_KeyedBins):
         return (yield from self.fs._file_exists(bin_id, ext))
 
     def _file_size(self, bin_id: str, ext: str) -> Op[int]:
-        size = getattr(self.fs, "_file_size", None)
-        if size is not None:
-            return (yield from size(bin_id, ext))
-        return len((yield from self.fs._read_file(bin_id, ext)))
+        return (yield from self.fs._file_size(bin_id, ext))
 
 
 class CachingBinStore(_CachingBins, SyncFace):
