@@ -381,7 +381,7 @@ async def snapshot(store: Any, pid: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     out["header"] = await outcome(lambda: store.read_header(pid))
     out["metadata"] = _nan_free(await outcome(lambda: store.bin_metadata(pid, method="adc")))
-    ids = await outcome(lambda: store.list_images(pid))
+    ids = await outcome(lambda: store.list_roi_ids(pid))
     out["ids"] = ids
     ids = ids if isinstance(ids, list) else []
     probes = sorted({*ids, *(f"{pid}_{t:05d}" for t in (1, 2, 3, 4, 6, 7, 999))})

@@ -11,7 +11,7 @@ import sys
 import h5py
 import pytest
 
-from ifcbkit import MissingDependencyError
+from ifcbkit import AdcLineWarning, ClassScoresRows, MissingDependencyError
 from ifcbkit.abundance import (
     ABUNDANCE_FIELDS,
     BinCounts,
@@ -24,7 +24,6 @@ from ifcbkit.abundance import (
 )
 from ifcbkit.errors import FormatError
 from ifcbkit.parallel import BinFailure, iter_bin_metadata, parallel_map
-from ifcbkit.products import ClassScores
 from ifcbkit.testing import Roi, write_bin
 
 CLASSES = ("diatom", "ciliate", "detritus")
@@ -120,12 +119,14 @@ def expected_rows() -> list[dict]:
 
 
 def test_winners_and_counts():
-    scores = ClassScores(CLASSES, {**A_SCORES, 5: (math.nan, 0.75, 0.2), 6: (math.nan,) * 3, **{7: E_SCORES[3]}})
+    rows = {**A_SCORES, 5: (math.nan, 0.75, 0.2), 6: (math.nan,) * 3, **{7: E_SCORES[3]}}
+    scores = ClassScoresRows.from_scores(CLASSES, rows)
     assert winners(scores, THRESHOLD) == {1: "diatom", 2: "ciliate", 3: None, 4: "detritus", 5: "ciliate", 6: None,
                                           7: "diatom"}  # fmt: skip
     assert class_counts(scores, THRESHOLD) == {"diatom": 2, "ciliate": 2, "detritus": 1}
     assert class_counts(scores, 0.0) == {"diatom": 3, "ciliate": 2, "detritus": 1}
-    assert class_counts(ClassScores(CLASSES, B_SCORES), THRESHOLD) == {"diatom": 0, "ciliate": 0, "detritus": 0}
+    none = {"diatom": 0, "ciliate": 0, "detritus": 0}
+    assert class_counts(ClassScoresRows.from_scores(CLASSES, B_SCORES), THRESHOLD) == none
     with pytest.raises(ValueError, match="threshold"):
         class_counts(scores, math.nan)
 
@@ -233,11 +234,22 @@ def test_bad_arguments(tree):
 
 def test_metadata_failures_are_reported_not_raised(tree):
     root, _ = tree
-    adc = root / "data" / "D2024" / "D20240215" / f"{C}.adc"
-    adc.write_text("1,2,three\n")
+    hdr = root / "data" / "D2024" / "D20240215" / f"{C}.hdr"
+    hdr.write_bytes(b"\x89PNG\r\n\x1a\n not a header\n")
     results = list(iter_bin_metadata(root, workers=1))
     failure = results[2]
-    assert isinstance(failure, BinFailure) and failure.pid == C and str(adc) in failure.error
+    assert isinstance(failure, BinFailure) and failure.pid == C and str(hdr) in failure.error
+
+
+def test_damaged_adc_lines_are_counted_not_fatal(tree):
+    root, _ = tree
+    adc = root / "data" / "D2024" / "D20240215" / f"{C}.adc"
+    lines = adc.read_bytes().splitlines()
+    adc.write_bytes(b"\n".join([lines[0], b"1,2,three", *lines[1:]]) + b"\n")
+    with pytest.warns(AdcLineWarning, match=f"{C}.adc, line 2: damaged ADC line skipped"):
+        results = list(iter_bin_metadata(root, workers=1))
+    meta = results[2]
+    assert meta["pid"] == C and meta["skipped_lines"] == 1 and meta["num_triggers"] == len(lines) + 1
 
 
 def test_write_abundance_csv(tree, tmp_path):

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from ifcbkit import (
-    D_STYLE_COLUMNS,
-    I_STYLE_COLUMNS,
+    D_STYLE_COLUMN_NAMES,
+    I_STYLE_COLUMN_NAMES,
     FormatError,
     NotFoundError,
     RoiRecord,
     adc_column_names,
-    iter_adc_targets,
+    iter_roi_records,
     normalize_column_name,
     parse_adc_bytes,
     parse_adc_file,
@@ -80,7 +80,7 @@ def test_parse_adc_file(tmp_path):
 
 
 def test_iter_adc_targets_yields_every_line():
-    records = list(iter_adc_targets(D_ID, D_ADC))
+    records = list(iter_roi_records(D_ID, D_ADC))
     assert records == [
         RoiRecord(1, 1, 10, 20, 4, 3, 0),
         RoiRecord(2, 2, 0, 0, 0, 0, 12),
@@ -112,7 +112,7 @@ def test_i_style_trailing_comma_and_crlf():
 def test_line_endings_and_final_newline(ending, newline):
     data = D_ADC.replace(b"\n", newline) + ending
     assert parse_adc_bytes(D_ID, data, extended=True) == _extended(D_EXPECTED, D_OFFSETS)
-    assert len(list(iter_adc_targets(D_ID, data))) == 4
+    assert len(list(iter_roi_records(D_ID, data))) == 4
 
 
 def test_blank_lines_are_skipped_and_not_numbered():
@@ -132,7 +132,7 @@ def test_error_line_numbers_count_blank_lines():
     bad = d_line(3, "abc", 0, 4, 4, 0).encode()
     data = b"\n".join([d_line(1, 0, 0, 1, 1, 0).encode(), b"", b"", d_line(2, 0, 0, 1, 1, 1).encode(), b" ", bad])
     with pytest.raises(FormatError) as info:
-        list(iter_adc_targets(D_ID, data))
+        list(iter_roi_records(D_ID, data, strict=True))
     assert info.value.line == 6
     assert info.value.source == f"{D_ID}.adc"
     assert "'x'" in str(info.value) and "abc" in str(info.value) and "line 6" in str(info.value)
@@ -140,7 +140,7 @@ def test_error_line_numbers_count_blank_lines():
 
 def test_scientific_notation_in_geometry():
     data = d_line("1.0E+00", "1.0E+02", "2.5e1", "4.0E+00", "3", "1.2E+01").encode()
-    assert list(iter_adc_targets(D_ID, data)) == [RoiRecord(1, 1, 100, 25, 4, 3, 12)]
+    assert list(iter_roi_records(D_ID, data)) == [RoiRecord(1, 1, 100, 25, 4, 3, 12)]
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_non_numeric_geometry_is_a_format_error_naming_file_and_line(tmp_path, f
     path = tmp_path / f"{D_ID}.adc"
     path.write_bytes(data)
     with pytest.raises(FormatError) as info:
-        parse_adc_file(D_ID, path)
+        parse_adc_file(D_ID, path, strict=True)
     assert info.value.source == str(path)
     assert info.value.line == 2
     assert str(path) in str(info.value) and "line 2" in str(info.value)
@@ -163,24 +163,24 @@ def test_non_numeric_geometry_is_a_format_error_naming_file_and_line(tmp_path, f
 def test_negative_size_is_a_format_error(width, height):
     data = d_line(1, 0, 0, width, height, 0).encode()
     with pytest.raises(FormatError, match="negative ROI size") as info:
-        parse_adc_bytes(D_ID, data)
+        parse_adc_bytes(D_ID, data, strict=True)
     assert info.value.line == 1
 
 
 def test_negative_offset_of_an_image_is_a_format_error():
     with pytest.raises(FormatError, match="negative byte offset"):
-        parse_adc_bytes(D_ID, d_line(1, 0, 0, 2, 2, -5).encode())
+        parse_adc_bytes(D_ID, d_line(1, 0, 0, 2, 2, -5).encode(), strict=True)
 
 
 def test_too_few_columns_is_a_format_error():
     with pytest.raises(FormatError, match="columns") as info:
-        parse_adc_bytes(D_ID, b"1,2,3\n")
+        parse_adc_bytes(D_ID, b"1,2,3\n", strict=True)
     assert info.value.line == 1
 
 
 @pytest.mark.parametrize("data", [b"", b"\n", b"\r\n\r\n", b"  \n\t\n"])
 def test_empty_adc_has_no_targets(data):
-    assert list(iter_adc_targets(D_ID, data)) == []
+    assert list(iter_roi_records(D_ID, data)) == []
     assert parse_adc_bytes(D_ID, data) == {}
     assert parse_adc_bytes(I_ID, data, extended=True) == {}
     assert len(parse_adc_table(D_ID, data)) == 0
@@ -205,7 +205,7 @@ def test_header_columns_are_the_truth():
     assert table.names == tuple(names)
     assert table.column("ADCtime") == [0.5, 1.0, 0.08984375]
     with pytest.raises(FormatError, match="byteOffset"):
-        parse_adc_bytes(D_ID, data, columns=["trigger", "x", "y", "width", "height"])
+        parse_adc_bytes(D_ID, data, columns=["trigger", "x", "y", "width", "height"], strict=True)
 
 
 # --- column names -------------------------------------------------------------------------
@@ -229,7 +229,7 @@ def test_normalize_column_name(name, canonical):
 
 def test_table_all_columns_d_style_defaults():
     table = parse_adc_table(D_ID, D_ADC)
-    assert table.names == D_STYLE_COLUMNS
+    assert table.names == D_STYLE_COLUMN_NAMES
     assert len(table) == 4 and len(table.rows) == 4
     assert table.column("trigger") == [1.0, 2.0, 3.0, 4.0]
     assert table.column("ADCtime") == [0.5, 0.5, 0.08984375, 0.5]
@@ -239,7 +239,7 @@ def test_table_all_columns_d_style_defaults():
     assert table.column("InhibitTime") == [0.01] * 4
     row = table.row(3)
     assert row["TimeOfFlight"] == -999.0 and row["width"] == 5.0 and row["GrabTimeEnd"] == 0.54
-    assert list(row) == list(D_STYLE_COLUMNS)
+    assert list(row) == list(D_STYLE_COLUMN_NAMES)
     assert "RunTime" in table and "runTime" not in table
 
 
@@ -265,7 +265,7 @@ def test_table_with_header_named_columns():
     for header in ("kv_2013.hdr", "kv_2022.hdr"):
         names = adc_column_names(parse_hdr_file(HEADERS / header))
         table = parse_adc_table(D_ID, D_ADC, columns=names)
-        assert table.names == D_STYLE_COLUMNS
+        assert table.names == D_STYLE_COLUMN_NAMES
         assert table.rows == parse_adc_table(D_ID, D_ADC).rows
 
 
@@ -273,7 +273,7 @@ def test_table_old_22_column_d_file():
     lines = [",".join(d_line(t, t, t, 2, 2, 4 * t).split(",")[:22]) for t in (1, 2, 3)]
     data = ("\n".join(lines) + "\n").encode()
     table = parse_adc_table(D_ID, data)
-    assert table.names == D_STYLE_COLUMNS[:22]
+    assert table.names == D_STYLE_COLUMN_NAMES[:22]
     assert "RunTime" not in table and "InhibitTime" not in table
     assert table.column("x") == [1.0, 2.0, 3.0]
     assert parse_adc_bytes(D_ID, data, extended=True)[3] == {
@@ -284,7 +284,7 @@ def test_table_old_22_column_d_file():
 def test_table_i_style_trailing_comma():
     data = (i_line(1, 202, 673, 96, 45, 1, frame_grab="8.984375E-02") + "\r\n" + i_line(1, 0, 0, 0, 0, 4321)).encode()
     table = parse_adc_table(I_ID, data)
-    assert table.names == I_STYLE_COLUMNS
+    assert table.names == I_STYLE_COLUMN_NAMES
     assert len(table.names) == 15
     assert table.row(1) == {
         "trigger": 1.0, "processingEndTime": 0.31, "fluorescenceLow": 0.06, "fluorescenceHigh": -0.61,
@@ -301,7 +301,7 @@ def test_table_empty_fields_are_nan():
     fields[22] = " "  # RunTime
     short = ",".join(d_line(2, 0, 0, 1, 1, 1).split(",")[:20])  # no SignalLength..InhibitTime
     table = parse_adc_table(D_ID, (",".join(fields) + "\n" + short).encode())
-    assert table.names == D_STYLE_COLUMNS
+    assert table.names == D_STYLE_COLUMN_NAMES
     pmta, inhibit, runtime = table.column("PMTA"), table.column("InhibitTime"), table.column("RunTime")
     assert math.isnan(pmta[0]) and pmta[1] == 0.1
     assert inhibit[0] == 0.01 and math.isnan(inhibit[1])
@@ -312,7 +312,7 @@ def test_table_empty_fields_are_nan():
 def test_table_non_numeric_field_names_column_and_line():
     data = (d_line(1, 0, 0, 1, 1, 0) + "\n\n" + d_line(2, 0, 0, 1, 1, 1, pmta="oops") + "\n").encode()
     with pytest.raises(FormatError) as info:
-        parse_adc_table(D_ID, data, source="some/dir/x.adc")
+        parse_adc_table(D_ID, data, source="some/dir/x.adc", strict=True)
     assert info.value.line == 3
     assert info.value.source == "some/dir/x.adc"
     assert "PMTA" in str(info.value) and "oops" in str(info.value)
@@ -328,7 +328,7 @@ def test_real_adc_geometry_and_table(real_bins, pyifcb_facts):
         base = real_bins[pid]
         data = base.with_suffix(".adc").read_bytes()
         columns = adc_column_names(parse_hdr_file(base.with_suffix(".hdr")))
-        records = list(iter_adc_targets(pid, data, columns=columns))
+        records = list(iter_roi_records(pid, data, columns=columns))
         assert len(records) == facts["n_targets"]
         table = parse_adc_table(pid, data, columns=columns)
         assert len(table) == facts["n_targets"]
@@ -349,7 +349,7 @@ def test_real_d_style_first_line(real_bins):
     pid = "D20130526T095207_IFCB013"
     base = real_bins[pid]
     table = parse_adc_table(pid, base.with_suffix(".adc").read_bytes())
-    assert table.names == D_STYLE_COLUMNS
+    assert table.names == D_STYLE_COLUMN_NAMES
     # 1,0.047000,0.80304,...,-999.000000,0,0,0,0.096671,0.000807
     first = table.row(1)
     assert (first["trigger"], first["ADCtime"], first["PMTA"]) == (1.0, 0.047, 0.80304)

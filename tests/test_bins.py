@@ -60,7 +60,7 @@ def test_bin_attributes(d_bin, sample_root):
         assert b.adc.column("width")[5] == 0  # every sixth target has no image
         images = b.images
         assert isinstance(images, BinImages)
-        assert b.roi_ids() == d.list_images(D1)
+        assert b.roi_ids() == d.list_roi_ids(D1)
         assert len(images) == b.header["roiCount"]
         for target in images:
             assert pixels(b.read_image(target)) == pixels(images[target]) == pixels(d.read_image(f"{D1}_{target:05d}"))
@@ -80,7 +80,7 @@ def test_stitched_bin(i_bin, sample_root):
             b.read_image(3)
         assert pixels(b.read_image(3, stitch=False)) == pixels(d.read_image(f"{I1}_00003", stitch=False))
         assert list(b.get_images(stitch=False)) == [1, 2, 3, 4, 5, 7, 8, 9]
-        assert b.roi_ids(stitch=False) == d.list_images(I1, stitch=False)
+        assert b.roi_ids(stitch=False) == d.list_roi_ids(I1, stitch=False)
 
 
 def test_the_context_manager_releases_the_roi(d_bin):

@@ -49,7 +49,7 @@ async def test_repeated_reads_do_not_reread_the_adc(tmp_path, reader, whole_read
     for _ in range(3):
         for target in (1, 2, 3):
             await call(r, "read_image", f"{PID}_{target:05d}")
-        await call(r, "list_images", PID)
+        await call(r, "list_roi_ids", PID)
         await call(r, "read_header", PID)
         await call(r, "image_exists", f"{PID}_00002")
     assert whole_reads.count(str(adc)) == 1
@@ -67,10 +67,10 @@ async def test_a_rewritten_adc_is_noticed(tmp_path, reader, whole_reads):
     adc = _tree(tmp_path, [Roi(10, 8), Roi(6, 4)])
     r = reader(tmp_path)
     assert (await call(r, "read_image", f"{PID}_00001")).size == (10, 8)
-    assert await call(r, "list_images", PID) == [f"{PID}_00001", f"{PID}_00002"]
+    assert await call(r, "list_roi_ids", PID) == [f"{PID}_00001", f"{PID}_00002"]
     # a longer ADC: one more target
     _rewrite(adc, make_bin(PID, [Roi(10, 8), Roi(6, 4), Roi(2, 2)]).adc)
-    assert await call(r, "list_images", PID) == [f"{PID}_00001", f"{PID}_00002", f"{PID}_00003"]
+    assert await call(r, "list_roi_ids", PID) == [f"{PID}_00001", f"{PID}_00002", f"{PID}_00003"]
     assert whole_reads.count(str(adc)) == 2
 
 

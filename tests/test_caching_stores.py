@@ -16,7 +16,12 @@ from ifcbkit.cache import clear_caches
 from ifcbkit.errors import InvalidIdentifierError, NotFoundError
 from ifcbkit.faces import Op
 from ifcbkit.stores import AsyncFilesystemRoiStore, SyncFilesystemBinStore, SyncFilesystemRoiStore
-from ifcbkit.stores.caching import AsyncCachingBinStore, AsyncCachingRoiStore, CachingBinStore, CachingRoiStore
+from ifcbkit.stores.caching import (
+    AsyncCachingBinStore,
+    AsyncCachingRoiStore,
+    SyncCachingBinStore,
+    SyncCachingRoiStore,
+)
 from ifcbkit.stores.objectstore import MemoryStore
 from ifcbkit.stores.s3 import AsyncS3BinStore, AsyncS3RoiStore, S3BinStore, S3RoiStore
 from servers import (
@@ -79,7 +84,7 @@ class CountingFilesystem(SyncFilesystemBinStore):
 
 def caching_bins(face: str, fs: Any, bucket: str, client: Any, aioclient: Any, prefix: str) -> Any:
     if face == "sync":
-        return CachingBinStore(fs=fs, s3=S3BinStore(bucket, client, prefix))
+        return SyncCachingBinStore(fs=fs, s3=S3BinStore(bucket, client, prefix))
     return AsyncCachingBinStore(fs=fs, s3=AsyncS3BinStore(bucket, aioclient, prefix))
 
 
@@ -143,7 +148,7 @@ async def test_real_bins_through_the_cache(face, real_data, bucket, client, aioc
 
 async def test_a_failing_cache_never_fails_a_read(generated, client, caplog):
     caplog.set_level(logging.DEBUG, logger="ifcbkit")
-    store = CachingBinStore(fs=SyncFilesystemBinStore(generated), s3=S3BinStore("ifcbkit-no-such-bucket", client))
+    store = SyncCachingBinStore(fs=SyncFilesystemBinStore(generated), s3=S3BinStore("ifcbkit-no-such-bucket", client))
     reference = SyncFilesystemBinStore(generated)
     image = store.read_image(f"{GENERATED_D}_00003")
     assert image.tobytes() == reference.read_image(f"{GENERATED_D}_00003").tobytes()
@@ -169,7 +174,7 @@ async def test_a_cache_that_refuses_writes_is_only_logged(generated, caplog):
     messages = [r.getMessage() for r in caplog.records if r.name == "ifcbkit.stores.caching"]
     assert len(messages) == 2 and all("PermissionError" in m for m in messages)  # .hdr and .adc
     with pytest.raises(TypeError):
-        CachingBinStore(fs=generated, s3=object())
+        SyncCachingBinStore(fs=generated, s3=object())
 
 
 # ----- ROI images: memory → S3 → rendered ---------------------------------------------------
@@ -205,7 +210,7 @@ async def test_roi_images_come_from_the_first_tier_that_has_them(face, real_data
     if face == "sync":
         s3: Any = S3RoiStore(bucket, client, prefix)
         fs: Any = SyncFilesystemRoiStore(real_data)
-        make = CachingRoiStore
+        make = SyncCachingRoiStore
     else:
         s3, fs, make = (
             AsyncS3RoiStore(bucket, aioclient, prefix),
@@ -243,7 +248,7 @@ async def test_failed_promotions_and_failing_tiers_never_fail_a_read(real_data, 
     rendered = SyncFilesystemRoiStore(real_data)
     full = CountingTier(MemoryStore(), writable=False)
     broken_s3 = S3RoiStore("ifcbkit-no-such-bucket", client)
-    store = CachingRoiStore(full, broken_s3, rendered)
+    store = SyncCachingRoiStore(full, broken_s3, rendered)
     roi_id = f"{REAL_D}_00007"
     assert store.get(roi_id) == rendered.get(roi_id)
     assert full.calls == [("get", roi_id), ("put", roi_id)]
@@ -258,6 +263,6 @@ async def test_failed_promotions_and_failing_tiers_never_fail_a_read(real_data, 
 
 def test_tiers_must_agree_on_the_image_type(real_data, bucket, client):
     with pytest.raises(ValueError, match="different image types"):
-        CachingRoiStore(MemoryStore(), S3RoiStore(bucket, client, file_type="jpg"), SyncFilesystemRoiStore(real_data))
-    with pytest.raises(ValueError):
-        CachingRoiStore(None, None, None)
+        jpegs = S3RoiStore(bucket, client, file_type="jpg")
+        SyncCachingRoiStore(MemoryStore(), jpegs, SyncFilesystemRoiStore(real_data))
+    assert SyncCachingRoiStore().tiers[0].__class__ is MemoryStore  # cache=None: a memory tier, as in 0.3.1

@@ -119,7 +119,7 @@ def test_extract_zip_decodes_to_the_same_pixels(sample_root, tmp_path, pid, stit
     images = directory.read_images(pid, stitch=stitch)
     with zipfile.ZipFile(out / f"{pid}.zip") as archive:
         names = archive.namelist()
-        assert names == [f"{roi_id}.png" for roi_id in directory.list_images(pid, stitch=stitch)]
+        assert names == [f"{roi_id}.png" for roi_id in directory.list_roi_ids(pid, stitch=stitch)]
         for target, name in zip(images, names):
             decoded = Image.open(io.BytesIO(archive.read(name)))
             assert decoded.format == "PNG"
@@ -140,7 +140,7 @@ def test_extract_files_png_and_jpg(sample_root, tmp_path):
     assert len(os.listdir(tmp_path / "png")) == 6
     ok("extract", sample_root, pid, "--out", tmp_path / "jpg", "--format", "jpg")
     names = sorted(os.listdir(tmp_path / "jpg"))
-    assert names == [f"{roi_id}.jpg" for roi_id in directory.list_images(pid)]
+    assert names == [f"{roi_id}.jpg" for roi_id in directory.list_roi_ids(pid)]
     with Image.open(tmp_path / "jpg" / names[0]) as decoded:
         assert decoded.format == "JPEG" and decoded.size == images[1].size
 
@@ -189,12 +189,17 @@ def test_metrics_parallel_equals_serial_and_filters(many_bins, tmp_path):
 
 
 def test_metrics_reports_unreadable_bins_and_goes_on(many_bins):
-    bad = many_bins / "data" / "D20240301" / "D20240301T000000_IFCB010.adc"
-    bad.write_text("1,2,three\n")
+    bad = many_bins / "data" / "D20240301" / "D20240301T000000_IFCB010.hdr"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not a header\n")
+    damaged = many_bins / "data" / "D20240301" / "D20240301T010000_IFCB010.adc"
+    damaged.write_bytes(b"1,2,three\n" + damaged.read_bytes())
     result = ifcbkit("metrics", many_bins)
     assert result.returncode == 0
-    assert len(csv_rows(result.stdout)) == 11
-    assert result.stderr.startswith("ifcbkit metrics: warning: skipped D20240301T000000_IFCB010: ")
+    rows = csv_rows(result.stdout)
+    assert len(rows) == 11  # the unreadable bin is reported; the damaged line is counted
+    assert [r["skipped_lines"] for r in rows[:2]] == ["1", "0"]
+    assert f"{damaged}, line 1: damaged ADC line skipped" in result.stderr
+    assert "ifcbkit metrics: warning: skipped D20240301T000000_IFCB010: " in result.stderr
     assert str(bad) in result.stderr and "Traceback" not in result.stderr
 
 

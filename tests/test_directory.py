@@ -30,6 +30,7 @@ from ifcbkit import (
     IfcbError,
     IfcbWarning,
     InvalidIdentifierError,
+    MissingTargetWarning,
     NotFoundError,
     SyncIfcbDataDirectory,
     async_find_fileset,
@@ -43,7 +44,7 @@ from ifcbkit import (
     sync_list_filesets,
     validate_path,
 )
-from ifcbkit.directory import SkippedPathWarning
+from ifcbkit.directory import FilesetFilter, SkippedPathWarning
 from ifcbkit.testing import Roi, make_bin, stitched_pair, write_bin
 
 FACES = {"sync": SyncIfcbDataDirectory, "async": AsyncIfcbDataDirectory}
@@ -128,18 +129,16 @@ def gen(tmp_path_factory) -> Path:
 
 
 def test_defaults():
-    assert DEFAULT_INCLUDE == ("data",)
-    assert DEFAULT_EXCLUDE == ("skip", "beads")
+    assert DEFAULT_INCLUDE == ["data"]  # lists, as in 0.3.1
+    assert DEFAULT_EXCLUDE == ["skip", "beads"]
 
 
 @pytest.mark.parametrize(
     ("relative", "ok"),
     [
         ("", True),  # a bin directly in the root
-        (".", True),
         ("data", True),
         ("data/D2013/D20130526", True),
-        (("data", "D2013", "D20130526"), True),
         ("D2013/D20130526", True),
         ("data/D2013/D20130527", False),  # a day directory of another day
         ("data/skip", False),
@@ -152,19 +151,27 @@ def test_defaults():
     ],
 )
 def test_validate_path(relative, ok):
-    assert validate_path(relative, "D20130526T095207_IFCB013") is ok
+    assert validate_path(os.path.join(relative, "D20130526T095207_IFCB013.hdr")) is ok
+    assert FilesetFilter()(relative.split("/") if relative else (), "D20130526T095207_IFCB013") is ok
 
 
 def test_validate_path_custom_rules():
-    assert validate_path("archive/D2013", "D20130526T095207_IFCB013", include=["archive"]) is True
-    assert validate_path("data/D2013", "D20130526T095207_IFCB013", include=["archive"]) is False
+    pid = "D20130526T095207_IFCB013"
+    assert validate_path(f"archive/D2013/{pid}.adc", include=["archive"]) is True
+    assert validate_path(f"data/D2013/{pid}.adc", include=["archive"]) is False
     # exclusion wins even over a substring of the bin id
-    assert validate_path("data/D2013", "D20130526T095207_IFCB013", exclude=["D2013"]) is False
-    assert validate_path(Path("data") / "IFCB5_2012_028", "IFCB5_2012_028_081515") is True
+    assert validate_path(f"data/D2013/{pid}.roi", exclude=["D2013"]) is False
+    assert validate_path(Path("data") / "IFCB5_2012_028" / "IFCB5_2012_028_081515.hdr") is True
+    with pytest.raises(ValueError, match="disjoint"):
+        validate_path(f"data/{pid}.hdr", exclude=["data"], include=["data"])
 
 
 def test_make_fileset_filter():
-    keep = make_fileset_filter(start_time="2024-02-15T15:00:55", end_time=date(2024, 2, 16), instrument="010")
+    accepts = make_fileset_filter(start_time="2024-02-15T15:00:55", end_time=date(2024, 2, 16), instrument="010")
+    assert accepts is not None and accepts("D20240215T150055_IFCB010") is True
+    assert accepts("D20240216T000000_IFCB010") is False and accepts("not a bin id") is False
+    assert make_fileset_filter() is None
+    keep = FilesetFilter(start_time="2024-02-15T15:00:55", end_time=date(2024, 2, 16), instrument="010")
     assert keep(("data", "D2024"), "D20240215T150055_IFCB010") is True
     assert keep(("data", "D2024"), "D20240215T150054_IFCB010") is False  # before the start
     assert keep(("data", "D2024"), "D20240216T000000_IFCB010") is False  # end is exclusive
@@ -175,7 +182,7 @@ def test_make_fileset_filter():
     assert not keep.enter("D2023") and not keep.enter("D20240216") and not keep.enter("skip")
     assert not keep.enter("notes")  # can never be part of a bin id
     with pytest.raises(ValueError, match="overlap"):
-        make_fileset_filter(include=["data", "skip"])
+        FilesetFilter(include=["data", "skip"])
 
 
 # ----- listing the real tree ------------------------------------------------------------------
@@ -209,7 +216,7 @@ async def test_real_empty_bins_read_as_zero_images(real_data, face):
     d = directory(face, real_data / "empty")
     assert await pids(d) == ["D20150411T205456_IFCB012", "IFCB5_2017_001_033645"]
     for pid in await pids(d):
-        assert await call(d, "list_images", pid) == []
+        assert await call(d, "list_roi_ids", pid) == []
         images = await call(d, "read_images", pid)
         assert isinstance(images, BinImages) and len(images) == 0 and dict(images) == {}
         assert await call(d, "read_images", pid, []) == {}
@@ -230,7 +237,7 @@ async def test_real_partial_bin_is_listed_only_without_require_roi(real_data, fa
         {"pid": "IFCB5_2012_028_081515", "hdr": f"{base}.hdr", "adc": f"{base}.adc", "roi": None}
     ]
     # the ADC is there: listing images works; reading pixels says which file is missing
-    assert await call(d, "list_images", "IFCB5_2012_028_081515") == [
+    assert await call(d, "list_roi_ids", "IFCB5_2012_028_081515") == [
         f"IFCB5_2012_028_081515_{t:05d}" for t in (1, 2, 3, 5, 6)
     ]
     with pytest.raises(NotFoundError, match=r"no \.roi"):
@@ -249,7 +256,7 @@ async def test_real_bins_read_like_the_core_layer(real_data, face):
     ):
         base = real_data / rel / pid
         expected = bin_images(pid, base.with_suffix(".adc").read_bytes(), base.with_suffix(".roi").read_bytes())
-        assert await call(d, "list_images", pid) == expected.roi_ids()
+        assert await call(d, "list_roi_ids", pid) == expected.roi_ids()
         images = await call(d, "read_images", pid)
         assert normalize(images) == normalize(expected)
         for target in list(expected)[:5]:
@@ -386,12 +393,13 @@ async def test_paths_exists_and_images(gen, face):
     d = directory(face, gen)
     assert await pids(d) == [D1, D2, D_EMPTY, I1]
     day = gen / "D2023" / "D20231231"
-    assert await call(d, "paths", D1) == {"pid": D1, **{e: str(day / f"{D1}.{e}") for e in ("hdr", "adc", "roi")}}
+    assert await call(d, "paths", D1) == {e: str(day / f"{D1}.{e}") for e in ("hdr", "adc", "roi")}
+    assert await call(d, "find", D1) == {"pid": D1, **{e: str(day / f"{D1}.{e}") for e in ("hdr", "adc", "roi")}}
     assert await call(d, "exists", D1) is True
     assert await call(d, "exists", D_PARTIAL) is False  # no .roi
     assert await call(d, "exists", "D20240101T010000_IFCB101") is False  # under notes/, not included
     assert await call(d, "exists", "D20240101T020000_IFCB101") is False  # under data/beads/, excluded
-    assert await call(d, "list_images", D1) == [f"{D1}_00001", f"{D1}_00003", f"{D1}_00004"]
+    assert await call(d, "list_roi_ids", D1) == [f"{D1}_00001", f"{D1}_00003", f"{D1}_00004"]
     image = await call(d, "read_image", f"{D1}_00001")
     assert pixels(image) == ("L", (3, 2), bytes(range(6)))
     assert await call(d, "image_exists", f"{D1}_00001") is True
@@ -414,13 +422,15 @@ async def test_read_images_full_and_subsets(gen, face):
     assert isinstance(full, BinImages) and list(full) == [1, 3, 4]
     assert normalize(full) == normalize(expected)
     by_target = await call(d, "read_images", D1, [4, 1])
-    assert type(by_target) is dict and list(by_target) == [4, 1]
+    assert type(by_target) is dict and list(by_target) == [4, 1]  # in the order asked, as in 0.3.1
     assert {t: pixels(i) for t, i in by_target.items()} == {t: pixels(expected[t]) for t in (4, 1)}
     by_id = await call(d, "read_images", D1, [f"{D1}_00003"])
     assert {t: pixels(i) for t, i in by_id.items()} == {3: pixels(expected[3])}
     assert await call(d, "read_images", D1, []) == {}
-    with pytest.raises(NotFoundError, match="00002 has no image"):
-        await call(d, "read_images", D1, [2])
+    with pytest.warns(MissingTargetWarning, match="no image for target\\(s\\) 2; left out"):
+        assert list(await call(d, "read_images", D1, [2, 3])) == [3]  # left out, as in 0.3.1
+    with pytest.raises(NotFoundError, match="no image for target\\(s\\) 2"):
+        await call(directory(face, gen, strict=True), "read_images", D1, [2])
     with pytest.raises(NotFoundError, match=f"not in bin {D1}"):
         await call(d, "read_images", D1, [f"{D2}_00001"])
     with pytest.raises(TypeError):
@@ -433,8 +443,8 @@ async def test_stitching(gen, face):
     adc, roi = base.with_suffix(".adc").read_bytes(), base.with_suffix(".roi").read_bytes()
     stitched, raw = bin_images(I1, adc, roi), bin_images(I1, adc, roi, stitch=False)
     assert stitched.pairs == [(2, 3)]
-    assert await call(d, "list_images", I1) == [f"{I1}_00001", f"{I1}_00002", f"{I1}_00005"]
-    assert await call(d, "list_images", I1, stitch=False) == [f"{I1}_0000{t}" for t in (1, 2, 3, 5)]
+    assert await call(d, "list_roi_ids", I1) == [f"{I1}_00001", f"{I1}_00002", f"{I1}_00005"]
+    assert await call(d, "list_roi_ids", I1, stitch=False) == [f"{I1}_0000{t}" for t in (1, 2, 3, 5)]
     # the first target of the pair is the stitched composite, the second does not exist...
     first = await call(d, "read_image", f"{I1}_00002")
     assert first.size == (40, 25) and pixels(first) == pixels(stitched[2])
@@ -445,8 +455,8 @@ async def test_stitching(gen, face):
         f"{I1}_00002": True,
         f"{I1}_00003": False,
     }
-    with pytest.raises(NotFoundError, match="second half"):
-        await call(d, "read_images", I1, [3])
+    with pytest.warns(MissingTargetWarning, match="target\\(s\\) 3"):
+        assert await call(d, "read_images", I1, [3]) == {}
     # ...unless stitching is off: then each target is its raw image
     assert await call(d, "image_exists", f"{I1}_00003", stitch=False) is True
     assert pixels(await call(d, "read_image", f"{I1}_00003", stitch=False)) == pixels(raw[3])
@@ -462,7 +472,7 @@ async def test_stitching(gen, face):
 
 async def test_empty_bin_with_stray_roi_bytes(gen, face):
     d = directory(face, gen)
-    assert await call(d, "list_images", D_EMPTY) == []
+    assert await call(d, "list_roi_ids", D_EMPTY) == []
     assert len(await call(d, "read_images", D_EMPTY)) == 0
     assert await call(d, "iter_images", D_EMPTY) == []
 
@@ -499,7 +509,7 @@ async def test_require_flags(gen, face):
 async def test_a_moved_bin_is_found_again(tmp_path, face):
     write_bin(tmp_path / "data" / "D2024" / "D20240301", "D20240301T000000_IFCB1", [Roi(2, 3, pixels=b"abcdef")])
     d = directory(face, tmp_path)
-    assert await call(d, "list_images", "D20240301T000000_IFCB1") == ["D20240301T000000_IFCB1_00001"]
+    assert await call(d, "list_roi_ids", "D20240301T000000_IFCB1") == ["D20240301T000000_IFCB1_00001"]
     (tmp_path / "data" / "D2024" / "D20240301").rename(tmp_path / "data" / "D20240301")
     image = await call(d, "read_image", "D20240301T000000_IFCB1_00001")
     assert image.tobytes() == b"abcdef"
@@ -543,7 +553,7 @@ async def test_adcmod_replaces_only_the_adc(gen, face, tmp_path):
     d = directory(face, gen)
     raw_dir, mod = gen / "D2024" / "D20240101", gen.parent / "adcmod" / "D20240101" / f"{D2}.adc.mod"
     assert await call(d, "paths", D2) == {
-        "pid": D2, "hdr": str(raw_dir / f"{D2}.hdr"), "adc": str(mod), "roi": str(raw_dir / f"{D2}.roi"),
+        "hdr": str(raw_dir / f"{D2}.hdr"), "adc": str(mod), "roi": str(raw_dir / f"{D2}.roi"),
     }  # fmt: skip
     listed = {f["pid"]: f for f in await call(d, "list")}
     assert listed[D2]["adc"] == str(mod)
@@ -749,7 +759,7 @@ async def _every_call(d) -> list:
         for method in ("exists", "paths", "read_header"):
             await record(method, pid)
         for stitch in (True, False):
-            roi_ids = await record("list_images", pid, stitch=stitch)
+            roi_ids = await record("list_roi_ids", pid, stitch=stitch)
             await record("read_images", pid, stitch=stitch)
             await record("iter_images", pid, stitch=stitch)
             await record("iter_images", pid, stitch=stitch, chunk_size=1000)
@@ -762,7 +772,7 @@ async def _every_call(d) -> list:
                 await record("read_images", pid, roi_ids[::2], stitch=stitch)
                 await record("read_images", pid, [int(r[-5:]) for r in roi_ids[1::2]], stitch=stitch)
     for unknown in ("D20000101T000000_IFCB1", "IFCB1_2000_001_000000"):
-        for method in ("exists", "paths", "list_images", "read_images", "read_header", "iter_images"):
+        for method in ("exists", "paths", "list_roi_ids", "read_images", "read_header", "iter_images"):
             await record(method, unknown)
         await record("read_image", unknown + "_00001")
         await record("image_exists", unknown + "_00001")
@@ -796,45 +806,44 @@ async def test_sync_and_async_agree(request, tree, require_roi, sample_root, gen
 
 async def test_module_functions_agree(sample_root, gen):
     listed = list(sync_list_filesets(sample_root))
-    assert [f["pid"] for f in listed] == [*SAMPLE_D, SAMPLE_I]
+    assert [pid for _, pid in listed] == [*SAMPLE_D, SAMPLE_I]
+    assert listed[-1] == (str(sample_root / "data" / "IFCB5_2014_100"), SAMPLE_I)
     assert [f async for f in async_list_filesets(sample_root)] == listed
     # directory options and list filters in one call
     options = {"include": ["data", "notes"], "start_time": "2024-02-15T16:00", "instrument": 10}
     expected = ["D20240216T010203_IFCB010", "D20240216T020000_IFCB010", "D20240215T170000_IFCB010"]
-    assert [f["pid"] for f in sync_list_filesets(sample_root, **options)] == expected
-    assert [f["pid"] async for f in async_list_filesets(sample_root, **options)] == expected
-    assert [f["pid"] for f in sync_list_filesets(gen, require_roi=False)] == [D1, D2, D_EMPTY, D_PARTIAL, I1]
-    assert [f["pid"] async for f in async_list_filesets(gen, require_roi=False)] == [D1, D2, D_EMPTY, D_PARTIAL, I1]
+    assert [pid for _, pid in sync_list_filesets(sample_root, **options)] == expected
+    assert [pid async for _, pid in async_list_filesets(sample_root, **options)] == expected
+    assert [pid for _, pid in sync_list_filesets(gen, require_roi=False)] == [D1, D2, D_EMPTY, D_PARTIAL, I1]
+    assert [pid async for _, pid in async_list_filesets(gen, require_roi=False)] == [D1, D2, D_EMPTY, D_PARTIAL, I1]
+    # validate=False drops the include rule (notes/ is walked), exclude still holds (skip/ is not)
+    unvalidated = [pid for _, pid in sync_list_filesets(sample_root, validate=False)]
+    assert "D20240215T170000_IFCB010" in unvalidated and "D20240215T160000_IFCB010" not in unvalidated
 
     found = sync_find_fileset(sample_root, SAMPLE_I)
-    assert found == {
-        "pid": SAMPLE_I,
-        **{e: str(sample_root / "data" / "IFCB5_2014_100" / f"{SAMPLE_I}.{e}") for e in ("hdr", "adc", "roi")},
-    }
+    assert found == str(sample_root / "data" / "IFCB5_2014_100" / SAMPLE_I)  # the base path, no extension
     assert await async_find_fileset(sample_root, SAMPLE_I) == found
     assert sync_find_fileset(sample_root, "D20240215T170000_IFCB010") is None  # under notes/
     assert await async_find_fileset(sample_root, "D20240215T170000_IFCB010") is None
-    assert (
-        sync_find_fileset(sample_root, "D20240215T170000_IFCB010", include=["data", "notes"])["pid"]
-        == "D20240215T170000_IFCB010"
+    assert sync_find_fileset(sample_root, "D20240215T170000_IFCB010", include=["data", "notes"]) == str(
+        sample_root / "notes" / "D20240215T170000_IFCB010"
     )
-    assert (await async_find_fileset(gen, D_PARTIAL, require_roi=False))["roi"] is None
-    with pytest.raises(InvalidIdentifierError):
-        sync_find_fileset(sample_root, "../etc/passwd")
-    with pytest.raises(InvalidIdentifierError):
-        await async_find_fileset(sample_root, "../etc/passwd")
+    assert await async_find_fileset(gen, D_PARTIAL, require_roi=False) is not None
+    assert await async_find_fileset(gen, D_PARTIAL) is None
+    # an invalid id is not found, and never touches a path
+    assert sync_find_fileset(sample_root, "../etc/passwd") is None
+    assert await async_find_fileset(sample_root, "../etc/passwd") is None
 
+    # every directory with a .hdr file, as in 0.3.1 (the include rule is not applied; skip/ is excluded)
     dirs = list(sync_list_data_dirs(sample_root))
     assert dirs == [
         str(sample_root / "data" / "D2024" / "D20240215"),
         str(sample_root / "data" / "D2024" / "D20240216"),
         str(sample_root / "data" / "IFCB5_2014_100"),
+        str(sample_root / "notes"),
     ]
     assert [x async for x in async_list_data_dirs(sample_root)] == dirs
-    assert list(sync_list_data_dirs(sample_root, include=["data", "notes"]))[-1] == str(sample_root / "notes")
-    assert [x async for x in async_list_data_dirs(sample_root, include=["data", "notes"])][-1] == str(
-        sample_root / "notes"
-    )
+    assert str(sample_root / "data" / "skip") in list(sync_list_data_dirs(sample_root, exclude=[]))
 
 
 # ----- bad input ------------------------------------------------------------------------------
@@ -845,7 +854,7 @@ async def test_an_unknown_bin_is_a_key_error_from_every_method(sample_root, face
     unknown = "D20240215T150056_IFCB010"  # one second off a real bin
     for method, args in [
         ("paths", (unknown,)),
-        ("list_images", (unknown,)),
+        ("list_roi_ids", (unknown,)),
         ("read_images", (unknown,)),
         ("read_images", (unknown, [1])),
         ("read_image", (f"{unknown}_00001",)),
@@ -887,10 +896,10 @@ async def test_an_invalid_id_never_reaches_the_filesystem(sample_root, face, mon
     real_open = builtins.open
     monkeypatch.setattr(builtins, "open", lambda *a, **k: touched.append(("open", a)) or real_open(*a, **k))
     good = "D20240215T150055_IFCB010"
+    assert await call(d, "exists", bad) is False  # not found, as in 0.3.1
     for method, args in [
-        ("exists", (bad,)),
         ("paths", (bad,)),
-        ("list_images", (bad,)),
+        ("list_roi_ids", (bad,)),
         ("read_images", (bad,)),
         ("read_header", (bad,)),
         ("iter_images", (bad,)),
@@ -900,8 +909,9 @@ async def test_an_invalid_id_never_reaches_the_filesystem(sample_root, face, mon
         ("images_exist", (bad, [f"{good}_00001"])),
         ("images_exist", (good, [bad])),
     ]:
-        with pytest.raises(InvalidIdentifierError):
+        with pytest.raises(InvalidIdentifierError) as info:
             await call(d, method, *args)
+        assert isinstance(info.value, KeyError) and isinstance(info.value, ValueError)
     assert touched == []
 
 
@@ -1042,7 +1052,7 @@ async def test_the_async_face_does_no_file_io_in_the_event_loop_thread(gen, monk
     await call(d, "read_images", D1, [1, 3])
     await call(d, "read_image", f"{I1}_00002")
     await call(d, "iter_images", D1, chunk_size=10)
-    await call(d, "list_images", D2)
+    await call(d, "list_roi_ids", D2)
     await call(d, "images_exist", D1, [f"{D1}_00001"])
     await call(d, "image_exists", f"{D1}_00004")
     await call(d, "read_header", D_EMPTY)
@@ -1086,6 +1096,6 @@ async def test_images_of_a_bin_without_roi_do_not_exist(face, real_data):
     roi_ids = ["IFCB5_2012_028_081515_00001", "IFCB5_2012_028_081515_00003"]
     assert await call(partial, "image_exists", roi_ids[0]) is False
     assert await call(partial, "images_exist", "IFCB5_2012_028_081515", roi_ids) == dict.fromkeys(roi_ids, False)
-    assert await call(partial, "list_images", "IFCB5_2012_028_081515")  # the ADC still lists them
+    assert await call(partial, "list_roi_ids", "IFCB5_2012_028_081515")  # the ADC still lists them
     complete = directory(face, real_data)
     assert await call(complete, "images_exist", "IFCB5_2012_028_081515", roi_ids) == dict.fromkeys(roi_ids, True)

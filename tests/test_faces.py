@@ -344,12 +344,15 @@ async def test_call_awaits_awaitables_only_on_the_async_face():
     assert await Call(lambda: "plain").run_async() == "plain"
 
 
-async def test_call_runs_in_the_loop_thread_but_blocking_runs_in_a_worker():
+async def _thread_ident() -> int:
+    return threading.get_ident()
+
+
+async def test_coroutines_run_on_the_loop_and_plain_calls_in_a_worker():
     loop_thread = threading.get_ident()
-    call_thread = await Call(threading.get_ident).run_async()
-    blocking_thread = await Blocking(threading.get_ident).run_async()
-    assert call_thread == loop_thread
-    assert blocking_thread != loop_thread
+    assert await Call(_thread_ident).run_async() == loop_thread
+    assert await Call(threading.get_ident).run_async() != loop_thread  # a boto3-like call never blocks the loop
+    assert await Blocking(threading.get_ident).run_async() != loop_thread
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,11 @@ from ifcbkit import (
     bin_timestamp,
     bin_year,
     identifiers,
+    parse_bin,
     parse_bin_id,
     parse_d_style_bin_id,
     parse_i_style_bin_id,
+    parse_id,
     parse_pid,
     parse_roi_id,
 )
@@ -35,26 +37,26 @@ I_ID = "IFCB5_2012_028_081515"
 
 
 def test_parse_d_style():
-    b = parse_d_style_bin_id(D_ID)
-    assert b.bin_id == D_ID
-    assert b.style == "D"
-    assert b.instrument == 10
+    fields = {"instrument_id": 10, "year": 2024, "month": 2, "day": 15, "hour": 15, "minute": 0, "second": 55}
+    assert parse_d_style_bin_id(D_ID) == fields
+    assert parse_bin_id(D_ID) == fields
+    b = parse_bin(D_ID)
+    assert (b.bin_id, b.style, b.instrument) == (D_ID, "D", 10)
     assert b.timestamp == datetime(2024, 2, 15, 15, 0, 55, tzinfo=timezone.utc)
-    assert parse_bin_id(D_ID) == b
 
 
 def test_parse_i_style_day_of_year():
-    b = parse_i_style_bin_id(I_ID)
+    fields = {"instrument_id": 5, "year": 2012, "day_of_year": 28, "hour": 8, "minute": 15, "second": 15}
+    assert parse_i_style_bin_id(I_ID) == fields
+    assert parse_bin_id(I_ID) == fields
+    b = parse_bin(I_ID)
     assert (b.bin_id, b.style, b.instrument) == (I_ID, "I", 5)
     # day 28 of 2012 is January 28th
     assert b.timestamp == datetime(2012, 1, 28, 8, 15, 15, tzinfo=timezone.utc)
-    assert parse_bin_id(I_ID) == b
     # day 100 of 2014 (not a leap year) is April 10th; of 2012 (leap) April 9th
-    assert parse_i_style_bin_id("IFCB5_2014_100_120000").timestamp.date() == date(2014, 4, 10)
-    assert parse_i_style_bin_id("IFCB5_2012_100_120000").timestamp.date() == date(2012, 4, 9)
-    assert parse_i_style_bin_id("IFCB1_2013_365_235959").timestamp == datetime(
-        2013, 12, 31, 23, 59, 59, tzinfo=timezone.utc
-    )
+    assert parse_bin("IFCB5_2014_100_120000").timestamp.date() == date(2014, 4, 10)
+    assert parse_bin("IFCB5_2012_100_120000").timestamp.date() == date(2012, 4, 9)
+    assert parse_bin("IFCB1_2013_365_235959").timestamp == datetime(2013, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 
 def test_style_specific_parsers_refuse_the_other_style():
@@ -108,11 +110,17 @@ def test_add_target_refuses_bad_bin_id():
 def test_parse_roi_id_and_pid():
     assert parse_roi_id("D20221227T093138_IFCB127_00005") == ("D20221227T093138_IFCB127", 5)
     assert parse_roi_id(I_ID + "_00004") == (I_ID, 4)
-    p = parse_pid(D_ID + "_00003")
+    p = parse_id(D_ID + "_00003")
     assert (p.bin_id, p.target, p.style, p.instrument) == (D_ID, 3, "D", 10)
     assert p.timestamp == datetime(2024, 2, 15, 15, 0, 55, tzinfo=timezone.utc)
-    q = parse_pid(I_ID)
+    q = parse_id(I_ID)
     assert (q.bin_id, q.target, q.style, q.instrument) == (I_ID, None, "I", 5)
+    assert parse_pid(D_ID + "_00003") == {
+        "lid": D_ID, "timestamp": p.timestamp, "year": 2024, "day_dir": "D20240215", "instrument_id": 10,
+        "target": 3, "roi_id": D_ID + "_00003",
+    }  # fmt: skip
+    assert parse_pid(I_ID) == {"lid": I_ID, "timestamp": q.timestamp, "year": 2012, "day_dir": "IFCB5_2012_028",
+                               "instrument_id": 5}  # fmt: skip
     with pytest.raises(InvalidIdentifierError):
         parse_roi_id(D_ID)  # a bin id is not a ROI id
 
@@ -198,11 +206,11 @@ def test_bad_bin_ids_are_refused(bad):
 
 
 def test_leap_day_of_year():
-    assert parse_i_style_bin_id("IFCB5_2012_366_081515").timestamp.date() == date(2012, 12, 31)
-    assert parse_i_style_bin_id("IFCB5_2000_366_000000").timestamp.date() == date(2000, 12, 31)
+    assert parse_bin("IFCB5_2012_366_081515").timestamp.date() == date(2012, 12, 31)
+    assert parse_bin("IFCB5_2000_366_000000").timestamp.date() == date(2000, 12, 31)
     with pytest.raises(InvalidIdentifierError, match="366"):
         parse_i_style_bin_id("IFCB5_1900_366_000000")  # 1900 is not a leap year
-    assert parse_d_style_bin_id("D20240229T000000_IFCB1").timestamp.date() == date(2024, 2, 29)
+    assert parse_bin("D20240229T000000_IFCB1").timestamp.date() == date(2024, 2, 29)
 
 
 @pytest.mark.parametrize(
@@ -250,14 +258,14 @@ def test_valid_ids_round_trip(seconds, instrument, width, target):
     d_id = f"D{ts:%Y%m%dT%H%M%S}_IFCB{n}"
     i_id = f"IFCB{n}_{ts:%Y}_{ts.timetuple().tm_yday:03d}_{ts:%H%M%S}"
     for bin_id, style, day_dir in ((d_id, "D", f"D{ts:%Y%m%d}"), (i_id, "I", i_id[: -len("_HHMMSS")])):
-        b = parse_bin_id(bin_id)
+        b = parse_bin(bin_id)
         assert (b.bin_id, b.style, b.instrument, b.timestamp) == (bin_id, style, instrument, ts)
         assert bin_day_dir(bin_id) == day_dir
         assert bin_year(bin_id) == ts.year
         roi_id = add_target(bin_id, target)
         assert roi_id == f"{bin_id}_{target:05d}"
         assert parse_roi_id(roi_id) == (bin_id, target)
-        assert parse_pid(roi_id).timestamp == ts
+        assert parse_id(roi_id).timestamp == ts
         assert parse_bin_key(bin_key(bin_id, "roi")) == (bin_id, "roi")
 
 
@@ -301,7 +309,7 @@ _CLOSE_I = st.builds(
 )
 def test_strings_pass_only_if_they_match_the_pattern(s):
     if _expected_valid(s):
-        assert parse_bin_id(s).bin_id == s
+        assert parse_bin(s).bin_id == s
     else:
         with pytest.raises(InvalidIdentifierError):
             parse_bin_id(s)

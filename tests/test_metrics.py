@@ -334,6 +334,7 @@ def test_sample_bin_metadata_by_hand(sample_root):
         "instrument": "IFCB10",
         "num_triggers": 40,
         "num_images": 34,
+        "skipped_lines": 0,
         "trigger_freq": pytest.approx(40 / 20.05, rel=REL),
         "run_time": pytest.approx(20.05, rel=REL),
         "look_time": pytest.approx(19.65, rel=REL),

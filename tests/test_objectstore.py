@@ -191,7 +191,7 @@ async def test_read_image_reads_the_adc_once_and_one_range_of_the_roi(contents, 
     backend = RangedDictObjects(contents)
     store = ObjectBinStore(backend, prefix="raw")
     fs = references[GENERATED_D]
-    records = {int(r[-5:]): r for r in fs.list_images(GENERATED_D)}
+    records = {int(r[-5:]): r for r in fs.list_roi_ids(GENERATED_D)}
     store.read_image(records[3])
     key = f"raw/2024/{GENERATED_D}"
     first = backend.calls
@@ -349,7 +349,7 @@ def test_invalid_ids_never_reach_the_backend():
     bad = [lambda: store.read_image("../../etc/passwd"), lambda: store.read_header("D20240215T150055_IFCB010/../x"),
            lambda: store.get("../x.roi"), lambda: store.get(f"{GENERATED_D}.exe"), lambda: store.put("a\x00b.hdr", b""),
            lambda: store.get_range(f"{GENERATED_D}/../x.roi", 0, 1), lambda: store.read_images("D2024" * 20),
-           lambda: rois.get("x"), lambda: rois.put(f"{GENERATED_D}", b""), lambda: store.list_images("")]  # fmt: skip
+           lambda: rois.get("x"), lambda: rois.put(f"{GENERATED_D}", b""), lambda: store.list_roi_ids("")]  # fmt: skip
     for call in bad:
         with pytest.raises(InvalidIdentifierError):
             call()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 import os
 import sys
 import zipfile
@@ -12,12 +11,13 @@ import h5py
 import pytest
 from PIL import Image
 
-from ifcbkit import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError
+from ifcbkit import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError, ProductNotFoundError
 from ifcbkit.directory import SkippedPathWarning
 from ifcbkit.products import (
     AsyncProductDirectory,
-    ClassScores,
+    ClassScoresRows,
     ProductFile,
+    SyncProductDirectory,
     async_blob_path,
     async_class_scores_path,
     async_features_path,
@@ -111,30 +111,56 @@ def test_parse_product_name():
         assert parse_product_name(name) is None, name
 
 
-def test_find_prefers_the_highest_version(products):
+def test_find_by_kind_prefers_the_highest_version(products):
     root, paths = products
-    assert sync_blob_path(root, PID) == paths["blobs_v4"]
+    d = SyncProductDirectory(root)
+    assert d.find(PID, "blobs") == paths["blobs_v4"]
+    assert d.find(PID, "blobs", 2) == paths["blobs_v2"]
+    assert d.find(PID, "blobs", 3) is None
+    assert d.find(PID, "features") == paths["fea_v2"]  # the v4 is under D20240301, never entered
+    assert d.find(PID, "class_scores") == paths["class_h5"]  # v3 h5 before the dashboard CSV
+    assert d.find(OTHER, "class_scores") == paths["other_h5"]
+    assert d.find("D20250101T000000_IFCB010", "blobs") is None
+
+
+def test_path_functions_find_one_name_as_in_0_3_1(products):
+    root, paths = products
+    assert sync_blob_path(root, PID) == paths["blobs_v4"]  # version 4 by default
     assert sync_blob_path(root, PID, version=2) == paths["blobs_v2"]
-    assert sync_blob_path(root, PID, version=3) is None
-    assert sync_features_path(root, PID) == paths["fea_v2"]  # the v4 is under D20240301, never entered
-    assert sync_class_scores_path(root, PID) == paths["class_h5"]  # v3 h5 before the dashboard CSV
-    assert sync_class_scores_path(root, OTHER) == paths["other_h5"]
-    assert sync_find_product_file(root, PID, "class_scores", None) == paths["class_h5"]
-    assert sync_blob_path(root, "D20250101T000000_IFCB010") is None
+    assert sync_class_scores_path(root, PID) == paths["class_h5"]
+    for missing in (lambda: sync_blob_path(root, PID, version=3), lambda: sync_features_path(root, PID)):
+        with pytest.raises(FileNotFoundError, match="not found in") as info:  # the v4 is in D20240301
+            missing()
+        assert isinstance(info.value, ProductNotFoundError) and isinstance(info.value, KeyError)
+    with pytest.raises(FileNotFoundError):  # "features" is not part of the name: not entered, as in 0.3.1
+        sync_features_path(root, PID, version=2)
+    assert sync_find_product_file(root, f"{PID}_fea_v2.csv", exhaustive=True) == paths["fea_v2"]
+    assert sync_find_product_file(root, os.path.basename(paths["misplaced"])) is None  # D20240301 is not entered
+    assert sync_find_product_file(root, os.path.basename(paths["misplaced"]), exhaustive=True) == paths["misplaced"]
+    assert sorted(sync_list_product_files(root, r"D.*_class")) == sorted(
+        [paths["class_h5"], paths["class_csv"], paths["other_h5"]]
+    )
 
 
 async def test_async_find_equals_sync(products):
     root, paths = products
     assert await async_blob_path(root, PID) == paths["blobs_v4"]
-    assert await async_features_path(root, PID, version=2) == paths["fea_v2"]
+    assert await async_find_product_file(root, f"{PID}_fea_v2.csv", exhaustive=True) == paths["fea_v2"]
+    with pytest.raises(FileNotFoundError):
+        await async_features_path(root, PID, version=2)
     assert await async_class_scores_path(root, PID) == paths["class_h5"]
-    assert await async_find_product_file(root, PID, "blobs", 2) == paths["blobs_v2"]
+    assert await async_find_product_file(root, f"{PID}_blobs_v2.zip") == paths["blobs_v2"]
+    blobs = list(sync_list_product_files(root, ".*blobs"))
+    assert (
+        [p async for p in async_list_product_files(root, ".*blobs")] == blobs == [paths["blobs_v2"], paths["blobs_v4"]]
+    )
     assert await AsyncProductDirectory(root).find(OTHER, "class_scores") == paths["other_h5"]
+    assert await AsyncProductDirectory(root).find(PID, "blobs", 2) == paths["blobs_v2"]
 
 
 async def test_list_product_files(products):
     root, paths = products
-    listed = list(sync_list_product_files(root))
+    listed = list(SyncProductDirectory(root).list())
     assert listed == [
         ProductFile(PID, "blobs", 2, paths["blobs_v2"]),
         ProductFile(PID, "blobs", 4, paths["blobs_v4"]),
@@ -144,27 +170,32 @@ async def test_list_product_files(products):
         ProductFile(PID, "features", 2, paths["fea_v2"]),
         ProductFile(PID, "features", 4, paths["misplaced"]),
     ]
-    assert [p.path for p in sync_list_product_files(root, "class_scores", 3)] == [paths["class_h5"], paths["other_h5"]]
-    assert [p async for p in async_list_product_files(root)] == listed
+    h5 = [p.path for p in SyncProductDirectory(root).list("class_scores", 3)]
+    assert h5 == [paths["class_h5"], paths["other_h5"]]
+    assert [p async for p in AsyncProductDirectory(root).list()] == listed
 
 
 def test_discovery_errors(products, tmp_path):
     root, _ = products
-    with pytest.raises(NotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
         sync_blob_path(tmp_path / "nowhere", PID)
-    with pytest.raises(NotFoundError):
-        list(sync_list_product_files(tmp_path / "nowhere"))
+    assert list(sync_list_product_files(tmp_path / "nowhere", ".*")) == []
+    with pytest.raises(NotFoundError, match="does not exist"):
+        list(SyncProductDirectory(tmp_path / "nowhere").list())
     with pytest.raises(InvalidIdentifierError):
         sync_blob_path(root, "../../etc/passwd")
+    for name in ("../x_class.h5", "a/b", "", ".."):
+        with pytest.raises(InvalidIdentifierError):
+            sync_find_product_file(root, name)
     with pytest.raises(ValueError, match="kind"):
-        sync_find_product_file(root, PID, "masks")
+        SyncProductDirectory(root).find(PID, "masks")
 
 
 def test_symlink_loop_is_skipped_with_a_warning(products):
     root, paths = products
     os.symlink(root, root / "class" / "loop")
     with pytest.warns(SkippedPathWarning, match="symlink loop"):
-        found = [p.path for p in sync_list_product_files(root, "class_scores")]
+        found = [p.path for p in SyncProductDirectory(root).list("class_scores")]
     assert sorted(found) == sorted([paths["other_h5"], paths["class_h5"], paths["class_csv"]])
 
 
@@ -186,17 +217,11 @@ def test_malformed_blobs_name_the_file(tmp_path):
     with pytest.raises(FormatError, match="not a readable zip") as e:
         read_blobs(bad)
     assert e.value.source == str(bad)
-    wrong_name = write_blobs(tmp_path / "wrong.zip", {"mask1.png": png()})
-    with pytest.raises(FormatError, match=r"mask1\.png"):
-        read_blobs(wrong_name)
+    loose = write_blobs(tmp_path / "loose.zip", {"mask1.png": png(), "README.txt": b"hi"})
+    assert [roi_id for roi_id, _ in read_blobs(loose)] == ["mask1"]  # other members skipped, as in 0.3.1
     other_bin = write_blobs(tmp_path / f"{OTHER}_blobs_v2.zip", {f"{PID}_00001.png": png()})
     with pytest.raises(FormatError, match="belongs to bin"):
         read_blobs(other_bin)
-    not_png = write_blobs(tmp_path / f"{PID}_blobs_v4.zip", {f"{PID}_00001.png": b"GIF89a..."})
-    blobs = read_blobs(not_png)
-    with pytest.raises(FormatError, match="not a PNG") as e:
-        list(blobs)
-    assert e.value.source == str(not_png)
     with pytest.raises(NotFoundError):
         read_blobs(tmp_path / "missing.zip")
 
@@ -208,18 +233,19 @@ def test_read_features(tmp_path):
     path = tmp_path / f"{PID}_fea_v2.csv"
     path.write_text("roi_number,Area,Biovolume,EquivDiameter\n1,120,3.5e3,12.36\n\n4,88,,10.6\n")
     features = read_features(path)
-    assert list(features) == [1, 4]
-    assert features[1] == {"Area": 120.0, "Biovolume": 3500.0, "EquivDiameter": 12.36}
-    assert features[4]["Area"] == 88.0 and math.isnan(features[4]["Biovolume"])
+    # (roi_number, values) in file order; ints stay ints, blank values are left out (as in 0.3.1)
+    assert features == [(1, {"Area": 120, "Biovolume": 3500.0, "EquivDiameter": 12.36}),
+                        (4, {"Area": 88, "EquivDiameter": 10.6})]  # fmt: skip
+    assert type(features[0][1]["Area"]) is int
     camel = tmp_path / "camel.csv"
     camel.write_text("Area,roiNumber\n5.5,2\n")
-    assert read_features(camel) == {2: {"Area": 5.5}}
+    assert read_features(camel) == [(2, {"Area": 5.5})]
 
 
 @pytest.mark.parametrize(
     ("text", "match", "line"),
     [
-        ("Area,Biovolume\n1,2\n", "no roi_number", 1),
+        ("Area,Biovolume\n1,2\n", "no ROI number column", 1),
         ("roi_number,Area\n1,big\n", "'Area' is not a number", 2),
         ("roi_number,Area\n1,2\n1,3\n", "appears twice", 3),
         ("roi_number,Area\n1.5,2\n", "invalid ROI number", 2),
@@ -243,7 +269,7 @@ def test_h5_and_csv_class_scores_have_one_shape(tmp_path, labels_as_bytes):
     h5 = write_class_h5(tmp_path / f"{PID}_class.h5", CLASSES, SCORES, labels_as_bytes=labels_as_bytes)
     from_csv = read_class_scores(write_class_csv(tmp_path / f"{PID}_class_scores.csv", PID, CLASSES, SCORES))
     from_h5 = read_class_scores(h5)
-    assert from_h5 == from_csv == ClassScores(CLASSES, SCORES, PID)
+    assert from_h5 == from_csv == ClassScoresRows.from_scores(CLASSES, SCORES, PID)
     assert isinstance(next(iter(from_h5.scores)), int)
 
 
@@ -252,7 +278,7 @@ def test_csv_class_scores_take_the_bin_from_the_roi_ids(tmp_path):
     assert scores.pid == OTHER and scores.scores == {2: (0.1, 0.2, 0.7)}
     empty = tmp_path / f"{PID}_class_scores.csv"
     empty.write_text("pid,diatom,ciliate\n")
-    assert read_class_scores(empty) == ClassScores(("diatom", "ciliate"), {}, PID)
+    assert read_class_scores(empty) == ClassScoresRows.from_scores(("diatom", "ciliate"), {}, PID)
 
 
 @pytest.mark.parametrize(

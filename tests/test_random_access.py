@@ -206,5 +206,5 @@ async def test_existence_checks_read_no_pixels(big_i, reader, reads):
     assert sum(exists.values()) > 20
     for roi_id in roi_ids[:10]:
         assert await call(r, "image_exists", roi_id) is exists[roi_id]
-    assert await call(r, "list_images", big_i.pid)
+    assert await call(r, "list_roi_ids", big_i.pid)
     assert str(big_i.roi) not in reads.whole and str(big_i.roi) not in reads.ranges

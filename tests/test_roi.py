@@ -10,12 +10,13 @@ import pytest
 
 from ifcbkit import (
     FormatError,
+    MissingTargetWarning,
     NotFoundError,
     TruncatedBinError,
     bin_images,
     extract_roi_image,
     extract_roi_images,
-    iter_adc_targets,
+    iter_roi_records,
     parse_adc_bytes,
 )
 from ifcbkit.testing import Roi, make_bin, write_bin
@@ -59,14 +60,16 @@ def test_extract_roi_images_subset(d_bin):
     images = extract_roi_images(D_ID, d_bin.adc, d_bin.roi, rois=[3])
     assert list(images) == [3]
     assert images[3].tobytes() == PIXELS_3
-    assert list(extract_roi_images(D_ID, d_bin.adc, d_bin.roi, rois=(4, 1))) == [4, 1]
+    assert list(extract_roi_images(D_ID, d_bin.adc, d_bin.roi, rois=(4, 1))) == [1, 4]  # ADC order, as in 0.3.1
     assert extract_roi_images(D_ID, d_bin.adc, d_bin.roi, rois=[]) == {}
 
 
 @pytest.mark.parametrize("target", [2, 5, 0, 99])
 def test_extract_roi_images_unknown_target(d_bin, target):
+    with pytest.warns(MissingTargetWarning, match=f"{D_ID}: no image for target\\(s\\) {target}; left out"):
+        assert list(extract_roi_images(D_ID, d_bin.adc, d_bin.roi, rois=[1, target])) == [1]
     with pytest.raises(NotFoundError, match=str(target)) as info:
-        extract_roi_images(D_ID, d_bin.adc, d_bin.roi, rois=[1, target])
+        extract_roi_images(D_ID, d_bin.adc, d_bin.roi, rois=[1, target], strict=True)
     assert isinstance(info.value, KeyError)
     assert D_ID in str(info.value)
 
@@ -141,7 +144,7 @@ def test_no_image_rows_point_at_the_end_of_the_roi():
     data = make_bin(D_ID, rois)
     records = parse_adc_bytes(D_ID, data.adc, extended=True)
     assert list(records) == [1]
-    offsets = [r.offset for r in iter_adc_targets(D_ID, data.adc)]
+    offsets = [r.offset for r in iter_roi_records(D_ID, data.adc)]
     assert offsets == [0, 4, 4] and len(data.roi) == 4
     assert list(extract_roi_images(D_ID, data.adc, data.roi)) == [1]
 

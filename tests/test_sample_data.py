@@ -78,10 +78,10 @@ def test_sample_products_score_the_sample_bins():
 
     directory = SyncIfcbDataDirectory(DATA / "sample")
     files = {p.name.removesuffix("_class_scores.csv"): p for p in (DATA / "products").rglob("*_class_scores.csv")}
-    with_images = [f["pid"] for f in directory.list() if directory.list_images(f["pid"])]
+    with_images = [f["pid"] for f in directory.list() if directory.list_roi_ids(f["pid"])]
     assert sorted(files) == sorted(with_images)
     for pid, path in files.items():
         scores = read_class_scores(path)
-        assert [add_target(pid, t) for t in scores.scores] == directory.list_images(pid)
+        assert [add_target(pid, t) for t in scores.scores] == directory.list_roi_ids(pid)
     timid = read_class_scores(files["D20240216T010203_IFCB010"])
     assert max(max(row) for row in timid.scores.values()) < 0.7

@@ -21,7 +21,7 @@ from ifcbkit import (
     bin_images,
     detect_pairs,
     infill_stitched_image,
-    iter_adc_targets,
+    iter_roi_records,
     parse_adc_bytes,
     stitch_pair,
 )
@@ -193,8 +193,8 @@ def check_bin(rois: list[RefRoi], bin_id: str = I_ID) -> list[tuple[int, int]]:
     seconds = {b: a for a, b in pairs}
 
     extended = parse_adc_bytes(bin_id, data.adc, extended=True)
-    assert detect_pairs(extended) == pairs
-    assert detect_pairs({r.target: r for r in iter_adc_targets(bin_id, data.adc)}) == pairs
+    assert detect_pairs(bin_id, extended) == pairs
+    assert detect_pairs(bin_id, {r.target: r for r in iter_roi_records(bin_id, data.adc)}) == pairs
 
     images = bin_images(bin_id, data.adc, data.roi)
     assert images.pairs == pairs
@@ -222,7 +222,7 @@ def check_bin(rois: list[RefRoi], bin_id: str = I_ID) -> list[tuple[int, int]]:
             assert pixel_rows(images[r.target]) == expected
             # the public functions on their own, with ADC dicts as geometry
             ia, ib = image_of(r.rows), image_of(b.rows)
-            c2, g2 = stitch_pair(extended[r.target], ia, extended[b.target], ib)
+            c2, g2 = stitch_pair(extended[r.target], extended[b.target], ia, ib)
             assert pixel_rows(c2) == composite and mask_rows(g2) == gap
             assert pixel_rows(infill_stitched_image(c2, g2)) == expected
             assert infill_value(c2, g2) == ref_infill_value(composite, gap)
@@ -454,8 +454,8 @@ def test_stitch_pair_and_infill_match_the_reference(boxes):
     a, b = boxes
     composite, gap = ref_composite(a, b)
     got_composite, got_gap = stitch_pair(
-        {"x": a.x, "y": a.y, "width": a.width, "height": a.height}, image_of(a.rows),
-        {"x": b.x, "y": b.y, "width": b.width, "height": b.height}, image_of(b.rows),
+        {"x": a.x, "y": a.y, "width": a.width, "height": a.height},
+        {"x": b.x, "y": b.y, "width": b.width, "height": b.height}, image_of(a.rows), image_of(b.rows),
     )  # fmt: skip
     assert pixel_rows(got_composite) == composite
     assert mask_rows(got_gap) == gap

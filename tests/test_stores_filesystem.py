@@ -103,20 +103,22 @@ async def test_missing_keys(sample_root, partial_root, face):
     store = BIN_STORES[face](sample_root)
     unknown = "D20240215T150056_IFCB010.adc"
     assert await call(store, "exists", unknown) is False
-    for method, args in [("get", (unknown,)), ("get_range", (unknown, 0, 10)), ("get_path", (unknown,))]:
+    for method, args in [("get", (unknown,)), ("get_range", (unknown, 0, 10))]:
         with pytest.raises(KeyError, match="D20240215T150056_IFCB010") as info:
             await call(store, method, *args)
         assert isinstance(info.value, NotFoundError)
+    assert await call(store, "get_path", unknown) is None  # as in 0.3.1
     # a bin without .roi, in a store that lists it
     loose = BIN_STORES[face](partial_root, require_roi=False)
     assert await call(loose, "exists", f"{PARTIAL}.hdr") is True
     assert await call(loose, "exists", f"{PARTIAL}.roi") is False
     with pytest.raises(NotFoundError, match=r"\.roi"):
         await call(loose, "get", f"{PARTIAL}.roi")
-    with pytest.raises(NotFoundError, match=r"\.roi"):
-        await call(loose, "get_path", f"{PARTIAL}.roi")
-    # a store that requires the .roi does not see that bin at all
-    assert await call(BIN_STORES[face](partial_root), "exists", f"{PARTIAL}.hdr") is False
+    assert await call(loose, "get_path", f"{PARTIAL}.roi") is None
+    # by default a store finds each file that is there, as in 0.3.1; one that requires the .roi does not
+    assert await call(BIN_STORES[face](partial_root), "exists", f"{PARTIAL}.hdr") is True
+    strict_store = BIN_STORES[face](partial_root, require_adc=True, require_roi=True)
+    assert await call(strict_store, "exists", f"{PARTIAL}.hdr") is False
 
 
 async def test_bin_stores_are_read_only(sample_root, face):
@@ -160,9 +162,11 @@ def disk_calls(monkeypatch) -> list:
 @pytest.mark.parametrize("key", BAD_KEYS)
 async def test_invalid_keys_never_reach_the_disk(sample_root, face, key, disk_calls):
     store = BIN_STORES[face](sample_root)
-    for method, args in [("get", (key,)), ("get_range", (key, 0, 10)), ("exists", (key,)), ("get_path", (key,))]:
-        with pytest.raises(InvalidIdentifierError):
+    for method, args in [("get", (key,)), ("get_range", (key, 0, 10))]:
+        with pytest.raises(InvalidIdentifierError):  # a KeyError too: not found, as in 0.3.1
             await call(store, method, *args)
+    assert await call(store, "exists", key) is False
+    assert await call(store, "get_path", key) is None
     assert disk_calls == []
 
 
@@ -170,13 +174,13 @@ async def test_bin_stores_read_like_the_directory(sample_root, face):
     store = BIN_STORES[face](sample_root)
     d = SyncIfcbDataDirectory(sample_root)
     for pid in (D1, I1):
-        assert await call(store, "list_images", pid) == d.list_images(pid)
+        assert await call(store, "list_roi_ids", pid) == d.list_roi_ids(pid)
         assert await call(store, "read_header", pid) == d.read_header(pid)
         full = await call(store, "read_images", pid)
         assert {t: pixels(i) for t, i in full.items()} == {t: pixels(i) for t, i in d.read_images(pid).items()}
         streamed = await call(store, "iter_images", pid)
-        assert [(r, pixels(i)) for r, i in streamed] == [(r, pixels(d.read_image(r))) for r in d.list_images(pid)]
-        for roi_id in d.list_images(pid, stitch=False):
+        assert [(r, pixels(i)) for r, i in streamed] == [(r, pixels(d.read_image(r))) for r in d.list_roi_ids(pid)]
+        for roi_id in d.list_roi_ids(pid, stitch=False):
             assert pixels(await call(store, "read_image", roi_id, stitch=False)) == pixels(
                 d.read_image(roi_id, stitch=False)
             )
@@ -231,7 +235,7 @@ async def test_a_user_store_gets_every_read_operation(sample_root):
     files = _memory_files(sample_root, I1)
     expected = bin_images(I1, files[f"{I1}.adc"], files[f"{I1}.roi"])
     for store in (SyncMemoryStore(files), AsyncMemoryStore(files)):
-        assert await call(store, "list_images", I1) == expected.roi_ids()
+        assert await call(store, "list_roi_ids", I1) == expected.roi_ids()
         assert pixels(await call(store, "read_image", f"{I1}_00002")) == pixels(expected[2])
         assert await call(store, "image_exists", f"{I1}_00003") is False
         with pytest.raises(ReadOnlyError):
@@ -270,7 +274,7 @@ async def test_png_roi_store_returns_exact_pixels(sample_root, face):
     assert store.file_type == "png"
     d = SyncIfcbDataDirectory(sample_root)
     for pid in (D1, I1):
-        for roi_id in d.list_images(pid):
+        for roi_id in d.list_roi_ids(pid):
             data = await call(store, "get", roi_id)
             assert data.startswith(b"\x89PNG\r\n\x1a\n")
             decoded = Image.open(io.BytesIO(data))
@@ -282,7 +286,7 @@ async def test_png_roi_store_returns_exact_pixels(sample_root, face):
 async def test_jpeg_roi_store_returns_images_of_the_right_size(sample_root, face):
     store = ROI_STORES[face](sample_root, "jpg")
     d = SyncIfcbDataDirectory(sample_root)
-    for roi_id in d.list_images(I1):
+    for roi_id in d.list_roi_ids(I1):
         data = await call(store, "get", roi_id)
         decoded = Image.open(io.BytesIO(data))
         assert decoded.format == "JPEG" and decoded.mode == "L"
@@ -332,7 +336,7 @@ async def test_roi_stores_refuse_invalid_ids_before_the_disk(sample_root, face, 
 
 async def test_sync_and_async_roi_stores_agree(sample_root):
     d = SyncIfcbDataDirectory(sample_root)
-    roi_ids = [r for pid in (D1, I1) for r in d.list_images(pid, stitch=False)] + [f"{D1}_00006", f"{D1}_00999"]
+    roi_ids = [r for pid in (D1, I1) for r in d.list_roi_ids(pid, stitch=False)] + [f"{D1}_00006", f"{D1}_00999"]
     assert len(roi_ids) > 30
     for file_type in ("png", "jpg"):
         for stitch in (True, False):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ifcbkit import (
-    D_STYLE_COLUMNS,
-    I_STYLE_COLUMNS,
+    D_STYLE_COLUMN_NAMES,
+    I_STYLE_COLUMN_NAMES,
     InvalidIdentifierError,
     adc_column_names,
     bin_images,
     extract_roi_images,
-    iter_adc_targets,
+    iter_roi_records,
     parse_adc_file,
     parse_adc_table,
     parse_hdr_file,
@@ -47,7 +47,7 @@ def test_d_style_bin_parses_back(tmp_path):
     assert header["sampleTime"] == "2024-02-15T15:00:55Z"
     assert isinstance(header["runTime"], float) and isinstance(header["inhibitTime"], float)
     columns = adc_column_names(header)
-    assert columns == list(D_STYLE_COLUMNS)
+    assert columns == list(D_STYLE_COLUMN_NAMES)
 
     geometry = parse_adc_file(D_ID, paths.adc, extended=True, columns=columns)
     assert {t: (g["x"], g["y"], g["width"], g["height"], g["trigger"], g["offset"]) for t, g in geometry.items()} == {
@@ -56,12 +56,12 @@ def test_d_style_bin_parses_back(tmp_path):
         4: (5, 6, 1, 1, 4, 59),
         5: (7, 8, 2, 3, 5, 60),
     }
-    records = list(iter_adc_targets(D_ID, paths.adc.read_bytes(), columns=columns))
+    records = list(iter_roi_records(D_ID, paths.adc.read_bytes(), columns=columns))
     assert (records[1].width, records[1].height, records[1].offset) == (0, 0, 32)  # no image: bytes so far
     assert paths.roi.stat().st_size == 66
 
     table = parse_adc_table(D_ID, paths.adc.read_bytes(), columns=columns)
-    assert table.names == D_STYLE_COLUMNS
+    assert table.names == D_STYLE_COLUMN_NAMES
     row = table.row(1)
     assert (row["ADCtime"], row["RunTime"], row["InhibitTime"], row["PMTA"], row["PeakB"]) == (
         1.25, 1.5, 0.125, 0.047, -3.5,
@@ -107,7 +107,7 @@ def test_i_style_bin_parses_back(tmp_path):
         5: (0, 0, 4, 4, 3, 180),
     }
     table = parse_adc_table(I_ID, adc)
-    assert table.names == I_STYLE_COLUMNS
+    assert table.names == I_STYLE_COLUMN_NAMES
     assert table.row(1)["triggerOpenTime"] == 0.125 and table.row(1)["frameGrabTime"] == 0.25
     assert table.row(5)["frameGrabTime"] == -0.5
     assert table.row(4)["width"] == 0.0 and table.row(4)["byteOffset"] == 180.0
@@ -138,7 +138,7 @@ def test_prefix_suffix_and_header_text():
     data = make_bin(D_ID, [Roi(width=2, height=2, pixels=b"abcd"), Roi()], roi_prefix=b"\x00", roi_suffix=b"zz",
                     header_text="softwareVersion: x\nrunTime: 5\n")  # fmt: skip
     assert data.roi == b"\x00abcdzz"
-    assert [r.offset for r in iter_adc_targets(D_ID, data.adc)] == [1, 5]
+    assert [r.offset for r in iter_roi_records(D_ID, data.adc)] == [1, 5]
     assert extract_roi_images(D_ID, data.adc, data.roi)[1].tobytes() == b"abcd"
     assert data.hdr == b"softwareVersion: x\nrunTime: 5\n"
 

@@ -17,19 +17,19 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any, NamedTuple
 
-from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, TimeLike, make_fileset_filter
+from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, TimeLike
 from .errors import FormatError, IfcbError, NotFoundError
-from .identifiers import parse_bin_id
+from .identifiers import parse_bin
 from .metrics import MlMethod, check_method
 from .parallel import BinFailure, Progress, bins_under, metadata_job, parallel_map
 from .products import (
-    ClassScores,
+    ClassScoresRows,
     ProductFile,
+    SyncProductDirectory,
     _import_h5py,
     _preference,
     parse_product_name,
     read_class_scores,
-    sync_list_product_files,
 )
 
 __all__ = [
@@ -49,7 +49,7 @@ def _check_threshold(threshold: float) -> float:
     return float(threshold)
 
 
-def winners(scores: ClassScores, threshold: float) -> dict[int, str | None]:
+def winners(scores: ClassScoresRows, threshold: float) -> dict[int, str | None]:
     """``{target: winning class}`` (``None`` where the highest score is below ``threshold``).
 
     The winner is the class with the highest score, the first one on ties;
@@ -66,7 +66,7 @@ def winners(scores: ClassScores, threshold: float) -> dict[int, str | None]:
     return out
 
 
-def class_counts(scores: ClassScores, threshold: float) -> dict[str, int]:
+def class_counts(scores: ClassScoresRows, threshold: float) -> dict[str, int]:
     """How many ROIs each class wins at or above ``threshold`` (every class, 0 when it wins none)."""
     counts = dict.fromkeys(scores.class_names, 0)
     for name in winners(scores, threshold).values():
@@ -114,7 +114,7 @@ def summarize_daily(bins: Iterable[BinCounts], threshold: float) -> list[dict[st
     threshold = _check_threshold(threshold)
     groups: dict[tuple[str, int], list[BinCounts]] = {}
     for b in bins:
-        parsed = parse_bin_id(b.pid)
+        parsed = parse_bin(b.pid)
         groups.setdefault((parsed.timestamp.date().isoformat(), parsed.instrument), []).append(b)
     rows = []
     for (day, instrument), members in sorted(groups.items()):
@@ -172,7 +172,7 @@ def _score_files(scores: ScoresSource) -> dict[str, str]:
     if isinstance(scores, (str, os.PathLike)) and not os.path.exists(scores):
         raise NotFoundError(f"no class scores at {os.fspath(scores)} (a products root or a class-score file)")
     if isinstance(scores, (str, os.PathLike)) and os.path.isdir(scores):
-        products = list(sync_list_product_files(scores, "class_scores"))
+        products = list(SyncProductDirectory(scores).list("class_scores"))
     else:
         paths = [scores] if isinstance(scores, (str, os.PathLike)) else list(scores)
         products = []
@@ -241,7 +241,7 @@ def daily_abundance(
     skipped: list[Skipped] = []
     for result in parallel_map(_counts_job, jobs, workers=workers, progress=progress):
         (bins if isinstance(result, BinCounts) else skipped).append(result)
-    keep = make_fileset_filter(start_time=start_time, end_time=end_time, instrument=instrument)
+    keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
     listed = set(pids)
     for pid in sorted(set(files) - listed):
         if keep((), pid):

@@ -12,7 +12,7 @@ from PIL import Image
 from .adc import AdcTable, parse_adc_table
 from .errors import NotFoundError
 from .header import adc_column_names, parse_hdr_bytes
-from .identifiers import BIN_EXTENSIONS, add_target, parse_bin_id
+from .identifiers import BIN_EXTENSIONS, add_target, parse_bin
 from .images import BinImages
 from .index import AdcIndex
 from .roi import FileRoiReader
@@ -25,7 +25,7 @@ def bin_paths(path: str | os.PathLike[str]) -> dict[str, str]:
     if ext.lstrip(".") not in BIN_EXTENSIONS:
         base = path
     pid = os.path.basename(base)
-    parse_bin_id(pid)
+    parse_bin(pid)
     return {"pid": pid, **{e: f"{base}.{e}" for e in BIN_EXTENSIONS}}
 
 
@@ -59,7 +59,7 @@ class Bin:
     @property
     def timestamp(self) -> datetime:
         """The sample time (aware, UTC)."""
-        return parse_bin_id(self.pid).timestamp
+        return parse_bin(self.pid).timestamp
 
     @property
     def adc(self) -> AdcTable:
@@ -83,7 +83,7 @@ class Bin:
     def get_images(self, *, stitch: bool = True) -> BinImages:
         """The bin's images (stitched by default), read lazily from the open ``.roi``."""
         if stitch not in self._images:
-            self._images[stitch] = BinImages(self.index, self._roi(), stitch=stitch)
+            self._images[stitch] = BinImages.from_index(self.index, self._roi(), stitch=stitch)
         return self._images[stitch]
 
     @property

@@ -15,15 +15,16 @@ import math
 import os
 import sys
 import time
+import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from . import __version__
 from .abundance import daily_abundance, write_abundance_csv, write_rows_csv
-from .directory import SyncIfcbDataDirectory, make_fileset_filter
-from .errors import IfcbError
-from .identifiers import parse_bin_id
+from .directory import FilesetFilter, SyncIfcbDataDirectory
+from .errors import IfcbError, IfcbWarning
+from .identifiers import parse_bin
 from .metrics import METADATA_FIELDS, ML_METHODS
 from .parallel import BinFailure, iter_bin_metadata
 from .stores.base import encode_image
@@ -99,7 +100,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     directory = SyncIfcbDataDirectory(args.root)
-    pid = parse_bin_id(args.pid).bin_id
+    pid = parse_bin(args.pid).bin_id
     info = {
         "pid": pid,
         "paths": directory.paths(pid),
@@ -113,7 +114,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     directory = SyncIfcbDataDirectory(args.root)
-    pid = parse_bin_id(args.pid).bin_id
+    pid = parse_bin(args.pid).bin_id
     directory.paths(pid)  # an unknown bin fails before anything is written
     os.makedirs(args.out, exist_ok=True)
     images = directory.iter_images(pid, stitch=not args.no_stitch)
@@ -188,7 +189,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _time(text: str) -> str:
     try:
-        make_fileset_filter(start_time=text)
+        FilesetFilter(start_time=text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from None
     return text
@@ -196,7 +197,7 @@ def _time(text: str) -> str:
 
 def _instrument(text: str) -> str:
     try:
-        make_fileset_filter(instrument=text)
+        FilesetFilter(instrument=text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an instrument number: {text!r}") from None
     return text
@@ -307,8 +308,23 @@ def _message(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+def _show_warnings_as_lines(command: str) -> None:
+    """ifcbkit's warnings (damaged ADC lines, skipped paths) as one ``warning:`` line each on stderr."""
+    default = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
+             line: str | None = None) -> None:  # fmt: skip
+        if issubclass(category, IfcbWarning):
+            _warn(command, str(message))
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _show_warnings_as_lines(args.command)
     try:
         return args.run(args)
     except BrokenPipeError:

@@ -22,31 +22,30 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .cache import LRUCache
-from .errors import NotFoundError, SkippedPathWarning
+from .errors import InvalidIdentifierError, NotFoundError, SkippedPathWarning
 from .faces import AsyncFace, Blocking, Op, Request, Shared, SyncFace, operation, stream
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile
 from .identifiers import (
     BIN_EXTENSIONS,
     bin_day_dir,
     is_bin_id,
-    parse_bin_id,
+    parse_bin,
+    parse_id,
     parse_instruments,
-    parse_pid,
     valid_bin_ids,
 )
 from .reading import BinReading
 from .walk import walk, warn_skipped
 
-DEFAULT_INCLUDE: tuple[str, ...] = ("data",)
-DEFAULT_EXCLUDE: tuple[str, ...] = ("skip", "beads")
+DEFAULT_INCLUDE: list[str] = ["data"]  # lists, as in 0.3.1; never mutated here
+DEFAULT_EXCLUDE: list[str] = ["skip", "beads"]
 
 TimeLike = datetime | date | str
 Fileset = dict[str, Any]
 
 __all__ = [
     "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "AsyncIfcbDataDirectory", "FilesetFilter", "SkippedPathWarning",
-    "SyncIfcbDataDirectory", "async_find_fileset", "async_list_data_dirs", "async_list_filesets",
-    "make_fileset_filter", "sync_find_fileset", "sync_list_data_dirs", "sync_list_filesets", "validate_path",
+    "SyncIfcbDataDirectory",
 ]  # fmt: skip
 
 
@@ -64,25 +63,6 @@ def could_be_in_bin_id(name: str) -> bool:
     """Whether ``name`` is a substring of at least one possible bin id."""
     masked = _DIGIT.sub("#", name)
     return any(masked in skeleton for skeleton in _SKELETONS)
-
-
-def validate_path(
-    relative_dir: str | os.PathLike[str] | Iterable[str],
-    bin_id: str,
-    include: Iterable[str] = DEFAULT_INCLUDE,
-    exclude: Iterable[str] = DEFAULT_EXCLUDE,
-) -> bool:
-    """Whether a bin in ``relative_dir`` (relative to the data root) counts.
-
-    No component may be in ``exclude``; every component must be in ``include``
-    or be a substring of ``bin_id``.
-    """
-    if isinstance(relative_dir, (str, os.PathLike)):
-        parts = [p for p in os.path.normpath(os.fspath(relative_dir)).split(os.sep) if p not in ("", ".")]
-    else:
-        parts = list(relative_dir)
-    include, exclude = set(include), set(exclude)
-    return all(p not in exclude and (p in include or p in bin_id) for p in parts)
 
 
 def _as_utc(value: TimeLike | None, what: str) -> datetime | None:
@@ -217,7 +197,7 @@ class FilesetFilter:
             return (self._start_key is None or key >= self._start_key) and (
                 self._end_key is None or key < self._end_key
             )
-        parsed = parse_bin_id(bin_id)
+        parsed = parse_bin(bin_id)
         if self.start is not None and parsed.timestamp < self.start:
             return False
         if self.end is not None and parsed.timestamp >= self.end:
@@ -232,31 +212,23 @@ class FilesetFilter:
         return self.accepts(bin_id)
 
 
-def make_fileset_filter(
-    include: Iterable[str] = DEFAULT_INCLUDE,
-    exclude: Iterable[str] = DEFAULT_EXCLUDE,
-    *,
-    start_time: TimeLike | None = None,
-    end_time: TimeLike | None = None,
-    instrument: int | str | Iterable[int | str] | None = None,
-) -> FilesetFilter:
-    """A :class:`FilesetFilter`: half-open time range ``[start_time, end_time)`` (naive times are UTC)."""
-    return FilesetFilter(include, exclude, start_time, end_time, instrument)
-
-
 # ----- the data directory ---------------------------------------------------------------------
 
 
 class _DataDirectory(BinReading):
     def __init__(
         self,
-        root: str | os.PathLike[str],
+        root_path: str | os.PathLike[str],
         include: Iterable[str] = DEFAULT_INCLUDE,
         exclude: Iterable[str] = DEFAULT_EXCLUDE,
         require_adc: bool = True,
         require_roi: bool = True,
+        *,
+        strict: bool = False,
     ):
-        self.root = os.path.abspath(os.fspath(root))
+        self.root_path = root_path
+        self.root = os.path.abspath(os.fspath(root_path))
+        self.strict = strict
         self.include = tuple(include)
         self.exclude = tuple(exclude)
         self._filter = FilesetFilter(self.include, self.exclude)  # checks the overlap
@@ -272,12 +244,16 @@ class _DataDirectory(BinReading):
 
     # ----- walking ---------------------------------------------------------------------------
 
-    def _walk(self, keep: FilesetFilter, enter: EnterRule, emit: Callable[[Fileset], Any] | None) -> Op[None]:
+    def _walk(
+        self, keep: FilesetFilter, enter: EnterRule, emit: Callable[[Fileset], Any] | None, validate: bool = True
+    ) -> Op[None]:
         """Walk the tree, entering the directories ``enter`` allows, and emit ``emit(fileset)`` (unless it
-        is ``None``; the fileset itself without ``emit``) for each bin ``keep`` accepts."""
+        is ``None``; the fileset itself without ``emit``) for each bin ``keep`` accepts (and, when
+        ``validate``, whose directory path passes the include rule)."""
         adcmod = _Adcmod(self.adcmod_root)
         yield from adcmod.check()
-        yield from walk(self.root, _BinVisitor(self, keep, enter, emit, adcmod, []), what="data directory")
+        visitor = _BinVisitor(self, keep, enter, emit, adcmod, [], validate)
+        yield from walk(self.root, visitor, what="data directory")
 
     def _filesets(self, listing: Listing, pids: list[str], checked: list[str], keep: FilesetFilter) -> list[Fileset]:
         """The bins (from the names of their ``.hdr`` files) of one directory that pass the filter and have
@@ -315,12 +291,21 @@ class _DataDirectory(BinReading):
         start_time: TimeLike | None = None,
         end_time: TimeLike | None = None,
         instrument: int | str | Iterable[int | str] | None = None,
+        *,
+        validate: bool = True,
     ) -> Op[None]:
         """The bins in the tree as ``{'pid', 'hdr', 'adc', 'roi'}`` dicts (paths; ``None`` for a
         file that is allowed to be missing), in sorted walk order, within ``[start_time, end_time)``
-        and for the given instrument(s)."""
+        and for the given instrument(s). ``validate=False`` drops the include rule.
+
+        Raises:
+            ValueError: for an invalid time or instrument; NotFoundError: if the root does not exist.
+        """
         keep = FilesetFilter(self.include, self.exclude, start_time, end_time, instrument)
-        yield from self._walk(keep, FilesetFilter.enter, None)
+        if validate:
+            yield from self._walk(keep, FilesetFilter.enter, None)
+        else:
+            yield from self._walk(keep, _not_excluded, None, validate=False)
 
     @stream
     def list_data_dirs(self) -> Op[None]:
@@ -356,7 +341,7 @@ class _DataDirectory(BinReading):
         return None
 
     def _locate(self, pid: str, *, fresh: bool = False) -> Op[Fileset]:
-        bin_id = parse_pid(pid).bin_id
+        bin_id = parse_id(pid).bin_id
         fileset = None if fresh else self._located.get(bin_id)
         if fileset is None:  # concurrent lookups of one bin search once
             fileset = yield Shared(("locate", id(self), bin_id, fresh), lambda: self._search(bin_id))
@@ -369,7 +354,7 @@ class _DataDirectory(BinReading):
     def _locate_checked(self, pid: str) -> Op[Fileset]:
         """:meth:`_locate` for questions about the disk itself: a remembered location is checked
         (one ``stat`` per file), and a bin moved or deleted since is searched again."""
-        bin_id = parse_pid(pid).bin_id
+        bin_id = parse_id(pid).bin_id
         remembered = self._located.get(bin_id)
         if remembered is not None:
             files = [path for ext in BIN_EXTENSIONS if (path := remembered.get(ext)) is not None]
@@ -378,17 +363,37 @@ class _DataDirectory(BinReading):
         return (yield from self._locate(bin_id, fresh=remembered is not None))
 
     @operation
-    def paths(self, pid: str) -> Op[Fileset]:
-        """The bin's ``{'pid', 'hdr', 'adc', 'roi'}`` paths (:class:`NotFoundError` if it is not there)."""
+    def find(self, pid: str) -> Op[Fileset]:
+        """The bin's fileset ``{'pid', 'hdr', 'adc', 'roi'}`` (``adc`` is a corrected ``.adc.mod``
+        when there is one).
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (also a
+                ``KeyError``) if ``pid`` is not a bin or ROI id.
+        """
         return dict((yield from self._locate_checked(pid)))
 
     @operation
+    def paths(self, pid: str) -> Op[dict[str, str | None]]:
+        """The bin's ``{'hdr', 'adc', 'roi'}`` paths (``None`` for a file allowed to be missing).
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (also a
+                ``KeyError``) if ``pid`` is not a bin or ROI id.
+        """
+        fileset = yield from self._locate_checked(pid)
+        return {ext: fileset[ext] for ext in BIN_EXTENSIONS}
+
+    @operation
     def exists(self, pid: str) -> Op[bool]:
-        """Whether the bin is in the tree (with the files this directory requires)."""
+        """Whether the bin is in the tree (with the files this directory requires); ``False`` for
+        an id that is not a bin id."""
         try:
             yield from self._locate_checked(pid)
             return True
         except NotFoundError:
+            return False
+        except InvalidIdentifierError:
             return False
 
     # ----- primitives for BinReading ------------------------------------------------------------
@@ -439,16 +444,21 @@ def _all_files(paths: list[str]) -> bool:
 EnterRule = Callable[[FilesetFilter, str], bool]
 
 
+def _not_excluded(keep: FilesetFilter, name: str) -> bool:
+    return name not in keep.exclude
+
+
 class _BinVisitor:
     """What a data-directory walk does in each directory: bins from the ``.hdr`` names, and into which
     subdirectories to go (with the filter narrowed to the subtree, see :meth:`FilesetFilter.within`)."""
 
-    __slots__ = ("adcmod", "checked", "directory", "emit", "enter_rule", "keep")
+    __slots__ = ("adcmod", "checked", "directory", "emit", "enter_rule", "keep", "validate")
 
     def __init__(
         self, directory: _DataDirectory, keep: FilesetFilter, enter_rule: EnterRule,
-        emit: Callable[[Fileset], Any] | None, adcmod: _Adcmod, checked: list[str],
+        emit: Callable[[Fileset], Any] | None, adcmod: _Adcmod, checked: list[str], validate: bool = True,
     ):  # fmt: skip
+        self.validate = validate
         self.directory = directory
         self.keep = keep
         self.enter_rule = enter_rule
@@ -460,9 +470,11 @@ class _BinVisitor:
         if not self.enter_rule(self.keep, name):
             return None
         checked = self.checked
-        if name not in self.keep.include:  # a part inside another (D2023 in D20230105) needs no test of its own
+        if self.validate and name not in self.keep.include:  # a part inside another needs no test of its own
             checked = [part for part in checked if part not in name] + [name]
-        return _BinVisitor(self.directory, self.keep.within(name), self.enter_rule, self.emit, self.adcmod, checked)
+        return _BinVisitor(
+            self.directory, self.keep.within(name), self.enter_rule, self.emit, self.adcmod, checked, self.validate
+        )
 
     def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
         pids = sorted([n[:-4] for n in names if n.endswith(".hdr")])
@@ -516,48 +528,3 @@ class SyncIfcbDataDirectory(_DataDirectory, SyncFace):
 class AsyncIfcbDataDirectory(_DataDirectory, AsyncFace):
     """:class:`SyncIfcbDataDirectory` for asyncio: the same methods, awaitable (``list`` and
     ``iter_images`` are async iterators); no call blocks the event loop."""
-
-
-def sync_list_filesets(root: str | os.PathLike[str], **options: Any) -> Any:
-    """Iterate over the bins under ``root``: directory options (``include``, ``exclude``,
-    ``require_adc``, ``require_roi``) and ``list`` filters (``start_time``, ``end_time``, ``instrument``)."""
-    directory_options, list_options = _split_options(options)
-    return SyncIfcbDataDirectory(root, **directory_options).list(**list_options)
-
-
-def async_list_filesets(root: str | os.PathLike[str], **options: Any) -> Any:
-    """:func:`sync_list_filesets` as an async iterator."""
-    directory_options, list_options = _split_options(options)
-    return AsyncIfcbDataDirectory(root, **directory_options).list(**list_options)
-
-
-def sync_find_fileset(root: str | os.PathLike[str], pid: str, **options: Any) -> Fileset | None:
-    """The paths of one bin under ``root``, or ``None``."""
-    try:
-        return SyncIfcbDataDirectory(root, **options).paths(pid)
-    except NotFoundError:
-        return None
-
-
-async def async_find_fileset(root: str | os.PathLike[str], pid: str, **options: Any) -> Fileset | None:
-    """:func:`sync_find_fileset` for asyncio."""
-    try:
-        return await AsyncIfcbDataDirectory(root, **options).paths(pid)
-    except NotFoundError:
-        return None
-
-
-def sync_list_data_dirs(root: str | os.PathLike[str], **options: Any) -> Any:
-    """Iterate over the directories under ``root`` that directly hold bins."""
-    return SyncIfcbDataDirectory(root, **options).list_data_dirs()
-
-
-def async_list_data_dirs(root: str | os.PathLike[str], **options: Any) -> Any:
-    """:func:`sync_list_data_dirs` as an async iterator."""
-    return AsyncIfcbDataDirectory(root, **options).list_data_dirs()
-
-
-def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    list_keys = {"start_time", "end_time", "instrument"}
-    directory = {k: v for k, v in options.items() if k not in list_keys}
-    return directory, {k: v for k, v in options.items() if k in list_keys}

@@ -22,8 +22,27 @@ class SkippedPathWarning(IfcbWarning):
     """A directory or file that could not be read (permissions, broken symlink, loop) was skipped."""
 
 
-class InvalidIdentifierError(IfcbError, ValueError):
-    """A bin id, ROI id or key that does not match the IFCB naming rules."""
+class AdcLineWarning(IfcbWarning):
+    """An ADC line whose geometry does not parse was skipped (its target has no image).
+
+    The message names the file and the line. Pass ``strict=True`` to raise
+    :class:`FormatError` instead.
+    """
+
+
+class MissingTargetWarning(IfcbWarning):
+    """A target asked for in a subset (``rois=``) has no image and was left out of the result."""
+
+
+class InvalidIdentifierError(IfcbError, ValueError, KeyError):
+    """A bin id, ROI id or key that does not match the IFCB naming rules.
+
+    It is a ``ValueError`` (the id is malformed) and a ``KeyError`` (a lookup by
+    it finds nothing), as parsing and lookups by id answer in ifcbkit 0.3.1.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class FormatError(IfcbError, ValueError):
@@ -63,8 +82,15 @@ class NotFoundError(IfcbError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class ReadOnlyError(IfcbError, PermissionError):
-    """A write to a store that does not accept writes."""
+class ProductNotFoundError(NotFoundError, FileNotFoundError):
+    """A product file that is not under its root (a ``FileNotFoundError`` too, as in 0.3.1)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ReadOnlyError(IfcbError, PermissionError, NotImplementedError):
+    """A write to a store that does not accept writes (a ``NotImplementedError`` too, as in 0.3.1)."""
 
 
 class StoreError(IfcbError, OSError):

@@ -54,10 +54,12 @@ class Request:
 
 
 class Call(Request):
-    """Call a backend method; the async face awaits the result when it is awaitable.
+    """Call a backend method; the async face awaits a coroutine function, and runs a plain one in a
+    worker thread (awaiting its result when that is awaitable).
 
     This is how operations talk to stores whose methods may be plain functions
-    or coroutines (an amplify-style ``ObjectStore``, a user's subclass, ...).
+    or coroutines (an amplify-style ``ObjectStore``, a boto3 or aiobotocore client, a
+    user's subclass, ...): a blocking call never runs on the event loop.
     """
 
     __slots__ = ("args", "function")
@@ -76,7 +78,10 @@ class Call(Request):
         return result
 
     async def run_async(self) -> Any:
-        result = self.function(*self.args)
+        if inspect.iscoroutinefunction(self.function):
+            return await self.function(*self.args)
+        # a plain function (a boto3 client, a sync backend) may block: run it in a worker thread
+        result = await _in_worker_thread(functools.partial(self.function, *self.args))
         if inspect.isawaitable(result):
             result = await result
         return result

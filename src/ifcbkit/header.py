@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .adc import normalize_column_names
+from .adc import normalize_column_names, read_local_file
 from .errors import FormatError
 
 HeaderValue = int | float | bool | str
@@ -110,7 +110,11 @@ def _parse_v2_2010(lines: list[str], source: str | None) -> dict[str, Any]:
 
 
 def parse_hdr(lines: Iterable[str]) -> dict[str, Any]:
-    """Parse header lines (any of the three families) into one dict."""
+    """Parse header lines (any of the three families) into one dict; no lines give ``{}``.
+
+    Raises:
+        FormatError: for lines of no known header family.
+    """
     return _parse_hdr_lines(list(lines), None)
 
 
@@ -118,8 +122,10 @@ def _parse_hdr_lines(lines: list[str], source: str | None) -> dict[str, Any]:
     lines = [line.rstrip("\r\n") for line in lines]
     while lines and not lines[-1].strip():
         lines.pop()
-    if not lines or not lines[0].strip():
-        raise FormatError(source, "empty header")
+    if not lines:
+        return {}  # as in 0.3.1
+    if not lines[0].strip():
+        raise FormatError(source, "the header's first line is blank", line=1)
     first = lines[0].strip()
     if re.match(r"softwareversion\s*:", first, re.IGNORECASE):
         return _parse_key_value(lines, source)
@@ -134,15 +140,22 @@ def _parse_hdr_lines(lines: list[str], source: str | None) -> dict[str, Any]:
     raise FormatError(source, f"unrecognised header format (first line {first[:60]!r})", line=1)
 
 
-def parse_hdr_bytes(data: bytes, *, source: str | None = None) -> dict[str, Any]:
-    """Parse the bytes of a ``.hdr`` file."""
-    return _parse_hdr_lines(data.decode("latin-1").splitlines(), source)
+def parse_hdr_bytes(content: bytes, *, source: str | None = None) -> dict[str, Any]:
+    """Parse the bytes of a ``.hdr`` file (``source`` names it in errors).
+
+    Raises:
+        FormatError: for a header of no known family.
+    """
+    return _parse_hdr_lines(content.decode("latin-1").splitlines(), source)
 
 
 def parse_hdr_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and parse a ``.hdr`` file."""
-    with open(path, "rb") as f:
-        return parse_hdr_bytes(f.read(), source=os.fspath(path))
+    """Read and parse a ``.hdr`` file.
+
+    Raises:
+        NotFoundError: if there is no such file; FormatError: see :func:`parse_hdr_bytes`.
+    """
+    return parse_hdr_bytes(read_local_file(path, "header file"), source=os.fspath(path))
 
 
 def adc_column_names(header: Mapping[str, Any]) -> list[str] | None:

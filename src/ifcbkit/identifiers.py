@@ -13,7 +13,7 @@ import operator
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .errors import InvalidIdentifierError
 
@@ -60,9 +60,7 @@ def _timestamp(bin_id: str, year: int, month: int, day: int, hour: int, minute: 
         raise InvalidIdentifierError(f"invalid bin id {bin_id!r}: {e}") from None
 
 
-def parse_d_style_bin_id(bin_id: str) -> BinId:
-    """Parse ``D{yyyymmdd}T{HHMMSS}_IFCB{n}``; refuse anything else, including impossible dates."""
-    _checked_str(bin_id, "bin id")
+def _d_style(bin_id: str) -> BinId:
     m = _D_STYLE.fullmatch(bin_id)
     if m is None:
         raise InvalidIdentifierError(f"not a D-style bin id (DyyyymmddTHHMMSS_IFCBn): {bin_id!r}")
@@ -70,9 +68,7 @@ def parse_d_style_bin_id(bin_id: str) -> BinId:
     return BinId(bin_id, "D", instrument, _timestamp(bin_id, year, month, day, hour, minute, second))
 
 
-def parse_i_style_bin_id(bin_id: str) -> BinId:
-    """Parse ``IFCB{n}_{yyyy}_{ddd}_{HHMMSS}`` (``ddd`` the day of the year); refuse anything else."""
-    _checked_str(bin_id, "bin id")
+def _i_style(bin_id: str) -> BinId:
     m = _I_STYLE.fullmatch(bin_id)
     if m is None:
         raise InvalidIdentifierError(f"not an I-style bin id (IFCBn_yyyy_ddd_HHMMSS): {bin_id!r}")
@@ -84,17 +80,57 @@ def parse_i_style_bin_id(bin_id: str) -> BinId:
     return BinId(bin_id, "I", instrument, start + timedelta(days=yday - 1))
 
 
-def parse_bin_id(bin_id: str) -> BinId:
-    """Parse a D-style or I-style bin id."""
-    return _parse_bin_id(_checked_str(bin_id, "bin id"))
+def _fields(b: BinId) -> dict[str, int]:
+    """The design's dict of a parsed bin id: instrument and time fields (``day_of_year`` for I-style)."""
+    t = b.timestamp
+    if b.style == "D":
+        return {"instrument_id": b.instrument, "year": t.year, "month": t.month, "day": t.day,
+                "hour": t.hour, "minute": t.minute, "second": t.second}  # fmt: skip
+    return {"instrument_id": b.instrument, "year": t.year, "day_of_year": t.timetuple().tm_yday,
+            "hour": t.hour, "minute": t.minute, "second": t.second}  # fmt: skip
+
+
+def parse_d_style_bin_id(bin_id: str) -> dict[str, int]:
+    """Parse ``D{yyyymmdd}T{HHMMSS}_IFCB{n}`` into ``{'instrument_id', 'year', 'month', 'day', 'hour',
+    'minute', 'second'}``.
+
+    Raises:
+        InvalidIdentifierError: (a ``ValueError``) for anything else, including impossible dates.
+    """
+    return _fields(_d_style(_checked_str(bin_id, "bin id")))
+
+
+def parse_i_style_bin_id(bin_id: str) -> dict[str, int]:
+    """Parse ``IFCB{n}_{yyyy}_{ddd}_{HHMMSS}`` (``ddd`` the day of the year) into ``{'instrument_id',
+    'year', 'day_of_year', 'hour', 'minute', 'second'}``.
+
+    Raises:
+        InvalidIdentifierError: (a ``ValueError``) for anything else.
+    """
+    return _fields(_i_style(_checked_str(bin_id, "bin id")))
+
+
+def parse_bin_id(bin_id: str) -> dict[str, int]:
+    """Parse a D-style or I-style bin id into the dict of :func:`parse_d_style_bin_id` or
+    :func:`parse_i_style_bin_id`.
+
+    Raises:
+        InvalidIdentifierError: (a ``ValueError``) if it is neither.
+    """
+    return _fields(parse_bin(bin_id))
+
+
+def parse_bin(bin_id: str) -> BinId:
+    """A bin id as a :class:`BinId` record (style, instrument, timestamp), validated."""
+    return _parse_bin(_checked_str(bin_id, "bin id"))
 
 
 @functools.lru_cache(maxsize=65536)  # pure, and asked again and again for the same ids
-def _parse_bin_id(bin_id: str) -> BinId:
+def _parse_bin(bin_id: str) -> BinId:
     if bin_id.startswith("D"):
-        return parse_d_style_bin_id(bin_id)
+        return _d_style(bin_id)
     if bin_id.startswith("IFCB"):
-        return parse_i_style_bin_id(bin_id)
+        return _i_style(bin_id)
     raise InvalidIdentifierError(f"not an IFCB bin id: {bin_id!r}")
 
 
@@ -120,7 +156,7 @@ def is_bin_id(value: object) -> bool:
     if m is not None:
         return _valid_day(m.group(1))
     try:
-        parse_i_style_bin_id(value)
+        _i_style(value)
     except InvalidIdentifierError:
         return False
     return True
@@ -150,13 +186,31 @@ def valid_bin_ids(candidates: list[str]) -> list[str]:
 
 def validate_bin_id(bin_id: str) -> str:
     """Return ``bin_id`` unchanged if it is a valid bin id; raise otherwise."""
-    parse_bin_id(bin_id)
+    parse_bin(bin_id)
     return bin_id
 
 
-def parse_pid(pid: str) -> Pid:
-    """Parse a bin id or a ROI id (bin id + ``_`` + 5-digit target number)."""
+def parse_id(pid: str) -> Pid:
+    """A bin id or a ROI id (bin id + ``_`` + 5-digit target number) as a :class:`Pid` record."""
     return _parse_pid(_checked_str(pid, "id"))
+
+
+def parse_pid(pid: str) -> dict[str, Any]:
+    """Parse a bin id or a ROI id into ``{'lid', 'timestamp', 'year', 'day_dir', 'instrument_id'}``,
+    plus ``'target'`` and ``'roi_id'`` for a ROI id (``lid`` is the bin id).
+
+    Raises:
+        InvalidIdentifierError: (a ``ValueError``) if it is neither a bin id nor a ROI id.
+    """
+    p = parse_id(pid)
+    out: dict[str, Any] = {
+        "lid": p.bin_id, "timestamp": p.timestamp, "year": p.timestamp.year,
+        "day_dir": _day_dir(p), "instrument_id": p.instrument,
+    }  # fmt: skip
+    if p.target is not None:
+        out["target"] = p.target
+        out["roi_id"] = pid
+    return out
 
 
 @functools.lru_cache(maxsize=65536)
@@ -164,21 +218,28 @@ def _parse_pid(pid: str) -> Pid:
     if _D_STYLE.fullmatch(pid) is None and _I_STYLE.fullmatch(pid) is None:
         head, _, tail = pid.rpartition("_")
         if head and _TARGET.fullmatch("_" + tail):
-            b = parse_bin_id(head)
+            b = parse_bin(head)
             target = int(tail)
             if target < 1:
                 raise InvalidIdentifierError(f"invalid ROI id {pid!r}: target numbers start at 1")
             return Pid(b.bin_id, target, b.style, b.instrument, b.timestamp)
-    b = parse_bin_id(pid)
+    b = parse_bin(pid)
     return Pid(b.bin_id, None, b.style, b.instrument, b.timestamp)
 
 
 def parse_roi_id(roi_id: str) -> tuple[str, int]:
-    """Split a ROI id into ``(bin_id, target)``."""
-    p = parse_pid(roi_id)
+    """Split a ROI id into ``(bin_id, target)``.
+
+    Raises:
+        InvalidIdentifierError: (a ``ValueError``) if it is not a ROI id.
+    """
+    p = parse_id(roi_id)
     if p.target is None:
         raise InvalidIdentifierError(f"not a ROI id (bin id + '_' + 5-digit target): {roi_id!r}")
     return p.bin_id, p.target
+
+
+parse_target = parse_roi_id  # the 0.3.1 name of parse_roi_id, kept as the same function
 
 
 def add_target(bin_id: str, target: int) -> str:
@@ -191,30 +252,31 @@ def add_target(bin_id: str, target: int) -> str:
 
 def bin_timestamp(bin_id: str) -> datetime:
     """The bin's sample time as an aware UTC datetime."""
-    return parse_pid(bin_id).timestamp
+    return parse_id(bin_id).timestamp
 
 
 def bin_instrument_id(bin_id: str) -> int:
     """The instrument number (``IFCB010`` is 10)."""
-    return parse_pid(bin_id).instrument
+    return parse_id(bin_id).instrument
 
 
 def bin_year(bin_id: str) -> int:
     """The UTC year of the bin."""
-    return parse_pid(bin_id).timestamp.year
+    return parse_id(bin_id).timestamp.year
 
 
 def bin_day_dir(bin_id: str) -> str:
     """The conventional day directory: ``D20240215`` or ``IFCB5_2012_028``."""
-    p = parse_pid(bin_id)
-    if p.style == "D":
-        return p.bin_id[:9]
-    return p.bin_id.rsplit("_", 1)[0]
+    return _day_dir(parse_id(bin_id))
+
+
+def _day_dir(p: Pid) -> str:
+    return p.bin_id[:9] if p.style == "D" else p.bin_id.rsplit("_", 1)[0]
 
 
 def bin_year_dir(bin_id: str) -> str:
     """The conventional year directory of D-style bins (``D2024``); I-style trees have none."""
-    p = parse_pid(bin_id)
+    p = parse_id(bin_id)
     if p.style != "D":
         raise InvalidIdentifierError(f"I-style bin {p.bin_id!r} has no year directory")
     return p.bin_id[:5]

@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterator, Mapping, Sequence, ValuesView
-from typing import IO
+from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
+from typing import IO, Any
 
 from PIL import Image
 
 from .errors import NotFoundError
 from .identifiers import add_target
-from .index import AdcIndex
+from .index import AdcIndex, TargetRole
 from .roi import Buffer, RoiReader, read_roi_image, roi_reader
-from .stitching import infill_stitched_image, stitch_pair
+from .stitching import detect_pairs, infill_stitched_image, stitch_pair
+
+
+class _GivenImages:
+    """The layout of a :class:`BinImages` built from decoded images: ``adc_data`` as
+    ``parse_adc_bytes(..., extended=True)`` returns it, and ``{target: image}``."""
+
+    def __init__(self, bin_id: str, adc_data: Mapping[int, Mapping[str, Any]], images: Mapping[int, Image.Image]):
+        self.bin_id = bin_id
+        self.adc = adc_data
+        self.images = images
+        self.detected = detect_pairs(bin_id, adc_data)
+        complete = [(a, b) for a, b in self.detected if a in images and b in images]
+        self.firsts = dict(complete)
+        self.seconds = {b: a for a, b in complete}
+
+    def pairs(self) -> list[tuple[int, int]]:
+        return list(self.detected)
+
+    def keys(self, *, stitch: bool = True) -> list[int]:
+        return sorted(t for t in self.images if not (stitch and t in self.seconds))
+
+    def role(self, target: int, *, stitch: bool = True) -> TargetRole:
+        if target not in self.images:
+            raise NotFoundError(f"{self.bin_id} has no image for target {target}")
+        if stitch and target in self.seconds:
+            return TargetRole("second", self.seconds[target])
+        if stitch and target in self.firsts:
+            return TargetRole("first", self.firsts[target])
+        return TargetRole("single", None)
+
+    def record(self, target: int) -> Mapping[str, Any]:
+        return self.adc[target]
+
+    def image(self, target: int) -> Image.Image:
+        return self.images[target]
 
 
 class BinImages(Mapping[int, Image.Image]):
@@ -20,14 +55,36 @@ class BinImages(Mapping[int, Image.Image]):
     With stitching (the default, meaningful for I-style bins), the first target of
     each stitched pair maps to the infilled composite of the pair and the second
     target is not a key. :meth:`get_raw` gives the composite and its gap mask.
-    Pixels are read from the ROI source only for the images asked for.
+
+    ``BinImages(bin_id, adc_data, images)`` builds one from decoded images (the 0.3.1
+    constructor: ``adc_data`` from ``parse_adc_bytes(..., extended=True)``, ``images`` as
+    ``extract_roi_images`` returns them). Readers build theirs with :meth:`from_index`, over
+    an :class:`~ifcbkit.index.AdcIndex` and the ROI data: pixels are then read only for
+    the images asked for.
     """
 
-    def __init__(self, index: AdcIndex, roi: RoiReader, *, stitch: bool = True):
+    index: AdcIndex | _GivenImages
+
+    def __init__(
+        self, bin_id: str, adc_data: Mapping[int, Mapping[str, Any]], images: Mapping[int, Image.Image], *,
+        stitch: bool = True,
+    ):  # fmt: skip
+        given = _GivenImages(bin_id, adc_data, images)
+        self._setup(given, given.image, stitch)
+
+    @classmethod
+    def from_index(cls, index: AdcIndex, roi: RoiReader, *, stitch: bool = True) -> BinImages:
+        """The images of a bin from its ADC index and a reader of its ROI data."""
+        self = cls.__new__(cls)
+        record = index.record
+        self._setup(index, lambda target: read_roi_image(roi, record(target)), stitch)
+        return self
+
+    def _setup(self, index: AdcIndex | _GivenImages, raw: Callable[[int], Image.Image], stitch: bool) -> None:
         self.index = index
         self.bin_id = index.bin_id
         self.stitch = stitch
-        self._roi = roi
+        self._raw = raw
         self._keys: list[int] | None = None
         self._stitched: dict[int, tuple[Image.Image, Image.Image, Image.Image]] = {}
 
@@ -72,8 +129,7 @@ class BinImages(Mapping[int, Image.Image]):
     def _pair(self, a: int, b: int) -> tuple[Image.Image, Image.Image, Image.Image]:
         done = self._stitched.get(a)
         if done is None:
-            ra, rb = self.index.record(a), self.index.record(b)
-            composite, gap = stitch_pair(ra, read_roi_image(self._roi, ra), rb, read_roi_image(self._roi, rb))
+            composite, gap = stitch_pair(self.index.record(a), self.index.record(b), self._raw(a), self._raw(b))
             done = self._stitched[a] = (composite, gap, infill_stitched_image(composite, gap))
         return done
 
@@ -81,16 +137,16 @@ class BinImages(Mapping[int, Image.Image]):
         role, partner = self._role(target)
         if role == "first":
             return self._pair(target, partner)[2]  # type: ignore[arg-type]
-        return read_roi_image(self._roi, self.index.record(target))
+        return self._raw(target)
 
     def _images(self) -> Iterator[tuple[int, Image.Image]]:
         """``(target, image)`` in key order, with the roles already known from the keys (no per-key lookup)."""
-        firsts = dict(self.pairs)
-        record = self.index.record
+        firsts = {a: b for a, b in self.pairs if self.stitch and self._is_first(a)}
+        raw = self._raw
         for target in self._all_keys():
             partner = firsts.get(target)
             if partner is None:
-                yield target, read_roi_image(self._roi, record(target))
+                yield target, raw(target)
             else:
                 yield target, self._pair(target, partner)[2]
 
@@ -107,6 +163,9 @@ class BinImages(Mapping[int, Image.Image]):
             composite, gap, _ = self._pair(target, partner)  # type: ignore[arg-type]
             return composite, gap
         return self[target], None
+
+    def _is_first(self, target: int) -> bool:
+        return not isinstance(self.index, _GivenImages) or target in self.index.firsts
 
     def roi_ids(self) -> list[str]:
         """The ROI ids of the keys, in order."""
@@ -128,14 +187,20 @@ class _Values(ValuesView[Image.Image]):
 
 
 def bin_images(
-    bin_id: str, adc_bytes: bytes, roi: Buffer | IO[bytes], *, stitch: bool = True,
+    bin_id: str, adc_bytes: bytes, roi_bytes: Buffer | IO[bytes], *, stitch: bool = True, strict: bool = False,
     columns: Sequence[str] | None = None,
 ) -> BinImages:  # fmt: skip
-    """The images of a bin from its ADC bytes and its ROI data.
+    """The images of a bin from its ADC bytes and its ROI data, stitched pairs included.
 
-    ``roi`` may be the ``.roi`` bytes, a memory map of it, or an open binary
+    ``roi_bytes`` may be the ``.roi`` bytes, a memory map of it, or an open binary
     file: only the images asked for are read from it. ``columns`` are the
-    header's ADC column names, if it names them.
+    header's ADC column names, if it names them. Damaged ADC lines are skipped with a
+    warning (``strict=True``: :class:`~ifcbkit.errors.FormatError` when first parsed).
+
+    Raises:
+        InvalidIdentifierError: if ``bin_id`` is not a bin id.
+        FormatError: for a damaged ADC line when ``strict``; TruncatedBinError: for an image
+            whose bytes run past the end of the ROI data, when it is read.
     """
-    index = AdcIndex(bin_id, adc_bytes, columns=columns)
-    return BinImages(index, roi_reader(roi, source=f"{bin_id}.roi"), stitch=stitch)
+    index = AdcIndex(bin_id, adc_bytes, columns=columns, strict=strict)
+    return BinImages.from_index(index, roi_reader(roi_bytes, source=f"{bin_id}.roi"), stitch=stitch)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
-from .adc import RoiRecord, geometry_positions, parse_roi_record, split_adc_lines
+from .adc import RoiRecord, geometry_positions, no_image, parse_roi_record, split_adc_lines
 from .errors import NotFoundError
-from .identifiers import add_target, parse_bin_id
+from .identifiers import add_target, parse_bin
 from .stitching import detect_pairs, is_stitch_pair
 
 Role = Literal["single", "first", "second"]
@@ -30,11 +30,19 @@ class TargetRole(NamedTuple):
 class AdcIndex:
     """Geometry of every target of one bin, parsed lazily, plus stitched-pair detection."""
 
-    __slots__ = ("_all", "_lines", "_pairs", "_positions", "_records", "bin_id", "nbytes", "source", "style")
+    __slots__ = (
+        "_all", "_lines", "_pairs", "_positions", "_records", "bin_id", "damaged", "nbytes", "source", "strict",
+        "style",
+    )  # fmt: skip
 
-    def __init__(self, bin_id: str, data: bytes, *, columns: Sequence[str] | None = None, source: str | None = None):
+    def __init__(
+        self, bin_id: str, data: bytes, *, columns: Sequence[str] | None = None, source: str | None = None,
+        strict: bool = False,
+    ):  # fmt: skip
         self.bin_id = bin_id
-        self.style = parse_bin_id(bin_id).style
+        self.strict = strict
+        self.damaged: set[int] = set()  # targets whose line was damaged (skipped: no image), as parsed so far
+        self.style = parse_bin(bin_id).style
         self.source = source or f"{bin_id}.adc"
         self.nbytes = len(data)
         self._positions = geometry_positions(bin_id, columns)
@@ -57,18 +65,31 @@ class AdcIndex:
             if not 1 <= target <= len(self._lines.lines):
                 raise NotFoundError(f"{self.bin_id} has no target {target} (it has {len(self)})")
             line = self._lines.lines[target - 1]
-            r = parse_roi_record(line, target, self._positions, self.source, self._lines.line_number(target))
+            r = self._parse(line, target)
             self._records[target] = r
+        return r
+
+    def _parse(self, line: bytes, target: int) -> RoiRecord:
+        r = parse_roi_record(line, target, self._positions, self.source, self._lines.line_number(target), self.strict)
+        if r is None:
+            self.damaged.add(target)
+            return no_image(target)
         return r
 
     def records(self) -> list[RoiRecord]:
         """Every target's geometry, in order."""
         if self._all is None:  # one pass over the lines, without the per-target memo
-            split, positions, source = self._lines, self._positions, self.source
-            self._all = [
-                parse_roi_record(line, t, positions, source, split.line_number(t))
+            split, positions, source, strict = self._lines, self._positions, self.source, self.strict
+            done = self._records
+            records = [
+                done.get(t) or parse_roi_record(line, t, positions, source, split.line_number(t), strict)
                 for t, line in enumerate(split.lines, 1)
             ]
+            for t, r in enumerate(records, 1):
+                if r is None:
+                    self.damaged.add(t)
+                    records[t - 1] = no_image(t)
+            self._all = records  # type: ignore[assignment]
             self._records = dict(enumerate(self._all, 1))
         return self._all
 
@@ -81,7 +102,7 @@ class AdcIndex:
         if self.style != "I":
             return []
         if self._pairs is None:
-            self._pairs = dict(detect_pairs({r.target: r for r in self.records()}))
+            self._pairs = dict(detect_pairs(self.bin_id, {r.target: r for r in self.records()}))
         return list(self._pairs.items())
 
     def keys(self, *, stitch: bool = True) -> list[int]:
@@ -90,6 +111,15 @@ class AdcIndex:
             return self.image_targets()
         seconds = {b for _, b in self.pairs()}
         return [t for t in self.image_targets() if t not in seconds]
+
+    def geometry(self) -> dict[int, dict[str, int | str]]:
+        """``{target: {'roi_id', 'x', 'y', 'width', 'height'}}`` for the targets with an image."""
+        bin_id = self.bin_id
+        return {
+            r.target: {"roi_id": add_target(bin_id, r.target), "x": r.x, "y": r.y, "width": r.width, "height": r.height}
+            for r in self.records()
+            if r.width and r.height
+        }
 
     def roi_ids(self, *, stitch: bool = True) -> list[str]:
         return [add_target(self.bin_id, t) for t in self.keys(stitch=stitch)]

@@ -24,7 +24,7 @@ from typing import Any, Literal, NamedTuple
 from .adc import AdcTable, parse_adc_table
 from .errors import FormatError
 from .header import adc_column_names, parse_hdr_bytes
-from .identifiers import BinId, parse_bin_id
+from .identifiers import BinId, parse_bin
 from .index import AdcIndex
 from .stitching import detect_pairs
 
@@ -267,7 +267,7 @@ def compute_ml_analyzed(
     Not computable: NaN values and a ``reason``.
     """
     check_method(method)
-    parsed = parse_bin_id(bin_id)
+    parsed = parse_bin(bin_id)
     header = _as_header(hdr, hdr_source)
     if method == "hdr":
         times = _header_times(header)
@@ -293,18 +293,19 @@ def compute_ml_analyzed(
 # ----- bin metadata ---------------------------------------------------------------------------
 
 
-def _num_images(bin_id: str, header: Mapping[str, Any], adc: AdcLike, source: str | None) -> tuple[int, int]:
-    """``(num_triggers, num_images after stitching)``."""
+def _num_images(bin_id: str, header: Mapping[str, Any], adc: AdcLike, source: str | None) -> tuple[int, int, int]:
+    """``(num_triggers, num_images after stitching, damaged ADC lines skipped)``."""
     if isinstance(adc, AdcTable):
         geometry = ("trigger", "x", "y", "width", "height")
         if not all(c in adc for c in geometry):
             raise FormatError(source, f"the ADC table lacks the {', '.join(geometry)} columns")
-        rois = {k: dict(zip(geometry, row)) for k, row in enumerate(zip(*(adc.column(c) for c in geometry)), 1)}
+        rows = enumerate(zip(*(adc.column(c) for c in geometry)), 1)
+        rois = {k: dict(zip(geometry, row)) for k, row in rows if not any(math.isnan(v) for v in row)}
         images = [t for t, r in rois.items() if r["width"] > 0 and r["height"] > 0]
-        pairs = detect_pairs(rois) if parse_bin_id(bin_id).style == "I" else []
-        return len(adc), len(images) - len(pairs)
+        pairs = detect_pairs(bin_id, rois)
+        return len(adc), len(images) - len(pairs), len(adc) - len(rois)
     index = AdcIndex(bin_id, bytes(adc), columns=adc_column_names(header), source=source)
-    return len(index), len(index.keys(stitch=True))
+    return len(index), len(index.keys(stitch=True)), len(index.damaged)
 
 
 def _coordinate(header: Mapping[str, Any], key: str) -> float | None:
@@ -332,14 +333,16 @@ def bin_metadata(
 
     ``hdr`` and ``adc`` as for :func:`compute_ml_analyzed` (an ``AdcTable`` must
     have the geometry columns); ``size`` is the byte count of the bin's files.
+    ``skipped_lines`` counts the damaged ADC lines that were skipped (their targets have no
+    image; each is also reported with an :class:`~ifcbkit.errors.AdcLineWarning`).
     Values are not rounded (the dashboard rounds them for display);
     ``ml_analyzed`` is a float in ml, NaN when not computable (then
     ``ml_analyzed_reason`` says why), and ``trigger_freq`` and ``concentration``
     are NaN when their denominator is not a positive number.
     """
-    parsed = parse_bin_id(bin_id)
+    parsed = parse_bin(bin_id)
     header = _as_header(hdr, hdr_source)
-    num_triggers, num_images = _num_images(bin_id, header, adc, adc_source)
+    num_triggers, num_images, skipped_lines = _num_images(bin_id, header, adc, adc_source)
     ml = compute_ml_analyzed(bin_id, header, adc, method=method, adc_source=adc_source)
     sample_type = header.get("sampleType")
     return {
@@ -348,6 +351,7 @@ def bin_metadata(
         "instrument": f"IFCB{parsed.instrument}",
         "num_triggers": num_triggers,
         "num_images": num_images,
+        "skipped_lines": skipped_lines,
         "trigger_freq": _ratio(num_triggers, ml.run_time),
         "run_time": ml.run_time,
         "look_time": ml.look_time,
@@ -365,7 +369,7 @@ def bin_metadata(
 
 
 METADATA_FIELDS: tuple[str, ...] = (
-    "pid", "timestamp_iso", "instrument", "num_triggers", "num_images", "trigger_freq", "run_time", "look_time",
-    "ml_analyzed", "ml_analyzed_method", "ml_analyzed_reason", "concentration", "lat", "lng", "sample_type", "size",
-    "temperature", "humidity",
+    "pid", "timestamp_iso", "instrument", "num_triggers", "num_images", "skipped_lines", "trigger_freq", "run_time",
+    "look_time", "ml_analyzed", "ml_analyzed_method", "ml_analyzed_reason", "concentration", "lat", "lng",
+    "sample_type", "size", "temperature", "humidity",
 )  # fmt: skip

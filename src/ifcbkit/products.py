@@ -20,21 +20,33 @@ import math
 import os
 import re
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from .errors import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError
-from .faces import AsyncFace, Op, SyncFace, operation, stream
+from .errors import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError, ProductNotFoundError
+from .faces import (
+    AsyncFace,
+    Op,
+    SyncFace,
+    iterate_async,
+    iterate_sync,
+    map_emits,
+    operation,
+    run_async,
+    run_sync,
+    stream,
+)
 from .fileio import Listing
 from .identifiers import parse_roi_id, validate_bin_id
 from .walk import walk
 
 __all__ = [
-    "PRODUCT_KINDS", "AsyncProductDirectory", "ClassScores", "ProductFile", "SyncProductDirectory",
+    "PRODUCT_KINDS", "AsyncProductDirectory", "ClassScores", "ClassScoresRows", "ProductFile", "SyncProductDirectory",
     "async_blob_path", "async_class_scores_path", "async_features_path", "async_find_product_file",
     "async_list_product_files", "parse_product_name", "read_blobs", "read_class_scores", "read_features",
     "sync_blob_path", "sync_class_scores_path", "sync_features_path", "sync_find_product_file",
-    "sync_list_product_files",
+    "sync_list_product_files", "async_product_path", "sync_product_path",
 ]  # fmt: skip
 
 ProductKind = Literal["blobs", "features", "class_scores"]
@@ -174,62 +186,173 @@ class _ProductVisitor:
         yield  # a generator
 
 
-def sync_find_product_file(root: PathLike, pid: str, kind: ProductKind, version: int | None = None) -> str | None:
-    """The path of one bin's product under ``root``, or ``None`` (see :meth:`SyncProductDirectory.find`)."""
-    return SyncProductDirectory(root).find(pid, kind, version)
+class _NameVisitor:
+    """A products walk by file name: the paths of the files ``want`` accepts, entering the
+    subdirectories ``enter`` allows."""
+
+    def __init__(self, enter: Callable[[str], bool], want: Callable[[str], bool]):
+        self._enter = enter
+        self._want = want
+
+    def enter(self, name: str) -> _NameVisitor | None:
+        return self if self._enter(name) else None
+
+    def files(self, listing: Listing, names: list[str]) -> Op[list[str]]:
+        return [os.path.join(listing.path, n) for n in sorted(names) if n not in listing.broken and self._want(n)]
+        yield  # a generator
 
 
-async def async_find_product_file(
-    root: PathLike, pid: str, kind: ProductKind, version: int | None = None
-) -> str | None:
+class _First(Exception):
+    def __init__(self, path: str):
+        self.path = path
+
+
+def _check_file_name(filename: str) -> str:
+    plain = isinstance(filename, str) and filename not in ("", ".", "..")
+    if not plain or "/" in filename or os.sep in filename or "\0" in filename or len(filename) > 255:
+        raise InvalidIdentifierError(f"not a product file name: {filename!r}")
+    return filename
+
+
+def _find_file(directory: str, filename: str, exhaustive: bool) -> Op[str | None]:
+    _check_file_name(filename)
+
+    def enter(name: str) -> bool:
+        return exhaustive or name in filename
+
+    def found(path: str) -> Any:
+        raise _First(path)
+
+    try:
+        yield from map_emits(walk(directory, _NameVisitor(enter, filename.__eq__), what="products directory"),
+                             found)  # fmt: skip
+    except _First as first:
+        return first.path
+    except NotFoundError:
+        return None
+    return None
+
+
+def _list_files(directory: str, regex: str | re.Pattern[str]) -> Op[None]:
+    pattern = re.compile(regex)
+    try:
+        yield from walk(directory, _NameVisitor(lambda name: True, lambda n: pattern.match(n) is not None),
+                        what="products directory")  # fmt: skip
+    except NotFoundError:
+        return
+
+
+def sync_find_product_file(directory: PathLike, filename: str, exhaustive: bool = False) -> str | None:
+    """The path of the file named ``filename`` under ``directory``, or ``None``.
+
+    Without ``exhaustive``, only subdirectories whose name is part of ``filename`` are entered
+    (``D2024`` and ``D20240215`` for ``D20240215T150055_IFCB010_class.h5``): fast on dated trees.
+
+    Raises:
+        InvalidIdentifierError: if ``filename`` is not a plain file name (a path, ``..``).
+    """
+    return run_sync(_find_file(os.fspath(directory), filename, exhaustive))
+
+
+async def async_find_product_file(directory: PathLike, filename: str, exhaustive: bool = False) -> str | None:
     """:func:`sync_find_product_file` for asyncio."""
-    return await AsyncProductDirectory(root).find(pid, kind, version)
+    return await run_async(_find_file(os.fspath(directory), filename, exhaustive))
 
 
-def sync_list_product_files(
-    root: PathLike, kind: ProductKind | None = None, version: int | None = None
-) -> Iterator[ProductFile]:
-    """Iterate over the product files under ``root``."""
-    return SyncProductDirectory(root).list(kind, version)
+def sync_list_product_files(directory: PathLike, regex: str | re.Pattern[str]) -> Iterator[str]:
+    """The paths of the files under ``directory`` whose name matches ``regex`` (``re.match``), in
+    sorted walk order; nothing for a missing directory."""
+    return iterate_sync(_list_files(os.fspath(directory), regex))
 
 
-def async_list_product_files(
-    root: PathLike, kind: ProductKind | None = None, version: int | None = None
-) -> AsyncIterator[ProductFile]:
+def async_list_product_files(directory: PathLike, regex: str | re.Pattern[str]) -> AsyncIterator[str]:
     """:func:`sync_list_product_files` as an async iterator."""
-    return AsyncProductDirectory(root).list(kind, version)
+    return iterate_async(_list_files(os.fspath(directory), regex))
 
 
-def sync_blob_path(root: PathLike, pid: str, version: int | None = None) -> str | None:
-    """The bin's ``_blobs_v{version}.zip`` (the highest version without one), or ``None``."""
-    return sync_find_product_file(root, pid, "blobs", version)
+def _missing(directory: PathLike, filename: str) -> ProductNotFoundError:
+    return ProductNotFoundError(f"Product file {filename} not found in {os.fspath(directory)}")
 
 
-async def async_blob_path(root: PathLike, pid: str, version: int | None = None) -> str | None:
-    return await async_find_product_file(root, pid, "blobs", version)
+def sync_product_path(directory: PathLike, filename: str, exhaustive: bool = False) -> str:
+    """:func:`sync_find_product_file`, raising when there is no such file.
+
+    Raises:
+        ProductNotFoundError: (a ``FileNotFoundError`` and a ``KeyError``) when it is not found.
+    """
+    path = sync_find_product_file(directory, filename, exhaustive)
+    if path is None:
+        raise _missing(directory, filename)
+    return path
 
 
-def sync_features_path(root: PathLike, pid: str, version: int | None = None) -> str | None:
-    """The bin's ``_fea_v{version}.csv`` (the highest version without one), or ``None``."""
-    return sync_find_product_file(root, pid, "features", version)
+async def async_product_path(directory: PathLike, filename: str, exhaustive: bool = False) -> str:
+    """:func:`sync_product_path` for asyncio."""
+    path = await async_find_product_file(directory, filename, exhaustive)
+    if path is None:
+        raise _missing(directory, filename)
+    return path
 
 
-async def async_features_path(root: PathLike, pid: str, version: int | None = None) -> str | None:
-    return await async_find_product_file(root, pid, "features", version)
+def _blob_name(pid: str, version: int) -> str:
+    return f"{validate_bin_id(pid)}_blobs_v{int(version)}.zip"
 
 
-def sync_class_scores_path(root: PathLike, pid: str, version: int | None = None) -> str | None:
-    """The bin's class scores: ``_class.h5`` (v3) before ``_class_scores.csv``; ``None`` if neither."""
-    return sync_find_product_file(root, pid, "class_scores", version)
+def _features_name(pid: str, version: int) -> str:
+    return f"{validate_bin_id(pid)}_fea_v{int(version)}.csv"
 
 
-async def async_class_scores_path(root: PathLike, pid: str, version: int | None = None) -> str | None:
-    return await async_find_product_file(root, pid, "class_scores", version)
+def _class_scores_name(pid: str) -> str:
+    return f"{validate_bin_id(pid)}_class.h5"
+
+
+def sync_blob_path(directory: PathLike, pid: str, version: int = 4) -> str:
+    """The bin's ``{pid}_blobs_v{version}.zip`` under ``directory``.
+
+    Raises:
+        ProductNotFoundError: (a ``FileNotFoundError``) when it is not there;
+            InvalidIdentifierError: if ``pid`` is not a bin id.
+    """
+    return sync_product_path(directory, _blob_name(pid, version))
+
+
+async def async_blob_path(directory: PathLike, pid: str, version: int = 4) -> str:
+    """:func:`sync_blob_path` for asyncio."""
+    return await async_product_path(directory, _blob_name(pid, version))
+
+
+def sync_features_path(directory: PathLike, pid: str, version: int = 4) -> str:
+    """The bin's ``{pid}_fea_v{version}.csv`` under ``directory``.
+
+    Raises:
+        ProductNotFoundError: (a ``FileNotFoundError``) when it is not there;
+            InvalidIdentifierError: if ``pid`` is not a bin id.
+    """
+    return sync_product_path(directory, _features_name(pid, version))
+
+
+async def async_features_path(directory: PathLike, pid: str, version: int = 4) -> str:
+    """:func:`sync_features_path` for asyncio."""
+    return await async_product_path(directory, _features_name(pid, version))
+
+
+def sync_class_scores_path(directory: PathLike, pid: str) -> str:
+    """The bin's v3 class scores ``{pid}_class.h5`` under ``directory`` (for either class-score
+    format, ``SyncProductDirectory(directory).find(pid, 'class_scores')``).
+
+    Raises:
+        ProductNotFoundError: (a ``FileNotFoundError``) when it is not there;
+            InvalidIdentifierError: if ``pid`` is not a bin id.
+    """
+    return sync_product_path(directory, _class_scores_name(pid))
+
+
+async def async_class_scores_path(directory: PathLike, pid: str) -> str:
+    """:func:`sync_class_scores_path` for asyncio."""
+    return await async_product_path(directory, _class_scores_name(pid))
 
 
 # ----- readers --------------------------------------------------------------------------------
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _name_pid(source: str) -> str | None:
@@ -238,10 +361,12 @@ def _name_pid(source: str) -> str | None:
 
 
 def read_blobs(path: PathLike) -> Iterator[tuple[str, bytes]]:
-    """``(roi_id, png_bytes)`` for each blob mask in a ``_blobs_v*.zip``, in archive order.
+    """``(roi_id, png_bytes)`` for each ``.png`` member of a ``_blobs_v*.zip``, in archive order (the
+    ROI id is the member's name without directories and ``.png``; other members are skipped).
 
-    The archive and its member names are checked when this is called
-    (:class:`FormatError` naming the file); PNGs are read as they are iterated.
+    Raises:
+        NotFoundError: if the file does not exist; FormatError: if it is not a readable zip, or a
+            member belongs to another bin than the one the file is named for.
     """
     source = os.fspath(path)
     try:
@@ -262,20 +387,18 @@ def _blob_members(archive: zipfile.ZipFile, source: str) -> list[tuple[zipfile.Z
     expected = _name_pid(source)
     members = []
     for info in archive.infolist():
-        if info.is_dir():
-            continue
         name = info.filename.rsplit("/", 1)[-1]
-        roi_id = name[:-4] if name.endswith(".png") else None
+        if info.is_dir() or not name.lower().endswith(".png"):
+            continue
+        roi_id = name[:-4]
         try:
-            bin_id, _ = parse_roi_id(roi_id) if roi_id else (None, 0)
+            bin_id, _ = parse_roi_id(roi_id)
         except InvalidIdentifierError:
             bin_id = None
-        if bin_id is None:
-            raise FormatError(source, f"member {info.filename!r} is not named {{roi_id}}.png")
-        if expected is not None and bin_id != expected:
+        if expected is not None and bin_id is not None and bin_id != expected:
             raise FormatError(source, f"member {info.filename!r} belongs to bin {bin_id}, not {expected}")
         members.append((info, roi_id))
-    return members  # type: ignore[return-value]
+    return members
 
 
 def _iter_blobs(
@@ -287,8 +410,6 @@ def _iter_blobs(
                 data = archive.read(info)
             except (zipfile.BadZipFile, OSError, EOFError) as e:
                 raise FormatError(source, f"member {info.filename!r} is unreadable ({e})") from None
-            if not data.startswith(_PNG_SIGNATURE):
-                raise FormatError(source, f"member {info.filename!r} is not a PNG image")
             yield roi_id, data
 
 
@@ -347,36 +468,78 @@ def _csv_rows(source: str, what: str) -> tuple[list[str], Iterator[tuple[int, li
     return [name.strip() for name in header], rows()
 
 
-def read_features(path: PathLike) -> dict[int, dict[str, float]]:
-    """A ``_fea_v*.csv`` as ``{roi_number: {feature: value}}`` (file order; blank values are NaN).
+def _scalar(text: str, source: str, line: int, column: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return _float(text, source, line, column)
+
+
+def read_features(path: PathLike) -> list[tuple[int, dict[str, int | float]]]:
+    """A ``_fea_v*.csv`` as ``[(roi_number, {feature: value}), ...]`` in file order: values are ints
+    when they are written as ints, floats otherwise; blank values are left out.
 
     The ROI number column is ``roi_number`` or ``roiNumber``.
+
+    Raises:
+        FormatError: (a ``ValueError``) naming the file and line for anything malformed.
+        NotFoundError: if the file does not exist.
     """
     source = os.fspath(path)
     header, rows = _csv_rows(source, "features")
     key = next((i for i, name in enumerate(header) if name in ("roi_number", "roiNumber")), None)
     if key is None:
-        raise FormatError(source, "no roi_number (or roiNumber) column", line=1)
+        raise FormatError(source, "no ROI number column (roi_number or roiNumber)", line=1)
     names = [(i, name) for i, name in enumerate(header) if i != key]
-    out: dict[int, dict[str, float]] = {}
+    out: list[tuple[int, dict[str, int | float]]] = []
+    seen: set[int] = set()
     for line, row in rows:
+        if not row[key].strip():
+            raise FormatError(source, "a row with no ROI number", line=line)
         target = _target(row[key], source, line)
-        if target in out:
+        if target in seen:
             raise FormatError(source, f"ROI number {target} appears twice", line=line)
-        out[target] = {name: _float(row[i], source, line, name) for i, name in names}
+        seen.add(target)
+        out.append((target, {name: _scalar(row[i].strip(), source, line, name) for i, name in names if row[i].strip()}))
     return out
 
 
-class ClassScores(NamedTuple):
-    """Per-ROI class scores: ``scores[target]`` has one score per name in ``class_names``."""
+@dataclass(slots=True)
+class ClassScoresRows:
+    """One bin's class scores: ``rows`` are ``(roi_number, {class: score})`` in file order.
 
-    class_names: tuple[str, ...]
-    scores: dict[int, tuple[float, ...]]
+    ``pid`` (the bin, when the file names it) and :attr:`scores` are additions to the 0.3.1 shape.
+    """
+
+    class_names: list[str]
+    rows: list[tuple[int, dict[str, float]]]
     pid: str | None = None
 
+    @classmethod
+    def from_scores(
+        cls, class_names: Sequence[str], scores: Mapping[int, Sequence[float]], pid: str | None = None
+    ) -> ClassScoresRows:
+        """Rows from ``{roi_number: (score of each class)}``."""
+        names = list(class_names)
+        return cls(names, [(t, dict(zip(names, row))) for t, row in scores.items()], pid)
 
-def read_class_scores(path: PathLike) -> ClassScores:
-    """Class scores from a v3 ``_class.h5`` (needs h5py) or a dashboard ``_class_scores.csv``."""
+    @property
+    def scores(self) -> dict[int, tuple[float, ...]]:
+        """``{roi_number: (score of each of class_names)}``."""
+        names = self.class_names
+        return {target: tuple(row[n] for n in names) for target, row in self.rows}
+
+
+ClassScores = ClassScoresRows  # the 0.1 name
+
+
+def read_class_scores(path: PathLike) -> ClassScoresRows:
+    """Class scores from a v3 ``_class.h5`` (needs h5py) or a dashboard ``_class_scores.csv``.
+
+    Raises:
+        FormatError: naming the file (and line) for anything malformed; NotFoundError: if it does
+            not exist; MissingDependencyError: for ``.h5`` without h5py.
+    """
     source = os.fspath(path)
     lower = source.lower()
     if lower.endswith((".h5", ".hdf5")):
@@ -386,7 +549,7 @@ def read_class_scores(path: PathLike) -> ClassScores:
     raise FormatError(source, "class scores are read from _class.h5 or _class_scores.csv files")
 
 
-def _read_class_csv(source: str) -> ClassScores:
+def _read_class_csv(source: str) -> ClassScoresRows:
     header, rows = _csv_rows(source, "class scores")
     if "pid" not in header:
         raise FormatError(source, "no pid column (the ROI ids)", line=1)
@@ -406,7 +569,7 @@ def _read_class_csv(source: str) -> ClassScores:
         if target in scores:
             raise FormatError(source, f"ROI {row[key].strip()} appears twice", line=line)
         scores[target] = tuple(_float(row[i], source, line, name) for i, name in classes)
-    return ClassScores(tuple(name for _, name in classes), scores, pid)
+    return ClassScoresRows.from_scores([name for _, name in classes], scores, pid)
 
 
 def _import_h5py() -> Any:
@@ -425,7 +588,7 @@ def _flat(values: Any) -> list[Any]:
     return [v[0] if isinstance(v, list) and len(v) == 1 else v for v in values]
 
 
-def _read_class_h5(source: str) -> ClassScores:
+def _read_class_h5(source: str) -> ClassScoresRows:
     h5py = _import_h5py()
     if not os.path.exists(source):
         raise NotFoundError(f"no class scores file {source}")
@@ -457,4 +620,4 @@ def _read_class_h5(source: str) -> ClassScores:
         if target in scores:
             raise FormatError(source, f"ROI number {target} appears twice")
         scores[target] = tuple(float(v) for v in row)
-    return ClassScores(names, scores, _name_pid(source))
+    return ClassScoresRows.from_scores(names, scores, _name_pid(source))

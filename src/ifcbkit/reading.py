@@ -31,7 +31,7 @@ from .images import BinImages
 from .index import AdcIndex
 from .metrics import MlMethod, check_method
 from .metrics import bin_metadata as compute_bin_metadata
-from .roi import BufferRoiReader, ChunkRoiReader, RoiRecord, plan_ranges
+from .roi import BufferRoiReader, ChunkRoiReader, RoiRecord, plan_ranges, report_missing
 
 
 @dataclass
@@ -61,6 +61,8 @@ def _targets_of(bin_id: str, rois: Iterable[int | str]) -> list[int]:
 
 class BinReading:
     """Read operations shared by data directories and bin stores (sans-I/O; see module doc)."""
+
+    strict: bool = False  # True: damaged ADC lines and unknown targets raise instead of warning
 
     # ----- primitives: override in backends -------------------------------------------------
 
@@ -136,7 +138,9 @@ class BinReading:
 
     def _parse_index(self, bin_id: str, hdr: bytes, adc: bytes) -> BinIndex:
         header = parse_hdr_bytes(hdr, source=self._describe(bin_id, "hdr"))
-        index = AdcIndex(bin_id, adc, columns=adc_column_names(header), source=self._describe(bin_id, "adc"))
+        index = AdcIndex(
+            bin_id, adc, columns=adc_column_names(header), source=self._describe(bin_id, "adc"), strict=self.strict
+        )
         return BinIndex(header, index)
 
     def _fetch_images(self, index: AdcIndex, records: Iterable[RoiRecord], *, stitch: bool) -> Op[BinImages]:
@@ -144,7 +148,7 @@ class BinReading:
         ranges = plan_ranges(records)
         chunks = yield from self._read_ranges(index.bin_id, "roi", ranges)
         reader = ChunkRoiReader(zip((start for start, _ in ranges), chunks), source=self._describe(index.bin_id, "roi"))
-        return BinImages(index, reader, stitch=stitch)
+        return BinImages.from_index(index, reader, stitch=stitch)
 
     @staticmethod
     def _records_for(index: AdcIndex, target: int, stitch: bool) -> list[RoiRecord]:
@@ -176,24 +180,60 @@ class BinReading:
         images = yield from self._fetch_images(index, records, stitch=stitch)
         return images[target]
 
+    def _present(self, index: AdcIndex, targets: list[int], stitch: bool) -> list[int]:
+        """The targets (in order, once each) that are images of the bin; the others are reported
+        (a warning, or an error when strict) and left out, as in 0.3.1."""
+        present, missing = [], []
+        for t in dict.fromkeys(targets):
+            try:
+                (present if index.role(t, stitch=stitch).role != "second" else missing).append(t)
+            except NotFoundError:
+                missing.append(t)
+        report_missing(index.bin_id, missing, self.strict)
+        return present
+
     @operation
     def read_images(
         self, bin_id: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True
     ) -> Op[BinImages | dict[int, Image.Image]]:
         """All of a bin's images (a :class:`BinImages` over the whole ``.roi``, read once), or
-        ``{target: image}`` for the ROIs in ``rois`` (target numbers or ROI ids), reading only those."""
+        ``{target: image}`` for the ROIs in ``rois`` (target numbers or ROI ids), reading only those.
+
+        Targets of ``rois`` that are not images of the bin (no image, the hidden half of a stitched
+        pair) are left out with a :class:`~ifcbkit.errors.MissingTargetWarning`.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if the bin is not there, or, when ``strict``, for such targets.
+            FormatError: for damaged data when ``strict``; TruncatedBinError when an image is cut short.
+        """
         index = (yield from self._bin_index(bin_id)).index
         if rois is None:
             data = yield from self._read_file(bin_id, "roi")
-            return BinImages(index, BufferRoiReader(data, source=self._describe(bin_id, "roi")), stitch=stitch)
-        targets = _targets_of(bin_id, rois)
+            return BinImages.from_index(index, BufferRoiReader(data, source=self._describe(bin_id, "roi")),
+                                        stitch=stitch)  # fmt: skip
+        targets = self._present(index, _targets_of(bin_id, rois), stitch)
         records = [r for t in targets for r in self._records_for(index, t, stitch)]
         images = yield from self._fetch_images(index, records, stitch=stitch)
         return {t: images[t] for t in targets}
 
     @operation
-    def list_images(self, bin_id: str, *, stitch: bool = True) -> Op[list[str]]:
-        """The ROI ids of the bin's images, in order."""
+    def list_images(self, bin_id: str) -> Op[dict[int, dict[str, Any]]]:
+        """The bin's ADC geometry ``{target: {'roi_id', 'x', 'y', 'width', 'height'}}`` for every target
+        with an image (both halves of a stitched pair), as ``parse_adc_bytes`` gives it.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if the bin is not there.
+        """
+        index = (yield from self._bin_index(bin_id)).index
+        return (yield Blocking(index.geometry))
+
+    @operation
+    def list_roi_ids(self, bin_id: str, *, stitch: bool = True) -> Op[list[str]]:
+        """The ROI ids of the bin's images, in order (with stitching, without the hidden halves).
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if the bin is not there.
+        """
         index = (yield from self._bin_index(bin_id)).index
         return (yield Blocking(functools.partial(index.roi_ids, stitch=stitch)))
 
@@ -228,11 +268,22 @@ class BinReading:
         return out
 
     @stream
-    def iter_images(self, bin_id: str, *, stitch: bool = True, chunk_size: int = 8 * 2**20) -> Op[None]:
-        """Stream ``(roi_id, image)`` over the bin, reading the ``.roi`` in chunks of about
-        ``chunk_size`` bytes, so the whole bin is never held."""
+    def iter_images(
+        self, bin_id: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True,
+        chunk_size: int = 8 * 2**20,
+    ) -> Op[None]:  # fmt: skip
+        """Stream ``(roi_id, image)`` over the bin (or the ROIs in ``rois``, as :meth:`read_images`
+        takes them), reading the ``.roi`` in chunks of about ``chunk_size`` bytes, so the whole bin is
+        never held.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if the bin is not there.
+        """
         index = (yield from self._bin_index(bin_id)).index
-        keys = yield Blocking(functools.partial(index.keys, stitch=stitch))
+        if rois is None:
+            keys = yield Blocking(functools.partial(index.keys, stitch=stitch))
+        else:
+            keys = self._present(index, _targets_of(bin_id, rois), stitch)
         batch: list[int] = []
         records: list[RoiRecord] = []
         low = high = 0

@@ -12,13 +12,16 @@ import bisect
 import mmap
 import os
 import threading
-from collections.abc import Iterable
+import warnings
+from collections.abc import Collection, Iterable, Mapping
 from typing import IO, Any, Protocol
 
 from PIL import Image
 
 from .adc import RoiRecord, iter_adc_targets
-from .errors import FormatError, NotFoundError, TruncatedBinError
+from .errors import FormatError, MissingTargetWarning, NotFoundError, TruncatedBinError
+
+_new_record = tuple.__new__
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 
@@ -174,17 +177,68 @@ def extract_roi_image(roi_file: IO[bytes], width: int, height: int, offset: int,
     return image_from_bytes(data, width, height)
 
 
-def extract_roi_images(
-    bin_id: str, adc_bytes: bytes, roi_bytes: Buffer, rois: Iterable[int] | None = None
+def report_missing(bin_id: str, missing: Iterable[int], strict: bool) -> None:
+    """Targets asked for in a subset that have no image: :class:`NotFoundError` when ``strict``, else
+    a :class:`~ifcbkit.errors.MissingTargetWarning` (they are left out, as in ifcbkit 0.3.1)."""
+    missing = list(missing)
+    if not missing:
+        return
+    listed = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
+    if strict:
+        raise NotFoundError(f"{bin_id}: no image for target(s) {listed}")
+    warnings.warn(MissingTargetWarning(f"{bin_id}: no image for target(s) {listed}; left out"), stacklevel=3)
+
+
+def _record_of(t: Mapping[str, Any]) -> RoiRecord:
+    return _new_record(RoiRecord, (t["target"], t.get("trigger", 0), t["x"], t["y"], t["width"], t["height"],
+                                   t["offset"]))  # fmt: skip
+
+
+def _extract(
+    bin_id: str, targets: Iterable[Mapping[str, Any]], roi_bytes: Buffer, rois: Collection[int] | None, strict: bool
 ) -> dict[int, Image.Image]:
-    """``{target: image}`` for every target with an image (or only ``rois``), without stitching."""
-    reader = BufferRoiReader(roi_bytes, source=f"{bin_id}.roi")
-    records = {r.target: r for r in iter_adc_targets(bin_id, adc_bytes) if r.has_image}
-    if rois is None:
-        wanted = list(records)
-    else:
-        wanted = list(rois)
-        missing = [t for t in wanted if t not in records]
-        if missing:
-            raise NotFoundError(f"{bin_id}: no image for target(s) {', '.join(map(str, missing))}")
-    return {t: read_roi_image(reader, records[t]) for t in wanted}
+    reader = BufferRoiReader(roi_bytes, source=f"{bin_id}.roi" if bin_id else None)
+    wanted = None if rois is None else set(rois)
+    out: dict[int, Image.Image] = {}
+    for t in targets:
+        if wanted is None or t["target"] in wanted:
+            out[t["target"]] = read_roi_image(reader, _record_of(t))
+    if wanted is not None:
+        report_missing(bin_id or "ROI data", sorted(wanted.difference(out)), strict)
+    return out
+
+
+def extract_roi_images_from_targets(
+    targets: Iterable[Mapping[str, Any]], roi_bytes: Buffer, rois: Collection[int] | None = None, *,
+    strict: bool = False,
+) -> dict[int, Image.Image]:  # fmt: skip
+    """``{target: image}`` from records of :func:`~ifcbkit.adc.iter_adc_targets` (in their order), for
+    every record or only those in ``rois``, without stitching and without parsing the ADC again.
+
+    Targets of ``rois`` that have no record are left out with a
+    :class:`~ifcbkit.errors.MissingTargetWarning`.
+
+    Raises:
+        NotFoundError: for such targets when ``strict``.
+        TruncatedBinError: for an image whose bytes run past the end of ``roi_bytes``.
+    """
+    targets = list(targets)
+    first = targets[0].get("roi_id") if targets else None
+    bin_id = first.rpartition("_")[0] if isinstance(first, str) else ""
+    return _extract(bin_id, targets, roi_bytes, rois, strict)
+
+
+def extract_roi_images(
+    bin_id: str, adc_bytes: bytes, roi_bytes: Buffer, rois: Collection[int] | None = None, *, strict: bool = False
+) -> dict[int, Image.Image]:
+    """``{target: image}`` for every target with an image (or only those in ``rois``), in ADC order,
+    without stitching.
+
+    Damaged ADC lines and targets of ``rois`` without an image are left out with a warning.
+
+    Raises:
+        FormatError: for a damaged ADC line, NotFoundError: for a target of ``rois`` without an
+            image, both when ``strict``.
+        TruncatedBinError: for an image whose bytes run past the end of ``roi_bytes``.
+    """
+    return _extract(bin_id, iter_adc_targets(bin_id, adc_bytes, strict=strict), roi_bytes, rois, strict)

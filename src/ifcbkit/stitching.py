@@ -4,21 +4,40 @@ Follows section 6 of the formats doc pixel for pixel (as pyifcb does): pair
 detection between consecutive image targets, the zero-filled composite with its
 gap mask, and the infill of the gap with the rounded mean of the pixels on the
 boundary of the dilated gap. All pixel work is done with Pillow operations.
+
+:class:`~ifcbkit.images.BinImages` and :func:`~ifcbkit.images.bin_images`, which apply
+these to a whole bin, live in :mod:`ifcbkit.images` and can be imported from here too
+(where ifcbkit 0.3.1 put them).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageChops, ImageStat
 
-__all__ = ["detect_pairs", "infill_stitched_image", "infill_value", "is_stitch_pair", "stitch_pair"]
+from .identifiers import parse_bin
+
+if TYPE_CHECKING:
+    from .images import BinImages, bin_images
+
+__all__ = [
+    "BinImages", "bin_images", "detect_pairs", "infill_stitched_image", "infill_value", "is_stitch_pair", "stitch_pair",
+]  # fmt: skip
 
 
-def _field(roi: Any, name: str) -> int:
-    return roi[name] if isinstance(roi, Mapping) else getattr(roi, name)
+def __getattr__(name: str) -> Any:
+    if name in ("BinImages", "bin_images"):  # defined over the ADC index, which needs this module first
+        from . import images
+
+        return getattr(images, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _field(roi: Any, name: str) -> Any:
+    return roi.get(name) if isinstance(roi, Mapping) else getattr(roi, name)
 
 
 def is_stitch_pair(a: Any, b: Any) -> bool:
@@ -37,35 +56,42 @@ def is_stitch_pair(a: Any, b: Any) -> bool:
     return ax < bx2 - 2 and ax2 > bx + 2 and ay < by2 - 2 and ay2 > by + 2
 
 
-def detect_pairs(rois: Mapping[int, Any]) -> list[tuple[int, int]]:
-    """The stitched pairs ``(a, b)`` among ``{target: roi}`` (I-style bins only).
+def detect_pairs(bin_id: str, adc_data: Mapping[int, Any]) -> list[tuple[int, int]]:
+    """The stitched pairs ``(a, b)`` of a bin, from ``{target: roi}`` such as
+    ``parse_adc_bytes(bin_id, adc, extended=True)``; always ``[]`` for D-style bins.
 
     Only targets with an image take part; every two consecutive ones that pass
     :func:`is_stitch_pair` form a pair.
+
+    Raises:
+        InvalidIdentifierError: if ``bin_id`` is not a bin id.
     """
-    targets = sorted(t for t, r in rois.items() if _field(r, "width") > 0 and _field(r, "height") > 0)
-    return [(a, b) for a, b in itertools.pairwise(targets) if is_stitch_pair(rois[a], rois[b])]
+    if parse_bin(bin_id).style != "I":
+        return []
+    targets = sorted(t for t, r in adc_data.items() if _field(r, "width") > 0 and _field(r, "height") > 0)
+    return [(a, b) for a, b in itertools.pairwise(targets) if is_stitch_pair(adc_data[a], adc_data[b])]
 
 
-def stitch_pair(a: Any, image_a: Image.Image, b: Any, image_b: Image.Image) -> tuple[Image.Image, Image.Image]:
-    """The raw composite of a pair and its gap mask.
+def stitch_pair(adc_a: Any, adc_b: Any, image_a: Image.Image, image_b: Image.Image) -> tuple[Image.Image, Image.Image]:
+    """The raw composite of a pair and its gap mask (``adc_a``/``adc_b`` have ``x``, ``y``,
+    ``width``, ``height``, as mappings or attributes).
 
     The composite covers both boxes, zero-filled, with ``a`` pasted then ``b``
     (``b`` wins where they overlap). The gap mask (mode ``'1'``) is true on the
     pixels covered by neither box.
     """
     boxes = []
-    for roi in (a, b):
+    for roi in (adc_a, adc_b):
         x, y = _field(roi, "x"), _field(roi, "y")
         boxes.append((x, y, x + _field(roi, "width"), y + _field(roi, "height")))
     x0, y0 = min(bx[0] for bx in boxes), min(bx[1] for bx in boxes)
     size = (max(bx[2] for bx in boxes) - x0, max(bx[3] for bx in boxes) - y0)
     composite = Image.new("L", size, 0)
-    gap = Image.new("L", size, 255)
+    gap = Image.new("1", size, 1)  # pixel value 1 on the gap, as pixel access reads it in 0.3.1
     for (bx, by, bx2, by2), image in zip(boxes, (image_a, image_b)):
         composite.paste(image, (bx - x0, by - y0))
         gap.paste(0, (bx - x0, by - y0, bx2 - x0, by2 - y0))
-    return composite, gap.convert("1", dither=Image.Dither.NONE)
+    return composite, gap
 
 
 def _as_l(mask: Image.Image) -> Image.Image:
@@ -97,17 +123,18 @@ def _boundary(gap: Image.Image) -> Image.Image:
     return boundary
 
 
-def infill_value(composite: Image.Image, gap_mask: Image.Image) -> int:
+def infill_value(image: Image.Image, mask: Image.Image) -> int:
     """The value the gap is filled with: the mean of the boundary's non-gap pixels, rounded half to even."""
-    gap = _as_l(gap_mask)
+    gap = _as_l(mask)
     data_boundary = ImageChops.subtract(_boundary(gap), gap)
-    stat = ImageStat.Stat(composite, data_boundary)
+    stat = ImageStat.Stat(image, data_boundary)
     count = stat.count[0]
     return round(stat.sum[0] / count) if count else 0
 
 
-def infill_stitched_image(composite: Image.Image, gap_mask: Image.Image) -> Image.Image:
-    """The composite with every gap pixel set to :func:`infill_value`."""
-    filled = composite.copy()
-    filled.paste(infill_value(composite, gap_mask), (0, 0, *composite.size), _as_l(gap_mask))
+def infill_stitched_image(image: Image.Image, mask: Image.Image) -> Image.Image:
+    """The composite ``image`` of :func:`stitch_pair` with every gap pixel (true in ``mask``) set
+    to :func:`infill_value`."""
+    filled = image.copy()
+    filled.paste(infill_value(image, mask), (0, 0, *image.size), _as_l(mask))
     return filled

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .adc import D_STYLE_COLUMNS, I_STYLE_COLUMNS
-from .identifiers import parse_bin_id
+from .adc import D_STYLE_COLUMN_NAMES, I_STYLE_COLUMN_NAMES
+from .identifiers import parse_bin
 
 # The 2022 spelling of the D-style column names, as a header's ADCFileFormat.
 D_STYLE_ADC_FORMAT = (
@@ -98,8 +98,8 @@ def make_bin(
     roi_suffix: bytes = b"",
 ) -> BinBytes:
     """The bytes of a synthetic bin (see :func:`write_bin`)."""
-    style = parse_bin_id(bin_id).style
-    names = D_STYLE_COLUMNS if style == "D" else I_STYLE_COLUMNS
+    style = parse_bin(bin_id).style
+    names = D_STYLE_COLUMN_NAMES if style == "D" else I_STYLE_COLUMN_NAMES
     specs = [_as_roi(spec) for spec in rois]
     rng = random.Random(seed)
     roi = bytearray(roi_prefix)
@@ -141,11 +141,11 @@ def _header_text(style: str, bin_id: str, n_triggers: int, n_images: int, values
             '"Temp Humidity BinarizeThresh PMT1hv(ssc) PMT2hv(chl) BlobSizeThresh"\r\n'
             f'" {v["temperature"]}"," {v["humidity"]}"," 30"," .675"," .6"," 10"\r\n'
         )
-    timestamp = parse_bin_id(bin_id).timestamp
+    timestamp = parse_bin(bin_id).timestamp
     fields: dict[str, Any] = {
         "softwareVersion": "Imaging FlowCytobot Acquisition Software version 2.0; May 2010",
         "sampleTime": timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "imagerID": parse_bin_id(bin_id).instrument,
+        "imagerID": parse_bin(bin_id).instrument,
         "runType": "NORMAL",
         "sampleType": "Normal",
         "triggerCount": n_triggers,

@@ -79,7 +79,7 @@ def generate_products(data: Path, root: Path) -> None:
     rng = random.Random(7)
     for fileset in directory.list():
         pid = fileset["pid"]
-        roi_ids = directory.list_images(pid)
+        roi_ids = directory.list_roi_ids(pid)
         if not roi_ids:
             continue
         timid = pid == "D20240216T010203_IFCB010"

@@ -2,7 +2,14 @@
 (encoded images by ROI id), sync and async, over interchangeable backends."""
 
 from .base import AsyncBinStore, AsyncRoiStore, SyncBinStore, SyncRoiStore, encode_image
-from .caching import AsyncCachingBinStore, AsyncCachingRoiStore, CachingBinStore, CachingRoiStore
+from .caching import (
+    AsyncCachingBinStore,
+    AsyncCachingRoiStore,
+    CachingBinStore,
+    CachingRoiStore,
+    SyncCachingBinStore,
+    SyncCachingRoiStore,
+)
 from .dashboard import AsyncDashboardBinStore, DashboardBinStore
 from .filesystem import (
     AsyncFilesystemBinStore,
@@ -42,6 +49,8 @@ __all__ = [
     "S3BinStore",
     "S3RoiStore",
     "SyncBinStore",
+    "SyncCachingBinStore",
+    "SyncCachingRoiStore",
     "SyncFilesystemBinStore",
     "SyncFilesystemRoiStore",
     "SyncRoiStore",

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from ..errors import ReadOnlyError
+from ..errors import InvalidIdentifierError, ReadOnlyError
 from ..faces import AsyncFace, Op, SyncFace, operation
 from ..identifiers import parse_bin_key
 from ..reading import BinReading
@@ -25,10 +25,13 @@ _PIL_FORMATS = {"png": "PNG", "jpg": "JPEG"}
 
 
 def check_file_type(file_type: str) -> ImageFormat:
-    """``file_type`` if it is an image type ROI stores encode (``'png'`` or ``'jpg'``); ``ValueError`` otherwise."""
-    if file_type not in _PIL_FORMATS:
-        raise ValueError(f"file_type must be 'png' or 'jpg', not {file_type!r}")
-    return file_type  # type: ignore[return-value]
+    """The image type ROI stores encode, ``'png'`` or ``'jpg'`` (``'.PNG'`` and ``'jpeg'`` are accepted
+    spellings); ``ValueError`` otherwise."""
+    normal = file_type.lower().lstrip(".") if isinstance(file_type, str) else file_type
+    normal = "jpg" if normal == "jpeg" else normal
+    if normal not in _PIL_FORMATS:
+        raise ValueError(f"Unsupported file_type: {file_type!r} (expected 'png' or 'jpg')")
+    return normal  # type: ignore[no-any-return]
 
 
 def encode_image(image: Image.Image, file_type: ImageFormat = "png") -> bytes:
@@ -51,7 +54,11 @@ class _BinStore(BinReading, ABC):
 
     @operation
     def put(self, key: str, data: bytes) -> Op[None]:
-        """Store ``data`` under ``key`` (this store is read-only)."""
+        """Store ``data`` under ``key`` (this store is read-only).
+
+        Raises:
+            ReadOnlyError: (a ``NotImplementedError``) always.
+        """
         raise ReadOnlyError(f"{self!r} is read-only")
         yield  # a generator
 
@@ -79,7 +86,12 @@ class _KeyedBins(_BinStore):
 
     @operation
     def exists(self, key: str) -> Op[bool]:  # type: ignore[override]
-        return (yield from self._file_exists(*parse_bin_key(key)))
+        """Whether a bin file is stored (``False`` for a key that is not ``'{bin_id}.hdr|adc|roi'``)."""
+        try:
+            bin_id, ext = parse_bin_key(key)
+        except InvalidIdentifierError:
+            return False
+        return (yield from self._file_exists(bin_id, ext))
 
 
 class SyncBinStore(_BinStore, SyncFace):

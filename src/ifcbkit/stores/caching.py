@@ -21,13 +21,13 @@ import os
 from collections.abc import Hashable
 from typing import Any
 
-from ..errors import NotFoundError, StoreError
+from ..errors import NotFoundError, ReadOnlyError, StoreError
 from ..faces import AsyncFace, Op, SyncFace, operation
-from ..identifiers import parse_roi_id
+from ..identifiers import parse_bin_key, parse_roi_id
 from ..reading import BinReading
 from .base import _KeyedBins, _RoiStore
 from .filesystem import _FilesystemBins
-from .objectstore import _BackendBins, call_backend, failure_reason
+from .objectstore import MemoryStore, _BackendBins, call_backend, failure_reason
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +47,13 @@ def _as_bin_reader(store: Any, what: str) -> BinReading:
 class _CachingBins(_KeyedBins):
     """Bin files from ``s3`` (the cache), else from ``fs`` (the truth), promoted into ``s3`` on a miss."""
 
-    def __init__(self, fs: Any, s3: Any):
-        self.fs = _as_bin_reader(fs, "fs")
-        self.s3 = _as_bin_reader(s3, "s3")
-        if not callable(getattr(self.s3, "_write_file", None)):
+    def __init__(self, fs: Any = None, s3: Any = None):
+        if fs is None and s3 is None:
+            raise ValueError("a caching bin store needs at least one of fs and s3")
+        self.fs = _as_bin_reader(fs if fs is not None else s3, "fs")
+        self.s3 = _as_bin_reader(s3, "s3") if s3 is not None else None
+        self._tiered = fs is not None and s3 is not None  # else one store does everything
+        if self.s3 is not None and not callable(getattr(self.s3, "_write_file", None)):
             raise TypeError(f"the cache store {type(self.s3).__name__} cannot be written to")
 
     def __repr__(self) -> str:
@@ -68,6 +71,8 @@ class _CachingBins(_KeyedBins):
             return False, None
 
     def _promote(self, bin_id: str, ext: str, data: bytes) -> Op[None]:
+        if self.s3 is None:
+            return
         try:
             yield from self.s3._write_file(bin_id, ext, data)  # type: ignore[attr-defined]
         except Exception as e:
@@ -88,11 +93,16 @@ class _CachingBins(_KeyedBins):
         return self.fs._cache_namespace()  # the same files: share the filesystem's cached indexes
 
     def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
-        hit, data = yield from self._from_cache(self.s3._read_file(bin_id, ext), bin_id, ext)
+        if not self._tiered:
+            return (yield from self.fs._read_file(bin_id, ext))
+        hit, data = yield from self._from_cache(self.s3._read_file(bin_id, ext), bin_id, ext)  # type: ignore[union-attr]
         return data if hit else (yield from self._fetch(bin_id, ext))
 
     def _read_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
-        hit, chunks = yield from self._from_cache(self.s3._read_ranges(bin_id, ext, ranges), bin_id, ext)
+        if not self._tiered:
+            return (yield from self.fs._read_ranges(bin_id, ext, ranges))
+        reading = self.s3._read_ranges(bin_id, ext, ranges)  # type: ignore[union-attr]
+        hit, chunks = yield from self._from_cache(reading, bin_id, ext)
         if hit:
             return chunks
         data = yield from self._fetch(bin_id, ext)  # the whole file, so that the cache gets it
@@ -107,18 +117,39 @@ class _CachingBins(_KeyedBins):
     def _file_size(self, bin_id: str, ext: str) -> Op[int]:
         return (yield from self.fs._file_size(bin_id, ext))
 
+    @operation
+    def get_path(self, key: str) -> Op[str | None]:
+        """The local file behind ``key`` in the filesystem tier, or ``None``."""
+        path_of = getattr(self.fs, "_path_of", None)
+        return None if path_of is None else (yield from path_of(key))
 
-class CachingBinStore(_CachingBins, SyncFace):
-    """A read-only bin store: ``s3`` (an S3 or object bin store, or an amplify-shaped object)
-    caches ``fs`` (a filesystem bin store, data directory, or a data root path).
+    @operation
+    def put(self, key: str, data: bytes) -> Op[None]:
+        """Store a bin file in the cache tier.
 
-    ``CachingBinStore(fs='/data/ifcb', s3=S3BinStore('bucket', client))``; every read operation
-    of :class:`~ifcbkit.reading.BinReading`, plus ``get``/``get_range``/``exists`` by key.
+        Raises:
+            ReadOnlyError: (a ``NotImplementedError``) without a cache tier.
+        """
+        if self.s3 is None:
+            raise ReadOnlyError(f"{self!r} has no cache store (s3) to write to")
+        yield from self.s3._write_file(*parse_bin_key(key), data)  # type: ignore[attr-defined]
+
+
+class SyncCachingBinStore(_CachingBins, SyncFace):
+    """A bin store where ``s3`` (an S3 or object bin store, or an amplify-shaped object) caches ``fs``
+    (a filesystem bin store, data directory, or a data root path); either may be ``None``.
+
+    ``SyncCachingBinStore(fs='/data/ifcb', s3=S3BinStore('bucket', client))``; every read operation
+    of :class:`~ifcbkit.reading.BinReading`, plus ``get``/``get_range``/``exists``/``put`` by key.
     """
 
 
-class AsyncCachingBinStore(_CachingBins, AsyncFace):
-    """:class:`CachingBinStore` for asyncio (give it an async cache store)."""
+class CachingBinStore(_CachingBins, AsyncFace):
+    """:class:`SyncCachingBinStore` for asyncio, as in ifcbkit 0.3.1: ``CachingBinStore(fs=..., s3=...)``,
+    every method awaitable (blocking tiers run in worker threads)."""
+
+
+AsyncCachingBinStore = CachingBinStore
 
 
 # ----- ROI images -----------------------------------------------------------------------------
@@ -131,8 +162,11 @@ def _name(tier: Any) -> str:
 class _CachingRois(_RoiStore):
     """Encoded ROI images from the first tier that has them, promoted into the tiers that missed."""
 
-    def __init__(self, cache: Any, s3: Any, fs: Any):
-        self.tiers = [tier for tier in (cache, s3, fs) if tier is not None]
+    def __init__(self, cache: Any = None, s3: Any = None, fs: Any = None):
+        self.cache_store = MemoryStore() if cache is None else cache
+        self.s3_store = s3
+        self.fs_store = fs
+        self.tiers = [tier for tier in (self.cache_store, s3, fs) if tier is not None]
         if not self.tiers:
             raise ValueError("a caching ROI store needs at least one tier")
         types = {tier.file_type for tier in self.tiers if isinstance(getattr(tier, "file_type", None), str)}
@@ -190,14 +224,32 @@ class _CachingRois(_RoiStore):
                 logger.warning("checking %s failed (%s)", where, failure_reason(e.__cause__ or e))
         return False
 
+    @operation
+    def put(self, roi_id: str, data: bytes) -> Op[None]:
+        """Store an encoded image in the ``s3`` tier (and the memory tier).
 
-class CachingRoiStore(_CachingRois, SyncFace):
-    """Encoded ROI images by ROI id through tiers: ``cache`` (in memory, e.g. a
+        Raises:
+            ReadOnlyError: (a ``NotImplementedError``, so a ``RuntimeError``) without an ``s3`` tier.
+        """
+        parse_roi_id(roi_id)
+        if self.s3_store is None:
+            raise ReadOnlyError(f"{self!r} has no s3 tier to write to")
+        where = f"{roi_id} in {_name(self.s3_store)}"
+        yield from call_backend(self.s3_store.put, roi_id, data, action="writing", where=where)
+        yield from call_backend(self.cache_store.put, roi_id, data, action="writing", where=where)
+
+
+class SyncCachingRoiStore(_CachingRois, SyncFace):
+    """Encoded ROI images by ROI id through tiers: ``cache`` (in memory; ``None`` means a new
     :class:`~ifcbkit.stores.objectstore.MemoryStore`), ``s3`` (e.g. an
     :class:`~ifcbkit.stores.s3.S3RoiStore`) and ``fs`` (e.g. a
-    :class:`~ifcbkit.stores.filesystem.SyncFilesystemRoiStore` rendering raw bins). Read-only;
-    any tier may be ``None``, and any amplify-shaped object keyed by ROI id is a tier."""
+    :class:`~ifcbkit.stores.filesystem.SyncFilesystemRoiStore` rendering raw bins). ``s3`` and
+    ``fs`` may be ``None``; any amplify-shaped object keyed by ROI id is a tier."""
 
 
-class AsyncCachingRoiStore(_CachingRois, AsyncFace):
-    """:class:`CachingRoiStore` for asyncio (give it async or in-memory tiers)."""
+class CachingRoiStore(_CachingRois, AsyncFace):
+    """:class:`SyncCachingRoiStore` for asyncio, as in ifcbkit 0.3.1:
+    ``CachingRoiStore(cache=None, s3=..., fs=...)``, every method awaitable."""
+
+
+AsyncCachingRoiStore = CachingRoiStore

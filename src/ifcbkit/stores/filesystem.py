@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable
 
 from ..directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, _DataDirectory
-from ..errors import NotFoundError
+from ..errors import InvalidIdentifierError, NotFoundError
 from ..faces import Blocking, Op, operation
 from ..identifiers import parse_bin_key
 from .base import (
@@ -24,15 +24,33 @@ from .base import (
 
 
 class _FilesystemBins(_KeyedBins, _DataDirectory):
-    """Bin files of a data directory by key ``'{pid}.{ext}'`` (the directory's include/exclude rules apply)."""
+    """Bin files of a data directory by key ``'{pid}.{ext}'`` (the directory's include/exclude rules
+    apply). A file is found when it is there, whether or not the bin's other files are (as in 0.3.1)."""
+
+    def __init__(
+        self,
+        root_path: str | os.PathLike[str],
+        include: Iterable[str] = DEFAULT_INCLUDE,
+        exclude: Iterable[str] = DEFAULT_EXCLUDE,
+        require_adc: bool = False,
+        require_roi: bool = False,
+        *,
+        strict: bool = False,
+    ):
+        super().__init__(root_path, include, exclude, require_adc, require_roi, strict=strict)
+
+    def _path_of(self, key: str) -> Op[str | None]:
+        try:
+            bin_id, ext = parse_bin_key(key)
+            return (yield from self._locate_checked(bin_id)).get(ext)
+        except (NotFoundError, InvalidIdentifierError):
+            return None
 
     @operation
     def get_path(self, key: str) -> Op[str | None]:
-        bin_id, ext = parse_bin_key(key)
-        path = (yield from self._locate_checked(bin_id)).get(ext)
-        if path is None:
-            raise NotFoundError(f"no {key} under {self.root}")
-        return path
+        """The file behind ``key`` (the corrected ``.adc.mod`` for an ADC that has one), or ``None``
+        when there is none (or ``key`` is not a bin file key)."""
+        return (yield from self._path_of(key))
 
 
 class SyncFilesystemBinStore(_FilesystemBins, SyncBinStore):
@@ -48,7 +66,7 @@ class _FilesystemRois(_RoiStore):
 
     def __init__(
         self,
-        root: str | os.PathLike[str],
+        base_path: str | os.PathLike[str],
         file_type: ImageFormat = "png",
         *,
         stitch: bool = True,
@@ -57,7 +75,7 @@ class _FilesystemRois(_RoiStore):
     ):
         self.file_type = check_file_type(file_type)
         self.stitch = stitch
-        self.bins = _DataDirectory(root, include=include, exclude=exclude)
+        self.bins = self.dd = _DataDirectory(base_path, include=include, exclude=exclude)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.bins.root!r}, file_type={self.file_type!r})"

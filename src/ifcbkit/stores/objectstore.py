@@ -39,7 +39,7 @@ from typing import Any, Literal
 from ..cache import LRUCache
 from ..errors import IfcbError, InvalidIdentifierError, NotFoundError, StoreError
 from ..faces import AsyncFace, Call, Emit, Op, SyncFace, map_emits, operation, stream
-from ..identifiers import bin_key, parse_bin_id, parse_bin_key, parse_instruments, parse_roi_id
+from ..identifiers import bin_key, parse_bin, parse_bin_key, parse_instruments, parse_roi_id
 from .base import ImageFormat, _KeyedBins, _RoiStore, check_file_type
 
 Layout = Literal["year", "flat"]
@@ -176,7 +176,7 @@ class KeyLayout:
 
     def group(self, bin_id: str) -> str:
         """The year level of a bin: ``'2024'`` or ``'legacy'`` (``''`` in the flat layout)."""
-        parsed = parse_bin_id(bin_id)
+        parsed = parse_bin(bin_id)
         if self.layout == "flat":
             return ""
         return str(parsed.timestamp.year) if parsed.style == "D" else LEGACY
@@ -355,7 +355,7 @@ class _BinGrouper:
         self.pending: dict[str, set[str]] = {}
 
     def _wanted(self, bin_id: str) -> bool:
-        parsed = parse_bin_id(bin_id)
+        parsed = parse_bin(bin_id)
         if self.year is not None and parsed.timestamp.year != self.year:
             return False
         return self.instruments is None or parsed.instrument in self.instruments

@@ -24,7 +24,7 @@ import functools
 from collections.abc import Hashable
 from typing import Any
 
-from ..errors import NotFoundError, StoreError
+from ..errors import MissingDependencyError, NotFoundError, StoreError
 from ..faces import AsyncFace, Call, Emit, Op, SyncFace
 from .base import ImageFormat, check_file_type
 from .objectstore import (
@@ -50,9 +50,13 @@ class _S3Objects:
 
     def _init_s3(self, bucket: str, client: Any) -> None:
         if not isinstance(bucket, str) or not bucket:
-            raise ValueError(f"bucket must be a non-empty string, not {bucket!r}")
-        if client is None:
-            raise TypeError("an S3 client is required: boto3.client('s3') or aiobotocore's create_client('s3')")
+            raise ValueError(f"s3_bucket must be a non-empty string, not {bucket!r}")
+        if client is None:  # as in 0.3.1: a default boto3 client (its calls run in worker threads when async)
+            try:
+                import boto3
+            except ImportError:
+                raise MissingDependencyError("S3 stores without a client", "s3", "boto3") from None
+            client = boto3.client("s3")
         self.bucket = bucket
         self.client = client
 
@@ -139,15 +143,15 @@ class _S3Objects:
 class _S3Bins(_S3Objects, _ObjectBins):
     def __init__(
         self,
-        bucket: str,
-        client: Any,
-        prefix: str | None = None,
+        s3_bucket: str,
+        s3_client: Any = None,
+        s3_prefix: str | None = None,
         *,
         layout: Layout | KeyLayout = "year",
         check_versions: bool = True,
     ):
-        self._init_s3(bucket, client)
-        self.layout = _layout(prefix, layout)
+        self._init_s3(s3_bucket, s3_client)
+        self.layout = _layout(s3_prefix, layout)
         self.check_versions = check_versions
 
 
@@ -161,21 +165,22 @@ class S3BinStore(_S3Bins, SyncFace):
 
 
 class AsyncS3BinStore(_S3Bins, AsyncFace):
-    """:class:`S3BinStore` for asyncio, on an aiobotocore client: the same methods, awaitable."""
+    """:class:`S3BinStore` for asyncio: the same methods, awaitable, on an aiobotocore client or a
+    boto3 one (whose blocking calls then run in worker threads, never on the event loop)."""
 
 
 class _S3Rois(_S3Objects, _ObjectRois):
     def __init__(
         self,
-        bucket: str,
-        client: Any,
-        prefix: str | None = None,
+        s3_bucket: str,
+        s3_client: Any = None,
+        s3_prefix: str | None = None,
         *,
         layout: Layout | KeyLayout = "year",
         file_type: ImageFormat = "png",
     ):
-        self._init_s3(bucket, client)
-        self.layout = _layout(prefix, layout)
+        self._init_s3(s3_bucket, s3_client)
+        self.layout = _layout(s3_prefix, layout)
         self.file_type = check_file_type(file_type)
 
 
@@ -185,4 +190,4 @@ class S3RoiStore(_S3Rois, SyncFace):
 
 
 class AsyncS3RoiStore(_S3Rois, AsyncFace):
-    """:class:`S3RoiStore` for asyncio, on an aiobotocore client."""
+    """:class:`S3RoiStore` for asyncio, on an aiobotocore client or a boto3 one (run in worker threads)."""
