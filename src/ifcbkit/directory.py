@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from PIL import Image
+
 from .cache import LRUCache
 from .errors import InvalidIdentifierError, NotFoundError, SkippedPathWarning
 from .faces import AsyncFace, Blocking, Op, Request, Shared, SyncFace, operation, stream
@@ -34,6 +36,7 @@ from .identifiers import (
     parse_instruments,
     valid_bin_ids,
 )
+from .images import BinImages
 from .reading import BinReading
 from .walk import walk, warn_skipped
 
@@ -395,6 +398,39 @@ class _DataDirectory(BinReading):
             return False
         except InvalidIdentifierError:
             return False
+
+    # ----- the read operations, under the parameter names of 0.3.1's data directories ------------
+
+    @operation
+    def list_images(self, pid: str) -> Op[dict[int, dict[str, Any]]]:
+        """The bin's ADC geometry ``{target: {'roi_id', 'x', 'y', 'width', 'height'}}`` for every target
+        with an image (both halves of a stitched pair), as ``parse_adc_bytes`` gives it.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if the bin is not there.
+        """
+        return (yield from self._geometry(pid))
+
+    @operation
+    def read_images(
+        self, pid: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True
+    ) -> Op[BinImages | dict[int, Image.Image]]:
+        """All of a bin's images (a :class:`~ifcbkit.images.BinImages`, the ``.roi`` read once), or
+        ``{target: image}`` for the ROIs in ``rois`` (target numbers or ROI ids), reading only those.
+
+        Targets of ``rois`` that are not images of the bin (no image, the hidden half of a stitched
+        pair) are left out with a :class:`~ifcbkit.errors.MissingTargetWarning`.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if the bin is not there, or, when ``strict``, for such targets.
+            FormatError: for damaged data when ``strict``; TruncatedBinError when an image is cut short.
+        """
+        return (yield from self._images_of(pid, rois, stitch))
+
+    @operation
+    def images_exist(self, pid: str, roi_ids: Iterable[str], *, stitch: bool = True) -> Op[dict[str, bool]]:
+        """``{roi_id: exists}`` for ROIs of one bin, with one ADC lookup (``False`` for an unknown bin)."""
+        return (yield from self._existing(pid, list(roi_ids), stitch))
 
     # ----- primitives for BinReading ------------------------------------------------------------
 

@@ -296,6 +296,21 @@ class _FaceMethod:
     def _bind(self, obj: Any) -> Callable[..., Any]:
         raise NotImplementedError
 
+    def _signature(self, returns: str) -> inspect.Signature:
+        """The bound method's true signature: without ``self``, returning ``returns`` (a template
+        where ``{}`` stands for the type the operation returns or emits)."""
+        cached = self.__dict__.setdefault("_signatures", {})
+        if returns not in cached:
+            full = inspect.signature(self.fn)
+            annotation = full.return_annotation
+            inner = "Any"
+            if isinstance(annotation, str) and annotation.startswith("Op[") and annotation.endswith("]"):
+                inner = annotation[3:-1]
+            cached[returns] = full.replace(
+                parameters=list(full.parameters.values())[1:], return_annotation=returns.format(inner)
+            )
+        return cached[returns]  # type: ignore[no-any-return]
+
 
 class operation(_FaceMethod, Generic[P, R]):
     """Declare a sans-I/O method once; each face turns it into a sync or an async method."""
@@ -323,12 +338,14 @@ class operation(_FaceMethod, Generic[P, R]):
             async def call_async(*args: Any, **kwargs: Any) -> Any:
                 return await run_async(fn(obj, *args, **kwargs))
 
+            call_async.__signature__ = self._signature("{}")  # type: ignore[attr-defined]
             return call_async
 
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> Any:
             return run(fn(obj, *args, **kwargs))
 
+        call.__signature__ = self._signature("{}")  # type: ignore[attr-defined]
         return call
 
 
@@ -357,4 +374,6 @@ class stream(_FaceMethod, Generic[P, R]):
         def call(*args: Any, **kwargs: Any) -> Any:
             return iterate(fn(obj, *args, **kwargs))
 
+        kind = "AsyncIterator[Any]" if iterate is iterate_async else "Iterator[Any]"
+        call.__signature__ = self._signature(kind)  # type: ignore[attr-defined]
         return call

@@ -24,19 +24,25 @@ HeaderValue = int | float | bool | str
 
 CONTEXT = "context"
 
+# The 2005 family's value columns (as the header names them) and the keys and types they map to.
+TEMPERATURE = "temperature"
+HUMIDITY = "humidity"
+BINARIZE_THRESHOLD = "binarizeThreshold"
+SCATTERING_PMT_SETTING = "scatteringPhotomultiplierSetting"
+FLUORESCENCE_PMT_SETTING = "fluorescencePhotomultiplierSetting"
+BLOB_SIZE_THRESHOLD = "blobSizeThreshold"
+HDR_SCHEMA: list[tuple[str, type]] = [
+    (TEMPERATURE, float), (HUMIDITY, float), (BINARIZE_THRESHOLD, int), (SCATTERING_PMT_SETTING, float),
+    (FLUORESCENCE_PMT_SETTING, float), (BLOB_SIZE_THRESHOLD, int),
+]  # fmt: skip
+HDR_COLUMNS: list[str] = ["Temp", "Humidity", "BinarizeThresh", "PMT1hv(ssc)", "PMT2hv(chl)", "BlobSizeThresh"]
+
 _INT = re.compile(r"[-+]?\d+", re.ASCII)
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|nan|inf|infinity)", re.ASCII | re.IGNORECASE)
 _NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 
 # 2005 column names, in their historical order, with the key and type each maps to.
-_V1_COLUMNS = (
-    ("temp", "temperature", float),
-    ("humidity", "humidity", float),
-    ("binarizethresh", "binarizeThreshold", int),
-    ("pmt1hv(ssc)", "scatteringPhotomultiplierSetting", float),
-    ("pmt2hv(chl)", "fluorescencePhotomultiplierSetting", float),
-    ("blobsizethresh", "blobSizeThreshold", int),
-)
+_V1_COLUMNS = tuple((column.lower(), key, kind) for column, (key, kind) in zip(HDR_COLUMNS, HDR_SCHEMA))
 
 
 def parse_value(text: str) -> HeaderValue:

@@ -23,6 +23,12 @@ _I_STYLE = re.compile(r"IFCB(\d{1,6})_(\d{4})_(\d{3})_(\d{2})(\d{2})(\d{2})", re
 _TARGET = re.compile(r"_(\d{5}|[1-9]\d{5})", re.ASCII)  # 5 digits, or 6 without a leading zero
 _MAX_ID_LENGTH = 64
 
+# The id patterns of ifcbkit 0.3.1 (anchored; their groups are the id's numbers). ifcbkit itself
+# validates with the stricter ones above: bounded instrument numbers and real calendar dates.
+I_STYLE_PATTERN = re.compile(r"^IFCB(\d+)_(\d{4})_(\d{3})_(\d{2})(\d{2})(\d{2})$")
+D_STYLE_PATTERN = re.compile(r"^D(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})_IFCB(\d+)$")
+ROI_ID_PATTERN = re.compile(r"^(IFCB\d+_\d{4}_\d{3}_\d{6}|D\d{8}T\d{6}_IFCB\d+)_(\d{5})$")
+
 
 class BinId(NamedTuple):
     """A parsed bin id."""

@@ -123,7 +123,7 @@ class BinReading:
         """The bin's header and ADC index, from the per-process cache when the ADC is unchanged."""
         validate_bin_id(bin_id)
         version = yield from self._file_version(bin_id, "adc")
-        key = (self._cache_namespace(), bin_id, version)
+        key = (self._cache_namespace(), bin_id, version, self.strict)
         entry = ADC_INDEX_CACHE.get(key)
         if entry is None:  # concurrent cold reads of one bin load it once
             entry = yield Shared(("index", key), lambda: self._load_index(bin_id, key))
@@ -206,6 +206,9 @@ class BinReading:
             NotFoundError: (a ``KeyError``) if the bin is not there, or, when ``strict``, for such targets.
             FormatError: for damaged data when ``strict``; TruncatedBinError when an image is cut short.
         """
+        return (yield from self._images_of(bin_id, rois, stitch))
+
+    def _images_of(self, bin_id: str, rois: Iterable[int | str] | None, stitch: bool) -> Op[Any]:
         index = (yield from self._bin_index(bin_id)).index
         if rois is None:
             data = yield from self._read_file(bin_id, "roi")
@@ -224,6 +227,9 @@ class BinReading:
         Raises:
             NotFoundError: (a ``KeyError``) if the bin is not there.
         """
+        return (yield from self._geometry(bin_id))
+
+    def _geometry(self, bin_id: str) -> Op[dict[int, dict[str, Any]]]:
         index = (yield from self._bin_index(bin_id)).index
         return (yield Blocking(index.geometry))
 

@@ -115,8 +115,12 @@ class _RoiStore(ABC):
         """Whether there is an image for ``roi_id``."""
 
     @operation
-    def put(self, roi_id: str, data: bytes) -> Op[None]:
-        """Store an encoded image (this store is read-only)."""
+    def put(self, roi_id: str, image_data: bytes) -> Op[None]:
+        """Store an encoded image (this store is read-only).
+
+        Raises:
+            ReadOnlyError: (a ``NotImplementedError``) always.
+        """
         raise ReadOnlyError(f"{self!r} is read-only")
         yield  # a generator
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from ..errors import NotFoundError, ReadOnlyError, StoreError
@@ -27,7 +27,7 @@ from ..identifiers import parse_bin_key, parse_roi_id
 from ..reading import BinReading
 from .base import _KeyedBins, _RoiStore
 from .filesystem import _FilesystemBins
-from .objectstore import MemoryStore, _BackendBins, call_backend, failure_reason
+from .objectstore import AsyncDictRoiStore, MemoryStore, _BackendBins, call_backend, failure_reason
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +162,10 @@ def _name(tier: Any) -> str:
 class _CachingRois(_RoiStore):
     """Encoded ROI images from the first tier that has them, promoted into the tiers that missed."""
 
+    _memory_tier: Callable[[], Any]  # the tier ``cache=None`` stands for
+
     def __init__(self, cache: Any = None, s3: Any = None, fs: Any = None):
-        self.cache_store = MemoryStore() if cache is None else cache
+        self.cache_store = self._memory_tier() if cache is None else cache
         self.s3_store = s3
         self.fs_store = fs
         self.tiers = [tier for tier in (self.cache_store, s3, fs) if tier is not None]
@@ -225,7 +227,7 @@ class _CachingRois(_RoiStore):
         return False
 
     @operation
-    def put(self, roi_id: str, data: bytes) -> Op[None]:
+    def put(self, roi_id: str, image_data: bytes) -> Op[None]:
         """Store an encoded image in the ``s3`` tier (and the memory tier).
 
         Raises:
@@ -235,8 +237,8 @@ class _CachingRois(_RoiStore):
         if self.s3_store is None:
             raise ReadOnlyError(f"{self!r} has no s3 tier to write to")
         where = f"{roi_id} in {_name(self.s3_store)}"
-        yield from call_backend(self.s3_store.put, roi_id, data, action="writing", where=where)
-        yield from call_backend(self.cache_store.put, roi_id, data, action="writing", where=where)
+        yield from call_backend(self.s3_store.put, roi_id, image_data, action="writing", where=where)
+        yield from call_backend(self.cache_store.put, roi_id, image_data, action="writing", where=where)
 
 
 class SyncCachingRoiStore(_CachingRois, SyncFace):
@@ -246,10 +248,15 @@ class SyncCachingRoiStore(_CachingRois, SyncFace):
     :class:`~ifcbkit.stores.filesystem.SyncFilesystemRoiStore` rendering raw bins). ``s3`` and
     ``fs`` may be ``None``; any amplify-shaped object keyed by ROI id is a tier."""
 
+    _memory_tier = MemoryStore
+
 
 class CachingRoiStore(_CachingRois, AsyncFace):
     """:class:`SyncCachingRoiStore` for asyncio, as in ifcbkit 0.3.1:
-    ``CachingRoiStore(cache=None, s3=..., fs=...)``, every method awaitable."""
+    ``CachingRoiStore(cache=None, s3=..., fs=...)``, every method awaitable (``cache=None``: an
+    :class:`~ifcbkit.stores.objectstore.AsyncDictRoiStore`)."""
+
+    _memory_tier = AsyncDictRoiStore
 
 
 AsyncCachingRoiStore = CachingRoiStore

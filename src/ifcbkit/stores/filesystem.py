@@ -10,6 +10,7 @@ from ..directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, _DataDirectory
 from ..errors import InvalidIdentifierError, NotFoundError
 from ..faces import Blocking, Op, operation
 from ..identifiers import parse_bin_key
+from ..reading import BinReading
 from .base import (
     AsyncBinStore,
     AsyncRoiStore,
@@ -38,6 +39,11 @@ class _FilesystemBins(_KeyedBins, _DataDirectory):
         strict: bool = False,
     ):
         super().__init__(root_path, include, exclude, require_adc, require_roi, strict=strict)
+
+    # a bin store's read operations take ``bin_id`` (a data directory's take ``pid``), as in 0.3.1
+    list_images = BinReading.list_images
+    read_images = BinReading.read_images
+    images_exist = BinReading.images_exist
 
     def _path_of(self, key: str) -> Op[str | None]:
         try:

@@ -423,9 +423,9 @@ class _ObjectRois(_RoiStore):
         return (yield from self._obj_exists(self._key(roi_id)))  # type: ignore[attr-defined]
 
     @operation
-    def put(self, roi_id: str, data: bytes) -> Op[None]:
+    def put(self, roi_id: str, image_data: bytes) -> Op[None]:
         """Store an encoded image."""
-        yield from self._obj_put(self._key(roi_id), bytes(data))  # type: ignore[attr-defined]
+        yield from self._obj_put(self._key(roi_id), bytes(image_data))  # type: ignore[attr-defined]
 
     @operation
     def delete(self, roi_id: str) -> Op[None]:
@@ -491,3 +491,16 @@ class MemoryStore:
 
     def keys(self, prefix: str = "") -> list[str]:
         return sorted(k for k in self._entries if k.startswith(prefix))  # type: ignore[union-attr]
+
+
+class AsyncDictRoiStore(AsyncObjectRoiStore):
+    """Encoded ROI images in memory, by ROI id (the in-memory tier of
+    :class:`~ifcbkit.stores.caching.CachingRoiStore`; also in
+    :mod:`ifcbkit.stores.s3`, where 0.3.1 has it)."""
+
+    def __init__(self) -> None:
+        super().__init__(MemoryStore())
+
+    def _key(self, roi_id: str) -> str:
+        parse_roi_id(roi_id)
+        return roi_id

@@ -26,8 +26,10 @@ from typing import Any
 
 from ..errors import MissingDependencyError, NotFoundError, StoreError
 from ..faces import AsyncFace, Call, Emit, Op, SyncFace
+from ..identifiers import add_target, parse_bin_key, parse_roi_id
 from .base import ImageFormat, check_file_type
 from .objectstore import (
+    AsyncDictRoiStore,
     KeyLayout,
     Layout,
     _layout,
@@ -191,3 +193,76 @@ class S3RoiStore(_S3Rois, SyncFace):
 
 class AsyncS3RoiStore(_S3Rois, AsyncFace):
     """:class:`S3RoiStore` for asyncio, on an aiobotocore client or a boto3 one (run in worker threads)."""
+
+
+__all__ = [
+    "AsyncDictRoiStore", "AsyncS3BinStore", "AsyncS3RoiStore", "IfcbBinKeyTransformer", "IfcbPidTransformer",
+    "S3BinStore", "S3RoiStore", "list_roi_ids_from_s3",
+]  # fmt: skip
+
+
+# ----- the key helpers of ifcbkit 0.3.1 ----------------------------------------------------------
+
+_YEAR_LAYOUT = KeyLayout(None, "year")
+
+
+class IfcbPidTransformer:
+    """ROI ids to and from S3 keys: ``D20250114T172241_IFCB109_00002`` is
+    ``2025/D20250114T172241_IFCB109/00002.png`` (``legacy/...`` for I-style bins)."""
+
+    def transform_key(self, pid: str) -> str:
+        """The key of a ROI id.
+
+        Raises:
+            InvalidIdentifierError: (a ``ValueError``) if ``pid`` is not a ROI id.
+        """
+        return _YEAR_LAYOUT.roi_image(pid)
+
+    def reverse_transform_key(self, s3_key: str) -> str:
+        """The ROI id of a key.
+
+        Raises:
+            ValueError: for a key of another shape.
+        """
+        parts = s3_key.split("/")
+        if len(parts) < 3 or not parts[-1].endswith(".png"):
+            raise ValueError(f"not a ROI image key ('{{year}}/{{bin_id}}/{{target:05d}}.png'): {s3_key!r}")
+        roi_id = f"{parts[-2]}_{parts[-1][: -len('.png')]}"
+        parse_roi_id(roi_id)
+        return roi_id
+
+
+class IfcbBinKeyTransformer:
+    """Bin file keys to and from S3 keys: ``D20250114T172241_IFCB109.hdr`` is
+    ``2025/D20250114T172241_IFCB109.hdr`` (``legacy/...`` for I-style bins)."""
+
+    def transform_key(self, key: str) -> str:
+        """The S3 key of a bin file key ``'{bin_id}.{ext}'``.
+
+        Raises:
+            InvalidIdentifierError: (a ``ValueError``) for any other key.
+        """
+        return _YEAR_LAYOUT.bin_file(*parse_bin_key(key))
+
+    def reverse_transform_key(self, s3_key: str) -> str:
+        """The bin file key of an S3 key (its last component)."""
+        return s3_key.split("/")[-1]
+
+
+def list_roi_ids_from_s3(bucket_store: Any, bin_id: str, prefix: str = "") -> list[str]:
+    """The sorted ROI ids of a bin's images in an object store (anything with ``keys(prefix=...)``,
+    such as amplify-storage-utils' ``BucketStore`` or a :class:`~ifcbkit.stores.objectstore.MemoryStore`),
+    under ``{prefix/}{year}/{bin_id}/``.
+
+    Raises:
+        InvalidIdentifierError: if ``bin_id`` is not a bin id.
+    """
+    layout = KeyLayout(prefix or None, "year")
+    search = layout.roi_image(add_target(bin_id, 1)).rpartition("/")[0] + "/"
+    out = []
+    for key in bucket_store.keys(prefix=search):
+        name = key.rpartition("/")[2]
+        number = name[: -len(".png")]
+        if name.endswith(".png") and number.isdigit() and number.isascii() and 1 <= int(number) <= 999_999:
+            out.append(add_target(bin_id, int(number)))
+    return sorted(out)
