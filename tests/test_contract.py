@@ -340,7 +340,7 @@ def test_roi_extraction_and_stitching_shapes(tree, pyifcb_facts):
     composite, mask = ifcbkit.stitch_pair(extended[3], extended[4], raw[3], raw[4])
     shape = pyifcb_facts[I_BIN]["stitched"]["3"]["shape"]
     assert composite.size == mask.size == (shape[1], shape[0]) and mask.mode == "1"
-    assert set(mask.getdata()) == {0, 1}  # gap pixels read 1
+    assert {mask.getpixel((x, y)) for x in range(mask.width) for y in range(mask.height)} == {0, 1}  # gap: 1
     images = BinImages(I_BIN, extended, raw)  # the 0.3.1 constructor
     assert list(images) == pyifcb_facts[I_BIN]["keys_after_stitching"] and images.pairs == [(3, 4)]
     assert images[3].tobytes() == ifcbkit.bin_images(I_BIN, adc, roi)[3].tobytes()
@@ -491,6 +491,69 @@ async def test_a_boto3_client_on_the_async_face_never_blocks_the_loop(endpoint, 
     finally:
         client.meta.events.unregister("before-call.s3", record)
     assert threads and threading.get_ident() not in threads
+
+
+@pytest.mark.parametrize("face", sorted(DIRECTORIES))
+async def test_damaged_lines_on_either_face(tree, face):
+    path = next(tree.rglob(f"{D_BIN}.adc"))
+    lines = path.read_bytes().split(b"\n")
+    lines[6] = b"7,1.5"  # target 7 has an image
+    path.write_bytes(b"\n".join(lines))
+    with pytest.warns(AdcLineWarning, match=rf"{D_BIN}\.adc, line 7: damaged ADC line skipped"):
+        images = await call(DIRECTORIES[face](str(tree)), "read_images", D_BIN)
+        assert list(images) == D_TARGETS[1:]
+    with pytest.raises(FormatError, match="line 7"):
+        await call(DIRECTORIES[face](str(tree), strict=True), "list_images", D_BIN)
+
+
+class DictBinStore(ifcbkit.AsyncBinStore):
+    """A bin store written as 0.3.1 documents it: ``async exists`` and ``async get`` by key."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+
+    async def exists(self, key: str) -> bool:
+        return key in self.files
+
+    async def get(self, key: str) -> bytes:
+        return self.files[key]
+
+
+class DictRoiStore(ifcbkit.AsyncRoiStore):
+    def __init__(self) -> None:
+        self.images: dict[str, bytes] = {}
+
+    async def exists(self, roi_id: str) -> bool:
+        return roi_id in self.images
+
+    async def get(self, roi_id: str) -> bytes:
+        return self.images[roi_id]
+
+    async def put(self, roi_id: str, image_data: bytes) -> None:
+        self.images[roi_id] = image_data
+
+
+async def test_stores_written_against_0_3_1_get_every_read(tree):
+    files = {f"{I_BIN}.{e}": _bytes(tree, I_BIN, e) for e in ("hdr", "adc", "roi")}
+    store = DictBinStore(files)
+    assert sorted(await store.list_images(I_BIN)) == [1, 2, 3, 4, 5, 6]
+    images = await store.read_images(I_BIN)
+    assert list(images) == [1, 2, 3, 5, 6] and images.pairs == [(3, 4)]
+    reference = SyncIfcbDataDirectory(tree).read_images(I_BIN)
+    assert (await store.read_image(f"{I_BIN}_00003")).tobytes() == reference[3].tobytes()
+    streamed = [r async for r, _ in store.iter_images(I_BIN, rois=[5, 1])]
+    assert streamed == [f"{I_BIN}_00005", f"{I_BIN}_00001"]  # in the order asked, as read_images gives them
+    assert await store.get_path(f"{I_BIN}.adc") is None
+    with pytest.raises(NotImplementedError):
+        await store.put(f"{I_BIN}.adc", b"")
+    with pytest.raises(KeyError):
+        await store.read_image(f"{D_BIN}_00007")
+    rois = DictRoiStore()
+    from ifcbkit.stores.caching import CachingRoiStore
+
+    caching = CachingRoiStore(cache=rois, fs=AsyncFilesystemRoiStore(str(tree)))
+    png = await caching.get(f"{I_BIN}_00001")
+    assert rois.images == {f"{I_BIN}_00001": png}
 
 
 def test_ids_of_0_3_1_key_helpers():
