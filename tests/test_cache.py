@@ -166,3 +166,58 @@ def test_lru_cache_is_thread_safe():
         t.join()
     assert cache.size <= 100
     assert cache.size == sum(size for _, size in cache._entries.values())
+
+
+# ----- cache keys that cannot collide ---------------------------------------------------------
+
+
+def test_recycled_store_objects_never_see_another_stores_index():
+    """Stores are made and dropped in a loop, each over its own backend with a different bin under
+    the same id: a new object at a recycled address must never be served the old one's index."""
+    import gc
+
+    from ifcbkit import MemoryStore, ObjectBinStore
+
+    for size in range(2, 40):
+        data = make_bin(PID, [Roi(size, size + 1), Roi(3, 2)], seed=size)
+        backend = MemoryStore()
+        for ext, content in zip(("hdr", "adc", "roi"), data):
+            backend.put(f"2024/{PID}.{ext}", content)
+        store = ObjectBinStore(backend)
+        image = store.read_image(f"{PID}_00001")
+        assert image.size == (size, size + 1)
+        assert image.tobytes() == data.roi[: size * (size + 1)]
+        del store, backend, image
+        gc.collect()
+
+
+def _header(temperature: float) -> bytes:
+    return f"softwareVersion: 1\ntemperature: {temperature}\nrunTime: 10\ninhibitTime: 1\n".encode()
+
+
+async def test_a_rewritten_header_alone_is_noticed(tmp_path, reader):
+    adc = _tree(tmp_path, [Roi(4, 4)])
+    hdr = adc.with_suffix(".hdr")
+    hdr.write_bytes(_header(11.5))
+    first = reader(tmp_path)
+    assert (await call(first, "read_header", PID))["temperature"] == 11.5
+    _rewrite(hdr, _header(22.5))  # only the header changes; the ADC keeps its version
+    assert (await call(first, "read_header", PID))["temperature"] == 22.5
+    assert (await call(reader(tmp_path), "read_header", PID))["temperature"] == 22.5
+
+
+def test_a_reuploaded_header_alone_is_noticed_on_s3(client):
+    import uuid
+
+    from ifcbkit import S3BinStore
+
+    bucket = f"ifcbkit-hdr-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket)
+    store = S3BinStore(bucket, client, check_versions=True)
+    for ext, content in zip(("hdr", "adc", "roi"), make_bin(PID, [Roi(4, 4)])):
+        store.put(f"{PID}.{ext}", content)
+    store.put(f"{PID}.hdr", _header(11.5))
+    assert store.read_header(PID)["temperature"] == 11.5
+    store.put(f"{PID}.hdr", _header(22.5))
+    assert store.read_header(PID)["temperature"] == 22.5
+    assert S3BinStore(bucket, client).read_header(PID)["temperature"] == 22.5

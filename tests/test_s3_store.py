@@ -143,21 +143,24 @@ async def test_read_image_is_one_range_of_the_roi(face, bucket, client, aioclien
     key = f"raw/2024/{GENERATED_D}"
     ids = references[GENERATED_D].list_roi_ids(GENERATED_D)
     await resolve(store.read_image(ids[1]))
-    assert calls.calls[:3] == [("HeadObject", f"{key}.adc", None), ("GetObject", f"{key}.hdr", None),
-                               ("GetObject", f"{key}.adc", None)]  # fmt: skip
-    ((operation, roi_key, first_range),) = calls.calls[3:]
+    assert calls.calls[:4] == [("HeadObject", f"{key}.adc", None), ("HeadObject", f"{key}.hdr", None),
+                               ("GetObject", f"{key}.hdr", None), ("GetObject", f"{key}.adc", None)]  # fmt: skip
+    ((operation, roi_key, first_range),) = calls.calls[4:]
     assert (operation, roi_key) == ("GetObject", f"{key}.roi")
     start, end = map(int, first_range.removeprefix("bytes=").split("-"))
     assert end - start + 1 == 25 * 60
     calls.clear()
-    await resolve(store.read_image(ids[3]))  # the index is cached; the ETag check is one HEAD
-    ((head, _, _), (operation, roi_key, second_range)) = calls.calls
-    assert head == "HeadObject" and (operation, roi_key) == ("GetObject", f"{key}.roi")
+    await resolve(store.read_image(ids[3]))  # the index is cached; the ETag checks are one HEAD per file
+    ((head, adc, _), (head2, hdr, _), (operation, roi_key, second_range)) = calls.calls
+    assert (head, adc, head2, hdr) == ("HeadObject", f"{key}.adc", "HeadObject", f"{key}.hdr")
+    assert (operation, roi_key) == ("GetObject", f"{key}.roi")
     start, end = map(int, second_range.removeprefix("bytes=").split("-"))
     assert end - start + 1 == 64 * 48
     calls.clear()
     images = await resolve(store.read_images(GENERATED_D))
-    assert len(images) == 5 and calls.calls == [("HeadObject", f"{key}.adc", None), ("GetObject", f"{key}.roi", None)]
+    assert len(images) == 5 and calls.calls == [
+        ("HeadObject", f"{key}.adc", None), ("HeadObject", f"{key}.hdr", None), ("GetObject", f"{key}.roi", None)
+    ]  # fmt: skip
     calls.clear()
     trusting = store_for(face, bucket, client, aioclient, "raw", check_versions=False)
     await resolve(trusting.read_image(f"{GENERATED_I}_00002"))  # a stitched pair: both halves in one range

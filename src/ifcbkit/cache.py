@@ -8,6 +8,7 @@ served stale; the bound is on the sum of the entries' sizes.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from typing import Generic, TypeVar
@@ -67,6 +68,17 @@ class LRUCache(Generic[V]):
         with self._lock:
             self._entries.clear()
             self._size = 0
+
+
+def cache_token(owner: object) -> str:
+    """A token naming ``owner``'s entries in the process-wide caches: unique to the object, never
+    reused (unlike ``id()``, which a new object can get once the old one is collected), and kept by
+    a pickled copy (so a copy in a worker process shares its own entries only)."""
+    token = getattr(owner, "_cache_token", None)
+    if token is None:
+        token = uuid.uuid4().hex
+        owner._cache_token = token  # type: ignore[attr-defined]
+    return token  # type: ignore[no-any-return]
 
 
 # Parsed ADC indexes (with their bin's header), bounded by the ADC bytes they hold.

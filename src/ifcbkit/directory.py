@@ -23,7 +23,7 @@ from typing import Any
 
 from PIL import Image
 
-from .cache import LRUCache
+from .cache import LRUCache, cache_token
 from .errors import InvalidIdentifierError, NotFoundError, SkippedPathWarning
 from .faces import AsyncFace, Blocking, Op, Request, Shared, SyncFace, operation, stream
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile
@@ -347,7 +347,7 @@ class _DataDirectory(BinReading):
         bin_id = parse_id(pid).bin_id
         fileset = None if fresh else self._located.get(bin_id)
         if fileset is None:  # concurrent lookups of one bin search once
-            fileset = yield Shared(("locate", id(self), bin_id, fresh), lambda: self._search(bin_id))
+            fileset = yield Shared(("locate", cache_token(self), bin_id, fresh), lambda: self._search(bin_id))
             if fileset is None:
                 self._located.discard(bin_id)
                 raise NotFoundError(f"no bin {bin_id} in {self.root}")

@@ -22,7 +22,7 @@ from typing import Any
 
 from PIL import Image
 
-from .cache import ADC_INDEX_CACHE
+from .cache import ADC_INDEX_CACHE, cache_token
 from .errors import NotFoundError
 from .faces import Blocking, Call, Emit, Op, Shared, operation, stream
 from .header import adc_column_names, parse_hdr_bytes
@@ -71,8 +71,8 @@ class BinReading:
         return bin_key(bin_id, ext)
 
     def _cache_namespace(self) -> Hashable:
-        """What, with a file version, identifies cached content (the store itself by default)."""
-        return id(self)
+        """What, with the file versions, identifies cached content (this store's own token by default)."""
+        return cache_token(self)
 
     def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         """A whole file of the bin; :class:`NotFoundError` when it does not exist."""
@@ -120,10 +120,12 @@ class BinReading:
     # ----- building blocks ------------------------------------------------------------------
 
     def _bin_index(self, bin_id: str) -> Op[BinIndex]:
-        """The bin's header and ADC index, from the per-process cache when the ADC is unchanged."""
+        """The bin's header and ADC index, from the per-process cache when neither file changed (each
+        carries its own version: the header names the ADC's columns)."""
         validate_bin_id(bin_id)
-        version = yield from self._file_version(bin_id, "adc")
-        key = (self._cache_namespace(), bin_id, version, self.strict)
+        adc_version = yield from self._file_version(bin_id, "adc")
+        hdr_version = None if adc_version is None else (yield from self._file_version(bin_id, "hdr"))
+        key = (self._cache_namespace(), bin_id, hdr_version, adc_version, self.strict)
         entry = ADC_INDEX_CACHE.get(key)
         if entry is None:  # concurrent cold reads of one bin load it once
             entry = yield Shared(("index", key), lambda: self._load_index(bin_id, key))

@@ -36,7 +36,7 @@ import itertools
 from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, Literal
 
-from ..cache import LRUCache
+from ..cache import LRUCache, cache_token
 from ..errors import IfcbError, InvalidIdentifierError, NotFoundError, StoreError
 from ..faces import AsyncFace, Call, Emit, Op, SyncFace, map_emits, operation, stream
 from ..identifiers import bin_key, parse_bin, parse_bin_key, parse_instruments, parse_roi_id
@@ -383,7 +383,7 @@ class _BackendBins(_BackendObjects, _ObjectBins):
         return f"{type(self).__name__}({type(self.backend).__name__}, {self.layout!r})"
 
     def _cache_namespace(self) -> Hashable:
-        return ("objects", id(self.backend), self.layout.prefix, self.layout.layout)
+        return ("objects", cache_token(self), self.layout.prefix, self.layout.layout)
 
 
 class ObjectBinStore(_BackendBins, SyncFace):
