@@ -218,6 +218,13 @@ def bench(tmp: Path, repeat: int, report: Report) -> None:
     report.add(f"December filter ({n_december} bins) vs unfiltered", filtered, sync_list, sync_list / filtered,
                "≥ 8x (ideal 11.8x)", sync_list / filtered >= 8)  # fmt: skip
 
+    # finding one bin: exists / paths stat the directories its id implies, against os.stat of its three files
+    exists_time, paths_time, stat_time = lookup_medians(year_root, expected)
+    for name, took in (("exists", exists_time), ("paths", paths_time)):
+        ratio = took / stat_time
+        report.add(f"{name}, one bin of the 20k-bin year (ratio to os.stat of its 3 files)", took, stat_time, ratio,
+                   "≤ 3x", ratio <= 3)  # fmt: skip
+
     for ext in ("adc", "roi"):  # into the OS page cache
         Path(f"{base}.{ext}").read_bytes()
 
@@ -255,6 +262,33 @@ def bench(tmp: Path, repeat: int, report: Report) -> None:
     # event-loop stall under 200 concurrent read_image calls
     stall = asyncio.run(worst_stall(big_root, [ifcbkit.add_target(BIG_PID, t) for t in pick[:200]]))
     report.add("worst loop stall, 200 concurrent read_image", stall, None, None, "< 20 ms", stall < 0.020)
+
+
+def lookup_medians(root: Path, pids: list[str], n: int = 2000) -> tuple[float, float, float]:
+    """Medians of ``exists(pid)`` and ``paths(pid)`` on one directory object, each pid asked for the
+    first time (nothing remembered), and of ``os.stat`` on the same bin's three files."""
+    rng = random.Random(3)
+    sample = rng.sample(pids, min(len(pids), 2 * n))
+    d = SyncIfcbDataDirectory(root)
+    paths = {pid: d.paths(pid) for pid in sample[:200]}  # the files, found once, for the stat baseline
+    d = SyncIfcbDataDirectory(root)
+
+    def each(function: Callable[[str], object], chosen: list[str]) -> float:
+        times = []
+        for pid in chosen:
+            t0 = time.perf_counter()
+            function(pid)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    def stat3(pid: str) -> None:
+        for ext in ("hdr", "adc", "roi"):
+            os.stat(paths[pid][ext])
+
+    stat_time = each(stat3, [pid for pid in sample[:200] for _ in range(10)])
+    exists_time = each(d.exists, sample[:n])
+    paths_time = each(d.paths, sample[n:])
+    return exists_time, paths_time, stat_time
 
 
 async def worst_stall(root: Path, roi_ids: list[str]) -> float:

@@ -86,7 +86,8 @@ def scans(monkeypatch) -> list[str]:
     real = os.scandir
 
     def scandir(path="."):
-        seen.append(os.fspath(path))
+        if not isinstance(path, int):  # shutil.rmtree lists by file descriptor
+            seen.append(os.fspath(path))
         return real(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
@@ -677,14 +678,22 @@ async def test_names_that_cannot_be_in_a_bin_id_are_never_scanned(years, face, m
         assert os.path.join("data", never) not in scanned
 
 
-async def test_finding_one_bin_scans_only_its_path(years, face, monkeypatch):
+async def test_finding_one_bin_stats_the_directories_its_id_implies(years, face, monkeypatch):
     d = directory(face, years)
     seen = scans(monkeypatch)
     assert await call(d, "exists", "D20230615T123000_IFCB27") is True
+    assert seen == []  # data/D2023/D20230615 is where the id puts it: nothing is listed
+    assert (await call(d, "paths", "IFCB9_2023_100_081500"))["hdr"].endswith("IFCB9_2023_100_081500.hdr")
+    assert seen == []
+    # a layout the id does not imply (a month directory) is found by walking only its path
+    odd = "D20230615T180000_IFCB27"
+    write_bin(years / "data" / "D2023" / "0615", odd, [Roi(2, 2)])
+    assert await call(d, "exists", odd) is True
     data = years / "data"
     assert [p for p in seen if not p.startswith(str(years.parent / "adcmod"))] == [
-        str(years), str(data), str(data / "D2023"), str(data / "D2023" / "D20230615"),
+        str(years), str(data), str(data / "D2023"), str(data / "D2023" / "0615"), str(data / "D2023" / "D20230615"),
     ]  # fmt: skip
+    shutil.rmtree(years / "data" / "D2023" / "0615")
     seen.clear()
     assert await call(d, "exists", "D20230615T123000_IFCB27") is True  # located once, remembered
     assert seen == []
@@ -934,8 +943,11 @@ async def test_unreadable_directories_are_skipped_with_a_warning(tmp_path, face,
             listed = await pids(directory(face, tmp_path))
         assert listed == ["D20240215T000000_IFCB1"]
         assert all(issubclass(w.category, IfcbWarning) for w in caught)
-        with pytest.warns(SkippedPathWarning):
-            assert await call(directory(face, tmp_path), "exists", "D20240216T000000_IFCB1") is False
+        if os.access(locked, os.R_OK):  # only the listing is refused: the files are found where the id puts them
+            assert await call(directory(face, tmp_path), "exists", "D20240216T000000_IFCB1") is True
+        else:
+            with pytest.warns(SkippedPathWarning):
+                assert await call(directory(face, tmp_path), "exists", "D20240216T000000_IFCB1") is False
     finally:
         locked.chmod(0o755)
 

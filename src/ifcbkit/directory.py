@@ -15,8 +15,10 @@ face lists each level's subdirectories in one worker-thread hop.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -30,9 +32,9 @@ from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFi
 from .identifiers import (
     BIN_EXTENSIONS,
     bin_day_dir,
+    bin_of,
     is_bin_id,
     parse_bin,
-    parse_id,
     parse_instruments,
     valid_bin_ids,
 )
@@ -233,6 +235,9 @@ class _DataDirectory(BinReading):
         self.root = os.path.abspath(os.fspath(root_path))
         self.strict = strict
         self.include = tuple(include)
+        self._include_names = tuple(self.include)
+        self._last_layout = 0
+        self._adcmod: bool | None = None
         self.exclude = tuple(exclude)
         self._filter = FilesetFilter(self.include, self.exclude)  # checks the overlap
         if require_roi and not require_adc:
@@ -343,27 +348,56 @@ class _DataDirectory(BinReading):
             return found.fileset
         return None
 
+    def _direct(self, bin_id: str) -> Fileset | None:
+        """The bin where its id puts it (a few ``stat`` calls), or ``None``."""
+        root = self.root + os.sep
+        day = bin_id[:9] if bin_id.startswith("D") else bin_id.rsplit("_", 1)[0]
+        layouts = _implied_dirs(day, self._include_names, self._filter.exclude)
+        last = self._last_layout  # a tree has one layout: try the one that last held a bin first
+        for position in (last, *range(len(layouts))) if last < len(layouts) else range(len(layouts)):
+            fileset = _fileset_at(root + layouts[position] + bin_id, bin_id, self.require_adc, self.require_roi)
+            if fileset is not None:
+                self._last_layout = position
+                if fileset["adc"] is not None and self._has_adcmod():
+                    day = os.path.basename(os.path.dirname(fileset["hdr"]))
+                    corrected = os.path.join(self.adcmod_root, day, bin_id + ".adc.mod")
+                    fileset["adc"] = corrected if os.path.isfile(corrected) else fileset["adc"]
+                return fileset
+        return None
+
+    def _has_adcmod(self) -> bool:
+        """Whether an ``adcmod`` directory is beside the root (looked at once: like the files located,
+        the answer is remembered for this object's lifetime)."""
+        if self._adcmod is None:
+            self._adcmod = os.path.isdir(self.adcmod_root)
+        return self._adcmod
+
     def _locate(self, pid: str, *, fresh: bool = False) -> Op[Fileset]:
-        bin_id = parse_id(pid).bin_id
+        """The bin's fileset: remembered, else where its id puts it, else found by a walk of the
+        directories that can hold it (concurrent walks for one bin run once)."""
+        bin_id = bin_of(pid)
         fileset = None if fresh else self._located.get(bin_id)
-        if fileset is None:  # concurrent lookups of one bin search once
+        if fileset is not None:
+            return fileset
+        fileset = yield Blocking(self._direct, bin_id)
+        if fileset is None:
             fileset = yield Shared(("locate", cache_token(self), bin_id, fresh), lambda: self._search(bin_id))
-            if fileset is None:
-                self._located.discard(bin_id)
-                raise NotFoundError(f"no bin {bin_id} in {self.root}")
-            self._located.put(bin_id, fileset)
+        if fileset is None:
+            self._located.discard(bin_id)
+            raise NotFoundError(f"no bin {bin_id} in {self.root}")
+        self._located.put(bin_id, fileset)
         return fileset
 
     def _locate_checked(self, pid: str) -> Op[Fileset]:
         """:meth:`_locate` for questions about the disk itself: a remembered location is checked
         (one ``stat`` per file), and a bin moved or deleted since is searched again."""
-        bin_id = parse_id(pid).bin_id
+        bin_id = bin_of(pid)
         remembered = self._located.get(bin_id)
         if remembered is not None:
             files = [path for ext in BIN_EXTENSIONS if (path := remembered.get(ext)) is not None]
             if (yield Blocking(_all_files, files)):
                 return remembered
-        return (yield from self._locate(bin_id, fresh=remembered is not None))
+        return (yield from self._locate(bin_id, fresh=True))  # not remembered, or no longer there
 
     @operation
     def find(self, pid: str) -> Op[Fileset]:
@@ -475,6 +509,45 @@ class _DataDirectory(BinReading):
 
 def _all_files(paths: list[str]) -> bool:
     return all(os.path.isfile(path) for path in paths)
+
+
+@functools.lru_cache(maxsize=4096)
+def _implied_dirs(bin_id_day: str, include: tuple[str, ...], exclude: frozenset[str]) -> tuple[str, ...]:
+    """The directories (relative to the root, each ending in a separator) where the usual layouts put
+    the bins of one day (``bin_id_day`` is a bin id up to its day: ``D20240215``, ``IFCB5_2012_028``),
+    the most common first: the day directory under its year directory (``D2024/D20240215/``), then
+    the day directory alone, the root, and ``2024/D20240215/``, each also below an included directory
+    (``data/``). Every one passes the include/exclude rule. (Where a bin is in two of them, this
+    order decides; a listing takes the first in walk order.)"""
+    if bin_id_day.startswith("D"):
+        day, year = bin_id_day, bin_id_day[1:5]
+        outer = f"D{year}"
+    else:
+        day = bin_id_day
+        instrument, year = bin_id_day.split("_")[:2]
+        outer = f"{instrument}_{year}"
+    middles = [(outer, day), (day,), (), (year, day)]
+    candidates = [parts for mid in middles for parts in (mid, *((name, *mid) for name in include))]
+    kept = [parts for parts in candidates if not exclude.intersection(parts)]
+    return tuple("".join(part + os.sep for part in parts) for parts in kept)
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _fileset_at(base: str, bin_id: str, require_adc: bool, require_roi: bool) -> Fileset | None:
+    """The fileset with base path ``base`` if its ``.hdr`` and the required files are there."""
+    hdr, adc, roi = base + ".hdr", base + ".adc", base + ".roi"
+    if not _is_file(hdr):
+        return None
+    has_adc, has_roi = _is_file(adc), _is_file(roi)
+    if (require_adc and not has_adc) or (require_roi and not has_roi):
+        return None
+    return {"pid": bin_id, "hdr": hdr, "adc": adc if has_adc else None, "roi": roi if has_roi else None}
 
 
 EnterRule = Callable[[FilesetFilter, str], bool]

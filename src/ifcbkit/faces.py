@@ -243,9 +243,25 @@ def _result(item: Any) -> Any:
 
 
 def run_sync(op: Op[R]) -> R:
-    """Run an operation to its result in this thread."""
-    with contextlib.closing(iterate_sync(_returning(op))) as items:
-        return _result(next(items))
+    """Run an operation to its result in this thread (the loop of :func:`iterate_sync`, without
+    the generator around it: most operations are a few requests, and this is their whole cost)."""
+    send: Any = None
+    error: Exception | None = None
+    try:
+        while True:
+            try:
+                item = op.throw(error) if error is not None else op.send(send)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            send, error = None, None
+            if isinstance(item, (Emit, EmitMany)):
+                raise TypeError("an operation emitted a value: declare it with @stream")
+            try:
+                send = item.run_sync()
+            except Exception as e:
+                error = e
+    finally:
+        op.close()
 
 
 async def run_async(op: Op[R]) -> R:
