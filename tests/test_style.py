@@ -1,4 +1,4 @@
-"""Project rules that are cheap to check: ruff is clean, the package is typed, and nothing imports numpy."""
+"""Project rules that are cheap to check: ruff and mypy are clean, the package is typed, nothing imports numpy."""
 
 from __future__ import annotations
 
@@ -17,6 +17,14 @@ def test_ruff_check_is_clean():
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", *targets],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean():
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 

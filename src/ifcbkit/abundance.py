@@ -146,7 +146,7 @@ def write_rows_csv(
 ) -> None:
     """Write rows as CSV: a header line, then one line per row; NaN and ``None`` are empty cells."""
     if not hasattr(file, "write"):
-        with open(file, "w", newline="", encoding="utf-8") as f:  # type: ignore[arg-type]
+        with open(file, "w", newline="", encoding="utf-8") as f:
             write_rows_csv(rows, fieldnames, f)
         return
     writer = csv.DictWriter(file, fieldnames=fieldnames, extrasaction="ignore", lineterminator="\n")  # type: ignore[arg-type]
@@ -172,7 +172,7 @@ def _score_files(scores: ScoresSource) -> dict[str, str]:
     if isinstance(scores, (str, os.PathLike)) and not os.path.exists(scores):
         raise NotFoundError(f"no class scores at {os.fspath(scores)} (a products root or a class-score file)")
     if isinstance(scores, (str, os.PathLike)) and os.path.isdir(scores):
-        products = list(SyncProductDirectory(scores).list("class_scores"))
+        products: list[ProductFile] = list(SyncProductDirectory(scores).list("class_scores"))
     else:
         paths = [scores] if isinstance(scores, (str, os.PathLike)) else list(scores)
         products = []
@@ -240,7 +240,10 @@ def daily_abundance(
     bins: list[BinCounts] = []
     skipped: list[Skipped] = []
     for result in parallel_map(_counts_job, jobs, workers=workers, progress=progress):
-        (bins if isinstance(result, BinCounts) else skipped).append(result)
+        if isinstance(result, BinCounts):
+            bins.append(result)
+        else:
+            skipped.append(result)
     keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
     listed = set(pids)
     for pid in sorted(set(files) - listed):

@@ -78,7 +78,7 @@ def cache_token(owner: object) -> str:
     if token is None:
         token = uuid.uuid4().hex
         owner._cache_token = token  # type: ignore[attr-defined]
-    return token  # type: ignore[no-any-return]
+    return token
 
 
 # Parsed ADC indexes (with their bin's header), bounded by the ADC bytes they hold.

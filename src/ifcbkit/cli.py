@@ -18,7 +18,7 @@ import time
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
 from .abundance import daily_abundance, write_abundance_csv, write_rows_csv
@@ -28,6 +28,9 @@ from .identifiers import parse_bin
 from .metrics import METADATA_FIELDS, ML_METHODS
 from .parallel import BinFailure, iter_bin_metadata
 from .stores.base import encode_image
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -93,7 +96,10 @@ class _Progress:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     directory = SyncIfcbDataDirectory(args.root)
-    for fileset in directory.list(start_time=args.start, end_time=args.end, instrument=args.instrument):
+    listed: Iterator[dict[str, Any]] = directory.list(
+        start_time=args.start, end_time=args.end, instrument=args.instrument
+    )
+    for fileset in listed:
         print(fileset["pid"])
     return 0
 
@@ -117,7 +123,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     pid = parse_bin(args.pid).bin_id
     directory.paths(pid)  # an unknown bin fails before anything is written
     os.makedirs(args.out, exist_ok=True)
-    images = directory.iter_images(pid, stitch=not args.no_stitch)
+    images: Iterator[tuple[str, Image.Image]] = directory.iter_images(pid, stitch=not args.no_stitch)
     count = 0
     if args.zip:
         target = os.path.join(args.out, f"{pid}.zip")

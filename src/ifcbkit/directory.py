@@ -15,6 +15,7 @@ face lists each level's subdirectories in one worker-thread hop.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import os
 import re
@@ -491,7 +492,9 @@ class _DataDirectory(BinReading):
     def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         return (yield from self._on_file(bin_id, ext, ReadFile))
 
-    def _read_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
+    def _read_ranges(
+        self, bin_id: str, ext: str, ranges: builtins.list[tuple[int, int]]
+    ) -> Op[builtins.list[bytes]]:  # ``list`` is also a method here
         return (yield from self._on_file(bin_id, ext, lambda path: ReadRanges(path, ranges)))
 
     def _file_version(self, bin_id: str, ext: str) -> Op[FileVersion]:

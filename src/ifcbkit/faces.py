@@ -252,7 +252,7 @@ def run_sync(op: Op[R]) -> R:
             try:
                 item = op.throw(error) if error is not None else op.send(send)
             except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+                return stop.value
             send, error = None, None
             if isinstance(item, (Emit, EmitMany)):
                 raise TypeError("an operation emitted a value: declare it with @stream")
@@ -270,7 +270,7 @@ async def run_async(op: Op[R]) -> R:
     try:
         return _result(await items.__anext__())
     finally:
-        await items.aclose()
+        await items.aclose()  # type: ignore[attr-defined]
 
 
 class SyncFace:
@@ -325,7 +325,7 @@ class _FaceMethod:
             cached[returns] = full.replace(
                 parameters=list(full.parameters.values())[1:], return_annotation=returns.format(inner)
             )
-        return cached[returns]  # type: ignore[no-any-return]
+        return cached[returns]
 
 
 class operation(_FaceMethod, Generic[P, R]):

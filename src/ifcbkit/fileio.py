@@ -56,18 +56,18 @@ def scan_dir(path: str) -> Listing:
             entries = list(it)
     except OSError as e:
         return Listing(path, [], frozenset(), frozenset(), frozenset(), {}, None, e)
-    names = [e.name for e in entries]
+    names = [entry.name for entry in entries]
     # one pass sets the regular files aside (from the entry types the listing already gave)
     dirs = set()
     broken = set()
     linked: dict[str, str] = {}
-    for e in [e for e in entries if not e.is_file(follow_symlinks=False)]:
-        if _is_dir(e):
-            dirs.add(e.name)
-            if e.is_symlink():
-                linked[e.name] = os.path.realpath(e.path)
-        elif not _is_file(e):  # a broken symlink, a socket, ...
-            broken.add(e.name)
+    for entry in [entry for entry in entries if not entry.is_file(follow_symlinks=False)]:
+        if _is_dir(entry):
+            dirs.add(entry.name)
+            if entry.is_symlink():
+                linked[entry.name] = os.path.realpath(entry.path)
+        elif not _is_file(entry):  # a broken symlink, a socket, ...
+            broken.add(entry.name)
     files = frozenset(names).difference(dirs, broken) if dirs or broken else frozenset(names)
     real_path = os.path.realpath(path) if linked else None
     return Listing(path, names, files, frozenset(dirs), frozenset(broken), linked, real_path)

@@ -89,8 +89,9 @@ class AdcIndex:
                 if r is None:
                     self.damaged.add(t)
                     records[t - 1] = no_image(t)
-            self._all = records  # type: ignore[assignment]
-            self._records = dict(enumerate(self._all, 1))
+            self._all = done_records = records  # type: ignore[assignment]
+            self._records = dict(enumerate(done_records, 1))  # type: ignore[arg-type]
+            return done_records  # type: ignore[return-value]
         return self._all
 
     def image_targets(self) -> list[int]:

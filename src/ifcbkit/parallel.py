@@ -123,7 +123,9 @@ def bins_under(
     """What per-bin jobs need to find a tree again in a worker (``(root, include, exclude)``), and the
     ids of its bins within the filters, in listing order."""
     key = (os.path.abspath(os.fspath(root)), tuple(include), tuple(exclude))
-    listed = shared_directory(*key).list(start_time=start_time, end_time=end_time, instrument=instrument)
+    listed: Iterable[dict[str, Any]] = shared_directory(*key).list(
+        start_time=start_time, end_time=end_time, instrument=instrument
+    )
     return key, [f["pid"] for f in listed]
 
 

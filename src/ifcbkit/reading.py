@@ -185,7 +185,8 @@ class BinReading:
     def _present(self, index: AdcIndex, targets: list[int], stitch: bool) -> list[int]:
         """The targets (in order, once each) that are images of the bin; the others are reported
         (a warning, or an error when strict) and left out, as in 0.3.1."""
-        present, missing = [], []
+        present: list[int] = []
+        missing: list[int] = []
         for t in dict.fromkeys(targets):
             try:
                 (present if index.role(t, stitch=stitch).role != "second" else missing).append(t)

@@ -38,8 +38,11 @@ class RoiReader(Protocol):
     returns short.
     """
 
-    source: str | None
-    size: int | None
+    @property
+    def source(self) -> str | None: ...
+
+    @property
+    def size(self) -> int | None: ...
 
     def read(self, offset: int, length: int) -> bytes: ...
 
@@ -137,12 +140,12 @@ def roi_reader(roi: Buffer | IO[bytes], *, source: str | None = None) -> RoiRead
     """Wrap a buffer (``bytes``, ``mmap``, ...) or an open binary file as a :class:`RoiReader`."""
     if isinstance(roi, (BufferRoiReader, FileRoiReader, ChunkRoiReader)):
         return roi
+    if hasattr(roi, "read") and hasattr(roi, "seek") and not isinstance(roi, mmap.mmap):
+        return FileRoiReader(roi, source=source)  # type: ignore[arg-type]
     try:
         return BufferRoiReader(roi, source=source)
     except TypeError:
         pass
-    if hasattr(roi, "read") and hasattr(roi, "seek"):
-        return FileRoiReader(roi, source=source)
     raise TypeError(f"a ROI source must be a bytes-like object or a binary file, not {type(roi).__name__}")
 
 

@@ -31,7 +31,7 @@ def check_file_type(file_type: str) -> ImageFormat:
     normal = "jpg" if normal == "jpeg" else normal
     if normal not in _PIL_FORMATS:
         raise ValueError(f"Unsupported file_type: {file_type!r} (expected 'png' or 'jpg')")
-    return normal  # type: ignore[no-any-return]
+    return normal  # type: ignore[return-value]
 
 
 def encode_image(image: Image.Image, file_type: ImageFormat = "png") -> bytes:
@@ -85,7 +85,7 @@ class _KeyedBins(_BinStore):
         return (yield from self._read_ranges(*parse_bin_key(key), [(start, end - start)]))[0]
 
     @operation
-    def exists(self, key: str) -> Op[bool]:  # type: ignore[override]
+    def exists(self, key: str) -> Op[bool]:
         """Whether a bin file is stored (``False`` for a key that is not ``'{bin_id}.hdr|adc|roi'``)."""
         try:
             bin_id, ext = parse_bin_key(key)

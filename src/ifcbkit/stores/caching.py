@@ -66,8 +66,9 @@ class _CachingBins(_KeyedBins):
         except NotFoundError:
             return False, None
         except StoreError as e:
-            logger.warning("cache read of %s failed (%s); reading %s", self.s3._describe(bin_id, ext),
-                           failure_reason(e.__cause__ or e), self.fs._describe(bin_id, ext))  # fmt: skip
+            cache = self.s3._describe(bin_id, ext) if self.s3 is not None else "the cache"
+            logger.warning("cache read of %s failed (%s); reading %s", cache, failure_reason(e.__cause__ or e),
+                           self.fs._describe(bin_id, ext))  # fmt: skip
             return False, None
 
     def _promote(self, bin_id: str, ext: str, data: bytes) -> Op[None]:
@@ -211,7 +212,7 @@ class _CachingRois(_RoiStore):
         raise AssertionError("unreachable")
 
     @operation
-    def exists(self, roi_id: str) -> Op[bool]:  # type: ignore[override]
+    def exists(self, roi_id: str) -> Op[bool]:
         """Whether any tier has (or, for rendering tiers, can make) the image."""
         parse_roi_id(roi_id)
         last = len(self.tiers) - 1

@@ -335,7 +335,7 @@ class _DashboardBins(_KeyedBins):
         API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
         from the raw files, as for any store (the ``.roi`` is sized by a HEAD request)."""
         if method != "api":
-            return (yield from BinReading.bin_metadata.fn(self, bin_id, method=method))  # type: ignore[arg-type]
+            return (yield from BinReading.bin_metadata.fn(self, bin_id, method=method))
         url = self._api_url(bin_id)
         response = yield from self._request("GET", url)
         if response.status_code == 404:

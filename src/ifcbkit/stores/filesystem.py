@@ -41,9 +41,9 @@ class _FilesystemBins(_KeyedBins, _DataDirectory):
         super().__init__(root_path, include, exclude, require_adc, require_roi, strict=strict)
 
     # a bin store's read operations take ``bin_id`` (a data directory's take ``pid``), as in 0.3.1
-    list_images = BinReading.list_images
-    read_images = BinReading.read_images
-    images_exist = BinReading.images_exist
+    list_images = BinReading.list_images  # type: ignore[assignment]
+    read_images = BinReading.read_images  # type: ignore[assignment]
+    images_exist = BinReading.images_exist  # type: ignore[assignment]
 
     def _path_of(self, key: str) -> Op[str | None]:
         try:
@@ -92,7 +92,7 @@ class _FilesystemRois(_RoiStore):
         return (yield Blocking(functools.partial(encode_image, image, self.file_type)))
 
     @operation
-    def exists(self, roi_id: str) -> Op[bool]:  # type: ignore[override]
+    def exists(self, roi_id: str) -> Op[bool]:
         return (yield from self.bins.image_exists(roi_id, stitch=self.stitch))
 
 

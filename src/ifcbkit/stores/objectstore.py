@@ -419,7 +419,7 @@ class _ObjectRois(_RoiStore):
         return (yield from self._obj_get(self._key(roi_id)))  # type: ignore[attr-defined]
 
     @operation
-    def exists(self, roi_id: str) -> Op[bool]:  # type: ignore[override]
+    def exists(self, roi_id: str) -> Op[bool]:
         return (yield from self._obj_exists(self._key(roi_id)))  # type: ignore[attr-defined]
 
     @operation
@@ -490,7 +490,7 @@ class MemoryStore:
         self._entries.discard(key)
 
     def keys(self, prefix: str = "") -> list[str]:
-        return sorted(k for k in self._entries if k.startswith(prefix))  # type: ignore[union-attr]
+        return sorted(k for k in self._entries if isinstance(k, str) and k.startswith(prefix))
 
 
 class AsyncDictRoiStore(AsyncObjectRoiStore):
