@@ -20,7 +20,7 @@ import functools
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -29,7 +29,7 @@ from PIL import Image
 from .cache import LRUCache, cache_token
 from .errors import InvalidIdentifierError, NotFoundError, SkippedPathWarning
 from .faces import AsyncFace, Blocking, Op, Request, Shared, SyncFace, operation, stream
-from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile
+from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
 from .identifiers import (
     BIN_EXTENSIONS,
     bin_day_dir,
@@ -499,6 +499,19 @@ class _DataDirectory(BinReading):
 
     def _file_version(self, bin_id: str, ext: str) -> Op[FileVersion]:
         return (yield from self._on_file(bin_id, ext, StatFile))
+
+    def _index_versions(self, bin_id: str) -> Op[Hashable | None]:
+        """Both files' versions in one request (one ``stat`` each)."""
+        for fresh in (False, True):
+            fileset = yield from self._locate(bin_id, fresh=fresh)
+            adc, hdr = fileset.get("adc"), fileset["hdr"]
+            if adc is None:
+                raise NotFoundError(f"bin {bin_id} has no .adc file (in {os.path.dirname(hdr)})")
+            try:
+                return (yield StatFiles([adc, hdr]))
+            except FileNotFoundError:
+                continue
+        raise NotFoundError(f"{bin_id}'s files disappeared while being read")
 
     def _file_size(self, bin_id: str, ext: str) -> Op[int]:
         return (yield from self._on_file(bin_id, ext, StatFile)).size

@@ -98,6 +98,22 @@ class StatFile(Request):
         return FileVersion(self.path, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+class StatFiles(Request):
+    """The :class:`FileVersion` of several files, in one step (``FileNotFoundError`` if one is missing)."""
+
+    __slots__ = ("paths",)
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+
+    def run_sync(self) -> tuple[FileVersion, ...]:
+        out = []
+        for path in self.paths:
+            st = os.stat(path)
+            out.append(FileVersion(path, st.st_ino, st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+
 class FileExists(Request):
     __slots__ = ("path",)
 

@@ -102,6 +102,12 @@ class BinReading:
         return None
         yield  # a generator
 
+    def _index_versions(self, bin_id: str) -> Op[Hashable | None]:
+        """The versions of the ADC and the header (what a cached index depends on), or ``None`` when the
+        backend cannot tell."""
+        adc = yield from self._file_version(bin_id, "adc")
+        return None if adc is None else (adc, (yield from self._file_version(bin_id, "hdr")))
+
     def _file_exists(self, bin_id: str, ext: str) -> Op[bool]:
         return bool((yield Call(self.exists, bin_key(bin_id, ext))))  # type: ignore[attr-defined]
 
@@ -123,9 +129,8 @@ class BinReading:
         """The bin's header and ADC index, from the per-process cache when neither file changed (each
         carries its own version: the header names the ADC's columns)."""
         validate_bin_id(bin_id)
-        adc_version = yield from self._file_version(bin_id, "adc")
-        hdr_version = None if adc_version is None else (yield from self._file_version(bin_id, "hdr"))
-        key = (self._cache_namespace(), bin_id, hdr_version, adc_version, self.strict)
+        versions = yield from self._index_versions(bin_id)
+        key = (self._cache_namespace(), bin_id, versions, self.strict)
         entry = ADC_INDEX_CACHE.get(key)
         if entry is None:  # concurrent cold reads of one bin load it once
             entry = yield Shared(("index", key), lambda: self._load_index(bin_id, key))
