@@ -1111,3 +1111,19 @@ async def test_images_of_a_bin_without_roi_do_not_exist(face, real_data):
     assert await call(partial, "list_roi_ids", "IFCB5_2012_028_081515")  # the ADC still lists them
     complete = directory(face, real_data)
     assert await call(complete, "images_exist", "IFCB5_2012_028_081515", roi_ids) == dict.fromkeys(roi_ids, True)
+
+
+async def test_direct_lookup_keeps_the_include_and_exclude_rule(tmp_path, face, monkeypatch):
+    pid = "D20230615T123000_IFCB27"
+    write_bin(tmp_path / "skip" / "D2023" / "D20230615", pid, [Roi(2, 2)])  # excluded, though the id implies it
+    write_bin(tmp_path / "archive" / "D2023" / "D20230615", "D20230615T130000_IFCB27", [Roi(2, 2)])
+    d = directory(face, tmp_path)
+    assert await call(d, "exists", pid) is False
+    assert await call(d, "exists", "D20230615T130000_IFCB27") is False  # archive/ is not included
+    assert await call(directory(face, tmp_path, include=["archive"]), "exists", "D20230615T130000_IFCB27") is True
+    write_bin(tmp_path / "2023" / "D20230615", pid, [Roi(2, 2)])  # a year directory without the D
+    seen = scans(monkeypatch)
+    assert (await call(directory(face, tmp_path), "paths", pid))["hdr"] == str(
+        tmp_path / "2023" / "D20230615" / f"{pid}.hdr"
+    )
+    assert seen == []

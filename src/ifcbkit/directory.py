@@ -238,6 +238,7 @@ class _DataDirectory(BinReading):
         self.include = tuple(include)
         self._include_names = tuple(self.include)
         self._last_layout = 0
+        self._root_prefix = self.root + os.sep
         self._adcmod: bool | None = None
         self.exclude = tuple(exclude)
         self._filter = FilesetFilter(self.include, self.exclude)  # checks the overlap
@@ -351,20 +352,26 @@ class _DataDirectory(BinReading):
 
     def _direct(self, bin_id: str) -> Fileset | None:
         """The bin where its id puts it (a few ``stat`` calls), or ``None``."""
-        root = self.root + os.sep
+        root = self._root_prefix
         day = bin_id[:9] if bin_id.startswith("D") else bin_id.rsplit("_", 1)[0]
         layouts = _implied_dirs(day, self._include_names, self._filter.exclude)
         last = self._last_layout  # a tree has one layout: try the one that last held a bin first
-        for position in (last, *range(len(layouts))) if last < len(layouts) else range(len(layouts)):
-            fileset = _fileset_at(root + layouts[position] + bin_id, bin_id, self.require_adc, self.require_roi)
-            if fileset is not None:
-                self._last_layout = position
-                if fileset["adc"] is not None and self._has_adcmod():
-                    day = os.path.basename(os.path.dirname(fileset["hdr"]))
-                    corrected = os.path.join(self.adcmod_root, day, bin_id + ".adc.mod")
-                    fileset["adc"] = corrected if os.path.isfile(corrected) else fileset["adc"]
-                return fileset
-        return None
+        fileset = None
+        if last < len(layouts):
+            fileset = _fileset_at(root + layouts[last] + bin_id, bin_id, self.require_adc, self.require_roi)
+        if fileset is None:
+            for position, layout in enumerate(layouts):
+                fileset = _fileset_at(root + layout + bin_id, bin_id, self.require_adc, self.require_roi)
+                if fileset is not None:
+                    self._last_layout = position
+                    break
+            else:
+                return None
+        if fileset["adc"] is not None and self._has_adcmod():
+            corrected = os.path.join(self.adcmod_root, os.path.basename(os.path.dirname(fileset["hdr"])),
+                                     bin_id + ".adc.mod")  # fmt: skip
+            fileset["adc"] = corrected if os.path.isfile(corrected) else fileset["adc"]
+        return fileset
 
     def _has_adcmod(self) -> bool:
         """Whether an ``adcmod`` directory is beside the root (looked at once: like the files located,
@@ -376,7 +383,9 @@ class _DataDirectory(BinReading):
     def _locate(self, pid: str, *, fresh: bool = False) -> Op[Fileset]:
         """The bin's fileset: remembered, else where its id puts it, else found by a walk of the
         directories that can hold it (concurrent walks for one bin run once)."""
-        bin_id = bin_of(pid)
+        return (yield from self._locate_bin(bin_of(pid), fresh))
+
+    def _locate_bin(self, bin_id: str, fresh: bool) -> Op[Fileset]:
         fileset = None if fresh else self._located.get(bin_id)
         if fileset is not None:
             return fileset
@@ -398,7 +407,7 @@ class _DataDirectory(BinReading):
             files = [path for ext in BIN_EXTENSIONS if (path := remembered.get(ext)) is not None]
             if (yield Blocking(_all_files, files)):
                 return remembered
-        return (yield from self._locate(bin_id, fresh=True))  # not remembered, or no longer there
+        return (yield from self._locate_bin(bin_id, True))  # not remembered, or no longer there
 
     @operation
     def find(self, pid: str) -> Op[Fileset]:
