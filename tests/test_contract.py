@@ -569,6 +569,20 @@ def test_ids_of_0_3_1_key_helpers():
     assert list_roi_ids_from_s3(store, D_BIN, prefix="x") == [f"{D_BIN}_00007", f"{D_BIN}_00011"]
 
 
+def test_missing_files_are_file_not_found_errors(tmp_path):
+    missing = tmp_path / "D20240215T150055_IFCB010"
+    for read in (
+        lambda: ifcbkit.parse_hdr_file(f"{missing}.hdr"),
+        lambda: ifcbkit.parse_adc_file(D_BIN, f"{missing}.adc"),
+        lambda: ifcbkit.read_features(f"{missing}_fea_v4.csv"),
+        lambda: list(ifcbkit.read_blobs(f"{missing}_blobs_v4.zip")),
+        lambda: ifcbkit.read_class_scores(f"{missing}_class.h5"),
+    ):
+        with pytest.raises(FileNotFoundError, match=str(missing)) as info:
+            read()
+        assert isinstance(info.value, KeyError)  # and "not found" to ifcbkit's lookups
+
+
 def test_warnings_are_ifcbkit_warnings():
     assert issubclass(AdcLineWarning, ifcbkit.IfcbWarning) and issubclass(MissingTargetWarning, ifcbkit.IfcbWarning)
     with warnings.catch_warnings():

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from .errors import AdcLineWarning, FormatError, NotFoundError
+from .errors import AdcLineWarning, FormatError, MissingFileError, NotFoundError
 from .identifiers import add_target, parse_bin
 
 I_STYLE_COLUMN_NAMES: tuple[str, ...] = (
@@ -296,14 +296,14 @@ def parse_adc_line(bin_id: str, line: str, line_index: int, *, strict: bool = Fa
 
 
 def read_local_file(path: str | os.PathLike[str], what: str) -> bytes:
-    """A local file's bytes; a missing or unreadable file is :class:`NotFoundError` naming it."""
+    """A local file's bytes; a missing one is :class:`MissingFileError` (a ``FileNotFoundError``) naming it."""
     try:
         with open(path, "rb") as f:
             return f.read()
     except FileNotFoundError:
-        raise NotFoundError(f"no {what} {os.fspath(path)}") from None
+        raise MissingFileError(f"no {what} {os.fspath(path)}") from None
     except IsADirectoryError:
-        raise NotFoundError(f"{what} {os.fspath(path)} is a directory") from None
+        raise MissingFileError(f"{what} {os.fspath(path)} is a directory, not a file") from None
 
 
 class AdcTable:

@@ -82,11 +82,15 @@ class NotFoundError(IfcbError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class ProductNotFoundError(NotFoundError, FileNotFoundError):
-    """A product file that is not under its root (a ``FileNotFoundError`` too, as in 0.3.1)."""
+class MissingFileError(NotFoundError, FileNotFoundError):
+    """A local file that is not there (a ``FileNotFoundError`` too, as reading it raised in 0.3.1)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class ProductNotFoundError(MissingFileError):
+    """A product file that is not under its root."""
 
 
 class ReadOnlyError(IfcbError, PermissionError, NotImplementedError):

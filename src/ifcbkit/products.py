@@ -24,7 +24,15 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from .errors import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError, ProductNotFoundError
+from .adc import read_local_file
+from .errors import (
+    FormatError,
+    InvalidIdentifierError,
+    MissingDependencyError,
+    MissingFileError,
+    NotFoundError,
+    ProductNotFoundError,
+)
 from .faces import (
     AsyncFace,
     Op,
@@ -372,7 +380,7 @@ def read_blobs(path: PathLike) -> Iterator[tuple[str, bytes]]:
     try:
         archive = zipfile.ZipFile(source)
     except FileNotFoundError:
-        raise NotFoundError(f"no blobs file {source}") from None
+        raise MissingFileError(f"no blobs file {source}") from None
     except (zipfile.BadZipFile, OSError) as e:
         raise FormatError(source, f"not a readable zip archive ({e})") from None
     try:
@@ -414,11 +422,7 @@ def _iter_blobs(
 
 
 def _read_text(source: str, what: str) -> str:
-    try:
-        with open(source, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise NotFoundError(f"no {what} file {source}") from None
+    data = read_local_file(source, f"{what} file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -591,7 +595,7 @@ def _flat(values: Any) -> list[Any]:
 def _read_class_h5(source: str) -> ClassScoresRows:
     h5py = _import_h5py()
     if not os.path.exists(source):
-        raise NotFoundError(f"no class scores file {source}")
+        raise MissingFileError(f"no class scores file {source}")
     try:
         h5 = h5py.File(source, "r")
     except OSError as e:
