@@ -21,12 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from conftest import SAMPLE
 from helpers import call
 from ifcbkit import (
     DEFAULT_EXCLUDE,
     DEFAULT_INCLUDE,
     AsyncIfcbDataDirectory,
     BinImages,
+    DuplicateBinWarning,
     IfcbError,
     IfcbWarning,
     InvalidIdentifierError,
@@ -38,6 +40,7 @@ from ifcbkit import (
     async_list_filesets,
     bin_images,
     bin_timestamp,
+    daily_abundance,
     make_fileset_filter,
     sync_find_fileset,
     sync_list_data_dirs,
@@ -1127,3 +1130,24 @@ async def test_direct_lookup_keeps_the_include_and_exclude_rule(tmp_path, face, 
         tmp_path / "2023" / "D20230615" / f"{pid}.hdr"
     )
     assert seen == []
+
+
+async def test_a_symlinked_year_directory_never_lists_a_bin_twice(tmp_path, face):
+    """Regression (hostile input 1): ``ln -s data/D2024 D2024`` listed every bin twice, and daily
+    abundance doubled."""
+    root = tmp_path / "sample"
+    shutil.copytree(SAMPLE, root, symlinks=True)
+    os.symlink(root / "data" / "D2024", root / "D2024")
+    with pytest.warns(DuplicateBinWarning) as caught:
+        listed = await pids(directory(face, root))
+    assert listed == [*SAMPLE_D, SAMPLE_I]  # each once, from the first place the walk finds it
+    duplicate = str(root / "data" / "D2024" / "D20240215" / "D20240215T150055_IFCB010.hdr")
+    first = str(root / "D2024" / "D20240215" / "D20240215T150055_IFCB010.hdr")  # D2024 sorts before data
+    assert f"skipped {duplicate}: bin D20240215T150055_IFCB010 was already listed from {first}" in [
+        str(w.message) for w in caught
+    ]
+    assert len(caught) == len(SAMPLE_D)
+    with pytest.warns(DuplicateBinWarning):
+        result = daily_abundance(root, SAMPLE.parent / "products", threshold=0.7, workers=1)
+    row = next(r for r in result.rows if r["date"] == "2024-02-15" and r["class"] == "Guinardia")
+    assert row["count"] == 14 and round(row["ml_analyzed_total"], 4) == 0.1433

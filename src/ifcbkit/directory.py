@@ -20,6 +20,7 @@ import functools
 import os
 import re
 import stat
+import warnings
 from collections.abc import Callable, Hashable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 from PIL import Image
 
 from .cache import LRUCache, cache_token
-from .errors import InvalidIdentifierError, NotFoundError, SkippedPathWarning
+from .errors import DuplicateBinWarning, InvalidIdentifierError, NotFoundError, SkippedPathWarning
 from .faces import AsyncFace, Blocking, Op, Request, Shared, SyncFace, operation, stream
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
 from .identifiers import (
@@ -586,13 +587,15 @@ class _BinVisitor:
     """What a data-directory walk does in each directory: bins from the ``.hdr`` names, and into which
     subdirectories to go (with the filter narrowed to the subtree, see :meth:`FilesetFilter.within`)."""
 
-    __slots__ = ("adcmod", "checked", "directory", "emit", "enter_rule", "keep", "validate")
+    __slots__ = ("adcmod", "checked", "directory", "emit", "enter_rule", "keep", "listed", "validate")
 
     def __init__(
         self, directory: _DataDirectory, keep: FilesetFilter, enter_rule: EnterRule,
         emit: Callable[[Fileset], Any] | None, adcmod: _Adcmod, checked: list[str], validate: bool = True,
+        listed: _Listed | None = None,
     ):  # fmt: skip
         self.validate = validate
+        self.listed = listed if listed is not None else _Listed()
         self.directory = directory
         self.keep = keep
         self.enter_rule = enter_rule
@@ -607,12 +610,15 @@ class _BinVisitor:
         if self.validate and name not in self.keep.include:  # a part inside another needs no test of its own
             checked = [part for part in checked if part not in name] + [name]
         return _BinVisitor(
-            self.directory, self.keep.within(name), self.enter_rule, self.emit, self.adcmod, checked, self.validate
-        )
+            self.directory, self.keep.within(name), self.enter_rule, self.emit, self.adcmod, checked, self.validate,
+            self.listed,
+        )  # fmt: skip
 
     def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
         pids = sorted([n[:-4] for n in names if n.endswith(".hdr")])
         found = self.directory._filesets(listing, pids, self.checked, self.keep) if pids else []
+        if found:
+            found = self.listed.keep_first(found)
         if self.adcmod.present:
             for fileset in found:
                 if fileset["adc"] is not None:
@@ -620,6 +626,29 @@ class _BinVisitor:
         if self.emit is None:
             return found
         return [item for item in map(self.emit, found) if item is not None]
+
+
+class _Listed:
+    """The bins one walk has listed so far: a bin id is listed once, where the walk first finds it (a
+    symlinked year directory, or a copy of a day, would list it twice)."""
+
+    __slots__ = ("paths",)
+
+    def __init__(self) -> None:
+        self.paths: dict[str, str] = {}
+
+    def keep_first(self, found: list[Fileset]) -> list[Fileset]:
+        again = self.paths.keys() & {f["pid"] for f in found}
+        if again:
+            for fileset in found:
+                if fileset["pid"] in again:
+                    warnings.warn(DuplicateBinWarning(
+                        f"skipped {fileset['hdr']}: bin {fileset['pid']} was already listed from "
+                        f"{self.paths[fileset['pid']]}"
+                    ), stacklevel=2)  # fmt: skip
+            found = [f for f in found if f["pid"] not in again]
+        self.paths.update((f["pid"], f["hdr"]) for f in found)
+        return found
 
 
 class _Found(Exception):

@@ -34,6 +34,11 @@ class MissingTargetWarning(IfcbWarning):
     """A target asked for in a subset (``rois=``) has no image and was left out of the result."""
 
 
+class DuplicateBinWarning(IfcbWarning):
+    """A bin found a second time in one walk (a symlinked or copied directory) was skipped: the first
+    place the walk found it is the one listed."""
+
+
 class InvalidIdentifierError(IfcbError, ValueError, KeyError):
     """A bin id, ROI id or key that does not match the IFCB naming rules.
 
