@@ -437,3 +437,17 @@ async def test_file_size_primitive_in_custom_stores():
     assert await AsyncSizedDictStore(files).bin_metadata(pid) == meta
     no_roi = SizedDictStore({k: v for k, v in files.items() if not k.endswith(".roi")})
     assert no_roi.bin_metadata(pid)["size"] == total - len(data.roi)
+
+
+def test_an_infinite_or_negative_volume_is_not_computable():
+    """Regression (hostile input 3): ``inf`` in the last RunTime gave ml_analyzed = inf with no reason,
+    and a day's objects per ml became 0."""
+    D = "D20240101T000000_IFCB010"
+    infinite = ml(D, d_rois([0.5, 1.0, math.inf], [0.55, 1.05, math.inf], [0.01, 0.02, 0.03]))
+    assert math.isnan(infinite.ml_analyzed) and math.isnan(infinite.look_time)
+    assert infinite.reason is not None and "not a positive volume" in infinite.reason and "inf" in infinite.reason
+    negative = ml(D, d_rois([0.5, 1.0, 1.5], [0.55, 1.05, 1.55], [0.5, 1.0, 1.6]))  # inhibit > run
+    assert math.isnan(negative.ml_analyzed) and "not a positive volume" in negative.reason
+    data = make_bin(D, d_rois([0.5, 1.0, math.inf], [0.55, 1.05, math.inf], [0.01, 0.02, 0.03]))
+    meta = bin_metadata(D, data.hdr, data.adc)
+    assert math.isnan(meta["ml_analyzed"]) and math.isnan(meta["concentration"]) and meta["ml_analyzed_reason"]

@@ -266,6 +266,24 @@ def compute_ml_analyzed(
     I-style bins use the I-style ADC algorithm for ``'adc'`` and ``'reference'``.
     Not computable: NaN values and a ``reason``.
     """
+    return _positive(_ml_analyzed(bin_id, hdr, adc, method, hdr_source, adc_source))
+
+
+def _positive(result: MlAnalyzed) -> MlAnalyzed:
+    """A volume that is not a positive finite number (``inf`` from a damaged time, a negative look time)
+    is not computable: NaN, with the reason saying what the times were."""
+    ml = result.ml_analyzed
+    if math.isnan(ml) or (math.isfinite(ml) and ml > 0):
+        return result
+    reason = (f"ml_analyzed {ml!r} is not a positive volume (run time {result.run_time!r} s, "
+              f"inhibit time {result.inhibit_time!r} s)")  # fmt: skip
+    return MlAnalyzed(_NAN, _NAN, result.run_time, result.inhibit_time, result.method, reason)
+
+
+def _ml_analyzed(
+    bin_id: str, hdr: HeaderLike, adc: AdcLike | None, method: MlMethod, hdr_source: str | None,
+    adc_source: str | None,
+) -> MlAnalyzed:  # fmt: skip
     check_method(method)
     parsed = parse_bin(bin_id)
     header = _as_header(hdr, hdr_source)
