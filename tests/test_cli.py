@@ -28,6 +28,8 @@ SAMPLE_PIDS = [
     "IFCB5_2014_100_120000",
 ]
 REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "tests" / "data" / "sample"
+PRODUCTS = REPO / "tests" / "data" / "products"
 
 
 def ifcbkit(*args, cwd=None, **options) -> subprocess.CompletedProcess:
@@ -331,7 +333,7 @@ def test_abundance(sample_root, sample_products, tmp_path):
         (["metrics", "{sample}", "--out", "{tmp}/no/such/dir/m.csv"], 1, "ifcbkit metrics: No such file or directory"),
         (["metrics", "{sample}", "--workers", "0"], 2, "ifcbkit metrics: error: argument --workers"),
         (["abundance", "{sample}", "{tmp}/none"], 1, "ifcbkit abundance: products {tmp}/none does not exist"),
-        (["abundance", "{sample}", "{sample}", "--threshold", "high"], 2, "argument --threshold: not a number"),
+        (["abundance", "{sample}", "{sample}", "--threshold", "high"], 2, "--threshold: not a score from 0 to 1"),
         (["frobnicate"], 2, "ifcbkit: error: argument COMMAND: invalid choice"),
     ],
 )
@@ -354,3 +356,25 @@ def test_broken_pipe_is_quiet(many_bins):
         os.close(write_end)
     assert result.returncode == 141
     assert result.stderr == ""
+
+
+def test_a_threshold_outside_0_to_1_is_refused():
+    """Regression (hostile input 27): ``--threshold 1.5`` silently counted nothing."""
+    for bad in ("1.5", "-0.1", "nan"):
+        result = ifcbkit("abundance", SAMPLE, PRODUCTS, "--threshold", bad)
+        assert result.returncode == 2 and "not a score from 0 to 1" in result.stderr and result.stdout == ""
+
+
+def test_a_start_after_the_end_is_refused():
+    """Regression (hostile input 28): ``--start`` later than ``--end`` silently listed nothing."""
+    for command in ("ls", "metrics"):
+        result = ifcbkit(command, SAMPLE, "--start", "2024-03-01", "--end", "2024-02-01")
+        assert result.returncode == 2 and "--start 2024-03-01 is not before --end 2024-02-01" in result.stderr
+
+
+def test_an_abundance_run_that_counts_no_bin_fails(tmp_path):
+    """Regression (hostile input 29): every bin skipped exited 0 with a header-only CSV."""
+    result = ifcbkit("abundance", SAMPLE, tmp_path, "--threshold", "0.7")  # a products root with no scores
+    assert result.returncode == 1
+    assert "no bin could be counted (5 skipped)" in result.stderr
+    assert "skipped D20240215T150055_IFCB010: no class scores" in result.stderr

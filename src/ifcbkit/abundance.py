@@ -44,8 +44,8 @@ ABUNDANCE_FIELDS: tuple[str, ...] = (
 
 
 def _check_threshold(threshold: float) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, not {threshold!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a score from 0 to 1 (class scores are), not {threshold!r}")
     return float(threshold)
 
 

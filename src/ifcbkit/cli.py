@@ -180,6 +180,9 @@ def cmd_abundance(args: argparse.Namespace) -> int:
         write_abundance_csv(result.rows, out)
     for skipped in result.skipped:
         _warn("abundance", f"skipped {skipped.pid}: {skipped.reason}")
+    if not result.bins:
+        print(f"ifcbkit abundance: no bin could be counted ({len(result.skipped)} skipped)", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
@@ -214,8 +217,8 @@ def _threshold(text: str) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    if not 0 <= value <= 1:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"not a score from 0 to 1 (class scores are): {text!r}")
     return value
 
 
@@ -328,8 +331,18 @@ def _show_warnings_as_lines(command: str) -> None:
     warnings.showwarning = show
 
 
+def _check_range(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if start is not None and end is not None:
+        keep = FilesetFilter(start_time=start, end_time=end)
+        if keep.start is not None and keep.end is not None and keep.start >= keep.end:
+            parser.error(f"--start {start} is not before --end {end}: no bin can be in that range")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_range(parser, args)
     _show_warnings_as_lines(args.command)
     try:
         return args.run(args)
