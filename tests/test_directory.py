@@ -1151,3 +1151,30 @@ async def test_a_symlinked_year_directory_never_lists_a_bin_twice(tmp_path, face
         result = daily_abundance(root, SAMPLE.parent / "products", threshold=0.7, workers=1)
     row = next(r for r in result.rows if r["date"] == "2024-02-15" and r["class"] == "Guinardia")
     assert row["count"] == 14 and round(row["ml_analyzed_total"], 4) == 0.1433
+
+
+async def test_a_roi_that_is_a_directory_is_reported_not_silently_dropped(tmp_path, face):
+    """Regression (hostile input 22): a ``.roi`` that is a directory made its bin vanish silently."""
+    day = tmp_path / "data" / "D2024" / "D20240215"
+    write_bin(day, "D20240215T000000_IFCB1", [Roi(2, 2)])
+    write_bin(day, "D20240215T010000_IFCB1", [Roi(2, 2)])
+    (day / "D20240215T010000_IFCB1.roi").unlink()
+    (day / "D20240215T010000_IFCB1.roi").mkdir()
+    with pytest.warns(SkippedPathWarning, match=r"D20240215T010000_IFCB1\.roi: a directory, not a file"):
+        assert await pids(directory(face, tmp_path)) == ["D20240215T000000_IFCB1"]
+
+
+async def test_an_unreadable_file_is_a_named_store_error(tmp_path, face, monkeypatch):
+    """Regression (hostile input 16): an unreadable ``.roi`` or ``.adc`` raised a bare PermissionError."""
+    from ifcbkit import StoreError
+    from ifcbkit.fileio import ReadFile
+
+    day = tmp_path / "data" / "D2024" / "D20240215"
+    write_bin(day, "D20240215T000000_IFCB1", [Roi(2, 2)])
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", self.path)
+
+    monkeypatch.setattr(ReadFile, "run_sync", refuse)
+    with pytest.raises(StoreError, match=r"cannot read .*D20240215T000000_IFCB1\.hdr: Permission denied"):
+        await call(directory(face, tmp_path), "read_images", "D20240215T000000_IFCB1")

@@ -440,3 +440,11 @@ def test_memory_store_is_a_bounded_lru():
     store = ObjectRoiStore(memory)
     store.put(f"{REAL_I}_00003", b"png")
     assert store.get(f"{REAL_I}_00003") == b"png"
+
+
+def test_a_bad_year_is_named_when_listing_bins():
+    """Regression (hostile input 25): ``list_bins(year="../")`` said "invalid literal for int()"."""
+    from ifcbkit import MemoryStore, ObjectBinStore
+
+    with pytest.raises(ValueError, match=r"year must be a 4-digit year or 'legacy', not '\.\./'"):
+        list(ObjectBinStore(MemoryStore()).list_bins(year="../"))

@@ -28,7 +28,7 @@ from typing import Any
 from PIL import Image
 
 from .cache import LRUCache, cache_token
-from .errors import DuplicateBinWarning, InvalidIdentifierError, NotFoundError, SkippedPathWarning
+from .errors import DuplicateBinWarning, InvalidIdentifierError, NotFoundError, SkippedPathWarning, StoreError
 from .faces import AsyncFace, Blocking, Op, Request, Shared, SyncFace, operation, stream
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
 from .identifiers import (
@@ -278,6 +278,10 @@ class _DataDirectory(BinReading):
             for pid in pids:
                 for bad in sorted({f"{pid}.{ext}" for ext in BIN_EXTENSIONS} & listing.broken):
                     warn_skipped(f"skipped {prefix}{bad}: not a readable file (broken symlink?)")
+        if listing.dirs:
+            for pid in pids:
+                for bad in sorted({f"{pid}.{ext}" for ext in BIN_EXTENSIONS} & listing.dirs):
+                    warn_skipped(f"skipped {prefix}{bad}: a directory, not a file")
         if not (listing.dirs or listing.broken) and self.require_roi:  # the usual case: complete triplets only
             return [
                 {"pid": p, "hdr": f"{prefix}{p}.hdr", "adc": f"{prefix}{p}.adc", "roi": f"{prefix}{p}.roi"}
@@ -497,6 +501,8 @@ class _DataDirectory(BinReading):
                 return (yield request(path))
             except FileNotFoundError:
                 continue
+            except OSError as e:  # unreadable (permissions, a directory, an I/O error): named, never bare
+                raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
         raise NotFoundError(f"{path} disappeared while being read")
 
     def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:

@@ -339,8 +339,9 @@ class _ObjectBins(_KeyedBins):
         """The ids of the complete bins (``.hdr``, ``.adc`` and ``.roi``), for one year (an int, or
         ``'legacy'`` for every I-style bin) and instrument(s) when given, from ``keys(prefix)``: in
         key order when the backend lists keys in order (S3 does), the D-style years first."""
+        prefixes = self.layout.listing_prefixes(year)  # checks the year first
         grouper = _BinGrouper(self.layout, year, parse_instruments(instrument))
-        for prefix in self.layout.listing_prefixes(year):
+        for prefix in prefixes:
             yield from map_emits(self._obj_keys(prefix), grouper.feed)  # type: ignore[attr-defined]
 
 
