@@ -261,3 +261,32 @@ def test_real_headers(real_bins, pyifcb_facts):
         assert parse_hdr_bytes(path.read_bytes()) == h
         if "ADCFileFormat" in h:
             assert adc_column_names(h) == list(D_STYLE_COLUMN_NAMES)
+
+
+def test_long_numbers_parse_in_linear_time():
+    """Regression (hostile input 5): a 2010-family line of 2,000 digits took 263 s (catastrophic
+    backtracking), a key: value line of 40,000 digits 63 s."""
+    import time
+
+    v2 = (
+        "Imaging FlowCytobot Acquisition Software version 2.0; May 2010\nSample Date: x\n" + "1" * 2000
+        + "\nrun time = 12.5 s  inhibit time = 1.5 s\n 20.5 temperature, 40 humidity\n"
+    )  # fmt: skip
+    started = time.perf_counter()
+    header = parse_hdr_bytes(v2.encode())
+    long_value = parse_hdr_bytes(("softwareVersion: 1\nbig: " + "4" * 40_000 + "x\nsmall: 12\n").encode())
+    assert time.perf_counter() - started < 5  # a guard against hanging, not a speed target
+    assert (header["runTime"], header["inhibitTime"], header["temperature"], header["humidity"]) == (
+        12.5, 1.5, 20.5, 40.0,
+    )  # fmt: skip
+    assert long_value["small"] == 12 and long_value["big"] == "4" * 40_000 + "x"
+
+
+def test_a_number_too_long_for_an_int_is_kept_as_text():
+    """Regression (hostile input 10): a 5,000-digit header value raised Python's int digit-limit ValueError."""
+    header = parse_hdr_bytes(("softwareVersion: 1\nbig: " + "9" * 5000 + "\n").encode())
+    assert header["big"] == "9" * 5000
+    v1 = b'"Imaging FlowCytobot Acquisition Software version 1.0"\n"a"\n"b"\n"Temp Humidity BinarizeThresh"\n'
+    with pytest.raises(FormatError, match=r"binarizeThreshold is not a number") as info:
+        parse_hdr_bytes(v1 + b'"20.5, 40, ' + b"9" * 5000 + b'"\n', source="x.hdr")
+    assert "(5000 characters)" in str(info.value) and len(str(info.value)) < 200

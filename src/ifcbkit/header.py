@@ -37,9 +37,13 @@ HDR_SCHEMA: list[tuple[str, type]] = [
 ]  # fmt: skip
 HDR_COLUMNS: list[str] = ["Temp", "Humidity", "BinarizeThresh", "PMT1hv(ssc)", "PMT2hv(chl)", "BlobSizeThresh"]
 
+_MAX_NUMBER_LENGTH = 400  # characters; Python refuses ints of more than 4,300 digits
 _INT = re.compile(r"[-+]?\d+", re.ASCII)
-_FLOAT = re.compile(r"[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|nan|inf|infinity)", re.ASCII | re.IGNORECASE)
-_NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+# Numbers with one way to split their digits (a dot is needed before the fraction), so that a long run
+# of digits is matched in linear time: ``\d+\.?\d*`` backtracks quadratically on 2,000 digits.
+_FLOAT = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|infinity)", re.ASCII | re.IGNORECASE)
+# A number where one starts (not inside a run of digits), for searching free text.
+_NUMBER = r"(?<![\d.])([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
 
 # 2005 column names, in their historical order, with the key and type each maps to.
 _V1_COLUMNS = tuple((column.lower(), key, kind) for column, (key, kind) in zip(HDR_COLUMNS, HDR_SCHEMA))
@@ -48,6 +52,8 @@ _V1_COLUMNS = tuple((column.lower(), key, kind) for column, (key, kind) in zip(H
 def parse_value(text: str) -> HeaderValue:
     """Type one header value: int, float, ``True``/``False``, or the stripped text."""
     text = text.strip()
+    if len(text) > _MAX_NUMBER_LENGTH:  # no instrument writes such a number: keep the text as it is
+        return text
     if _INT.fullmatch(text):
         return int(text)
     if _FLOAT.fullmatch(text):
@@ -91,7 +97,8 @@ def _parse_v1(lines: list[str], source: str | None) -> dict[str, Any]:
         key, kind = known.get(name, _V1_COLUMNS[position][1:])
         number = parse_value(value)
         if isinstance(number, bool) or not isinstance(number, (int, float)):
-            raise FormatError(source, f"2005 header value {value!r} for {key} is not a number", line=i + 2)
+            shown = repr(value) if len(value) <= 40 else f"{value[:40]!r}... ({len(value)} characters)"
+            raise FormatError(source, f"2005 header value {shown} for {key} is not a number", line=i + 2)
         props[key] = int(number) if kind is int and float(number).is_integer() else float(number)
     return props
 
