@@ -208,3 +208,17 @@ async def test_existence_checks_read_no_pixels(big_i, reader, reads):
         assert await call(r, "image_exists", roi_id) is exists[roi_id]
     assert await call(r, "list_roi_ids", big_i.pid)
     assert str(big_i.roi) not in reads.whole and str(big_i.roi) not in reads.ranges
+
+
+async def test_a_merged_range_cut_short_is_a_truncated_bin(tmp_path, reader):
+    """Regression (hostile input 11): a ``.roi`` that ends inside a merged range (two nearby images read
+    in one request) raised ``ValueError: bytes at ... were not fetched``, and stated a wrong file size."""
+    from ifcbkit import TruncatedBinError
+
+    pid = "D20240215T150055_IFCB010"
+    paths = write_bin(tmp_path / "data" / "D2024" / "D20240215", pid, [Roi(4, 4), Roi(4, 4), Roi(4, 4)])
+    paths.roi.write_bytes(paths.roi.read_bytes()[:20])  # target 1 is bytes 0-16, target 3 bytes 32-48
+    with pytest.raises(TruncatedBinError) as info:
+        await call(reader(tmp_path), "read_images", pid, [1, 3])
+    assert (info.value.target, info.value.needed, info.value.size) == (3, 48, 20)
+    assert "target 3 needs bytes up to 48 but the ROI data has only 20 bytes" in str(info.value)

@@ -154,7 +154,7 @@ class BinReading:
         """A :class:`BinImages` over just the byte ranges these records need."""
         ranges = plan_ranges(records)
         chunks = yield from self._read_ranges(index.bin_id, "roi", ranges)
-        reader = ChunkRoiReader(zip((start for start, _ in ranges), chunks), source=self._describe(index.bin_id, "roi"))
+        reader = ChunkRoiReader(zip(ranges, chunks), source=self._describe(index.bin_id, "roi"))
         return BinImages.from_index(index, reader, stitch=stitch)
 
     @staticmethod

@@ -93,15 +93,20 @@ class FileRoiReader:
 
 
 class ChunkRoiReader:
-    """ROI bytes from byte ranges of a ``.roi`` fetched beforehand: ``[(start, data), ...]``.
+    """ROI bytes from byte ranges of a ``.roi`` fetched beforehand: ``[((start, length), data), ...]``.
 
-    A chunk shorter than what was asked for means the ``.roi`` ends there.
+    A chunk shorter than what was asked for means the ``.roi`` ends there: ``size`` is then known, and
+    an image past it is a truncated bin (never "not fetched").
     """
 
-    size = None
-
-    def __init__(self, chunks: Iterable[tuple[int, bytes]], *, source: str | None = None):
-        self._chunks = dict(chunks)
+    def __init__(self, chunks: Iterable[tuple[tuple[int, int], bytes]], *, source: str | None = None):
+        self._chunks: dict[int, bytes] = {}
+        self.size: int | None = None
+        for (start, length), data in chunks:
+            self._chunks[start] = data
+            if len(data) < length:
+                end = start + len(data)
+                self.size = end if self.size is None else min(self.size, end)
         self._starts = sorted(self._chunks)
         self.source = source
 
