@@ -221,3 +221,43 @@ def test_a_reuploaded_header_alone_is_noticed_on_s3(client):
     store.put(f"{PID}.hdr", _header(22.5))
     assert store.read_header(PID)["temperature"] == 22.5
     assert S3BinStore(bucket, client).read_header(PID)["temperature"] == 22.5
+
+
+def test_data_directories_and_stores_pickle_for_process_pools(sample_root):
+    """Regression (hostile input 21): data directories could not be pickled (a lock), so they could not
+    go to a process pool."""
+    import pickle
+
+    from ifcbkit import AsyncIfcbDataDirectory, MemoryStore, ObjectBinStore, SyncFilesystemBinStore
+
+    roi_id = "D20240215T150055_IFCB010_00003"
+    d = SyncIfcbDataDirectory(sample_root)
+    expected = d.read_image(roi_id).tobytes()  # bound methods and located paths are in its state now
+    for obj in (
+        d,
+        AsyncIfcbDataDirectory(sample_root),
+        SyncFilesystemBinStore(sample_root),
+        ObjectBinStore(MemoryStore()),
+    ):
+        copy = pickle.loads(pickle.dumps(obj))
+        assert type(copy) is type(obj)
+    assert pickle.loads(pickle.dumps(d)).read_image(roi_id).tobytes() == expected
+
+
+def test_the_index_cache_charges_what_an_index_holds():
+    """Regression (hostile input 24): the ADC-index cache charged about 11x less than it held for
+    short-line ADCs, so its bound did not bound memory."""
+    import tracemalloc
+
+    from ifcbkit.index import AdcIndex
+
+    for adc in (make_bin(PID, [Roi() for _ in range(5000)]).adc, b"1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0\n" * 5000):
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            index = AdcIndex(PID, adc)
+            index.keys()  # every line split and parsed
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert held <= index.memory() <= 3 * held

@@ -53,6 +53,17 @@ class LRUCache(Generic[V]):
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._size -= evicted
 
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable (for process pools): the entries and the bound, without the lock."""
+        with self._lock:
+            return {"max_size": self.max_size, "entries": list(self._entries.items())}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.max_size = state["max_size"]  # type: ignore[assignment]
+        self._entries = OrderedDict(state["entries"])  # type: ignore[call-overload]
+        self._size = sum(size for _, size in self._entries.values())
+        self._lock = threading.Lock()
+
     def __iter__(self) -> Iterator[Hashable]:
         """The keys as they are now (a snapshot), least recently used first."""
         with self._lock:

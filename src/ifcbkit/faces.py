@@ -273,6 +273,12 @@ async def run_async(op: Op[R]) -> R:
         await items.aclose()  # type: ignore[attr-defined]
 
 
+def state_without_bound_methods(obj: Any) -> dict[str, Any]:
+    """``obj.__dict__`` without the face methods bound on it (they are made again on first use), for
+    ``__getstate__``: a data directory or store pickles to a process pool or a cluster."""
+    return {k: v for k, v in obj.__dict__.items() if not getattr(v, "_ifcbkit_bound", False)}
+
+
 class SyncFace:
     """Mixin: :class:`operation` methods return their result, :class:`stream` methods return an iterator."""
 
@@ -305,6 +311,7 @@ class _FaceMethod:
         if getattr(obj, "_run", None) is None:  # an object without a face exposes the sans-I/O operation
             return functools.partial(self.fn, obj)
         bound = self._bind(obj)
+        bound._ifcbkit_bound = True  # type: ignore[attr-defined]  # not part of the object's state
         with contextlib.suppress(AttributeError):  # without an instance dict, bind at every access
             obj.__dict__[self.name] = bound
         return bound

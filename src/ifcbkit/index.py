@@ -51,6 +51,14 @@ class AdcIndex:
         self._all: list[RoiRecord] | None = None
         self._pairs: dict[int, int] | None = None
 
+    # What one line costs once split and parsed: its bytes object, list slot, record and memo entry.
+    LINE_OVERHEAD = 300
+
+    def memory(self) -> int:
+        """An upper estimate of the bytes this index holds once every line is parsed (a cache charges it:
+        short-line ADCs hold several times their size)."""
+        return self.nbytes + self.LINE_OVERHEAD * len(self._lines.lines)
+
     def __len__(self) -> int:
         """The number of targets (ADC lines)."""
         return len(self._lines.lines)

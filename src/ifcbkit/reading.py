@@ -24,7 +24,7 @@ from PIL import Image
 
 from .cache import ADC_INDEX_CACHE, cache_token
 from .errors import NotFoundError
-from .faces import Blocking, Call, Emit, Op, Shared, operation, stream
+from .faces import Blocking, Call, Emit, Op, Shared, operation, state_without_bound_methods, stream
 from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import add_target, bin_key, parse_roi_id, validate_bin_id
 from .images import BinImages
@@ -63,6 +63,9 @@ class BinReading:
     """Read operations shared by data directories and bin stores (sans-I/O; see module doc)."""
 
     strict: bool = False  # True: damaged ADC lines and unknown targets raise instead of warning
+
+    def __getstate__(self) -> dict[str, Any]:
+        return state_without_bound_methods(self)
 
     # ----- primitives: override in backends -------------------------------------------------
 
@@ -140,7 +143,7 @@ class BinReading:
         hdr = yield from self._read_file(bin_id, "hdr")
         adc = yield from self._read_file(bin_id, "adc")
         entry = yield Blocking(self._parse_index, bin_id, hdr, adc)
-        ADC_INDEX_CACHE.put(key, entry, size=2 * len(adc) + len(hdr) + 1024)
+        ADC_INDEX_CACHE.put(key, entry, size=entry.index.memory() + 4 * len(hdr) + 1024)
         return entry
 
     def _parse_index(self, bin_id: str, hdr: bytes, adc: bytes) -> BinIndex:
