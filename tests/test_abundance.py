@@ -266,3 +266,14 @@ def test_write_abundance_csv(tree, tmp_path):
     with open(tmp_path / "daily.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 9
     assert Skipped(C, "no class scores") in result.skipped
+
+
+def test_a_damaged_class_scores_file_skips_its_bin_only(tree):
+    """Regression (hostile input 12): one bad product file aborted daily_abundance for every bin."""
+    root, products = tree
+    damaged = products / "D20240215" / f"{A}_class.h5"
+    damaged.write_bytes(damaged.read_bytes()[:200])  # cut short: HDF5 cannot open it
+    result = daily_abundance(root, products, threshold=THRESHOLD, workers=1)
+    reasons = {s.pid: s.reason for s in result.skipped}
+    assert reasons[A].startswith("unreadable class scores:") and str(damaged) in reasons[A]
+    assert {b.pid for b in result.bins} == {B, E, F}

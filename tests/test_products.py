@@ -301,7 +301,7 @@ def test_malformed_csv_class_scores(tmp_path, text, match, line):
 
 def test_malformed_h5_class_scores(tmp_path):
     not_h5 = touch(tmp_path / f"{PID}_class.h5", b"plain text")
-    with pytest.raises(FormatError, match="not a readable HDF5") as e:
+    with pytest.raises(FormatError, match="not a readable v3 class scores file") as e:
         read_class_scores(not_h5)
     assert e.value.source == str(not_h5)
     missing = tmp_path / "missing_dataset_class.h5"
@@ -338,3 +338,49 @@ def test_h5_without_h5py_names_the_extra(tmp_path, monkeypatch):
     # the CSV reader does not need it
     csv_path = write_class_csv(tmp_path / f"{PID}_class_scores.csv", PID, CLASSES, SCORES)
     assert read_class_scores(csv_path).scores == SCORES
+
+
+def _scores_h5(path, scores, labels, numbers):
+    with h5py.File(path, "w") as f:
+        f.create_dataset("output_scores", data=scores)
+        f.create_dataset("class_labels", data=labels)
+        f.create_dataset("roi_numbers", data=numbers)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("scores", "labels", "match"),
+    [
+        ([[0.1, 0.9]], [b"diatom", b"\xff\xfe"], "not UTF-8"),
+        ([[[0.1], [0.9]]], [b"a", b"b"], "scores are not numbers"),
+        ([[b"x", b"y"]], [b"a", b"b"], "scores are not numbers"),
+    ],
+)
+def test_malformed_h5_class_scores_are_format_errors(tmp_path, scores, labels, match):
+    """Regression (hostile input 12): a non-UTF-8 label raised UnicodeDecodeError, 3-D scores a
+    TypeError, string scores a ValueError."""
+    path = _scores_h5(tmp_path / f"{PID}_class.h5", scores, labels, [1])
+    with pytest.raises(FormatError, match=match) as info:
+        read_class_scores(path)
+    assert info.value.source == str(path)
+
+
+def test_bit_flipped_h5_files_are_format_errors_or_read(tmp_path):
+    """Regression (hostile input 12): bit-flipped h5 files raised RuntimeError (55 of 300)."""
+    import random
+
+    good = _scores_h5(tmp_path / "good.h5", [[0.1, 0.9], [0.8, 0.2]], [b"a", b"b"], [1, 2]).read_bytes()
+    rng = random.Random(12)
+    path = tmp_path / f"{PID}_class.h5"
+    outcomes = set()
+    for _ in range(120):
+        data = bytearray(good)
+        for _ in range(rng.randrange(1, 8)):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        path.write_bytes(bytes(data))
+        try:
+            read_class_scores(path)
+            outcomes.add("read")
+        except FormatError:
+            outcomes.add("FormatError")
+    assert "FormatError" in outcomes  # and nothing else was raised

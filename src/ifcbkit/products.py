@@ -597,22 +597,17 @@ def _read_class_h5(source: str) -> ClassScoresRows:
     if not os.path.exists(source):
         raise MissingFileError(f"no class scores file {source}")
     try:
-        h5 = h5py.File(source, "r")
-    except OSError as e:
-        raise FormatError(source, f"not a readable HDF5 file ({e})") from None
-    with h5:
-        missing = [k for k in ("output_scores", "class_labels", "roi_numbers") if k not in h5]
-        if missing:
-            raise FormatError(source, f"no {', '.join(missing)} dataset")
-        try:
-            matrix = h5["output_scores"][()].tolist()
-            labels = _flat(h5["class_labels"][()].tolist())
-            numbers = _flat(h5["roi_numbers"][()].tolist())
-        except (AttributeError, KeyError, TypeError, ValueError, OSError) as e:
-            raise FormatError(source, f"unreadable class score datasets ({e})") from None
+        matrix, labels, numbers = _h5_datasets(h5py, source)
+    except FormatError:
+        raise
+    except Exception as e:  # h5py raises what the HDF5 library says: OSError, RuntimeError, KeyError, ...
+        raise FormatError(source, f"not a readable v3 class scores file ({type(e).__name__}: {e})") from None
     if not isinstance(matrix, list) or not isinstance(labels, list) or not isinstance(numbers, list):
         raise FormatError(source, "output_scores, class_labels and roi_numbers must be arrays")
-    names = tuple(_text(label) for label in labels)
+    try:
+        names = tuple(_text(label) for label in labels)
+    except UnicodeDecodeError as e:
+        raise FormatError(source, f"a class label is not UTF-8 text ({e.object[:40]!r})") from None
     if len(matrix) != len(numbers):
         raise FormatError(source, f"output_scores has {len(matrix)} rows but roi_numbers has {len(numbers)}")
     scores: dict[int, tuple[float, ...]] = {}
@@ -623,5 +618,18 @@ def _read_class_h5(source: str) -> ClassScoresRows:
             raise FormatError(source, f"ROI {target}: {width} scores for {len(names)} class labels")
         if target in scores:
             raise FormatError(source, f"ROI number {target} appears twice")
-        scores[target] = tuple(float(v) for v in row)
+        try:
+            scores[target] = tuple(float(v) for v in row)
+        except (TypeError, ValueError):
+            raise FormatError(source, f"ROI {target}: scores are not numbers ({str(row)[:60]})") from None
     return ClassScoresRows.from_scores(names, scores, _name_pid(source))
+
+
+def _h5_datasets(h5py: Any, source: str) -> tuple[Any, Any, Any]:
+    """``output_scores``, ``class_labels`` and ``roi_numbers`` of a v3 file, as Python lists."""
+    with h5py.File(source, "r") as h5:
+        missing = [k for k in ("output_scores", "class_labels", "roi_numbers") if k not in h5]
+        if missing:
+            raise FormatError(source, f"no {', '.join(missing)} dataset")
+        matrix = h5["output_scores"][()].tolist()
+        return matrix, _flat(h5["class_labels"][()].tolist()), _flat(h5["roi_numbers"][()].tolist())
