@@ -222,3 +222,66 @@ async def test_a_merged_range_cut_short_is_a_truncated_bin(tmp_path, reader):
         await call(reader(tmp_path), "read_images", pid, [1, 3])
     assert (info.value.target, info.value.needed, info.value.size) == (3, 48, 20)
     assert "target 3 needs bytes up to 48 but the ROI data has only 20 bytes" in str(info.value)
+
+
+@pytest.mark.parametrize("size", [(100_000, 1_000_000), (10**300, 2), (3000, 3000)])
+async def test_an_enormous_declared_roi_is_damage_not_an_allocation(tmp_path, reader, size):
+    """Regression (hostile input 8): an ADC declaring a 1e5 x 1e6 ROI (or a width of 1e300) made
+    read_image and iter_images raise MemoryError or OverflowError: the read allocated the declared size."""
+    import tracemalloc
+
+    from ifcbkit import AdcLineWarning, NotFoundError
+
+    pid = "D20240215T150055_IFCB010"
+    paths = write_bin(tmp_path / "data" / "D2024" / "D20240215", pid, [Roi(4, 4), Roi(4, 4)])
+    lines = paths.adc.read_bytes().split(b"\n")
+    fields = lines[1].split(b",")
+    fields[15], fields[16] = str(size[0]).encode(), str(size[1]).encode()  # width and height of target 2
+    lines[1] = b",".join(fields)
+    paths.adc.write_bytes(b"\n".join(lines))
+    d = reader(tmp_path)
+    tracemalloc.start()
+    try:
+        with pytest.warns(AdcLineWarning, match=r"line 2: damaged ADC line skipped: ROI size .* larger than any"):
+            with pytest.raises(NotFoundError, match="has no image"):
+                await call(d, "read_image", f"{pid}_00002")
+            streamed = await call(d, "iter_images", pid)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [roi_id for roi_id, _ in streamed] == [f"{pid}_00001"]
+    assert peak < 5 * 2**20
+
+
+async def test_a_roi_past_the_end_reads_no_more_than_the_file(tmp_path, reader):
+    """A plausible ROI whose bytes lie past the end of the .roi is a truncated bin, and the ranged read
+    never asks for more than the file holds."""
+    import tracemalloc
+
+    from ifcbkit import TruncatedBinError
+
+    pid = "D20240215T150055_IFCB010"
+    paths = write_bin(tmp_path / "data" / "D2024" / "D20240215", pid, [Roi(4, 4), Roi(2000, 2000)])
+    paths.roi.write_bytes(paths.roi.read_bytes()[:100])
+    tracemalloc.start()
+    try:
+        with pytest.raises(TruncatedBinError, match="target 2"):
+            await call(reader(tmp_path), "read_image", f"{pid}_00002")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 2**20  # the image would be 4 MB
+
+
+def test_crossing_halves_cannot_make_a_huge_composite(tmp_path):
+    """Regression (hostile input 9): halves of 12000x3 and 3x12000 of one trigger built a 12000^2
+    composite from 70 KiB of data (a 1.5 GB peak); at 20000, PIL's DecompressionBombError."""
+    from ifcbkit import FormatError, bin_images
+    from ifcbkit.testing import make_bin
+
+    pid = "IFCB5_2014_100_120000"
+    data = make_bin(pid, stitched_pair(1, (0, 0, 2000, 10), (1990, 5, 2000, 10)))  # each within a frame
+    with pytest.raises(FormatError, match=r"targets 1 and 2: a stitched pair would make a 3990x15 image"):
+        bin_images(pid, data.adc, data.roi)[1]
+    crossing = make_bin(pid, stitched_pair(1, (0, 1000, 2000, 3), (1000, 0, 3, 2000)))  # the largest possible
+    assert bin_images(pid, crossing.adc, crossing.roi)[1].size == (2000, 2000)

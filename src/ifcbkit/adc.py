@@ -36,6 +36,12 @@ D_STYLE_COLUMN_NAMES: tuple[str, ...] = (
 
 GEOMETRY_COLUMNS = ("trigger", "x", "y", "width", "height", "byteOffset")
 
+# No IFCB camera frame is wider than 1,380 px: a ROI (or a stitched composite) more than about one and
+# a half times that on a side is damage, not data (and a composite stays under 4.2 MP whatever the ADC
+# says). Byte offsets are bounded by what a file can hold.
+MAX_ROI_SIDE = 2048
+MAX_BYTE_OFFSET = 2**48
+
 # Where the geometry is when the header does not name the columns (0-based; the trigger is column 0).
 # Looked up at every parse, so this table is the one place the default layout lives.
 I_STYLE_COLUMNS: dict[str, int] = {"x": 9, "y": 10, "width": 11, "height": 12, "offset": 13}
@@ -167,9 +173,19 @@ def _geometry(line: bytes, positions: tuple[int, ...]) -> tuple[int, int, int, i
         trigger, x, y, width, height, offset = (_number(fields[p], n) for p, n in zip(positions, GEOMETRY_COLUMNS))
     if width < 0 or height < 0:
         raise ValueError(f"negative ROI size {width}x{height}")
+    if width > MAX_ROI_SIDE or height > MAX_ROI_SIDE:
+        raise ValueError(f"ROI size {_short(width)}x{_short(height)} is larger than any camera frame "
+                         f"(at most {MAX_ROI_SIDE} px a side)")  # fmt: skip
     if offset < 0 and width and height:
         raise ValueError(f"negative byte offset {offset}")
+    if offset > MAX_BYTE_OFFSET:
+        raise ValueError(f"byte offset {_short(offset)} is past any file")
     return trigger, x, y, width, height, offset
+
+
+def _short(number: int) -> str:
+    text = str(number)
+    return text if len(text) <= 12 else f"{text[:6]}...({len(text)} digits)"
 
 
 def damaged_line(source: str, line_number: int, problem: str, strict: bool) -> None:

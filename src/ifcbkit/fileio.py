@@ -153,12 +153,14 @@ class ReadRanges(Request):
     def run_sync(self) -> list[bytes]:
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
+            size = os.fstat(fd).st_size  # never ask for (and allocate) more than the file holds
+            spans = [(offset, max(0, min(length, size - offset))) for offset, length in self.ranges]
             if hasattr(os, "pread"):
-                return [os.pread(fd, length, offset) for offset, length in self.ranges]
+                return [os.pread(fd, length, offset) if length else b"" for offset, length in spans]
             out = []
-            for offset, length in self.ranges:
+            for offset, length in spans:
                 os.lseek(fd, offset, os.SEEK_SET)
-                out.append(os.read(fd, length))
+                out.append(os.read(fd, length) if length else b"")
             return out
         finally:
             os.close(fd)

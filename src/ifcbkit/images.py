@@ -7,7 +7,7 @@ from typing import IO, Any
 
 from PIL import Image
 
-from .errors import NotFoundError
+from .errors import FormatError, NotFoundError
 from .identifiers import add_target
 from .index import AdcIndex, TargetRole
 from .roi import Buffer, RoiReader, read_roi_image, roi_reader
@@ -129,7 +129,12 @@ class BinImages(Mapping[int, Image.Image]):
     def _pair(self, a: int, b: int) -> tuple[Image.Image, Image.Image, Image.Image]:
         done = self._stitched.get(a)
         if done is None:
-            composite, gap = stitch_pair(self.index.record(a), self.index.record(b), self._raw(a), self._raw(b))
+            image_a, image_b = self._raw(a), self._raw(b)
+            try:
+                composite, gap = stitch_pair(self.index.record(a), self.index.record(b), image_a, image_b)
+            except FormatError as e:
+                where = getattr(self.index, "source", f"{self.bin_id}.adc")
+                raise FormatError(where, f"targets {a} and {b}: {e.reason}") from None
             done = self._stitched[a] = (composite, gap, infill_stitched_image(composite, gap))
         return done
 

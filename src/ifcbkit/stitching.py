@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageChops, ImageStat
 
+from .adc import MAX_ROI_SIDE
+from .errors import FormatError
 from .identifiers import parse_bin
 
 if TYPE_CHECKING:
@@ -86,6 +88,9 @@ def stitch_pair(adc_a: Any, adc_b: Any, image_a: Image.Image, image_b: Image.Ima
         boxes.append((x, y, x + _field(roi, "width"), y + _field(roi, "height")))
     x0, y0 = min(bx[0] for bx in boxes), min(bx[1] for bx in boxes)
     size = (max(bx[2] for bx in boxes) - x0, max(bx[3] for bx in boxes) - y0)
+    if max(size) > MAX_ROI_SIDE:  # two thin crossing halves can span a huge canvas from a few bytes
+        raise FormatError(None, f"a stitched pair would make a {size[0]}x{size[1]} image, larger than any "
+                                f"camera frame (at most {MAX_ROI_SIDE} px a side)")  # fmt: skip
     composite = Image.new("L", size, 0)
     gap = Image.new("1", size, 1)  # pixel value 1 on the gap, as pixel access reads it in 0.3.1
     for (bx, by, bx2, by2), image in zip(boxes, (image_a, image_b)):
