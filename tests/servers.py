@@ -172,6 +172,7 @@ class DashboardBehaviour:
     short: bool = False  # 206 answers carry half the bytes their Content-Range announces
     status: int | None = None  # answer every request with this status
     delay: float = 0.0  # hold each request this long (to observe concurrency)
+    partial: str | None = None  # a 206 that lies: "whole", "shifted", "unlabelled" or "long"
 
 
 @dataclass
@@ -252,6 +253,15 @@ class DashboardServer:
         body = data[start : end + 1]
         if b.short:
             body = body[: len(body) // 2]
+        if b.partial == "whole":  # the whole file, labelled as such
+            return 206, {"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"}, data
+        if b.partial == "shifted":  # the bytes after the ones asked for, labelled as such
+            shifted = data[start + 1 : end + 2]
+            return 206, {"Content-Range": f"bytes {start + 1}-{start + len(shifted)}/{len(data)}"}, shifted
+        if b.partial == "unlabelled":  # the whole file, without a Content-Range
+            return 206, {}, data
+        if b.partial == "long":  # more bytes than the range, labelled as the range
+            return 206, {"Content-Range": f"bytes {start}-{end}/{len(data)}"}, data[start : end + 100]
         return 206, {"Content-Range": f"bytes {start}-{end}/{len(data)}"}, body
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

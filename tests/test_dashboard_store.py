@@ -355,3 +355,46 @@ def test_import_without_optional_dependencies():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.startswith("MissingDependencyError") and "ifcbkit[http]" in result.stdout
     assert issubclass(MissingDependencyError, ImportError)
+
+
+@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize(
+    ("partial", "error", "match"),
+    [
+        ("whole", StoreError, r"asked for bytes \d+-\d+, the server sent bytes 0-"),
+        ("shifted", StoreError, r"asked for bytes (\d+)-\d+, the server sent bytes (?!\1)"),
+        ("unlabelled", StoreError, "without a Content-Range"),
+        ("long", FormatError, "long body"),
+    ],
+)
+async def test_a_partial_answer_that_is_not_the_range_asked_for_is_refused(
+    face, serve, references, partial, error, match
+):
+    """Regression (hostile input 2): a 206 with the whole file, or with another range than the one asked
+    for, gave an image of the right size made of the wrong bytes; a body longer than the range passed."""
+    server = serve(partial=partial)
+    roi_id = references[GENERATED_D].list_roi_ids(GENERATED_D)[1]
+    async with dashboard(face, server.url) as store:
+        with pytest.raises(error, match=match):
+            await resolve(store.read_image(roi_id))
+
+
+@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize(
+    "answer", [b'{"num_triggers": 1e400}', b'{"ml_analyzed": NaN}', b"[" * 100_000 + b"]" * 100_000]
+)
+async def test_hostile_bin_metadata_is_a_format_error(face, serve, answer):
+    """Regression (hostile input 15): ``{"num_triggers": 1e400}`` raised OverflowError, deeply nested
+    JSON RecursionError."""
+    server = serve()
+    server.api = {REAL_D: {}}
+    original = server._answer
+
+    def answering(method, target, headers):
+        status, head, body = original(method, target, headers)
+        return (status, head, answer) if "/api/bin/" in target else (status, head, body)
+
+    server._answer = answering  # type: ignore[method-assign]
+    async with dashboard(face, server.url) as store:
+        with pytest.raises(FormatError, match=rf"/api/bin/{REAL_D}\?dataset=mvco"):
+            await resolve(store.bin_metadata(REAL_D))

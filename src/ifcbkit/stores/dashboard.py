@@ -132,6 +132,17 @@ def _optional_float(value: Any) -> float | None:
     return None if value is None or value == "" else float(value)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number bin metadata can have")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
 def metadata_from_api(bin_id: str, api: Mapping[str, Any]) -> dict[str, Any]:
     """The local ``bin_metadata`` keys (where the API has them) from an ``/api/bin`` answer,
     plus the answer itself under ``'api'``; ``ml_analyzed`` ``"2.851 ml"`` becomes ``2.851``."""
@@ -264,16 +275,20 @@ class _DashboardBins(_KeyedBins):
         if response.status_code != 206:
             return body[offset : offset + length], body
         match = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
-        if match is not None:
-            start, end, total = int(match[1]), int(match[2]), match[3]
-            if start != offset:
-                raise StoreError(f"GET {url}: asked for bytes from {offset}, the server sent bytes {start}-{end}")
-            if len(body) != end - start + 1:
-                raise FormatError(url, f"short body: {len(body)} bytes for Content-Range bytes {start}-{end}")
-            if total != "*" and len(body) < length and offset + len(body) < int(total):
-                raise FormatError(
-                    url, f"short body: {len(body)} of the {length} bytes asked for, in a file of {total} bytes"
-                )
+        if match is None:  # a 206 without the range it holds cannot be placed in the file
+            raise StoreError(f"GET {url}: a partial answer (206) without a Content-Range for bytes {offset}-")
+        start, end, total = int(match[1]), int(match[2]), match[3]
+        if start != offset or end > offset + length - 1:
+            raise StoreError(
+                f"GET {url}: asked for bytes {offset}-{offset + length - 1}, the server sent bytes {start}-{end}"
+            )
+        if len(body) != end - start + 1:
+            kind = "short" if len(body) < end - start + 1 else "long"
+            raise FormatError(url, f"{kind} body: {len(body)} bytes for Content-Range bytes {start}-{end}")
+        if total != "*" and len(body) < length and offset + len(body) < int(total):
+            raise FormatError(
+                url, f"short body: {len(body)} of the {length} bytes asked for, in a file of {total} bytes"
+            )
         return body, None
 
     # ----- BinReading primitives -----
@@ -342,14 +357,16 @@ class _DashboardBins(_KeyedBins):
             raise NotFoundError(f"no bin {bin_id} on {self.base_url} ({url}: HTTP 404)")
         self._check(response, "GET", url)
         try:
-            api = json.loads(response.content)
-        except ValueError:
-            raise FormatError(url, "the answer is not JSON") from None
+            api = json.loads(response.content, parse_constant=_no_constant, parse_float=_finite)
+        except RecursionError:
+            raise FormatError(url, "the answer nests deeper than any bin metadata") from None
+        except ValueError as e:
+            raise FormatError(url, f"the answer is not bin metadata JSON ({e})") from None
         if not isinstance(api, dict):
             raise FormatError(url, "the answer is not a JSON object")
         try:
             return metadata_from_api(bin_id, api)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise FormatError(url, f"unexpected bin metadata: {e}") from None
 
 
