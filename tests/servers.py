@@ -173,6 +173,7 @@ class DashboardBehaviour:
     status: int | None = None  # answer every request with this status
     delay: float = 0.0  # hold each request this long (to observe concurrency)
     partial: str | None = None  # a 206 that lies: "whole", "shifted", "unlabelled" or "long"
+    redirect_to: str | None = None  # answer every request with a 302 to this base URL
 
 
 @dataclass
@@ -185,6 +186,8 @@ class Seen:
     status: int
     authorization: str | None
     client_port: int
+    api_key: str | None = None
+    query: str = ""
 
 
 @dataclass
@@ -227,6 +230,8 @@ class DashboardServer:
         b = self.behaviour
         if b.status is not None:
             return b.status, {}, b"nope"
+        if b.redirect_to is not None:
+            return 302, {"Location": b.redirect_to + target}, b""
         if count <= b.fail_first:
             return 503, {}, b"busy"
         url = urlsplit(target)
@@ -285,7 +290,8 @@ class DashboardServer:
                         server._inflight -= 1
                 server.requests.append(
                     Seen(self.command, urlsplit(self.path).path, self.headers.get("Range"), status,
-                         self.headers.get("Authorization"), self.client_address[1])
+                         self.headers.get("Authorization"), self.client_address[1], self.headers.get("X-Api-Key"),
+                         urlsplit(self.path).query)
                 )  # fmt: skip
                 self.send_response(status)
                 for name, value in headers.items():

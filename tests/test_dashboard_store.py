@@ -398,3 +398,34 @@ async def test_hostile_bin_metadata_is_a_format_error(face, serve, answer):
     async with dashboard(face, server.url) as store:
         with pytest.raises(FormatError, match=rf"/api/bin/{REAL_D}\?dataset=mvco"):
             await resolve(store.bin_metadata(REAL_D))
+
+
+@pytest.mark.parametrize("face", FACES)
+async def test_private_headers_are_not_sent_to_another_origin(face, serve):
+    """Regression (hostile input 20): a custom ``X-Api-Key`` header was forwarded on a redirect to
+    another origin."""
+    elsewhere = serve()
+    here = serve(redirect_to=elsewhere.url)
+    async with dashboard(face, here.url, headers={"X-Api-Key": "s3cr3t"}, **FAST) as store:
+        assert await resolve(store.read_header(REAL_D))  # served by the other server, after a 302
+    assert {r.api_key for r in here.requests} == {"s3cr3t"}
+    assert elsewhere.requests and {r.api_key for r in elsewhere.requests} == {None}
+
+
+@pytest.mark.parametrize("face", FACES)
+async def test_a_token_in_the_base_url_query_goes_with_requests_not_messages(face, serve):
+    """Regression (hostile input 19): a token in the base URL's query string was echoed in ``repr`` and
+    errors, and malformed the request URLs."""
+    server = serve()
+    async with dashboard(face, f"{server.url}/?token=s3cr3t", **FAST) as store:
+        assert "s3cr3t" not in repr(store)
+        assert await resolve(store.read_header(REAL_D))
+        with pytest.raises(NotFoundError) as caught:
+            await resolve(store.read_header("D20240215T150056_IFCB010"))
+    assert "s3cr3t" not in str(caught.value) and f"{server.url}/mvco/D20240215T150056_IFCB010.hdr" in str(caught.value)
+    assert {r.query for r in server.requests} == {"token=s3cr3t"}
+    assert {r.path for r in server.requests} == {
+        f"/mvco/{REAL_D}.hdr",
+        f"/mvco/{REAL_D}.adc",
+        "/mvco/D20240215T150056_IFCB010.hdr",
+    }  # well-formed: the query is not in the path

@@ -190,7 +190,11 @@ class _DashboardBins(_KeyedBins):
             user, password = urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or "")
             auth = httpx.BasicAuth(user, password)
             parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        # a query (``?token=...``) goes with every request, never into URLs that messages show
+        self._params = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        parts = parts._replace(query="", fragment="")
         self.base_url = urllib.parse.urlunsplit(parts).rstrip("/")
+        self._origin = (parts.scheme, parts.hostname, parts.port)
         self.dataset = dataset
         self.retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries, backoff)
         self.max_concurrency = max_concurrency
@@ -204,6 +208,7 @@ class _DashboardBins(_KeyedBins):
                 timeout=httpx.Timeout(timeout),
                 limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
                 follow_redirects=True,
+                event_hooks={"request": [self._request_hook(tuple(headers or {}))]},
             )
         elif headers:
             raise ValueError("pass headers to the client you inject, or let the store make its client")
@@ -211,6 +216,17 @@ class _DashboardBins(_KeyedBins):
 
     def _new_client(self, **options: Any) -> Any:
         raise NotImplementedError
+
+    def _request_hook(self, private: tuple[str, ...]) -> Any:
+        raise NotImplementedError
+
+    def _keep_headers_home(self, request: Any, private: tuple[str, ...]) -> None:
+        """The headers given to the store (API keys, tokens) go to its own origin only: a redirect to
+        another host, port or scheme is sent without them (httpx drops only ``Authorization``)."""
+        url = request.url
+        if (url.scheme, url.host, url.port) != self._origin:
+            for name in private:
+                request.headers.pop(name, None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, dataset={self.dataset!r})"
@@ -229,9 +245,11 @@ class _DashboardBins(_KeyedBins):
 
     def _request(self, method: str, url: str, headers: Mapping[str, str] | None = None) -> Op[Any]:
         """One request, retried after 5xx answers and connection errors; the final response."""
-        options: dict[str, Any] = (
-            {"headers": headers} if self._auth is None else {"headers": headers, "auth": self._auth}
-        )
+        options: dict[str, Any] = {"headers": headers}
+        if self._auth is not None:
+            options["auth"] = self._auth
+        if self._params:
+            options["params"] = self._params
         send = functools.partial(self._client.request, method, url, **options)
         attempt = 0
         while True:
@@ -378,6 +396,9 @@ class DashboardBinStore(_DashboardBins, SyncFace):
     def _new_client(self, **options: Any) -> Any:
         return self._httpx.Client(**options)
 
+    def _request_hook(self, private: tuple[str, ...]) -> Any:
+        return functools.partial(self._keep_headers_home, private=private)
+
     def close(self) -> None:
         """Close the HTTP client (unless it was injected)."""
         if self._owns_client:
@@ -398,6 +419,12 @@ class AsyncDashboardBinStore(_DashboardBins, AsyncFace):
 
     def _new_client(self, **options: Any) -> Any:
         return self._httpx.AsyncClient(**options)
+
+    def _request_hook(self, private: tuple[str, ...]) -> Any:
+        async def hook(request: Any) -> None:
+            self._keep_headers_home(request, private)
+
+        return hook
 
     async def aclose(self) -> None:
         """Close the HTTP client (unless it was injected)."""
