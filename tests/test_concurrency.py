@@ -65,3 +65,53 @@ def test_shared_runs_its_operation_on_each_face():
 
     assert run_sync(op()) == 42
     assert asyncio.run(run_async(op())) == 42
+
+
+async def test_a_cancelled_reader_does_not_cancel_the_others(tree):
+    """Regression (hostile input 6): cancelling the first of 11 concurrent cold readers of one bin
+    cancelled all of them (they waited on its work); on the directory and on an object store alike."""
+    from ifcbkit import AsyncObjectBinStore, MemoryStore
+
+    with ifcbkit.open_bin(tree / "data" / "D2024" / "D20240215" / PID) as b:
+        expected = {t: b.images[t].tobytes() for t in b.images}
+        files = {
+            ext: (tree / "data" / "D2024" / "D20240215" / f"{PID}.{ext}").read_bytes() for ext in ("hdr", "adc", "roi")
+        }
+    backend = MemoryStore()
+    for ext, data in files.items():
+        backend.put(f"2024/{PID}.{ext}", data)
+    for reader in (AsyncIfcbDataDirectory(tree), AsyncObjectBinStore(backend)):
+        targets = list(expected)[:11] * (11 // len(expected) + 1)
+        tasks = [asyncio.ensure_future(reader.read_image(ifcbkit.add_target(PID, t))) for t in targets[:11]]
+        await asyncio.sleep(0)  # all started; the first one runs the shared index load
+        tasks[0].cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(results[0], asyncio.CancelledError)
+        assert [r.tobytes() for r in results[1:]] == [expected[t] for t in targets[1:11]]
+
+
+async def test_stitching_runs_off_the_event_loop(tmp_path, monkeypatch):
+    """Regression (hostile input 7): stitching and infill ran on the event loop (one 1100x700 pair
+    blocked it 12-14 ms; 300 concurrent pair reads stalled it 3.8 s)."""
+    import threading
+
+    import ifcbkit.images
+    from ifcbkit import AsyncFilesystemBinStore
+    from ifcbkit.testing import stitched_pair
+
+    pid = "IFCB5_2014_100_120000"
+    write_bin(tmp_path / "data" / "IFCB5_2014_100", pid, stitched_pair(1, (0, 0, 40, 30), (20, 10, 40, 30)))
+    threads: list[int] = []
+    real = ifcbkit.images.stitch_pair
+
+    def recording(*args):
+        threads.append(threading.get_ident())
+        return real(*args)
+
+    monkeypatch.setattr(ifcbkit.images, "stitch_pair", recording)
+    loop_thread = threading.get_ident()
+    for reader in (AsyncIfcbDataDirectory(tmp_path), AsyncFilesystemBinStore(tmp_path)):
+        assert (await reader.read_image(f"{pid}_00001")).size == (60, 40)
+        assert list(await reader.read_images(pid, [1])) == [1]
+        assert [roi_id async for roi_id, _ in reader.iter_images(pid)] == [f"{pid}_00001"]
+    assert len(threads) == 6 and loop_thread not in threads

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Hashable, Iterable, Iterator
 from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeVar, overload
 
@@ -100,7 +101,10 @@ class Blocking(Request):
         return self.function(*self.args)
 
 
-_IN_FLIGHT: dict[tuple[int, Hashable], asyncio.Future[Any]] = {}
+# The shared operations running on each event loop, by key (a loop that is collected takes its own).
+_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Task[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class Shared(Request):
@@ -122,26 +126,21 @@ class Shared(Request):
         return run_sync(self.make())
 
     async def run_async(self) -> Any:
-        loop = asyncio.get_running_loop()
-        key = (id(loop), self.key)
-        pending = _IN_FLIGHT.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future = _IN_FLIGHT[key] = loop.create_future()
-        try:
-            result = await run_async(self.make())
-        except BaseException as e:
-            if isinstance(e, asyncio.CancelledError):
-                future.cancel()
-            else:
-                future.set_exception(e)
-                future.exception()  # retrieved: nobody else may be waiting
-            raise
-        else:
-            future.set_result(result)
-            return result
-        finally:
-            del _IN_FLIGHT[key]
+        """The work runs in a task of its own: a caller that is cancelled stops waiting for it, and
+        every other caller still gets its result."""
+        flights = _IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
+        task = flights.get(self.key)
+        if task is None:
+            task = flights[self.key] = asyncio.ensure_future(run_async(self.make()))
+            task.add_done_callback(functools.partial(_landed, flights, self.key))
+        return await asyncio.shield(task)
+
+
+def _landed(flights: dict[Hashable, asyncio.Task[Any]], key: Hashable, task: asyncio.Task[Any]) -> None:
+    if flights.get(key) is task:
+        del flights[key]
+    if not task.cancelled():
+        task.exception()  # retrieved here: every caller may have stopped waiting
 
 
 class Emit(NamedTuple):

@@ -59,6 +59,11 @@ def _targets_of(bin_id: str, rois: Iterable[int | str]) -> list[int]:
     return targets
 
 
+def _render(images: BinImages, targets: list[int]) -> dict[int, Image.Image]:
+    """``{target: image}``, stitching and infilling pairs (run as one blocking step)."""
+    return {t: images[t] for t in targets}
+
+
 class BinReading:
     """Read operations shared by data directories and bin stores (sans-I/O; see module doc)."""
 
@@ -188,6 +193,8 @@ class BinReading:
         index = (yield from self._bin_index(bin_id)).index
         records = self._records_for(index, target, stitch)
         images = yield from self._fetch_images(index, records, stitch=stitch)
+        if len(records) > 1:  # a stitched pair: composite and infill are CPU work, off the event loop
+            return (yield Blocking(images.__getitem__, target))
         return images[target]
 
     def _present(self, index: AdcIndex, targets: list[int], stitch: bool) -> list[int]:
@@ -228,6 +235,8 @@ class BinReading:
         targets = self._present(index, _targets_of(bin_id, rois), stitch)
         records = [r for t in targets for r in self._records_for(index, t, stitch)]
         images = yield from self._fetch_images(index, records, stitch=stitch)
+        if len(records) > len(targets):  # stitched pairs among them: render off the event loop
+            return (yield Blocking(_render, images, targets))
         return {t: images[t] for t in targets}
 
     @operation
@@ -314,8 +323,9 @@ class BinReading:
             records.extend(needed)
             if high - low >= chunk_size or position == len(keys) - 1:
                 images = yield from self._fetch_images(index, records, stitch=stitch)
-                for t in batch:
-                    yield Emit((add_target(bin_id, t), images[t]))
+                rendered = yield Blocking(_render, images, batch)  # a chunk's images, off the event loop
+                for t, image in rendered.items():
+                    yield Emit((add_target(bin_id, t), image))
                 batch, records = [], []
 
     @operation
