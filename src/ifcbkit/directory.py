@@ -237,7 +237,6 @@ class _DataDirectory(BinReading):
         self.root = os.path.abspath(os.fspath(root_path))
         self.strict = strict
         self.include = tuple(include)
-        self._include_names = tuple(self.include)
         self._last_layout = 0
         self._root_prefix = self.root + os.sep
         self._adcmod: bool | None = None
@@ -359,7 +358,7 @@ class _DataDirectory(BinReading):
         """The bin where its id puts it (a few ``stat`` calls), or ``None``."""
         root = self._root_prefix
         day = bin_id[:9] if bin_id.startswith("D") else bin_id.rsplit("_", 1)[0]
-        layouts = _implied_dirs(day, self._include_names, self._filter.exclude)
+        layouts = _implied_dirs(day, self.include, self._filter.exclude)
         last = self._last_layout  # a tree has one layout: try the one that last held a bin first
         fileset = None
         if last < len(layouts):
