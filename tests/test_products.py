@@ -11,7 +11,14 @@ import h5py
 import pytest
 from PIL import Image
 
-from ifcbkit import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError, ProductNotFoundError
+from ifcbkit import (
+    FormatError,
+    InvalidIdentifierError,
+    MissingDependencyError,
+    MissingFileError,
+    NotFoundError,
+    ProductNotFoundError,
+)
 from ifcbkit.directory import SkippedPathWarning
 from ifcbkit.products import (
     AsyncProductDirectory,
@@ -384,3 +391,12 @@ def test_bit_flipped_h5_files_are_format_errors_or_read(tmp_path):
         except FormatError:
             outcomes.add("FormatError")
     assert "FormatError" in outcomes  # and nothing else was raised
+
+
+def test_a_directory_named_like_a_class_scores_file_is_a_clear_error(tmp_path):
+    """Regression (hostile input 18): read_class_scores on a directory named ``*.csv`` raised
+    IsADirectoryError."""
+    odd = tmp_path / f"{PID}_class_scores.csv"
+    odd.mkdir()
+    with pytest.raises(MissingFileError, match=r"_class_scores\.csv is a directory, not a file"):
+        read_class_scores(odd)
