@@ -24,11 +24,15 @@ class _GivenImages:
         self.images = images
         self.detected = detect_pairs(bin_id, adc_data)
         complete = [(a, b) for a, b in self.detected if a in images and b in images]
-        self.firsts = dict(complete)
+        self._firsts = dict(complete)
         self.seconds = {b: a for a, b in complete}
 
     def pairs(self) -> list[tuple[int, int]]:
         return list(self.detected)
+
+    def firsts(self) -> dict[int, int]:
+        """``{a: b}`` for the pairs shown as one image (both halves among the images)."""
+        return dict(self._firsts)
 
     def keys(self, *, stitch: bool = True) -> list[int]:
         return sorted(t for t in self.images if not (stitch and t in self.seconds))
@@ -38,8 +42,8 @@ class _GivenImages:
             raise NotFoundError(f"{self.bin_id} has no image for target {target}")
         if stitch and target in self.seconds:
             return TargetRole("second", self.seconds[target])
-        if stitch and target in self.firsts:
-            return TargetRole("first", self.firsts[target])
+        if stitch and target in self._firsts:
+            return TargetRole("first", self._firsts[target])
         return TargetRole("single", None)
 
     def record(self, target: int) -> Mapping[str, Any]:
@@ -146,7 +150,7 @@ class BinImages(Mapping[int, Image.Image]):
 
     def _images(self) -> Iterator[tuple[int, Image.Image]]:
         """``(target, image)`` in key order, with the roles already known from the keys (no per-key lookup)."""
-        firsts = {a: b for a, b in self.pairs if self.stitch and self._is_first(a)}
+        firsts = self.index.firsts() if self.stitch else {}
         raw = self._raw
         for target in self._all_keys():
             partner = firsts.get(target)
@@ -168,9 +172,6 @@ class BinImages(Mapping[int, Image.Image]):
             composite, gap, _ = self._pair(target, partner)  # type: ignore[arg-type]
             return composite, gap
         return self[target], None
-
-    def _is_first(self, target: int) -> bool:
-        return not isinstance(self.index, _GivenImages) or target in self.index.firsts
 
     def roi_ids(self) -> list[str]:
         """The ROI ids of the keys, in order."""

@@ -114,6 +114,10 @@ class AdcIndex:
             self._pairs = dict(detect_pairs(self.bin_id, {r.target: r for r in self.records()}))
         return list(self._pairs.items())
 
+    def firsts(self) -> dict[int, int]:
+        """``{a: b}`` for the stitched pairs, shown under ``a``."""
+        return dict(self.pairs())
+
     def keys(self, *, stitch: bool = True) -> list[int]:
         """The targets shown as images: with stitching, the second of each pair is left out."""
         if not stitch or self.style != "I":
