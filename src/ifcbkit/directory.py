@@ -44,6 +44,17 @@ from .images import BinImages
 from .reading import BinReading
 from .walk import walk, warn_skipped
 
+ADCMOD_DIR = "adcmod"
+ADCMOD_EXT = ".adc.mod"
+
+
+def adcmod_path(root: str | os.PathLike[str], fileset_dir: str, pid: str) -> str:
+    """Where a corrected ADC of a bin in ``fileset_dir`` would be: ``adcmod/<day-dir>/<pid>.adc.mod``
+    beside the data ``root``, ``<day-dir>`` the name of the bin's directory."""
+    day = os.path.basename(os.path.normpath(fileset_dir))
+    return os.path.join(os.path.dirname(os.path.abspath(root)), ADCMOD_DIR, day, pid + ADCMOD_EXT)
+
+
 DEFAULT_INCLUDE: list[str] = ["data"]  # lists, as in 0.3.1; never mutated here
 DEFAULT_EXCLUDE: list[str] = ["skip", "beads"]
 
@@ -246,7 +257,7 @@ class _DataDirectory(BinReading):
             raise ValueError("require_roi=True needs require_adc=True (a .roi is unreadable without its .adc)")
         self.require_adc = require_adc
         self.require_roi = require_roi
-        self.adcmod_root = os.path.join(os.path.dirname(self.root), "adcmod")
+        self.adcmod_root = os.path.join(os.path.dirname(self.root), ADCMOD_DIR)
         self._located: LRUCache[Fileset] = LRUCache(max_size=8192)
 
     def __repr__(self) -> str:
@@ -372,8 +383,7 @@ class _DataDirectory(BinReading):
             else:
                 return None
         if fileset["adc"] is not None and self._has_adcmod():
-            corrected = os.path.join(self.adcmod_root, os.path.basename(os.path.dirname(fileset["hdr"])),
-                                     bin_id + ".adc.mod")  # fmt: skip
+            corrected = adcmod_path(self.root, os.path.dirname(fileset["hdr"]), bin_id)
             fileset["adc"] = corrected if os.path.isfile(corrected) else fileset["adc"]
         return fileset
 
@@ -677,7 +687,7 @@ class _Adcmod:
         listing = self.listings.get(day)
         if listing is None:
             listing = self.listings[day] = (yield ScanDirs([os.path.join(self.root, day)]))[0]
-        name = f"{pid}.adc.mod"
+        name = pid + ADCMOD_EXT
         if name in listing.files:
             return os.path.join(listing.path, name)
         return None

@@ -14,12 +14,15 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from .directory import (
+    ADCMOD_DIR,
+    ADCMOD_EXT,
     DEFAULT_EXCLUDE,
     DEFAULT_INCLUDE,
     AsyncIfcbDataDirectory,
     FilesetFilter,
     SyncIfcbDataDirectory,
     TimeLike,
+    adcmod_path,
 )
 from .errors import InvalidIdentifierError, NotFoundError
 from .faces import Emit, Op, iterate_async, iterate_sync, run_async, run_sync
@@ -33,9 +36,6 @@ __all__ = [
     "async_resolve_adc_path", "make_fileset_filter", "sync_find_fileset", "sync_list_data_dirs",
     "sync_list_filesets", "sync_resolve_adc_path", "validate_path",
 ]  # fmt: skip
-
-ADCMOD_DIR = "adcmod"
-ADCMOD_EXT = ".adc.mod"
 
 PathLike = str | os.PathLike[str]
 Instruments = int | str | Iterable[int | str] | None
@@ -196,8 +196,7 @@ async def async_find_fileset(
 
 def _resolve_adc(fileset_dir: str, pid: str, root_path: str) -> Op[str]:
     validate_bin_id(pid)
-    day = os.path.basename(os.path.normpath(fileset_dir))
-    corrected = os.path.join(os.path.dirname(os.path.abspath(root_path)), ADCMOD_DIR, day, pid + ADCMOD_EXT)
+    corrected = adcmod_path(root_path, fileset_dir, pid)
     if (yield FileExists(corrected)):
         return corrected
     return os.path.join(fileset_dir, pid + ".adc")
