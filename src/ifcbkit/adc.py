@@ -20,7 +20,8 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from .errors import AdcLineWarning, FormatError, MissingFileError, NotFoundError
+from .errors import AdcLineWarning, FormatError, NotFoundError
+from .fileio import read_local_file
 from .identifiers import add_target, parse_bin
 
 I_STYLE_COLUMN_NAMES: tuple[str, ...] = (
@@ -309,17 +310,6 @@ def parse_adc_line(bin_id: str, line: str, line_index: int, *, strict: bool = Fa
         return None
     record = _target_dict(bin_id, r)
     return {k: record[k] for k in _LINE_KEYS}
-
-
-def read_local_file(path: str | os.PathLike[str], what: str) -> bytes:
-    """A local file's bytes; a missing one is :class:`MissingFileError` (a ``FileNotFoundError``) naming it."""
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise MissingFileError(f"no {what} {os.fspath(path)}") from None
-    except IsADirectoryError:
-        raise MissingFileError(f"{what} {os.fspath(path)} is a directory, not a file") from None
 
 
 class AdcTable:

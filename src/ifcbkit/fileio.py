@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
+from .errors import MissingFileError
 from .faces import Request
 
 
@@ -164,3 +165,14 @@ class ReadRanges(Request):
             return out
         finally:
             os.close(fd)
+
+
+def read_local_file(path: str | os.PathLike[str], what: str) -> bytes:
+    """A local file's bytes; a missing one is :class:`MissingFileError` (a ``FileNotFoundError``) naming it."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise MissingFileError(f"no {what} {os.fspath(path)}") from None
+    except IsADirectoryError:
+        raise MissingFileError(f"{what} {os.fspath(path)} is a directory, not a file") from None

@@ -17,8 +17,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .adc import normalize_column_names, read_local_file
+from .adc import normalize_column_names
 from .errors import FormatError
+from .fileio import read_local_file
 
 HeaderValue = int | float | bool | str
 

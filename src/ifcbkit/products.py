@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from .adc import read_local_file
 from .errors import (
     FormatError,
     InvalidIdentifierError,
@@ -45,7 +44,7 @@ from .faces import (
     run_sync,
     stream,
 )
-from .fileio import Listing
+from .fileio import Listing, read_local_file
 from .identifiers import parse_roi_id, validate_bin_id
 from .walk import walk
 
