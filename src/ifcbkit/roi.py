@@ -18,10 +18,8 @@ from typing import IO, Any, Protocol
 
 from PIL import Image
 
-from .adc import RoiRecord, iter_adc_targets
+from .adc import RoiRecord, iter_roi_records
 from .errors import FormatError, MissingTargetWarning, NotFoundError, TruncatedBinError
-
-_new_record = tuple.__new__
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 
@@ -198,19 +196,18 @@ def report_missing(bin_id: str, missing: Iterable[int], strict: bool) -> None:
 
 
 def _record_of(t: Mapping[str, Any]) -> RoiRecord:
-    return _new_record(RoiRecord, (t["target"], t.get("trigger", 0), t["x"], t["y"], t["width"], t["height"],
-                                   t["offset"]))  # fmt: skip
+    return RoiRecord(t["target"], t.get("trigger", 0), t["x"], t["y"], t["width"], t["height"], t["offset"])
 
 
 def _extract(
-    bin_id: str, targets: Iterable[Mapping[str, Any]], roi_bytes: Buffer, rois: Collection[int] | None, strict: bool
+    bin_id: str, records: Iterable[RoiRecord], roi_bytes: Buffer, rois: Collection[int] | None, strict: bool
 ) -> dict[int, Image.Image]:
     reader = BufferRoiReader(roi_bytes, source=f"{bin_id}.roi" if bin_id else None)
     wanted = None if rois is None else set(rois)
     out: dict[int, Image.Image] = {}
-    for t in targets:
-        if wanted is None or t["target"] in wanted:
-            out[t["target"]] = read_roi_image(reader, _record_of(t))
+    for r in records:
+        if wanted is None or r.target in wanted:
+            out[r.target] = read_roi_image(reader, r)
     if wanted is not None:
         report_missing(bin_id or "ROI data", sorted(wanted.difference(out)), strict)
     return out
@@ -233,7 +230,7 @@ def extract_roi_images_from_targets(
     targets = list(targets)
     first = targets[0].get("roi_id") if targets else None
     bin_id = first.rpartition("_")[0] if isinstance(first, str) else ""
-    return _extract(bin_id, targets, roi_bytes, rois, strict)
+    return _extract(bin_id, map(_record_of, targets), roi_bytes, rois, strict)
 
 
 def extract_roi_images(
@@ -249,4 +246,5 @@ def extract_roi_images(
             image, both when ``strict``.
         TruncatedBinError: for an image whose bytes run past the end of ``roi_bytes``.
     """
-    return _extract(bin_id, iter_adc_targets(bin_id, adc_bytes, strict=strict), roi_bytes, rois, strict)
+    records = (r for r in iter_roi_records(bin_id, adc_bytes, strict=strict) if r.width and r.height)
+    return _extract(bin_id, records, roi_bytes, rois, strict)
