@@ -174,6 +174,9 @@ class DashboardBehaviour:
     delay: float = 0.0  # hold each request this long (to observe concurrency)
     partial: str | None = None  # a 206 that lies: "whole", "shifted", "unlabelled" or "long"
     redirect_to: str | None = None  # answer every request with a 302 to this base URL
+    drip: float = 0.0  # send bodies 40 bytes at a time, this many seconds apart
+    huge_header: int = 0  # serve every .hdr as this many bytes of header-like text
+    chunked: bool = False  # send bodies with chunked transfer encoding, without a Content-Length
 
 
 @dataclass
@@ -245,6 +248,8 @@ class DashboardServer:
         prefix = f"/{self.dataset}/" if self.dataset else "/"
         name = url.path[len(prefix) :] if url.path.startswith(prefix) else ""
         pid, _, ext = name.rpartition(".")
+        if b.huge_header and ext == "hdr":
+            return 200, {}, _Huge(b.huge_header)
         path = self.files[pid].with_suffix(f".{ext}") if pid in self.files and ext in ("hdr", "adc", "roi") else None
         if path is None or not path.is_file():
             return 404, {}, b"not found"
@@ -296,10 +301,26 @@ class DashboardServer:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
+                behaviour = server.behaviour
+                if behaviour.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if with_body:
-                    self.wfile.write(body)
+                if not with_body:
+                    return
+                size = 40 if behaviour.drip else 1 << 16
+                try:
+                    for start in range(0, len(body), size):
+                        piece = bytes(body[start : start + size])
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if behaviour.chunked else piece)
+                        self.wfile.flush()
+                        if behaviour.drip:
+                            time.sleep(behaviour.drip)
+                    if behaviour.chunked:
+                        self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up on the answer
+                    self.close_connection = True
 
             def do_GET(self) -> None:
                 self._handle(True)
@@ -311,6 +332,23 @@ class DashboardServer:
                 pass
 
         return Handler
+
+
+class _Huge:
+    """``size`` bytes of header-like text, made a slice at a time (the server never holds them)."""
+
+    LINE = b"key: value\n" * 6000
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, part: slice) -> bytes:
+        start, stop, _ = part.indices(self.size)
+        offset = start % 11  # where in its "key: value\n" line the slice starts
+        return self.LINE[offset : offset + stop - start]
 
 
 # ----- bins to serve, and what a store says about them -----------------------------------------

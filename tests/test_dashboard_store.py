@@ -12,7 +12,9 @@ import logging
 import math
 import subprocess
 import sys
+import time
 import traceback
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -429,3 +431,56 @@ async def test_a_token_in_the_base_url_query_goes_with_requests_not_messages(fac
         f"/mvco/{REAL_D}.adc",
         "/mvco/D20240215T150056_IFCB010.hdr",
     }  # well-formed: the query is not in the path
+
+
+@pytest.mark.parametrize("face", FACES)
+async def test_a_dripping_server_is_cut_off_at_the_deadline(face, serve):
+    """Regression (hostile input 13): a server dripping 40 bytes every 0.3 s held a request with
+    ``timeout=1`` for 12 s, since the timeout bounds each read, not the request."""
+    server = serve(drip=0.3)  # the 2.9 KB header would take 21 s
+    async with dashboard(face, server.url, timeout=1, deadline=1.5, retries=0) as store:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=rf"GET {server.url}/mvco/{REAL_D}\.hdr .*within the 1\.5 s deadline"):
+            await resolve(store.read_header(REAL_D))
+        elapsed = time.monotonic() - started
+    assert 1.4 < elapsed < 2.8  # the deadline, and at most one 0.3 s read past it
+
+
+@pytest.mark.parametrize("face", FACES)
+async def test_a_deadline_missed_is_retried_like_a_timeout(face, serve):
+    server = serve(drip=0.3)
+    async with dashboard(face, server.url, timeout=1, deadline=0.5, retries=1, **FAST) as store:
+        with pytest.raises(StoreError, match="after 2 attempts"):
+            await resolve(store.read_header(REAL_D))
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_huge_answer_is_refused_without_holding_it(face, serve, chunked):
+    """Regression (hostile input 14): a 400 MB ``.hdr`` from a server raised peak memory by 801 MB."""
+    server = serve(huge_header=400 << 20, chunked=chunked)
+    async with dashboard(face, server.url, retries=0) as store:
+        tracemalloc.start()
+        try:
+            with pytest.raises(FormatError, match=rf"{REAL_D}\.hdr: an answer larger than max_bytes\['hdr'\]"):
+                await resolve(store.read_header(REAL_D))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 8 << 20  # the 1 MiB limit and a chunk, not 400 MB
+
+
+@pytest.mark.parametrize("face", FACES)
+async def test_max_bytes_can_be_raised_for_one_kind(face, serve):
+    server = serve(huge_header=3 << 20)
+    async with dashboard(face, server.url, max_bytes={"hdr": 4 << 20}) as store:
+        header = await resolve(store.read_header(REAL_D))  # 3 MiB of "key: value" lines, read in full
+    assert header["key"] == "value"
+    with pytest.raises(ValueError, match=r"max_bytes takes the keys \['adc', 'api', 'hdr', 'roi'\], not \['png'\]"):
+        DashboardBinStore(server.url, "mvco", max_bytes={"png": 1})
+
+
+def test_timeouts_must_be_positive():
+    with pytest.raises(ValueError, match="positive"):
+        DashboardBinStore("http://127.0.0.1:9", "mvco", deadline=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import tracemalloc
 import zipfile
 
 import h5py
@@ -231,6 +232,30 @@ def test_malformed_blobs_name_the_file(tmp_path):
         read_blobs(other_bin)
     with pytest.raises(NotFoundError):
         read_blobs(tmp_path / "missing.zip")
+
+
+def test_a_blob_member_too_large_for_any_roi_is_refused_before_it_is_read(tmp_path):
+    """Regression (hostile input 14): a 1 MB blobs zip with a 1 GiB member raised peak memory by 2 GB."""
+    bomb = tmp_path / f"{PID}_blobs_v4.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive, archive.open(f"{PID}_00001.png", "w") as member:
+        for _ in range(80):
+            member.write(bytes(1 << 20))  # 80 MiB of zeros, about 80 KB compressed
+    assert bomb.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match=rf"member '{PID}_00001.png' is 83886080 bytes uncompressed") as e:
+            read_blobs(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert e.value.source == str(bomb) and peak < 1 << 20
+    # the size the central directory declares decides, whatever the data: a forged 1 GiB is refused too
+    forged = write_blobs(tmp_path / f"{OTHER}_blobs_v4.zip", {f"{OTHER}_00001.png": png()})
+    data = bytearray(forged.read_bytes())
+    data[data.index(b"PK\x01\x02") + 24 : data.index(b"PK\x01\x02") + 28] = (1 << 30).to_bytes(4, "little")
+    forged.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match="1073741824 bytes uncompressed"):
+        read_blobs(forged)
 
 
 # ----- features ---------------------------------------------------------------------------------

@@ -362,6 +362,11 @@ async def async_class_scores_path(directory: PathLike, pid: str) -> str:
 # ----- readers --------------------------------------------------------------------------------
 
 
+# The largest blob image a blobs zip may hold, uncompressed: a mask of the largest ROI an ADC line
+# may declare (2048 x 2048) is 4 MiB as 8-bit pixels, and far less as a PNG.
+MAX_BLOB_MEMBER_BYTES = 64 << 20
+
+
 def _name_pid(source: str) -> str | None:
     parsed = parse_product_name(os.path.basename(source))
     return parsed[0] if parsed else None
@@ -372,8 +377,9 @@ def read_blobs(path: PathLike) -> Iterator[tuple[str, bytes]]:
     ROI id is the member's name without directories and ``.png``; other members are skipped).
 
     Raises:
-        NotFoundError: if the file does not exist; FormatError: if it is not a readable zip, or a
-            member belongs to another bin than the one the file is named for.
+        NotFoundError: if the file does not exist; FormatError: if it is not a readable zip, a
+            member belongs to another bin than the one the file is named for, or declares more
+            than ``MAX_BLOB_MEMBER_BYTES`` (checked before any member is read).
     """
     source = os.fspath(path)
     try:
@@ -404,6 +410,12 @@ def _blob_members(archive: zipfile.ZipFile, source: str) -> list[tuple[zipfile.Z
             bin_id = None
         if expected is not None and bin_id is not None and bin_id != expected:
             raise FormatError(source, f"member {info.filename!r} belongs to bin {bin_id}, not {expected}")
+        if info.file_size > MAX_BLOB_MEMBER_BYTES:  # checked before anything is decompressed
+            raise FormatError(
+                source,
+                f"member {info.filename!r} is {info.file_size} bytes uncompressed, more than a blob image"
+                f" can be (MAX_BLOB_MEMBER_BYTES = {MAX_BLOB_MEMBER_BYTES})",
+            )
         members.append((info, roi_id))
     return members
 

@@ -14,11 +14,19 @@ exponential backoff and jitter; never after a 4xx. 404 is :class:`~ifcbkit.error
 a body shorter than its ``Content-Range`` is a :class:`~ifcbkit.errors.FormatError`, other
 failures are :class:`~ifcbkit.errors.StoreError`. Error messages and log records name URLs
 without their user info and never carry request headers.
+
+Time and memory stay bounded whatever a server does. ``timeout`` bounds connecting and each read;
+``deadline`` (600 s) bounds one request from sending it to the last byte of its answer, so a server
+that drips its answer is cut off (the sync face checks it as chunks arrive, so it may run one read
+timeout over). An answer larger than ``max_bytes[kind]`` (``hdr``/``adc``/``roi`` files and ``api``
+JSON, defaults in :data:`DEFAULT_MAX_BYTES`), or a 206 larger than its range, is refused with a
+:class:`~ifcbkit.errors.FormatError` as soon as its ``Content-Length`` or its bytes show it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -28,10 +36,10 @@ import re
 import time
 import urllib.parse
 from collections.abc import Hashable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError, StoreError
-from ..faces import AsyncFace, Call, Op, Request, SyncFace, operation
+from ..faces import AsyncFace, Op, Request, SyncFace, operation
 from ..identifiers import bin_key, validate_bin_id
 from ..reading import BinReading
 from .base import _KeyedBins
@@ -71,20 +79,127 @@ class Sleep(Request):
         await asyncio.sleep(self.seconds)
 
 
-class _Limited(Call):
-    """A :class:`Call` that holds a semaphore slot while it runs on the async face."""
+# The largest answer each kind of request may have, in bytes: far above what instruments write (a
+# real header is 0.3 to 4 KB, an ADC of 100,000 triggers about 30 MB), and a bound on what a broken or
+# hostile server can make a reader hold. ``max_bytes`` overrides any of them.
+DEFAULT_MAX_BYTES: dict[str, int] = {"hdr": 1 << 20, "adc": 1 << 30, "roi": 8 << 30, "api": 8 << 20}
 
-    __slots__ = ("semaphore",)
 
-    def __init__(self, semaphore: asyncio.Semaphore | None, function: Any, *args: Any):
-        super().__init__(function, *args)
-        self.semaphore = semaphore
+class _Deadline(Exception):
+    """An answer did not arrive in full within the request's deadline (retried like a timeout)."""
 
-    async def run_async(self) -> Any:
-        if self.semaphore is None:
+
+class _Answer(NamedTuple):
+    """A response read in full: what the store looks at."""
+
+    status_code: int
+    headers: Any
+    content: bytes
+
+
+def _content_range(url: str, headers: Any, offset: int, length: int) -> tuple[int, int, str]:
+    """``(start, end, total)`` of a 206 answer to a request for ``length`` bytes at ``offset``.
+
+    Raises:
+        StoreError: if the answer has no Content-Range, or holds other bytes than those asked for.
+    """
+    match = _CONTENT_RANGE.fullmatch(headers.get("content-range", "").strip())
+    if match is None:  # a 206 without the range it holds cannot be placed in the file
+        raise StoreError(f"GET {url}: a partial answer (206) without a Content-Range for bytes {offset}-")
+    start, end = int(match[1]), int(match[2])
+    if start != offset or end > offset + length - 1 or end < start:
+        raise StoreError(
+            f"GET {url}: asked for bytes {offset}-{offset + length - 1}, the server sent bytes {start}-{end}"
+        )
+    return start, end, match[3]
+
+
+class _Body:
+    """A response body, collected chunk by chunk within a byte limit and a deadline (both faces)."""
+
+    __slots__ = ("chunks", "fetch", "limit", "response", "size", "what")
+
+    def __init__(self, fetch: _Fetch, response: Any):
+        self.fetch, self.response = fetch, response
+        self.chunks: list[bytes] = []
+        self.size = 0
+        if response.status_code == 206 and fetch.asked is not None:
+            start, end, _ = _content_range(fetch.url, response.headers, *fetch.asked)
+            self.limit, self.what = end - start + 1, f"long body for Content-Range bytes {start}-{end}"
+        else:
+            self.limit = fetch.limit
+            self.what = f"an answer larger than max_bytes[{fetch.kind!r}] allows"
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            self.refuse(int(declared))
+
+    def refuse(self, size: int) -> None:
+        raise FormatError(self.fetch.url, f"{self.what} ({size} bytes, more than {self.limit})")
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.refuse(self.size)
+        self.chunks.append(chunk)
+        if time.monotonic() > self.fetch.deadline_at:
+            raise _Deadline
+
+    def answer(self) -> _Answer:
+        chunks = self.chunks
+        content = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return _Answer(self.response.status_code, self.response.headers, content)
+
+
+class _Fetch(Request):
+    """One HTTP request, its body read within a byte limit and a deadline. The sync face streams on
+    ``httpx.Client`` and checks the deadline as chunks arrive (each read waits at most the read
+    timeout); the async face streams on ``httpx.AsyncClient`` under ``asyncio.wait_for`` and holds a
+    semaphore slot while it runs."""
+
+    __slots__ = ("asked", "deadline_at", "kind", "limit", "method", "options", "store", "url")
+
+    def __init__(
+        self,
+        store: _DashboardBins,
+        method: str,
+        url: str,
+        kind: str,
+        options: dict[str, Any],
+        asked: tuple[int, int] | None,
+    ):
+        self.store, self.method, self.url, self.kind, self.options = store, method, url, kind, options
+        self.limit = store.max_bytes[kind]
+        self.asked = asked
+        self.deadline_at = math.inf
+
+    def _stream_options(self) -> dict[str, Any]:
+        store = self.store
+        self.deadline_at = time.monotonic() + store.deadline
+        return {**self.options, "timeout": store._httpx.Timeout(min(store.timeout, store.deadline))}
+
+    def run_sync(self) -> _Answer:
+        with self.store._client.stream(self.method, self.url, **self._stream_options()) as response:
+            body = _Body(self, response)
+            for chunk in response.iter_bytes():
+                body.add(chunk)
+            return body.answer()
+
+    async def _stream(self) -> _Answer:
+        async with self.store._client.stream(self.method, self.url, **self._stream_options()) as response:
+            body = _Body(self, response)
+            async for chunk in response.aiter_bytes():
+                body.add(chunk)
+            return body.answer()
+
+    async def run_async(self) -> _Answer:
+        store = self.store
+        if not isinstance(store._client, store._httpx.AsyncClient):  # an injected sync client: off the loop
             return await super().run_async()
-        async with self.semaphore:
-            return await super().run_async()
+        async with store._semaphore or contextlib.nullcontext():
+            try:
+                return await asyncio.wait_for(self._stream(), store.deadline)
+            except asyncio.TimeoutError:
+                raise _Deadline from None
 
 
 class RetryPolicy:
@@ -176,6 +291,8 @@ class _DashboardBins(_KeyedBins):
         max_concurrency: int = 8,
         retries: int | RetryPolicy = 3,
         backoff: float = 0.25,
+        deadline: float = 600.0,
+        max_bytes: Mapping[str, int] | None = None,
     ):
         httpx = _httpx()
         parts = urllib.parse.urlsplit(str(base_url))
@@ -185,6 +302,13 @@ class _DashboardBins(_KeyedBins):
             raise InvalidIdentifierError(f"invalid dataset name {dataset!r}")
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        if not (timeout > 0 and deadline > 0):
+            raise ValueError("timeout and deadline must be positive numbers of seconds")
+        unknown = set(max_bytes or ()) - set(DEFAULT_MAX_BYTES)
+        if unknown:
+            raise ValueError(f"max_bytes takes the keys {sorted(DEFAULT_MAX_BYTES)}, not {sorted(unknown)}")
+        self.max_bytes = {**DEFAULT_MAX_BYTES, **(max_bytes or {})}
+        self.timeout, self.deadline = float(timeout), float(deadline)
         auth = None
         if parts.username is not None or parts.password is not None:  # user info → basic auth, out of URLs
             user, password = urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or "")
@@ -243,20 +367,32 @@ class _DashboardBins(_KeyedBins):
 
     # ----- HTTP, with the retry policy -----
 
-    def _request(self, method: str, url: str, headers: Mapping[str, str] | None = None) -> Op[Any]:
-        """One request, retried after 5xx answers and connection errors; the final response."""
+    def _request(
+        self,
+        method: str,
+        url: str,
+        kind: str,
+        headers: Mapping[str, str] | None = None,
+        asked: tuple[int, int] | None = None,
+    ) -> Op[_Answer]:
+        """One request, retried after 5xx answers, connection errors and missed deadlines; the final
+        answer, read in full: at most ``max_bytes[kind]`` bytes, or for a 206 to a Range request for
+        ``asked`` (offset, length), the bytes its Content-Range says, which must be those asked for."""
         options: dict[str, Any] = {"headers": headers}
         if self._auth is not None:
             options["auth"] = self._auth
         if self._params:
             options["params"] = self._params
-        send = functools.partial(self._client.request, method, url, **options)
         attempt = 0
         while True:
             try:
-                response = yield _Limited(self._semaphore, send)
+                response = yield _Fetch(self, method, url, kind, options, asked)
+            except _Deadline:
+                reason = f"no complete answer within the {self.deadline:g} s deadline"
+                if attempt >= self.retry.retries:
+                    raise StoreError(f"{method} {url} failed after {attempt + 1} attempts ({reason})") from None
             except self._httpx.TransportError as e:  # connection errors, timeouts: retried
-                reason: str = type(e).__name__
+                reason = type(e).__name__
                 if attempt >= self.retry.retries:
                     raise StoreError(f"{method} {url} failed after {attempt + 1} attempts ({reason})") from e
             except self._httpx.HTTPError as e:  # too many redirects, undecodable body: not retried
@@ -280,26 +416,21 @@ class _DashboardBins(_KeyedBins):
         if status >= 400:
             raise StoreError(f"{method} {url} failed (HTTP {status})")
 
-    def _get_range(self, url: str, offset: int, length: int) -> Op[tuple[bytes, bytes | None]]:
+    def _get_range(self, url: str, ext: str, offset: int, length: int) -> Op[tuple[bytes, bytes | None]]:
         """``(bytes [offset, offset + length), None)`` from a 206, or ``(slice, whole body)`` when
         the server ignored the range and sent the file."""
         if length <= 0:
             return b"", None
-        response = yield from self._request("GET", url, {"Range": f"bytes={offset}-{offset + length - 1}"})
+        response = yield from self._request(
+            "GET", url, ext, {"Range": f"bytes={offset}-{offset + length - 1}"}, (offset, length)
+        )
         if response.status_code == 416:  # the range starts at or past the end of the file
             return b"", None
         self._check(response, "GET", url)
         body = response.content
         if response.status_code != 206:
             return body[offset : offset + length], body
-        match = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
-        if match is None:  # a 206 without the range it holds cannot be placed in the file
-            raise StoreError(f"GET {url}: a partial answer (206) without a Content-Range for bytes {offset}-")
-        start, end, total = int(match[1]), int(match[2]), match[3]
-        if start != offset or end > offset + length - 1:
-            raise StoreError(
-                f"GET {url}: asked for bytes {offset}-{offset + length - 1}, the server sent bytes {start}-{end}"
-            )
+        start, end, total = _content_range(url, response.headers, offset, length)
         if len(body) != end - start + 1:
             kind = "short" if len(body) < end - start + 1 else "long"
             raise FormatError(url, f"{kind} body: {len(body)} bytes for Content-Range bytes {start}-{end}")
@@ -319,7 +450,7 @@ class _DashboardBins(_KeyedBins):
 
     def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         url = self._file_url(bin_id, ext)
-        response = yield from self._request("GET", url)
+        response = yield from self._request("GET", url, ext)
         self._check(response, "GET", url)
         return response.content
 
@@ -331,7 +462,7 @@ class _DashboardBins(_KeyedBins):
             if whole is not None:  # the server ignores ranges: slice the file it already sent
                 out.append(whole[offset : offset + length])
                 continue
-            data, whole = yield from self._get_range(url, offset, length)
+            data, whole = yield from self._get_range(url, ext, offset, length)
             out.append(data)
         return out
 
@@ -342,7 +473,7 @@ class _DashboardBins(_KeyedBins):
 
     def _head(self, bin_id: str, ext: str) -> Op[Any]:
         url = self._file_url(bin_id, ext)
-        response = yield from self._request("HEAD", url)
+        response = yield from self._request("HEAD", url, ext)
         self._check(response, "HEAD", url)
         return response
 
@@ -370,7 +501,7 @@ class _DashboardBins(_KeyedBins):
         if method != "api":
             return (yield from BinReading.bin_metadata.fn(self, bin_id, method=method))
         url = self._api_url(bin_id)
-        response = yield from self._request("GET", url)
+        response = yield from self._request("GET", url, "api")
         if response.status_code == 404:
             raise NotFoundError(f"no bin {bin_id} on {self.base_url} ({url}: HTTP 404)")
         self._check(response, "GET", url)
