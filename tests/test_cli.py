@@ -8,8 +8,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -196,7 +198,8 @@ def test_metrics_reports_unreadable_bins_and_goes_on(many_bins):
     damaged = many_bins / "data" / "D20240301" / "D20240301T010000_IFCB010.adc"
     damaged.write_bytes(b"1,2,three\n" + damaged.read_bytes())
     result = ifcbkit("metrics", many_bins)
-    assert result.returncode == 0
+    assert result.returncode == 1  # every readable bin is in the CSV, and the run says it is not all
+    assert result.stderr.endswith("ifcbkit metrics: 1 bins could not be read (see the warnings)\n")
     rows = csv_rows(result.stdout)
     assert len(rows) == 11  # the unreadable bin is reported; the damaged line is counted
     assert [r["skipped_lines"] for r in rows[:2]] == ["1", "0"]
@@ -378,3 +381,107 @@ def test_an_abundance_run_that_counts_no_bin_fails(tmp_path):
     assert result.returncode == 1
     assert "no bin could be counted (5 skipped)" in result.stderr
     assert "skipped D20240215T150055_IFCB010: no class scores" in result.stderr
+
+
+# ----- interruptions ----------------------------------------------------------------------------
+
+# The CLI in a subprocess, with one step made slow (0.2 s per bin or image) so a signal lands mid-run.
+SLOW_RUN = """
+import sys, time
+import ifcbkit.cli as cli, ifcbkit.parallel as parallel
+def slow(function):
+    def wrapper(*args):
+        time.sleep(0.2)
+        return function(*args)
+    return wrapper
+parallel.metadata_job = slow(parallel.metadata_job)
+cli.encode_image = slow(cli.encode_image)
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def interrupt(signum: int, args: list, ready) -> subprocess.CompletedProcess:
+    """Run ``ifcbkit ARGS`` slowly, send ``signum`` once ``ready()`` holds, and wait for the exit."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_RUN, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+
+def partial_files(directory: Path) -> list[str]:
+    return [name for name in os.listdir(directory) if name.endswith(".part")]
+
+
+@pytest.mark.parametrize(
+    ("signum", "status", "name"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")]
+)
+def test_an_interrupted_metrics_run_leaves_no_output_and_fails(many_bins, tmp_path, signum, status, name):
+    """Regression (hostile input 4): ``metrics --out`` interrupted by Ctrl-C or SIGTERM left a well-formed
+    CSV with some of the rows under its final name."""
+    out = tmp_path / "metrics.csv"
+
+    def some_bins_done() -> bool:
+        if not partial_files(tmp_path):
+            return False
+        time.sleep(0.5)  # two or three of the twelve 0.2 s bins
+        return True
+
+    result = interrupt(signum, ["metrics", many_bins, "--workers", "1", "--out", out], some_bins_done)
+    assert result.returncode == status
+    assert f"ifcbkit metrics: interrupted by {name} before the run finished" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists() and partial_files(tmp_path) == []
+
+
+def test_an_interrupted_extract_leaves_only_complete_images(sample_root, tmp_path):
+    """Regression (hostile input 4): ``extract`` without ``--zip`` left PNGs under final names, one of them
+    truncated."""
+    out = tmp_path / "images"
+    pid = "D20240215T150055_IFCB010"
+    written = lambda: out.is_dir() and len(os.listdir(out)) >= 3  # noqa: E731
+    result = interrupt(signal.SIGTERM, ["extract", sample_root, pid, "--out", out], written)
+    assert result.returncode == 143 and "interrupted by SIGTERM" in result.stderr
+    names = sorted(os.listdir(out))
+    assert 3 <= len(names) < 34 and partial_files(out) == []
+    images = SyncIfcbDataDirectory(sample_root).read_images(pid)
+    for name in names:
+        with Image.open(out / name) as decoded:
+            assert decoded.tobytes() == images[int(name[-9:-4])].tobytes()  # each one whole
+
+
+def test_an_interrupted_zip_extract_leaves_no_zip(sample_root, tmp_path):
+    started = lambda: bool(partial_files(tmp_path))  # noqa: E731
+    result = interrupt(signal.SIGINT, ["extract", sample_root, "D20240215T150055_IFCB010", "--out", tmp_path, "--zip"],
+                       started)  # fmt: skip
+    assert result.returncode == 130
+    assert os.listdir(tmp_path) == []
+
+
+def test_outputs_get_the_usual_permissions(sample_root, tmp_path):
+    out = tmp_path / "metrics.csv"
+    ok("metrics", sample_root, "--out", out)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_abundance_exits_non_zero_when_a_bin_was_skipped_for_an_error(sample_root, sample_products, tmp_path):
+    """Batch work survives bad bins: a damaged class-score file is reported, the others are counted."""
+    bad = sample_products / "IFCB5_2014_100_120000_class_scores.csv"
+    bad.write_text("pid,diatom\nIFCB5_2014_100_120000_00001,very high\n")
+    out = tmp_path / "daily.csv"
+    result = ifcbkit("abundance", sample_root, sample_products, "--threshold", "0.7", "--out", out)
+    assert result.returncode == 1
+    assert f"skipped IFCB5_2014_100_120000: unreadable class scores: {bad}, line 2" in result.stderr
+    assert result.stderr.endswith("ifcbkit abundance: 1 bins skipped for errors (see the warnings)\n")
+    assert {r["date"] for r in csv_rows(out.read_text())} == {"2024-02-15"}  # the good bins are all there

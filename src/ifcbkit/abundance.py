@@ -87,10 +87,13 @@ class BinCounts(NamedTuple):
 
 
 class Skipped(NamedTuple):
-    """A bin left out of an abundance summary, and why."""
+    """A bin left out of an abundance summary, and why. ``error`` is true when something could not
+    be read (a bin, a class-score file, a bin missing for its class scores), false when the bin
+    simply has nothing to count (no class scores, no volume for an empty bin)."""
 
     pid: str
     reason: str
+    error: bool = False
 
 
 class AbundanceResult(NamedTuple):
@@ -197,13 +200,13 @@ def _counts_job(
         return Skipped(pid, "no class scores")
     meta = metadata_job((root, include, exclude, pid, method))
     if isinstance(meta, BinFailure):
-        return Skipped(pid, f"unreadable bin: {meta.error}")
+        return Skipped(pid, f"unreadable bin: {meta.error}", error=True)
     if math.isnan(meta["ml_analyzed"]):
         return Skipped(pid, f"no ml_analyzed ({meta['ml_analyzed_reason']})")
     try:
         scores = read_class_scores(score_path)
     except (IfcbError, OSError) as e:
-        return Skipped(pid, f"unreadable class scores: {e}")
+        return Skipped(pid, f"unreadable class scores: {e}", error=True)
     return BinCounts(pid, class_counts(scores, threshold), meta["ml_analyzed"], method, meta["lat"], meta["lng"])
 
 
@@ -248,5 +251,5 @@ def daily_abundance(
     listed = set(pids)
     for pid in sorted(set(files) - listed):
         if keep((), pid):
-            skipped.append(Skipped(pid, f"class scores ({files[pid]}) but no raw bin under {key[0]}"))
+            skipped.append(Skipped(pid, f"class scores ({files[pid]}) but no raw bin under {key[0]}", error=True))
     return AbundanceResult(summarize_daily(bins, threshold), bins, skipped)

@@ -13,7 +13,9 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 import zipfile
@@ -22,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
 from .abundance import daily_abundance, write_abundance_csv, write_rows_csv
+from .atomic import atomic_file
 from .directory import FilesetFilter, SyncIfcbDataDirectory
 from .errors import IfcbError, IfcbWarning
 from .identifiers import parse_bin
@@ -34,7 +37,8 @@ if TYPE_CHECKING:
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command killed by a closed pipe
 
 
@@ -54,12 +58,13 @@ def _plain(value: Any) -> Any:
 
 @contextlib.contextmanager
 def _output(path: str | None) -> Iterator[IO[str]]:
-    """The file at ``path`` (opened before any work, so an unwritable output fails fast) or stdout."""
+    """Stdout, or the file at ``path``: created before any work (so an unwritable output fails fast)
+    under a temporary name, and renamed to ``path`` only when the run completes."""
     if path is None or path == "-":
         yield sys.stdout
         sys.stdout.flush()
         return
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_file(path, "w") as f:
         yield f
 
 
@@ -127,21 +132,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
     count = 0
     if args.zip:
         target = os.path.join(args.out, f"{pid}.zip")
-        partial = target + ".part"
-        try:
-            with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
-                for roi_id, image in images:
-                    archive.writestr(f"{roi_id}.{args.format}", encode_image(image, args.format))
-                    count += 1
-            os.replace(partial, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(partial)
+        with atomic_file(target) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as archive:
+            for roi_id, image in images:
+                archive.writestr(f"{roi_id}.{args.format}", encode_image(image, args.format))
+                count += 1
     else:
         target = args.out
         for roi_id, image in images:
-            with open(os.path.join(args.out, f"{roi_id}.{args.format}"), "wb") as f:
-                f.write(encode_image(image, args.format))
+            data = encode_image(image, args.format)
+            with atomic_file(os.path.join(args.out, f"{roi_id}.{args.format}")) as f:
+                f.write(data)
             count += 1
     print(f"{count} images of {pid} written to {target}")
     return 0
@@ -165,6 +165,9 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         write_rows_csv(rows(), METADATA_FIELDS, out)
     for failure in failures:
         _warn("metrics", f"skipped {failure.pid}: {failure.error}")
+    if failures:
+        print(f"ifcbkit metrics: {len(failures)} bins could not be read (see the warnings)", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
@@ -182,6 +185,10 @@ def cmd_abundance(args: argparse.Namespace) -> int:
         _warn("abundance", f"skipped {skipped.pid}: {skipped.reason}")
     if not result.bins:
         print(f"ifcbkit abundance: no bin could be counted ({len(result.skipped)} skipped)", file=sys.stderr)
+        return EXIT_ERROR
+    errors = sum(skipped.error for skipped in result.skipped)
+    if errors:
+        print(f"ifcbkit abundance: {errors} bins skipped for errors (see the warnings)", file=sys.stderr)
         return EXIT_ERROR
     return 0
 
@@ -339,13 +346,33 @@ def _check_range(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
             parser.error(f"--start {start} is not before --end {end}: no bin can be in that range")
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it unwinds as after Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_range(parser, args)
     _show_warnings_as_lines(args.command)
     try:
-        return args.run(args)
+        with _sigterm_unwinds():
+            return args.run(args)
     except BrokenPipeError:
         # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
         with contextlib.suppress(OSError):
@@ -354,8 +381,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (IfcbError, OSError, ValueError) as e:
         print(f"ifcbkit {args.command}: {_message(e)}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:
+        terminated = isinstance(e, _Terminated)
+        print(
+            f"ifcbkit {args.command}: interrupted by {'SIGTERM' if terminated else 'SIGINT'} before the run finished;"
+            " no output file was left incomplete under its name",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
