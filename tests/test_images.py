@@ -13,7 +13,17 @@ from PIL import Image
 
 import ifcbkit.images
 import ifcbkit.index
-from ifcbkit import BinImages, NotFoundError, TruncatedBinError, bin_images, infill_stitched_image, stitch_pair
+from ifcbkit import (
+    BinImages,
+    NotFoundError,
+    SyncIfcbDataDirectory,
+    TruncatedBinError,
+    bin_images,
+    extract_roi_images,
+    infill_stitched_image,
+    parse_adc_bytes,
+    stitch_pair,
+)
 from ifcbkit.roi import BufferRoiReader
 from ifcbkit.testing import Roi, make_bin, stitched_pair, write_bin
 
@@ -295,3 +305,33 @@ def test_truncated_second_half_of_a_pair_names_it(data):
         assert f"{I_ID}.roi" in str(info.value)
         with pytest.raises(TruncatedBinError):
             images.get_raw(2)
+
+
+def test_the_third_of_a_run_of_one_trigger_names_no_hidden_target(tmp_path):
+    """Regression (hostile input 23): for a run a, b, c of one trigger, the error for c pointed at b,
+    itself hidden. Now it says which image shows b, and that none holds c."""
+    run = [
+        Roi(width=10, height=8, x=100 + 3 * k, y=100 + 2 * k, trigger=1, pixels=solid(10, 8, 20 + k)) for k in range(3)
+    ]
+    data = make_bin(I_ID, [*run, Roi(width=4, height=4, x=0, y=0, trigger=2)])
+    write_bin(tmp_path, I_ID, [*run, Roi(width=4, height=4, x=0, y=0, trigger=2)])
+    images = bin_images(I_ID, data.adc, data.roi)
+    assert images.pairs == [(1, 2), (2, 3)] and list(images) == [1, 4]
+    second = f"{I_ID}_00002 is the second half of the stitched pair (1, 2); its image is under target 1"
+    third = (f"{I_ID}_00003 is the second half of the stitched pair (2, 3), and target 2 is itself hidden, in the"
+             " pair shown under target 1: no image holds target 3")  # fmt: skip
+    for target, message in ((2, second), (3, third)):
+        with pytest.raises(NotFoundError) as e:
+            images[target]
+        assert str(e.value) == message
+    directory = SyncIfcbDataDirectory(tmp_path)
+    for target, message in ((2, second), (3, third)):
+        with pytest.raises(NotFoundError) as e:
+            directory.read_image(f"{I_ID}_{target:05d}")
+        assert str(e.value) == message
+    given = BinImages(
+        I_ID, parse_adc_bytes(I_ID, data.adc, extended=True), extract_roi_images(I_ID, data.adc, data.roi)
+    )
+    with pytest.raises(NotFoundError) as e:
+        given[3]
+    assert str(e.value) == third

@@ -9,7 +9,7 @@ from PIL import Image
 
 from .errors import FormatError, NotFoundError
 from .identifiers import add_target
-from .index import AdcIndex, TargetRole
+from .index import AdcIndex, TargetRole, second_half_error
 from .roi import Buffer, RoiReader, read_roi_image, roi_reader
 from .stitching import detect_pairs, infill_stitched_image, stitch_pair
 
@@ -124,10 +124,7 @@ class BinImages(Mapping[int, Image.Image]):
             raise NotFoundError(f"{self.bin_id}: targets are ints, not {target!r}")
         role, partner = self.index.role(target, stitch=self.stitch)
         if role == "second":
-            raise NotFoundError(
-                f"{add_target(self.bin_id, target)} is the second half of the stitched pair "
-                f"({partner}, {target}); its image is under target {partner}"
-            )
+            raise second_half_error(self.bin_id, target, partner, self.index.role)  # type: ignore[arg-type]
         return role, partner
 
     def _pair(self, a: int, b: int) -> tuple[Image.Image, Image.Image, Image.Image]:

@@ -8,7 +8,7 @@ reading every ROI parses each line once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, NamedTuple
 
 from .adc import RoiRecord, geometry_positions, no_image, parse_roi_record, split_adc_lines
@@ -164,3 +164,22 @@ class AdcIndex:
         if following is not None and is_stitch_pair(r, following):
             return TargetRole("first", following.target)
         return TargetRole("single", None)
+
+
+def second_half_error(bin_id: str, target: int, partner: int, role: Callable[[int], TargetRole]) -> NotFoundError:
+    """The error for asking for ``target``, the second half of the stitched pair ``(partner, target)``
+    (``role`` says how each target appears): it names the target whose image shows it, or says that
+    none does. In a run a, b, c of one trigger both (a, b) and (b, c) are pairs, and the image
+    under a is the composite of a and b only, so c's pixels are in no image."""
+    name = add_target(bin_id, target)
+    shown = partner
+    while (above := role(shown)).role == "second":
+        shown = above.partner  # type: ignore[assignment]
+    if shown == partner:
+        return NotFoundError(
+            f"{name} is the second half of the stitched pair ({partner}, {target}); its image is under target {partner}"
+        )
+    return NotFoundError(
+        f"{name} is the second half of the stitched pair ({partner}, {target}), and target {partner} is itself"
+        f" hidden, in the pair shown under target {shown}: no image holds target {target}"
+    )

@@ -28,7 +28,7 @@ from .faces import Blocking, Call, Emit, Op, Shared, operation, state_without_bo
 from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import add_target, bin_key, parse_roi_id, validate_bin_id
 from .images import BinImages
-from .index import AdcIndex
+from .index import AdcIndex, second_half_error
 from .metrics import MlMethod, check_method
 from .metrics import bin_metadata as compute_bin_metadata
 from .roi import BufferRoiReader, ChunkRoiReader, RoiRecord, plan_ranges, report_missing
@@ -169,9 +169,7 @@ class BinReading:
     def _records_for(index: AdcIndex, target: int, stitch: bool) -> list[RoiRecord]:
         role, partner = index.role(target, stitch=stitch)
         if role == "second":
-            raise NotFoundError(
-                f"{add_target(index.bin_id, target)} is the second half of stitched pair ({partner}, {target})"
-            )
+            raise second_half_error(index.bin_id, target, partner, index.role)  # type: ignore[arg-type]
         if role == "first":
             return [index.record(target), index.record(partner)]  # type: ignore[arg-type]
         return [index.record(target)]
