@@ -22,7 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -266,6 +266,10 @@ def bench(tmp: Path, repeat: int, report: Report) -> None:
     stall = asyncio.run(worst_stall(pairs_root, pair_ids))
     report.add(f"worst loop stall, {len(pair_ids)} concurrent stitched-pair reads", stall, None, None, "< 20 ms",
                stall < 0.020)  # fmt: skip
+    flat_pids = make_flat_folder(tmp / "flat")
+    stall = flat_listing_stall(tmp / "flat", flat_pids, repeat)
+    report.add(f"worst loop stall, async listing of a flat {len(flat_pids) // 1000}k-bin folder (median)", stall, None,
+               None, "< 20 ms", stall < 0.020)  # fmt: skip
 
 
 def lookup_medians(root: Path, pids: list[str], n: int = 2000) -> tuple[float, float, float]:
@@ -308,9 +312,19 @@ def make_pairs_bin(root: Path, n_pairs: int = 300, seed: int = 2) -> tuple[Path,
 
 
 async def worst_stall(root: Path, roi_ids: list[str]) -> float:
-    """The longest the event loop went without running a 1 ms ticker while 200 reads ran."""
+    """The longest the event loop went without running a 1 ms ticker while the reads ran concurrently."""
     clear_caches()
     directory = AsyncIfcbDataDirectory(root)
+
+    async def reads() -> None:
+        images = await asyncio.gather(*(directory.read_image(r) for r in roi_ids))
+        assert len(images) == len(roi_ids)
+
+    return await worst_stall_during(reads)
+
+
+async def worst_stall_during(work: Callable[[], Awaitable[object]]) -> float:
+    """The longest the event loop went without running a 1 ms ticker while ``work()`` ran."""
     worst = 0.0
     done = False
 
@@ -325,11 +339,33 @@ async def worst_stall(root: Path, roi_ids: list[str]) -> float:
 
     tick = asyncio.create_task(ticker())
     await asyncio.sleep(0.01)
-    images = await asyncio.gather(*(directory.read_image(r) for r in roi_ids))
-    done = True
-    await tick
-    assert len(images) == len(roi_ids)
+    try:
+        await work()
+    finally:
+        done = True
+        await tick
     return worst
+
+
+def make_flat_folder(root: Path, n_bins: int = 30_000) -> list[str]:
+    """``n_bins`` bins (empty files) in one folder, 20 minutes apart."""
+    root.mkdir(parents=True)
+    start = datetime(YEAR, 1, 1)
+    pids = [(start + timedelta(minutes=20 * k)).strftime("D%Y%m%dT%H%M%S_IFCB010") for k in range(n_bins)]
+    for pid in pids:
+        for ext in ("hdr", "adc", "roi"):
+            (root / f"{pid}.{ext}").touch()
+    return pids
+
+
+def flat_listing_stall(root: Path, pids: list[str], repeat: int) -> float:
+    """The median over ``repeat`` runs of the worst loop stall during an async listing of ``root``."""
+
+    async def listing() -> None:
+        listed = [f["pid"] async for f in AsyncIfcbDataDirectory(root).list()]
+        assert listed == pids
+
+    return statistics.median(asyncio.run(worst_stall_during(listing)) for _ in range(repeat))
 
 
 def main() -> int:

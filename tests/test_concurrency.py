@@ -115,3 +115,45 @@ async def test_stitching_runs_off_the_event_loop(tmp_path, monkeypatch):
         assert list(await reader.read_images(pid, [1])) == [1]
         assert [roi_id async for roi_id, _ in reader.iter_images(pid)] == [f"{pid}_00001"]
     assert len(threads) == 6 and loop_thread not in threads
+
+
+async def test_an_async_listing_of_a_huge_flat_folder_lets_the_loop_run(tmp_path, monkeypatch):
+    """Regression (hostile input 26): an async ``list()`` of a flat folder of 30,000 bins stalled the loop
+    for 84 ms: its names were matched on the loop, and every bin handed over in one step."""
+    import threading
+
+    from ifcbkit.directory import FilesetFilter, SyncIfcbDataDirectory
+
+    pids = [f"D202401{1 + k // 1000:02d}T{k % 1000 // 60:02d}{k % 60:02d}00_IFCB010" for k in range(10_000)]
+    for pid in pids:
+        for ext in ("hdr", "adc", "roi"):
+            (tmp_path / f"{pid}.{ext}").touch()
+    threads: list[int] = []
+    real = FilesetFilter.select
+
+    def recording(self, *args):
+        threads.append(threading.get_ident())
+        return real(self, *args)
+
+    monkeypatch.setattr(FilesetFilter, "select", recording)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    listed, ticks_while_handed_over = [], 0
+    try:
+        async for fileset in AsyncIfcbDataDirectory(tmp_path).list():
+            if not listed:
+                ticks = 0
+            listed.append(fileset["pid"])
+        ticks_while_handed_over = ticks
+    finally:
+        task.cancel()
+    assert listed == sorted(pids) == [f["pid"] for f in SyncIfcbDataDirectory(tmp_path).list()]
+    assert threads and threading.get_ident() not in threads[:1]  # matched in a worker thread
+    assert ticks_while_handed_over >= 10_000 // 500 - 1  # the loop ran between every 500 bins

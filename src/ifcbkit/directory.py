@@ -598,6 +598,11 @@ def _not_excluded(keep: FilesetFilter, name: str) -> bool:
     return name not in keep.exclude
 
 
+# Above this many names in one run, a visitor matches them in a worker thread on the async face
+# (30,000 bins in one folder take about 100 ms to sort and match: too long to hold the event loop).
+_BIG_RUN = 3000
+
+
 class _BinVisitor:
     """What a data-directory walk does in each directory: bins from the ``.hdr`` names, and into which
     subdirectories to go (with the filter narrowed to the subtree, see :meth:`FilesetFilter.within`)."""
@@ -630,17 +635,27 @@ class _BinVisitor:
         )  # fmt: skip
 
     def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
-        pids = sorted([n[:-4] for n in names if n.endswith(".hdr")])
-        found = self.directory._filesets(listing, pids, self.checked, self.keep) if pids else []
-        if found:
-            found = self.listed.keep_first(found)
-        if self.adcmod.present:
-            for fileset in found:
-                if fileset["adc"] is not None:
-                    fileset["adc"] = (yield from self.adcmod.find(fileset["pid"])) or fileset["adc"]
+        big = len(names) > _BIG_RUN  # a flat folder of thousands of bins: match them off the event loop
+        if not self.adcmod.present:
+            return (yield Blocking(self._matched, listing, names)) if big else self._matched(listing, names)
+        found = (yield Blocking(self._found, listing, names)) if big else self._found(listing, names)
+        for fileset in found:
+            if fileset["adc"] is not None:
+                fileset["adc"] = (yield from self.adcmod.find(fileset["pid"])) or fileset["adc"]
+        return self._emitted(found)
+
+    def _matched(self, listing: Listing, names: list[str]) -> list[Any]:
+        return self._emitted(self._found(listing, names))
+
+    def _emitted(self, found: list[Fileset]) -> list[Any]:
         if self.emit is None:
             return found
         return [item for item in map(self.emit, found) if item is not None]
+
+    def _found(self, listing: Listing, names: list[str]) -> list[Fileset]:
+        pids = sorted([n[:-4] for n in names if n.endswith(".hdr")])
+        found = self.directory._filesets(listing, pids, self.checked, self.keep) if pids else []
+        return self.listed.keep_first(found) if found else found
 
 
 class _Listed:

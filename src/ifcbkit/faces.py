@@ -211,6 +211,10 @@ def iterate_sync(op: Op[Any]) -> Iterator[Any]:
                 error = e
 
 
+# An async stream hands its consumer at most this many values between two turns of the event loop.
+_EMIT_SLICE = 500
+
+
 async def iterate_async(op: Op[Any]) -> AsyncIterator[Any]:
     """Run a stream operation, awaiting each request, yielding what it emits."""
     with contextlib.closing(op):
@@ -226,8 +230,12 @@ async def iterate_async(op: Op[Any]) -> AsyncIterator[Any]:
                 yield item.value
                 continue
             if isinstance(item, EmitMany):
-                for value in item.values:
-                    yield value
+                values = item.values
+                for start in range(0, len(values), _EMIT_SLICE):
+                    if start:
+                        await asyncio.sleep(0)  # thousands of values at once: let the loop run between slices
+                    for value in values[start : start + _EMIT_SLICE]:
+                        yield value
                 continue
             try:
                 send = await item.run_async()
