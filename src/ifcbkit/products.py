@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import csv
 import io
+import lzma
 import math
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -362,6 +364,13 @@ async def async_class_scores_path(directory: PathLike, pid: str) -> str:
 # ----- readers --------------------------------------------------------------------------------
 
 
+# What a damaged zip can raise: bad structure, bad compressed data (zlib, lzma), an unsupported
+# compression method or an encrypted member, a size or offset that makes no sense.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, NotImplementedError, RuntimeError,
+    ValueError, OverflowError,
+)  # fmt: skip
+
 # The largest blob image a blobs zip may hold, uncompressed: a mask of the largest ROI an ADC line
 # may declare (2048 x 2048) is 4 MiB as 8-bit pixels, and far less as a PNG.
 MAX_BLOB_MEMBER_BYTES = 64 << 20
@@ -386,7 +395,7 @@ def read_blobs(path: PathLike) -> Iterator[tuple[str, bytes]]:
         archive = zipfile.ZipFile(source)
     except FileNotFoundError:
         raise MissingFileError(f"no blobs file {source}") from None
-    except (zipfile.BadZipFile, OSError) as e:
+    except _ZIP_ERRORS as e:
         raise FormatError(source, f"not a readable zip archive ({e})") from None
     try:
         members = _blob_members(archive, source)
@@ -427,7 +436,7 @@ def _iter_blobs(
         for info, roi_id in members:
             try:
                 data = archive.read(info)
-            except (zipfile.BadZipFile, OSError, EOFError) as e:
+            except _ZIP_ERRORS as e:
                 raise FormatError(source, f"member {info.filename!r} is unreadable ({e})") from None
             yield roi_id, data
 
