@@ -570,6 +570,9 @@ def test_ids_of_0_3_1_key_helpers():
 
 
 def test_missing_files_are_file_not_found_errors(tmp_path):
+    """Regression (hostile input 17): ``parse_hdr_file``/``parse_adc_file`` raised Python's own
+    ``FileNotFoundError``; now it is the project's ``MissingFileError``, still a ``FileNotFoundError``
+    as 0.3.1 callers expect, naming the file."""
     missing = tmp_path / "D20240215T150055_IFCB010"
     for read in (
         lambda: ifcbkit.parse_hdr_file(f"{missing}.hdr"),
@@ -581,6 +584,7 @@ def test_missing_files_are_file_not_found_errors(tmp_path):
         with pytest.raises(FileNotFoundError, match=str(missing)) as info:
             read()
         assert isinstance(info.value, KeyError)  # and "not found" to ifcbkit's lookups
+        assert isinstance(info.value, ifcbkit.MissingFileError)
 
 
 def test_warnings_are_ifcbkit_warnings():
