@@ -53,12 +53,36 @@ def _imported_modules(path: Path) -> set[str]:
     return names
 
 
+# Optional modules, outside the core, that the package never imports itself: ``ifcbkit.dask`` builds
+# pandas dataframes (the ``pandas`` extra), and its tests read them.
+OPTIONAL = {PACKAGE / "dask.py", ROOT / "tests" / "test_dask.py"}
+
+
 def test_no_numpy_scipy_or_pandas():
     modules = sorted(PACKAGE.rglob("*.py"))
     assert len(modules) > 10
     for path in [*modules, *sorted((ROOT / "tests").rglob("*.py"))]:
+        if path in OPTIONAL:
+            continue
         bad = _imported_modules(path) & FORBIDDEN
         assert not bad, f"{path.relative_to(ROOT)} imports {', '.join(sorted(bad))}"
+
+
+def test_the_core_imports_no_numpy_pandas_or_dask():
+    """Importing every module but the optional ones loads none of them (h5py brings numpy: only
+    reading ``.h5`` class scores imports it)."""
+    core = sorted(
+        "ifcbkit." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
+        for path in PACKAGE.rglob("*.py")
+        if path not in OPTIONAL
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for name in {core!r}: importlib.import_module(name.removesuffix('.__init__'))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'scipy', 'pandas', 'dask', 'distributed'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_import_check_can_fail(tmp_path):

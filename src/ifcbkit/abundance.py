@@ -21,7 +21,7 @@ from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, TimeLike
 from .errors import FormatError, IfcbError, NotFoundError
 from .identifiers import parse_bin
 from .metrics import MlMethod, check_method
-from .parallel import BinFailure, Progress, bins_under, metadata_job, parallel_map
+from .parallel import BinFailure, Progress, bins_under, metadata_or_failure, parallel_map, shared_directory
 from .products import (
     ClassScoresRows,
     ProductFile,
@@ -43,7 +43,12 @@ ABUNDANCE_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def _check_threshold(threshold: float) -> float:
+def check_threshold(threshold: float) -> float:
+    """``threshold`` as a float, checked to be a score from 0 to 1.
+
+    Raises:
+        ValueError: for anything else.
+    """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
         raise ValueError(f"threshold must be a score from 0 to 1 (class scores are), not {threshold!r}")
     return float(threshold)
@@ -55,7 +60,7 @@ def winners(scores: ClassScoresRows, threshold: float) -> dict[int, str | None]:
     The winner is the class with the highest score, the first one on ties;
     NaN scores never win.
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     out: dict[int, str | None] = {}
     for target, row in scores.scores.items():
         best = None
@@ -114,7 +119,7 @@ def summarize_daily(bins: Iterable[BinCounts], threshold: float) -> list[dict[st
     ``ml_analyzed_total`` sums every bin of the group; latitude and longitude are
     the mean of the group's header GPS positions (``None`` when it has none).
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     groups: dict[tuple[str, int], list[BinCounts]] = {}
     for b in bins:
         parsed = parse_bin(b.pid)
@@ -168,7 +173,7 @@ def write_abundance_csv(rows: Iterable[Mapping[str, Any]], file: IO[str] | str |
 ScoresSource = str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | Iterable[str | os.PathLike[str]]
 
 
-def _score_files(scores: ScoresSource) -> dict[str, str]:
+def score_files(scores: ScoresSource) -> dict[str, str]:
     """``{pid: class-score file}`` from a products root, one file, a list of files or a mapping."""
     if isinstance(scores, Mapping):
         return {pid: os.fspath(path) for pid, path in scores.items()}
@@ -192,13 +197,14 @@ def _score_files(scores: ScoresSource) -> dict[str, str]:
     return {pid: product.path for pid, product in best.items()}
 
 
-def _counts_job(
-    job: tuple[str, tuple[str, ...], tuple[str, ...], str, str | None, float, str],
+def counts_or_skipped(
+    source: Any, pid: str, score_path: str | None, threshold: float, method: MlMethod
 ) -> BinCounts | Skipped:
-    root, include, exclude, pid, score_path, threshold, method = job
+    """One bin's class counts, from ``source`` (a data directory or any sync bin store) for its volume
+    and the class-score file at ``score_path``, or why it is skipped."""
     if score_path is None:
         return Skipped(pid, "no class scores")
-    meta = metadata_job((root, include, exclude, pid, method))
+    meta = metadata_or_failure(source, pid, method)
     if isinstance(meta, BinFailure):
         return Skipped(pid, f"unreadable bin: {meta.error}", error=True)
     if math.isnan(meta["ml_analyzed"]):
@@ -208,6 +214,33 @@ def _counts_job(
     except (IfcbError, OSError) as e:
         return Skipped(pid, f"unreadable class scores: {e}", error=True)
     return BinCounts(pid, class_counts(scores, threshold), meta["ml_analyzed"], method, meta["lat"], meta["lng"])
+
+
+def _counts_job(
+    job: tuple[str, tuple[str, ...], tuple[str, ...], str, str | None, float, MlMethod],
+) -> BinCounts | Skipped:
+    root, include, exclude, pid, score_path, threshold, method = job
+    return counts_or_skipped(shared_directory(root, include, exclude), pid, score_path, threshold, method)
+
+
+def abundance_result(
+    counted: Iterable[BinCounts | Skipped], pids: Sequence[str], files: Mapping[str, str], keep: FilesetFilter,
+    where: str, threshold: float,
+) -> AbundanceResult:  # fmt: skip
+    """The daily summary of per-bin results (in listing order), with the bins skipped: those of
+    ``counted``, then class-score files in ``files`` that pass ``keep`` but name no listed bin."""
+    bins: list[BinCounts] = []
+    skipped: list[Skipped] = []
+    for result in counted:
+        if isinstance(result, BinCounts):
+            bins.append(result)
+        else:
+            skipped.append(result)
+    listed = set(pids)
+    for pid in sorted(set(files) - listed):
+        if keep((), pid):
+            skipped.append(Skipped(pid, f"class scores ({files[pid]}) but no raw bin under {where}", error=True))
+    return AbundanceResult(summarize_daily(bins, threshold), bins, skipped)
 
 
 def daily_abundance(
@@ -233,23 +266,13 @@ def daily_abundance(
     class-score files whose bin is not under ``data_root`` (within the same
     time range and instruments). Bins are processed on ``workers`` processes.
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     check_method(method)
     key, pids = bins_under(data_root, include, exclude, start_time, end_time, instrument)
-    files = _score_files(scores)
+    files = score_files(scores)
     if any(path.lower().endswith((".h5", ".hdf5")) for path in files.values()):
         _import_h5py()  # fail once, here, rather than in every worker
     jobs = [(*key, pid, files.get(pid), threshold, method) for pid in pids]
-    bins: list[BinCounts] = []
-    skipped: list[Skipped] = []
-    for result in parallel_map(_counts_job, jobs, workers=workers, progress=progress):
-        if isinstance(result, BinCounts):
-            bins.append(result)
-        else:
-            skipped.append(result)
+    counted = parallel_map(_counts_job, jobs, workers=workers, progress=progress)
     keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
-    listed = set(pids)
-    for pid in sorted(set(files) - listed):
-        if keep((), pid):
-            skipped.append(Skipped(pid, f"class scores ({files[pid]}) but no raw bin under {key[0]}", error=True))
-    return AbundanceResult(summarize_daily(bins, threshold), bins, skipped)
+    return abundance_result(counted, pids, files, keep, key[0], threshold)

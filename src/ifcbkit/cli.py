@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
@@ -147,11 +147,26 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _on_dask() -> Any:
+    """``ifcbkit.dask``, imported only for ``--scheduler`` (it needs the ``dask`` extra)."""
+    from . import dask
+
+    return dask
+
+
 def cmd_metrics(args: argparse.Namespace) -> int:
-    results = iter_bin_metadata(
-        args.root, start_time=args.start, end_time=args.end, instrument=args.instrument, method=args.method,
-        workers=args.workers, progress=_Progress.for_stderr("metrics"),
-    )  # fmt: skip
+    results: Iterable[dict[str, Any] | BinFailure]
+    if args.scheduler is not None:
+        done = _on_dask().metrics(
+            args.root, method=args.method, start_time=args.start, end_time=args.end, instrument=args.instrument,
+            scheduler=args.scheduler,
+        )  # fmt: skip
+        results = [*done.rows, *done.failures]
+    else:
+        results = iter_bin_metadata(
+            args.root, start_time=args.start, end_time=args.end, instrument=args.instrument, method=args.method,
+            workers=args.workers, progress=_Progress.for_stderr("metrics"),
+        )  # fmt: skip
     failures = []
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -175,11 +190,17 @@ def cmd_abundance(args: argparse.Namespace) -> int:
     if not os.path.exists(args.products):
         raise IfcbError(f"products {args.products} does not exist")
     with _output(args.out) as out:
-        result = daily_abundance(
-            args.root, args.products, threshold=args.threshold, method=args.method, start_time=args.start,
-            end_time=args.end, instrument=args.instrument, workers=args.workers,
-            progress=_Progress.for_stderr("abundance"),
-        )  # fmt: skip
+        if args.scheduler is not None:
+            result = _on_dask().daily_abundance(
+                args.root, args.products, threshold=args.threshold, method=args.method, start_time=args.start,
+                end_time=args.end, instrument=args.instrument, scheduler=args.scheduler,
+            )  # fmt: skip
+        else:
+            result = daily_abundance(
+                args.root, args.products, threshold=args.threshold, method=args.method, start_time=args.start,
+                end_time=args.end, instrument=args.instrument, workers=args.workers,
+                progress=_Progress.for_stderr("abundance"),
+            )  # fmt: skip
         write_abundance_csv(result.rows, out)
     for skipped in result.skipped:
         _warn("abundance", f"skipped {skipped.pid}: {skipped.reason}")
@@ -252,6 +273,10 @@ def _add_method(parser: argparse.ArgumentParser) -> None:
 
 def _add_workers(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_workers, help="processes to use (default: every core)")
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="run on this Dask scheduler (tcp://host:8786), or 'local' for a LocalCluster; needs ifcbkit[dask]",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

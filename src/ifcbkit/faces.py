@@ -179,6 +179,18 @@ def map_emits(op: Op[Any], function: Callable[[Any], Iterable[Any]]) -> Op[Any]:
                 error = e
 
 
+def collect(op: Op[Any]) -> Op[list[Any]]:
+    """Run a stream operation inside an operation: the values it emits, as a list."""
+    values: list[Any] = []
+
+    def keep(value: Any) -> tuple[()]:
+        values.append(value)
+        return ()
+
+    yield from map_emits(op, keep)
+    return values
+
+
 class _Returned(NamedTuple):
     value: Any
 

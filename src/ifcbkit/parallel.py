@@ -129,13 +129,19 @@ def bins_under(
     return key, [f["pid"] for f in listed]
 
 
+def metadata_or_failure(source: Any, pid: str, method: MlMethod) -> dict[str, Any] | BinFailure:
+    """``source.bin_metadata(pid, method=method)`` (a data directory or any sync bin store), or the
+    :class:`BinFailure` that says why the bin could not be read."""
+    try:
+        return source.bin_metadata(pid, method=method)
+    except (IfcbError, OSError) as e:
+        return BinFailure(pid, str(e))
+
+
 def metadata_job(job: tuple[str, tuple[str, ...], tuple[str, ...], str, str]) -> dict[str, Any] | BinFailure:
     """One bin's metadata in a worker, or the :class:`BinFailure` that says why it could not be read."""
     root, include, exclude, pid, method = job
-    try:
-        return shared_directory(root, include, exclude).bin_metadata(pid, method=method)  # type: ignore[arg-type]
-    except (IfcbError, OSError) as e:
-        return BinFailure(pid, str(e))
+    return metadata_or_failure(shared_directory(root, include, exclude), pid, method)  # type: ignore[arg-type]
 
 
 def iter_bin_metadata(

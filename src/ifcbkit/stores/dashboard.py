@@ -326,6 +326,9 @@ class _DashboardBins(_KeyedBins):
         self._httpx = httpx
         self._auth = auth
         self._owns_client = client is None
+        self._headers = bool(headers)
+        self._settings = {"timeout": timeout, "max_concurrency": max_concurrency, "retries": self.retry,
+                          "deadline": deadline, "max_bytes": dict(max_bytes or {})}  # fmt: skip
         if client is None:
             client = self._new_client(
                 headers=dict(headers or {}),
@@ -354,6 +357,19 @@ class _DashboardBins(_KeyedBins):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, dataset={self.dataset!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A pickled store is its URL, dataset and settings; the copy makes its own client. A store with
+        credentials (user info or a query in its URL, headers) or an injected client is not pickled:
+        its credentials would travel in the pickle (a Dask task graph, a pool's queue)."""
+        if self._auth is not None or self._params or self._headers:
+            raise TypeError(
+                f"{self!r} holds credentials (in its URL or headers) and is not pickled, so that they stay out of"
+                " task graphs and logs: make the store where it is used"
+            )
+        if not self._owns_client:
+            raise TypeError(f"{self!r} uses an injected HTTP client, which cannot be sent to another process")
+        return (_rebuilt, (type(self), self.base_url, self.dataset, self._settings))
 
     # ----- URLs -----
 
@@ -517,6 +533,10 @@ class _DashboardBins(_KeyedBins):
             return metadata_from_api(bin_id, api)
         except (TypeError, ValueError, OverflowError) as e:
             raise FormatError(url, f"unexpected bin metadata: {e}") from None
+
+
+def _rebuilt(cls: type[_DashboardBins], base_url: str, dataset: str | None, settings: dict[str, Any]) -> Any:
+    return cls(base_url, dataset, **settings)
 
 
 class DashboardBinStore(_DashboardBins, SyncFace):

@@ -38,8 +38,8 @@ from typing import Any, Literal
 
 from ..cache import LRUCache, cache_token
 from ..errors import IfcbError, InvalidIdentifierError, NotFoundError, StoreError
-from ..faces import AsyncFace, Call, Emit, Op, SyncFace, map_emits, operation, stream
-from ..identifiers import bin_key, parse_bin, parse_bin_key, parse_instruments, parse_roi_id
+from ..faces import AsyncFace, Call, Emit, Op, SyncFace, collect, map_emits, operation, stream
+from ..identifiers import add_target, bin_key, parse_bin, parse_bin_key, parse_instruments, parse_roi_id
 from .base import ImageFormat, _KeyedBins, _RoiStore, check_file_type
 
 Layout = Literal["year", "flat"]
@@ -192,7 +192,19 @@ class KeyLayout:
     def roi_image(self, roi_id: str, file_type: str = "png") -> str:
         """The object key of an encoded ROI image."""
         bin_id, target = parse_roi_id(roi_id)
-        return f"{self._bin_dir(bin_id)}{bin_id}/{target:05d}.{file_type}"
+        return f"{self.roi_prefix(bin_id)}{target:05d}.{file_type}"
+
+    def roi_prefix(self, bin_id: str) -> str:
+        """The key prefix of a bin's ROI images."""
+        return f"{self._bin_dir(bin_id)}{bin_id}/"
+
+    def parse_roi_image(self, bin_id: str, key: str, file_type: str = "png") -> str | None:
+        """The ROI id of one of ``bin_id``'s image keys (``None`` for any other key)."""
+        prefix, suffix = self.roi_prefix(bin_id), f".{file_type}"
+        number = key[len(prefix) : -len(suffix)] if key.startswith(prefix) and key.endswith(suffix) else ""
+        if len(number) in (5, 6) and number.isdigit() and number.isascii() and int(number) >= 1:
+            return add_target(bin_id, int(number))
+        return None
 
     def listing_prefixes(self, year: int | str | None = None) -> list[str]:
         """The key prefixes to list for the bins of ``year`` (an int, ``'legacy'`` or ``None``: all)."""
@@ -422,6 +434,13 @@ class _ObjectRois(_RoiStore):
     @operation
     def exists(self, roi_id: str) -> Op[bool]:
         return (yield from self._obj_exists(self._key(roi_id)))  # type: ignore[attr-defined]
+
+    @operation
+    def list_roi_ids(self, bin_id: str) -> Op[list[str]]:
+        """The sorted ids of the bin's images stored here (of this store's file type), from one listing."""
+        keys = yield from collect(self._obj_keys(self.layout.roi_prefix(bin_id)))  # type: ignore[attr-defined]
+        found = (self.layout.parse_roi_image(bin_id, key, self.file_type) for key in keys)
+        return sorted(roi_id for roi_id in found if roi_id is not None)
 
     @operation
     def put(self, roi_id: str, image_data: bytes) -> Op[None]:

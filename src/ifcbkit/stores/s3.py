@@ -22,10 +22,10 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import MissingDependencyError, NotFoundError, StoreError
-from ..faces import AsyncFace, Call, Emit, Op, SyncFace
+from ..faces import AsyncFace, Call, Emit, Op, SyncFace, state_without_bound_methods
 from ..identifiers import add_target, parse_bin_key, parse_roi_id
 from .base import ImageFormat, check_file_type
 from .objectstore import (
@@ -42,13 +42,50 @@ from .objectstore import (
 _CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 
+class S3ClientSettings(NamedTuple):
+    """What a pickled S3 store carries instead of its client: where S3 is, never who you are. The
+    unpickled store makes a boto3 client with these settings and the credentials of the process it
+    is in (environment variables, ``~/.aws``, an instance or pod role), so that keys never travel in
+    a pickle, a process pool's queue or a Dask task graph."""
+
+    endpoint_url: str | None
+    region_name: str | None
+    config: Any  # botocore's Config (retries, addressing style, timeouts), when the client has one
+
+    @classmethod
+    def of(cls, client: Any) -> S3ClientSettings:
+        meta = getattr(client, "meta", None)
+        return cls(
+            getattr(meta, "endpoint_url", None), getattr(meta, "region_name", None), getattr(meta, "config", None)
+        )
+
+    def client(self) -> Any:
+        """A boto3 S3 client with these settings."""
+        try:
+            import boto3
+        except ImportError:
+            raise MissingDependencyError("S3 stores sent to another process", "s3", "boto3") from None
+        options = {"endpoint_url": self.endpoint_url, "region_name": self.region_name, "config": self.config}
+        return boto3.client("s3", **{k: v for k, v in options.items() if v is not None})
+
+
 class _S3Objects:
-    """Object access (the ``_obj_*`` primitives) through an S3 client, sync or async."""
+    """Object access (the ``_obj_*`` primitives) through an S3 client, sync or async. Pickles without
+    its client (see :class:`S3ClientSettings`)."""
 
     bucket: str
     client: Any
     layout: KeyLayout
     check_versions: bool = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = state_without_bound_methods(self)
+        state["client"] = S3ClientSettings.of(self.client)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.client = state["client"].client()
 
     def _init_s3(self, bucket: str, client: Any) -> None:
         if not isinstance(bucket, str) or not bucket:
@@ -197,7 +234,7 @@ class AsyncS3RoiStore(_S3Rois, AsyncFace):
 
 __all__ = [
     "AsyncDictRoiStore", "AsyncS3BinStore", "AsyncS3RoiStore", "IfcbBinKeyTransformer", "IfcbPidTransformer",
-    "S3BinStore", "S3RoiStore", "list_roi_ids_from_s3",
+    "S3BinStore", "S3ClientSettings", "S3RoiStore", "list_roi_ids_from_s3",
 ]  # fmt: skip
 
 
