@@ -33,7 +33,7 @@ from ifcbkit.parallel import iter_bin_metadata
 from ifcbkit.stores.dashboard import DashboardBinStore
 from ifcbkit.stores.s3 import S3BinStore, S3RoiStore
 from ifcbkit.testing import Roi, write_bin
-from servers import ACCESS_KEY, REGION, SECRET_KEY, temporary_directory
+from servers import ACCESS_KEY, REGION, SECRET_KEY, DashboardServer, temporary_directory
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "tests" / "data" / "sample"
@@ -234,6 +234,45 @@ def test_task_graphs_carry_bin_ids_and_no_credentials(s3_sample, monkeypatch):
         monkeypatch.setenv(name, value)
     restored = pickle.loads(pickle.dumps(s3_sample))  # it uses those of the process it is in
     assert restored.read_header("D20240215T150055_IFCB010") == s3_sample.read_header("D20240215T150055_IFCB010")
+
+
+def test_a_dashboard_store_works_from_the_workers(client):
+    """A dashboard cannot list its bins here: the ids are given, and the workers read the raw files over HTTP."""
+    listed = list(SyncIfcbDataDirectory(SAMPLE).list())
+    files = {f["pid"]: Path(f["hdr"]).with_suffix("") for f in listed}
+    serial = list(iter_bin_metadata(SAMPLE, workers=1))
+    with DashboardServer(files, {}) as server:
+        store = DashboardBinStore(server.url, "mvco")
+        with pytest.raises(TypeError, match="cannot list its bins"):
+            on_dask.metrics(store, scheduler=client)
+        result = on_dask.metrics(store, bins=list(files), scheduler=client)
+        store.close()
+    assert plain(result.rows) == plain(serial) and result.failures == []
+    assert {r.client_port for r in server.requests}  # the workers asked the server
+
+
+def test_every_store_pickles_and_reads_the_same_after(tmp_path, s3_sample, monkeypatch):
+    from ifcbkit import AsyncIfcbDataDirectory
+    from ifcbkit.stores import AsyncFilesystemBinStore, SyncFilesystemBinStore, SyncFilesystemRoiStore
+    from ifcbkit.stores.objectstore import MemoryStore, ObjectBinStore, ObjectRoiStore
+
+    for name, value in (("AWS_ACCESS_KEY_ID", ACCESS_KEY), ("AWS_SECRET_ACCESS_KEY", SECRET_KEY)):
+        monkeypatch.setenv(name, value)
+    pid = "IFCB5_2014_100_120000"
+    roi_id = f"{pid}_00002"
+    memory = MemoryStore()
+    objects = ObjectBinStore(memory)
+    for fileset in SyncIfcbDataDirectory(SAMPLE).list():
+        for ext in ("hdr", "adc", "roi"):
+            objects.put(f"{fileset['pid']}.{ext}", Path(fileset[ext]).read_bytes())
+    expected = SyncIfcbDataDirectory(SAMPLE).read_image(roi_id).tobytes()
+    readers = [SyncIfcbDataDirectory(SAMPLE), SyncFilesystemBinStore(SAMPLE), objects, s3_sample]
+    for reader in readers:
+        copy = pickle.loads(pickle.dumps(reader))
+        assert type(copy) is type(reader) and copy.read_image(roi_id).tobytes() == expected, reader
+    for other in (AsyncIfcbDataDirectory(SAMPLE), AsyncFilesystemBinStore(SAMPLE), SyncFilesystemRoiStore(SAMPLE),
+                  ObjectRoiStore(memory), S3RoiStore(s3_sample.bucket, s3_sample.client)):  # fmt: skip
+        assert type(pickle.loads(pickle.dumps(other))) is type(other)
 
 
 def test_a_dashboard_store_with_credentials_is_not_pickled():

@@ -2,12 +2,14 @@
 abundance as a reduction, and image extraction into a store (the ``dask`` extra).
 
 A *source* is a data root (a path), a data directory, or a sync bin store (filesystem, S3, a
-dashboard, an object store). The listing runs here, in the client; tasks carry the source once
-(one key of the graph, kept by each worker) and bin ids, never bin bytes, and each task holds at
-most one bin's files at a time. Results come back in listing order and equal a serial run's, row
-for row. Stores pickle without secrets: an S3 store makes its client on the worker with the
-worker's own credentials (see :class:`~ifcbkit.stores.s3.S3ClientSettings`), and a dashboard store
-with credentials refuses to be pickled.
+dashboard, an object store). Every function takes ``bins=`` (ids) for a source that cannot list
+its bins, such as a dashboard, or to work on a chosen few. The listing runs here, in the client.
+Tasks carry the source once (one key of the graph, kept by each worker) and bin ids, never bin
+bytes, and each task holds at most one bin's files at a time. Results come back in listing order
+and equal a serial run's, row for row. Stores pickle without secrets: an S3 store makes its client
+on the worker with the worker's own credentials (see
+:class:`~ifcbkit.stores.s3.S3ClientSettings`), and a dashboard store with credentials refuses to
+be pickled.
 
 ``scheduler`` is a :class:`distributed.Client`, the address of a running scheduler
 (``"tcp://host:8786"``), ``"local"`` (a :class:`distributed.LocalCluster` for the call), or
@@ -30,7 +32,7 @@ from .atomic import atomic_file
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory, TimeLike
 from .errors import IfcbError, MissingDependencyError
 from .faces import AsyncFace
-from .identifiers import bin_timestamp, parse_roi_id
+from .identifiers import bin_timestamp, parse_roi_id, validate_bin_id
 from .metrics import METADATA_FIELDS, MlMethod, check_method
 from .parallel import BinFailure, metadata_or_failure
 from .stores.base import ImageFormat, check_file_type, encode_image
@@ -103,6 +105,17 @@ def list_bin_ids(
 # Dask spends a few milliseconds on each task; a day of one instrument's bins is 50-150 bins, tens
 # of milliseconds of work. Whole days are joined into a partition until it holds this many bins.
 MIN_PARTITION_BINS = 500
+
+
+def _bin_ids(
+    source: Any, bins: Iterable[str] | None, start_time: TimeLike | None, end_time: TimeLike | None,
+    instrument: int | str | Iterable[int | str] | None,
+) -> list[str]:  # fmt: skip
+    """The bins to work on: ``bins`` (validated, within the filters) when given, else the source's listing."""
+    if bins is None:
+        return list_bin_ids(source, start_time=start_time, end_time=end_time, instrument=instrument)
+    keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
+    return [pid for pid in map(validate_bin_id, bins) if keep((), pid)]
 
 
 def _partitions(pids: Sequence[str], partition_size: int | None) -> list[list[str]]:
@@ -192,6 +205,7 @@ def metadata_bag(
     end_time: TimeLike | None = None,
     instrument: int | str | Iterable[int | str] | None = None,
     partition_size: int | None = None,
+    bins: Iterable[str] | None = None,
 ) -> db.Bag:
     """A bag of each bin's :meth:`~ifcbkit.reading.BinReading.bin_metadata` (a dict, or the
     :class:`~ifcbkit.parallel.BinFailure` that says why the bin could not be read), in listing order.
@@ -201,7 +215,7 @@ def metadata_bag(
     """
     check_method(method)
     reader = as_source(source)
-    pids = list_bin_ids(reader, start_time=start_time, end_time=end_time, instrument=instrument)
+    pids = _bin_ids(reader, bins, start_time, end_time, instrument)
     return bins_bag(pids, partition_size=partition_size).map_partitions(_metadata_partition, _shared(reader), method)
 
 
@@ -220,6 +234,7 @@ def metrics(
     end_time: TimeLike | None = None,
     instrument: int | str | Iterable[int | str] | None = None,
     partition_size: int | None = None,
+    bins: Iterable[str] | None = None,
     scheduler: Scheduler = None,
 ) -> MetricsResult:
     """Every bin's metrics, computed on ``scheduler``: the same rows, in the same order, as a serial
@@ -229,7 +244,7 @@ def metrics(
         MissingDependencyError: without ``distributed``; ValueError: for an unknown ``method``.
     """
     bag = metadata_bag(source, method=method, start_time=start_time, end_time=end_time, instrument=instrument,
-                       partition_size=partition_size)  # fmt: skip
+                       partition_size=partition_size, bins=bins)  # fmt: skip
     results = _gather(bag, scheduler)
     rows = [r for r in results if not isinstance(r, BinFailure)]
     return MetricsResult(rows, [r for r in results if isinstance(r, BinFailure)])
@@ -254,6 +269,7 @@ def metadata_dataframe(
     end_time: TimeLike | None = None,
     instrument: int | str | Iterable[int | str] | None = None,
     partition_size: int | None = None,
+    bins: Iterable[str] | None = None,
 ) -> Any:
     """The metrics as a lazy ``dask.dataframe`` (needs pandas): the columns of ``ifcbkit metrics``
     with the dtypes of :data:`METADATA_DTYPES` in every partition. A bin that cannot be read fails the
@@ -268,7 +284,7 @@ def metadata_dataframe(
     except ImportError:
         raise MissingDependencyError("metrics as a dataframe", "pandas", "pandas") from None
     bag = metadata_bag(source, method=method, start_time=start_time, end_time=end_time, instrument=instrument,
-                       partition_size=partition_size)  # fmt: skip
+                       partition_size=partition_size, bins=bins)  # fmt: skip
     meta = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in METADATA_DTYPES.items()})
     parts = [dask.delayed(_frame)(part) for part in bag.to_delayed()]
     return dd.from_delayed(parts, meta=meta, verify_meta=False)
@@ -293,6 +309,7 @@ def daily_abundance(
     end_time: TimeLike | None = None,
     instrument: int | str | Iterable[int | str] | None = None,
     partition_size: int | None = None,
+    bins: Iterable[str] | None = None,
     scheduler: Scheduler = None,
 ) -> AbundanceResult:
     """:func:`ifcbkit.daily_abundance` on a cluster: per-bin class counts in tasks, summed by day in a
@@ -307,7 +324,7 @@ def daily_abundance(
     threshold = check_threshold(threshold)
     check_method(method)
     reader = as_source(source)
-    pids = list_bin_ids(reader, start_time=start_time, end_time=end_time, instrument=instrument)
+    pids = _bin_ids(reader, bins, start_time, end_time, instrument)
     files = score_files(scores)
     keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
     bag = bins_bag(pids, partition_size=partition_size).map_partitions(
@@ -413,6 +430,7 @@ def extract_images(
     stitch: bool = True,
     file_type: ImageFormat = "png",
     partition_size: int | None = None,
+    bins: Iterable[str] | None = None,
     scheduler: Scheduler = None,
 ) -> ExtractResult:
     """Write every image of the bins into ``target``, in parallel and idempotently: an image already
@@ -427,7 +445,7 @@ def extract_images(
     """
     reader = as_source(source)
     sink = _DirectoryTarget(target, file_type) if isinstance(target, (str, os.PathLike)) else _StoreTarget(target)
-    pids = list_bin_ids(reader, start_time=start_time, end_time=end_time, instrument=instrument)
+    pids = _bin_ids(reader, bins, start_time, end_time, instrument)
     bag = bins_bag(pids, partition_size=partition_size).map_partitions(
         _extract_partition, _shared(reader), _shared(sink), stitch
     )
