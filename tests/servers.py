@@ -5,6 +5,7 @@ stops its threads and closes its sockets on exit."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import re
@@ -175,6 +176,8 @@ class DashboardBehaviour:
     partial: str | None = None  # a 206 that lies: "whole", "shifted", "unlabelled" or "long"
     redirect_to: str | None = None  # answer every request with a 302 to this base URL
     drip: float = 0.0  # send bodies 40 bytes at a time, this many seconds apart
+    export_metadata: bool = True  # False: a dashboard from before /api/export_metadata (404)
+    latency: float = 0.0  # added to every request, as a far-away server's round trip
     huge_header: int = 0  # serve every .hdr as this many bytes of header-like text
     chunked: bool = False  # send bodies with chunked transfer encoding, without a Content-Length
 
@@ -195,15 +198,32 @@ class Seen:
 
 @dataclass
 class DashboardServer:
-    """Serves bins as ``/{dataset}/{pid}.{ext}`` and metadata as ``/api/bin/{pid}?dataset=...``."""
+    """An IFCB dashboard lookalike, answering as ifcbdb does (``dashboard/urls.py`` and ``views.py``):
+
+    - raw files at ``/{dataset}/{pid}.{ext}`` and ``/data/{pid}.{ext}`` (Range requests only when
+      the behaviour says so: ifcbdb's ``FileResponse`` honours none);
+    - ``/api/bin/{pid}?dataset=`` (``api``, or made from ``catalog`` with previous/next bin ids);
+    - with a ``catalog`` (``{pid: metadata}``): ``/api/export_metadata/{dataset}`` as ifcbdb's CSV
+      (``start_date``/``end_date`` inclusive, ``instrument``, ``include_skip``; 404 when nothing
+      matches), ``/api/list_datasets`` and ``POST /api/closest_bin``;
+    - ``products`` (``{pid: {kind: path}}``): ``/{dataset}/{pid}_class_scores.csv``,
+      ``_features.csv`` and ``_blob.zip`` (also under ``/data/`` but for class scores);
+    - 404 for anything else. ``served`` counts the body bytes sent per path.
+    """
 
     files: Mapping[str, Path]  # pid -> base path (without extension)
     api: Mapping[str, dict[str, Any]]  # pid -> /api/bin JSON
     dataset: str | None = "mvco"
     behaviour: DashboardBehaviour = field(default_factory=DashboardBehaviour)
     requests: list[Seen] = field(default_factory=list)
+    catalog: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    products: Mapping[str, Mapping[str, Path]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from collections import Counter
+
+        self.served: Counter[str] = Counter()
+        self._order = sorted(self.catalog)
         self._lock = threading.Lock()
         self._count = 0
         self._inflight = 0
@@ -226,7 +246,81 @@ class DashboardServer:
     def statuses(self, path_suffix: str = "") -> list[int]:
         return [r.status for r in self.requests if r.path.endswith(path_suffix)]
 
-    def _answer(self, method: str, target: str, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+    # ----- the ifcbdb API over the catalog -----
+
+    def _api_bin(self, pid: str) -> dict[str, Any]:
+        meta = self.catalog[pid]
+        k = self._order.index(pid)
+        return {
+            "previous_bin_id": self._order[k - 1] if k > 0 else None,
+            "next_bin_id": self._order[k + 1] if k + 1 < len(self._order) else None,
+            "lat": meta.get("lat"), "lng": meta.get("lng"), "depth": meta.get("depth"), "timestamp_iso":
+            meta["timestamp_iso"], "instrument": meta["instrument"], "num_triggers": meta.get("num_triggers", 0),
+            "num_images": meta["num_images"], "ml_analyzed": f"{meta['ml_analyzed']:.3f} ml",
+            "size": meta.get("size", 0),
+            "skip": bool(meta.get("skip")), "sample_type": meta.get("sample_type") or "", "cruise": "", "cast": "",
+            "niskin": None, "tags": [], "datasets": [self.dataset], "primary_dataset": self.dataset,
+            "trigger_freq": 0.0, "concentration": 0.0,
+        }  # fmt: skip
+
+    def _ifcbdb_api(
+        self, method: str, path: str, query: Mapping[str, list[str]], body: bytes
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        from datetime import datetime, timedelta, timezone
+
+        if path == "/api/list_datasets":
+            return 200, {"Content-Type": "application/json"}, json.dumps({"datasets": [self.dataset]}).encode()
+        if path == "/api/closest_bin" and method == "POST":
+            form = parse_qs(body.decode())
+            if form.get("dataset", [None])[0] != self.dataset:
+                return 404, {}, b"no such dataset"
+            target = datetime.fromisoformat(form["target_date"][0])
+            closest = min(self._order, key=lambda p: abs(_when(p) - target))
+            return 200, {"Content-Type": "application/json"}, json.dumps({"bin_id": closest}).encode()
+        match = re.fullmatch(r"/api/export_metadata/([^/]*)", path)
+        if match is None:
+            return None
+        if not self.behaviour.export_metadata or match[1] != (self.dataset or ""):
+            return 404, {}, b"no bins match the given query"
+        start = query.get("start_date", [None])[0]
+        end = query.get("end_date", [None])[0]
+        low = datetime.fromisoformat(start).replace(tzinfo=timezone.utc) if start else None
+        high = (
+            datetime.fromisoformat(end).replace(tzinfo=timezone.utc) + timedelta(days=1) if end else None
+        )  # inclusive
+        instrument = query.get("instrument", [None])[0]
+        include_skip = query.get("include_skip", ["true"])[0].lower() == "true"
+        rows = []
+        for pid in self._order:
+            meta = self.catalog[pid]
+            when = _when(pid)
+            if (
+                (low and when < low)
+                or (high and when > high)
+                or (instrument and meta["instrument"] != f"IFCB{instrument}")
+            ):
+                continue
+            if meta.get("skip") and not include_skip:
+                continue
+            rows.append(meta)
+        if not rows:
+            return 404, {}, b"no bins match the given query"
+        out = io.StringIO()
+        out.write("dataset,pid,sample_time,ifcb,ml_analyzed,latitude,longitude,depth,cruise,cast,niskin,sample_type,"
+                  "n_images,comment_summary,trigger_selection,skip\r\n")  # fmt: skip
+        for meta in rows:
+            lat, lng = meta.get("lat"), meta.get("lng")
+            out.write(",".join([
+                self.dataset or "", meta["pid"], str(_when(meta["pid"])), meta["instrument"].removeprefix("IFCB"),
+                repr(meta["ml_analyzed"]), "" if lat is None else repr(lat), "" if lng is None else repr(lng),
+                str(meta.get("depth", "")), "", "", "", meta.get("sample_type") or "", str(meta["num_images"]), "", "",
+                "1" if meta.get("skip") else "0",
+            ]) + "\r\n")  # fmt: skip
+        return 200, {"Content-Type": "text/csv"}, out.getvalue().encode()
+
+    def _answer(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self._count += 1
             count = self._count
@@ -239,14 +333,30 @@ class DashboardServer:
             return 503, {}, b"busy"
         url = urlsplit(target)
         query = parse_qs(url.query)
+        if self.catalog:
+            answer = self._ifcbdb_api(method, url.path, query, body)
+            if answer is not None:
+                return answer
         match = re.fullmatch(r"/api/bin/([^/]+)", url.path)
         if match is not None:
             pid = match[1]
-            if pid not in self.api or query.get("dataset", [None])[0] != self.dataset:
+            answers = self.api or {p: self._api_bin(p) for p in self.catalog if p == pid}
+            if pid not in answers or query.get("dataset", [None])[0] != self.dataset:
                 return 404, {}, b"no such bin"
-            return 200, {"Content-Type": "application/json"}, json.dumps(self.api[pid]).encode()
-        prefix = f"/{self.dataset}/" if self.dataset else "/"
-        name = url.path[len(prefix) :] if url.path.startswith(prefix) else ""
+            return 200, {"Content-Type": "application/json"}, json.dumps(answers[pid]).encode()
+        if url.path.startswith("/data/"):
+            name = url.path[len("/data/") :]
+        elif self.dataset and url.path.startswith(f"/{self.dataset}/"):
+            name = url.path[len(f"/{self.dataset}/") :]
+        else:
+            return 404, {}, b"not found"
+        product = re.fullmatch(r"(.+)_(class_scores\.csv|features\.csv|blob\.zip)", name)
+        if product is not None:
+            kind = {"class_scores.csv": "class_scores", "features.csv": "features", "blob.zip": "blobs"}[product[2]]
+            found = self.products.get(product[1], {}).get(kind)
+            if found is None or (kind == "class_scores" and url.path.startswith("/data/")):
+                return 404, {}, b"no such product"
+            return 200, {}, Path(found).read_bytes()
         pid, _, ext = name.rpartition(".")
         if b.huge_header and ext == "hdr":
             return 200, {}, _Huge(b.huge_header)
@@ -286,10 +396,12 @@ class DashboardServer:
                 with server._lock:
                     server._inflight += 1
                     server.max_inflight = max(server.max_inflight, server._inflight)
+                length = int(self.headers.get("Content-Length") or 0)
+                request_body = self.rfile.read(length) if length else b""
                 try:
-                    if server.behaviour.delay:
-                        time.sleep(server.behaviour.delay)
-                    status, headers, body = server._answer(self.command, self.path, self.headers)
+                    if server.behaviour.delay or server.behaviour.latency:
+                        time.sleep(server.behaviour.delay + server.behaviour.latency)
+                    status, headers, body = server._answer(self.command, self.path, self.headers, request_body)
                 finally:
                     with server._lock:
                         server._inflight -= 1
@@ -309,6 +421,8 @@ class DashboardServer:
                 self.end_headers()
                 if not with_body:
                     return
+                with server._lock:
+                    server.served[urlsplit(self.path).path] += len(body)
                 size = 40 if behaviour.drip else 1 << 16
                 try:
                     for start in range(0, len(body), size):
@@ -328,10 +442,19 @@ class DashboardServer:
             def do_HEAD(self) -> None:
                 self._handle(False)
 
+            def do_POST(self) -> None:
+                self._handle(True)
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         return Handler
+
+
+def _when(pid: str) -> Any:
+    from ifcbkit.identifiers import bin_timestamp
+
+    return bin_timestamp(pid)
 
 
 class _Huge:

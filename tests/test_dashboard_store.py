@@ -270,13 +270,16 @@ async def test_bin_metadata_from_the_api(face, serve, reference_answer):
 
 @pytest.mark.parametrize("pid", [REAL_D, REAL_I, GENERATED_I, TRUNCATED])
 async def test_api_metadata_agrees_with_the_local_metadata(pid, serve, references):
-    server = serve(dataset=None)  # no dataset: /{pid}.ext and /api/bin/{pid}
+    server = serve(dataset=None)  # no dataset: /data/{pid}.ext and /api/bin/{pid}
     local = references[pid].bin_metadata(pid)
     async with dashboard("async", server.url, dataset=None) as store:
         remote = await store.bin_metadata(pid)
         assert await store.bin_metadata(pid, method="adc") == pytest.approx(local, nan_ok=True)
     assert server.requests[0].path == f"/api/bin/{pid}"
-    assert (server.requests[-1].method, server.requests[-1].path) == ("HEAD", f"/{pid}.roi")  # sized, not downloaded
+    assert (server.requests[-1].method, server.requests[-1].path) == (
+        "HEAD",
+        f"/data/{pid}.roi",
+    )  # sized, not downloaded
     for key in ("pid", "timestamp_iso", "instrument", "num_triggers", "num_images", "size", "sample_type", "lat",
                 "lng"):  # fmt: skip
         assert remote[key] == local[key], key
@@ -392,8 +395,8 @@ async def test_hostile_bin_metadata_is_a_format_error(face, serve, answer):
     server.api = {REAL_D: {}}
     original = server._answer
 
-    def answering(method, target, headers):
-        status, head, body = original(method, target, headers)
+    def answering(method, target, headers, body=b""):
+        status, head, body = original(method, target, headers, body)
         return (status, head, answer) if "/api/bin/" in target else (status, head, body)
 
     server._answer = answering  # type: ignore[method-assign]
@@ -477,7 +480,9 @@ async def test_max_bytes_can_be_raised_for_one_kind(face, serve):
     async with dashboard(face, server.url, max_bytes={"hdr": 4 << 20}) as store:
         header = await resolve(store.read_header(REAL_D))  # 3 MiB of "key: value" lines, read in full
     assert header["key"] == "value"
-    with pytest.raises(ValueError, match=r"max_bytes takes the keys \['adc', 'api', 'hdr', 'roi'\], not \['png'\]"):
+    with pytest.raises(
+        ValueError, match=r"max_bytes takes the keys \['adc', 'api', 'hdr', 'product', 'roi'\], not \['png'\]"
+    ):
         DashboardBinStore(server.url, "mvco", max_bytes={"png": 1})
 
 

@@ -309,10 +309,10 @@ def test_bin_metadata_from_any_api_answer_is_metadata_or_a_format_error(served, 
     server.behaviour = DashboardBehaviour()
     original = DashboardServer._answer
 
-    def answering(method, target, headers):
+    def answering(method, target, headers, body=b""):
         if "/api/bin/" in target:
             return 200, {"Content-Type": "application/json"}, answer
-        return original(server, method, target, headers)
+        return original(server, method, target, headers, body)
 
     server._answer = answering  # type: ignore[method-assign]
     try:

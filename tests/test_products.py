@@ -425,3 +425,13 @@ def test_a_directory_named_like_a_class_scores_file_is_a_clear_error(tmp_path):
     odd.mkdir()
     with pytest.raises(MissingFileError, match=r"_class_scores\.csv is a directory, not a file"):
         read_class_scores(odd)
+
+
+def test_ifcb_features_names_are_found(tmp_path):
+    """ifcb-features writes ``{pid}_features_v4.csv`` and ``{pid}_blobs_v4.zip``; both are found."""
+    features = touch(tmp_path / "D2024" / f"{PID}_features_v4.csv", b"roi_number,Area\n1,12\n")
+    blobs = write_blobs(tmp_path / "D2024" / f"{PID}_blobs_v4.zip", {f"{PID}_00001.png": png()})
+    products = SyncProductDirectory(tmp_path)
+    assert products.find(PID, "features") == str(features) and products.find(PID, "blobs") == str(blobs)
+    assert parse_product_name(f"{PID}_features_v4.csv") == (PID, "features", 4)
+    assert read_features(features) == [(1, {"Area": 12})]

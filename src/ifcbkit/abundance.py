@@ -14,7 +14,7 @@ import csv
 import math
 import os
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import IO, Any, NamedTuple
 
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, TimeLike
@@ -197,6 +197,10 @@ def score_files(scores: ScoresSource) -> dict[str, str]:
     return {pid: product.path for pid, product in best.items()}
 
 
+def _day(pid: str) -> str:
+    return parse_bin(pid).timestamp.date().isoformat()
+
+
 def counts_or_skipped(
     source: Any, pid: str, score_path: str | None, threshold: float, method: MlMethod
 ) -> BinCounts | Skipped:
@@ -256,6 +260,7 @@ def daily_abundance(
     exclude: Iterable[str] = DEFAULT_EXCLUDE,
     workers: int | None = None,
     progress: Progress | None = None,
+    skip_days: Container[str] = (),
 ) -> AbundanceResult:
     """Daily abundance of every class over the bins under ``data_root`` that have class scores.
 
@@ -264,12 +269,16 @@ def daily_abundance(
     or ``{pid: path}``. Bins without class scores, without a computable
     ``ml_analyzed`` or that cannot be read are in ``skipped``, and so are
     class-score files whose bin is not under ``data_root`` (within the same
-    time range and instruments). Bins are processed on ``workers`` processes.
+    time range and instruments). Bins are processed on ``workers`` processes. Bins of the UTC dates
+    in ``skip_days`` (``'YYYY-MM-DD'``: days a re-run already has) are left out.
     """
     threshold = check_threshold(threshold)
     check_method(method)
     key, pids = bins_under(data_root, include, exclude, start_time, end_time, instrument)
     files = score_files(scores)
+    if skip_days:
+        pids = [pid for pid in pids if _day(pid) not in skip_days]
+        files = {pid: path for pid, path in files.items() if _day(pid) not in skip_days}
     if any(path.lower().endswith((".h5", ".hdf5")) for path in files.values()):
         _import_h5py()  # fail once, here, rather than in every worker
     jobs = [(*key, pid, files.get(pid), threshold, method) for pid in pids]

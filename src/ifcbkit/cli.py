@@ -10,25 +10,28 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import itertools
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
 import time
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
-from .abundance import daily_abundance, write_abundance_csv, write_rows_csv
+from .abundance import AbundanceResult, daily_abundance, write_abundance_csv, write_rows_csv
 from .atomic import atomic_file
 from .directory import FilesetFilter, SyncIfcbDataDirectory
 from .errors import IfcbError, IfcbWarning
 from .identifiers import parse_bin
-from .metrics import METADATA_FIELDS, ML_METHODS
+from .metrics import METADATA_FIELDS, ML_METHODS, MlMethod
 from .parallel import BinFailure, iter_bin_metadata
 from .stores.base import encode_image
 
@@ -186,26 +189,72 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_abundance(args: argparse.Namespace) -> int:
+DAILY_FILE = re.compile(r"(\d{4})(\d{2})(\d{2})_daily_summary_long\.csv", re.ASCII)
+
+
+def _complete_days(daily_dir: str | None) -> dict[str, str]:
+    """``{'YYYY-MM-DD': path}`` of the day files already in ``daily_dir`` (each was written whole)."""
+    if daily_dir is None:
+        return {}
+    os.makedirs(daily_dir, exist_ok=True)
+    found = {}
+    for name in sorted(os.listdir(daily_dir)):
+        match = DAILY_FILE.fullmatch(name)
+        if match is not None:
+            found[f"{match[1]}-{match[2]}-{match[3]}"] = os.path.join(daily_dir, name)
+    return found
+
+
+def _abundance(args: argparse.Namespace, skip_days: Container[str]) -> AbundanceResult:
+    progress = _Progress.for_stderr("abundance")
+    if args.dashboard is not None:
+        from .dashboard_abundance import daily_abundance_from_dashboard
+
+        return daily_abundance_from_dashboard(
+            args.dashboard, args.dataset, threshold=args.threshold, start_time=args.start, end_time=args.end,
+            instrument=args.instrument, method=args.method, model=args.model, max_concurrency=args.connections,
+            skip_days=skip_days, progress=progress,
+        )  # fmt: skip
     if not os.path.exists(args.products):
         raise IfcbError(f"products {args.products} does not exist")
+    method: MlMethod = args.method or "adc"
+    if args.scheduler is not None:
+        return _on_dask().daily_abundance(
+            args.root, args.products, threshold=args.threshold, method=method, start_time=args.start,
+            end_time=args.end, instrument=args.instrument, scheduler=args.scheduler,
+        )  # fmt: skip
+    return daily_abundance(
+        args.root, args.products, threshold=args.threshold, method=method, start_time=args.start, end_time=args.end,
+        instrument=args.instrument, workers=args.workers, progress=progress, skip_days=skip_days,
+    )  # fmt: skip
+
+
+def cmd_abundance(args: argparse.Namespace) -> int:
+    complete = _complete_days(args.daily_dir)
     with _output(args.out) as out:
-        if args.scheduler is not None:
-            result = _on_dask().daily_abundance(
-                args.root, args.products, threshold=args.threshold, method=args.method, start_time=args.start,
-                end_time=args.end, instrument=args.instrument, scheduler=args.scheduler,
-            )  # fmt: skip
-        else:
-            result = daily_abundance(
-                args.root, args.products, threshold=args.threshold, method=args.method, start_time=args.start,
-                end_time=args.end, instrument=args.instrument, workers=args.workers,
-                progress=_Progress.for_stderr("abundance"),
-            )  # fmt: skip
-        write_abundance_csv(result.rows, out)
+        result = _abundance(args, complete)
+        rows: list[dict[str, Any]] = list(result.rows)
+        if args.daily_dir is not None:
+            for day, day_rows in itertools.groupby(result.rows, key=lambda row: row["date"]):
+                name = f"{day.replace('-', '')}_daily_summary_long.csv"
+                with atomic_file(os.path.join(args.daily_dir, name), "w") as f:
+                    write_abundance_csv(day_rows, f)
+            for path in complete.values():  # days a previous run completed: their rows, as written
+                with open(path, newline="", encoding="utf-8") as f:
+                    rows += csv.DictReader(f)
+            rows.sort(key=lambda row: row["date"])
+        write_abundance_csv(rows, out)
     for skipped in result.skipped:
         _warn("abundance", f"skipped {skipped.pid}: {skipped.reason}")
-    if not result.bins:
-        print(f"ifcbkit abundance: no bin could be counted ({len(result.skipped)} skipped)", file=sys.stderr)
+    if complete:
+        print(f"ifcbkit abundance: {len(complete)} days already complete in {args.daily_dir}, not fetched again",
+              file=sys.stderr)  # fmt: skip
+    if not result.bins and not complete:
+        if not result.skipped:
+            where = f"dataset {args.dataset!r}" if args.dashboard is not None else args.root
+            print(f"ifcbkit abundance: no bins in {where} in that range", file=sys.stderr)
+        else:
+            print(f"ifcbkit abundance: no bin could be counted ({len(result.skipped)} skipped)", file=sys.stderr)
         return EXIT_ERROR
     errors = sum(skipped.error for skipped in result.skipped)
     if errors:
@@ -263,11 +312,12 @@ def _add_filters(parser: argparse.ArgumentParser, *, instrument: bool = True) ->
         parser.add_argument("--instrument", type=_instrument, help="only this instrument number (10 or IFCB10)")
 
 
-def _add_method(parser: argparse.ArgumentParser) -> None:
+def _add_method(parser: argparse.ArgumentParser, default: str | None = "adc") -> None:
     parser.add_argument(
-        "--method", choices=ML_METHODS, default="adc",
+        "--method", choices=ML_METHODS, default=default,
         help="how ml_analyzed is computed: adc (the dashboard's ADC estimate, default), hdr (header times) or "
-        "reference (header times cross-checked against the ADC, 2%% rule)",
+        "reference (header times cross-checked against the ADC, 2%% rule); with --dashboard the default is the "
+        "dashboard's own ml_analyzed, and --method recomputes it from the raw files",
     )  # fmt: skip
 
 
@@ -328,14 +378,26 @@ def build_parser() -> argparse.ArgumentParser:
         "(_class.h5 or _class_scores.csv) under PRODUCTS. Bins without class scores or ml_analyzed are skipped "
         "with a warning.",
     )  # fmt: skip
-    abundance.add_argument("root", metavar="ROOT", help="data root")
-    abundance.add_argument("products", metavar="PRODUCTS", help="products root, or one class-score file")
+    abundance.add_argument("root", metavar="ROOT", nargs="?", help="data root (not with --dashboard)")
+    abundance.add_argument(
+        "products", metavar="PRODUCTS", nargs="?", help="products root, or one class-score file (not with --dashboard)"
+    )
+    abundance.add_argument("--dashboard", metavar="URL", help="an IFCB dashboard to read bins and class scores from")
+    abundance.add_argument("--dataset", metavar="NAME", help="the dashboard's dataset (with --dashboard)")
+    abundance.add_argument("--model", help="the dashboard's classifier model for class scores (dashboards 5.2 on)")
+    abundance.add_argument(
+        "--connections", type=_workers, default=8, help="requests in flight to the dashboard (default 8)"
+    )
+    abundance.add_argument(
+        "--daily-dir", metavar="DIR", help="also write DIR/YYYYMMDD_daily_summary_long.csv per day; a re-run skips "
+        "days already there",
+    )  # fmt: skip
     abundance.add_argument(
         "--threshold", type=_threshold, default=0.7, help="a ROI counts when its winning score is at least this "
         "(default 0.7)",
     )  # fmt: skip
     _add_filters(abundance)
-    _add_method(abundance)
+    _add_method(abundance, default=None)
     abundance.add_argument("--out", metavar="FILE", help="write the CSV here instead of stdout")
     _add_workers(abundance)
     abundance.set_defaults(run=cmd_abundance)
@@ -361,6 +423,22 @@ def _show_warnings_as_lines(command: str) -> None:
             default(message, category, filename, lineno, file, line)
 
     warnings.showwarning = show
+
+
+def _check_sources(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.command != "abundance":
+        return
+    if args.dashboard is not None:
+        if args.root is not None or args.products is not None:
+            parser.error("--dashboard reads bins and class scores from the dashboard: give no ROOT or PRODUCTS")
+        if not args.dataset:
+            parser.error("--dashboard needs --dataset NAME")
+        if args.scheduler is not None:
+            parser.error("--scheduler runs local trees on a cluster; a dashboard is read from here")
+    elif args.root is None or args.products is None:
+        parser.error("give ROOT and PRODUCTS, or --dashboard URL --dataset NAME")
+    elif args.dataset is not None or args.model is not None:
+        parser.error("--dataset and --model go with --dashboard")
 
 
 def _check_range(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -394,6 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_range(parser, args)
+    _check_sources(parser, args)
     _show_warnings_as_lines(args.command)
     try:
         with _sigterm_unwinds():

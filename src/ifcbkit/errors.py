@@ -22,6 +22,10 @@ class SkippedPathWarning(IfcbWarning):
     """A directory or file that could not be read (permissions, broken symlink, loop) was skipped."""
 
 
+class SkippedBinWarning(IfcbWarning):
+    """A bin of a listing (a dashboard's row) that could not be read was left out."""
+
+
 class AdcLineWarning(IfcbWarning):
     """An ADC line whose geometry does not parse was skipped (its target has no image).
 

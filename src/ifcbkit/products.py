@@ -1,13 +1,15 @@
 """IFCB products: finding them under a products root, and reading blobs, features and class scores.
 
 Products (section 8 of the formats doc) live in trees of their own, found by
-name: ``{pid}_blobs_v{2|4}.zip``, ``{pid}_fea_v{2|4}.csv``, ``{pid}_class.h5``
-(class scores v3) and ``{pid}_class_scores.csv`` (as the dashboard serves them).
+name: ``{pid}_blobs_v{2|4}.zip``, ``{pid}_fea_v{2|4}.csv`` or ``{pid}_features_v{N}.csv`` (as
+ifcb-features writes it), ``{pid}_class.h5`` (class scores v3) and ``{pid}_class_scores.csv`` (as
+the dashboard serves them).
 Discovery is one sans-I/O walk (:mod:`ifcbkit.faces`) with a sync and an async
 face; when looking for one bin's product, dated directories (``D2024``,
 ``D20240215``, ``IFCB5_2012_028``) that cannot hold it are not entered.
 
-The readers are plain functions over files. Both class-score formats read into
+The readers are plain functions over files, each over a ``parse_*`` function of the file's bytes
+that products fetched from elsewhere (a dashboard) go through. Both class-score formats read into
 one shape, :class:`ClassScores`. HDF5 needs h5py (the ``hdf5`` extra), imported
 only when an ``.h5`` file is read.
 """
@@ -53,7 +55,8 @@ from .walk import walk
 __all__ = [
     "PRODUCT_KINDS", "AsyncProductDirectory", "ClassScores", "ClassScoresRows", "ProductFile", "SyncProductDirectory",
     "async_blob_path", "async_class_scores_path", "async_features_path", "async_find_product_file",
-    "async_list_product_files", "parse_product_name", "read_blobs", "read_class_scores", "read_features",
+    "async_list_product_files", "parse_blobs_zip", "parse_class_scores_csv", "parse_features_csv",
+    "parse_product_name", "read_blobs", "read_class_scores", "read_features",
     "sync_blob_path", "sync_class_scores_path", "sync_features_path", "sync_find_product_file",
     "sync_list_product_files", "async_product_path", "sync_product_path",
 ]  # fmt: skip
@@ -77,6 +80,7 @@ class ProductFile(NamedTuple):
 _NAMES: tuple[tuple[str, re.Pattern[str], int | None], ...] = (
     ("blobs", re.compile(r"(.+)_blobs_v(\d{1,3})\.zip", re.ASCII), None),
     ("features", re.compile(r"(.+)_fea_v(\d{1,3})\.csv", re.ASCII), None),
+    ("features", re.compile(r"(.+)_features_v(\d{1,3})\.csv", re.ASCII), None),  # ifcb-features' name
     ("class_scores", re.compile(r"(.+)_class\.h5", re.ASCII), 3),
     ("class_scores", re.compile(r"(.+)_class_scores\.csv", re.ASCII), None),
 )
@@ -405,8 +409,28 @@ def read_blobs(path: PathLike) -> Iterator[tuple[str, bytes]]:
     return _iter_blobs(archive, members, source)
 
 
-def _blob_members(archive: zipfile.ZipFile, source: str) -> list[tuple[zipfile.ZipInfo, str]]:
-    expected = _name_pid(source)
+def parse_blobs_zip(data: bytes, *, source: str, pid: str | None = None) -> list[tuple[str, bytes]]:
+    """:func:`read_blobs` of a zip's bytes (from a dashboard's ``_blob.zip``): ``[(roi_id, png_bytes)]``;
+    every member must be of bin ``pid`` when it is given.
+
+    Raises:
+        FormatError: naming ``source`` if it is not a readable zip, or a member is of another bin or
+            declares more than ``MAX_BLOB_MEMBER_BYTES``.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(bytes(data)))
+    except _ZIP_ERRORS as e:
+        raise FormatError(source, f"not a readable zip archive ({e})") from None
+    try:
+        members = _blob_members(archive, source, pid)
+    except BaseException:
+        archive.close()
+        raise
+    return list(_iter_blobs(archive, members, source))
+
+
+def _blob_members(archive: zipfile.ZipFile, source: str, pid: str | None = None) -> list[tuple[zipfile.ZipInfo, str]]:
+    expected = pid or _name_pid(source)
     members = []
     for info in archive.infolist():
         name = info.filename.rsplit("/", 1)[-1]
@@ -441,8 +465,9 @@ def _iter_blobs(
             yield roi_id, data
 
 
-def _read_text(source: str, what: str) -> str:
-    data = read_local_file(source, f"{what} file")
+def _read_text(source: str, what: str, data: bytes | None = None) -> str:
+    if data is None:
+        data = read_local_file(source, f"{what} file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -469,8 +494,8 @@ def _target(value: Any, source: str, line: int | None) -> int:
     return int(number)
 
 
-def _csv_rows(source: str, what: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    reader = csv.reader(io.StringIO(_read_text(source, what), newline=""))
+def _csv_rows(source: str, what: str, data: bytes | None = None) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    reader = csv.reader(io.StringIO(_read_text(source, what, data), newline=""))
     try:
         header = next(reader)
     except StopIteration:
@@ -510,7 +535,22 @@ def read_features(path: PathLike) -> list[tuple[int, dict[str, int | float]]]:
         NotFoundError: if the file does not exist.
     """
     source = os.fspath(path)
-    header, rows = _csv_rows(source, "features")
+    return _features(source, *_csv_rows(source, "features"))
+
+
+def parse_features_csv(data: bytes, *, source: str) -> list[tuple[int, dict[str, int | float]]]:
+    """:func:`read_features` of a file's bytes (from a dashboard, an object store); ``source`` names
+    it in errors.
+
+    Raises:
+        FormatError: naming ``source`` and the line for anything malformed.
+    """
+    return _features(source, *_csv_rows(source, "features", bytes(data)))
+
+
+def _features(
+    source: str, header: list[str], rows: Iterator[tuple[int, list[str]]]
+) -> list[tuple[int, dict[str, int | float]]]:
     key = next((i for i, name in enumerate(header) if name in ("roi_number", "roiNumber")), None)
     if key is None:
         raise FormatError(source, "no ROI number column (roi_number or roiNumber)", line=1)
@@ -573,13 +613,24 @@ def read_class_scores(path: PathLike) -> ClassScoresRows:
     raise FormatError(source, "class scores are read from _class.h5 or _class_scores.csv files")
 
 
-def _read_class_csv(source: str) -> ClassScoresRows:
-    header, rows = _csv_rows(source, "class scores")
+def parse_class_scores_csv(data: bytes, *, source: str, pid: str | None = None) -> ClassScoresRows:
+    """Class scores from the bytes of a dashboard ``_class_scores.csv`` (a ``pid`` column of ROI ids,
+    then one column per class); ``source`` names it in errors, and every ROI must be of bin ``pid``
+    when it is given (else of the bin the first row names).
+
+    Raises:
+        FormatError: naming ``source`` and the line for anything malformed.
+    """
+    return _read_class_csv(source, bytes(data), pid)
+
+
+def _read_class_csv(source: str, data: bytes | None = None, pid: str | None = None) -> ClassScoresRows:
+    header, rows = _csv_rows(source, "class scores", data)
     if "pid" not in header:
         raise FormatError(source, "no pid column (the ROI ids)", line=1)
     key = header.index("pid")
     classes = [(i, name) for i, name in enumerate(header) if i != key]
-    pid = _name_pid(source)
+    pid = pid or _name_pid(source)
     scores: dict[int, tuple[float, ...]] = {}
     for line, row in rows:
         try:

@@ -31,18 +31,43 @@ import functools
 import json
 import logging
 import math
+import os
 import random
 import re
 import time
 import urllib.parse
-from collections.abc import Hashable, Mapping
+import warnings
+from collections.abc import Hashable, Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from ..errors import FormatError, InvalidIdentifierError, MissingDependencyError, NotFoundError, StoreError
-from ..faces import AsyncFace, Op, Request, SyncFace, operation
-from ..identifiers import bin_key, validate_bin_id
+from ..atomic import atomic_file
+from ..cache import LRUCache, cache_token
+from ..directory import FilesetFilter, TimeLike
+from ..errors import (
+    FormatError,
+    InvalidIdentifierError,
+    MissingDependencyError,
+    NotFoundError,
+    ProductNotFoundError,
+    SkippedBinWarning,
+    StoreError,
+)
+from ..faces import AsyncFace, Blocking, EmitMany, Op, Request, Shared, SyncFace, operation, stream
+from ..fileio import FileExists, ReadRanges
+from ..identifiers import bin_key, parse_instruments, validate_bin_id
+from ..products import ClassScoresRows, parse_blobs_zip, parse_class_scores_csv, parse_features_csv
 from ..reading import BinReading
 from .base import _KeyedBins
+from .dashboard_listing import (
+    ListedBin,
+    ListingProblem,
+    date_chunks,
+    export_query,
+    in_span,
+    listed_from_api,
+    parse_export_metadata,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +107,9 @@ class Sleep(Request):
 # The largest answer each kind of request may have, in bytes: far above what instruments write (a
 # real header is 0.3 to 4 KB, an ADC of 100,000 triggers about 30 MB), and a bound on what a broken or
 # hostile server can make a reader hold. ``max_bytes`` overrides any of them.
-DEFAULT_MAX_BYTES: dict[str, int] = {"hdr": 1 << 20, "adc": 1 << 30, "roi": 8 << 30, "api": 8 << 20}
+DEFAULT_MAX_BYTES: dict[str, int] = {
+    "hdr": 1 << 20, "adc": 1 << 30, "roi": 8 << 30, "api": 256 << 20, "product": 1 << 30,
+}  # fmt: skip
 
 
 class _Deadline(Exception):
@@ -293,6 +320,8 @@ class _DashboardBins(_KeyedBins):
         backoff: float = 0.25,
         deadline: float = 600.0,
         max_bytes: Mapping[str, int] | None = None,
+        file_cache_bytes: int = 256 << 20,
+        cache_dir: str | os.PathLike[str] | None = None,
     ):
         httpx = _httpx()
         parts = urllib.parse.urlsplit(str(base_url))
@@ -328,7 +357,14 @@ class _DashboardBins(_KeyedBins):
         self._owns_client = client is None
         self._headers = bool(headers)
         self._settings = {"timeout": timeout, "max_concurrency": max_concurrency, "retries": self.retry,
-                          "deadline": deadline, "max_bytes": dict(max_bytes or {})}  # fmt: skip
+                          "deadline": deadline, "max_bytes": dict(max_bytes or {}),
+                          "file_cache_bytes": file_cache_bytes, "cache_dir": cache_dir}  # fmt: skip
+        # A server that answers a Range request with the whole file (200) is "rangeless": its files are
+        # then fetched whole, once, and kept (by bytes in memory, or in cache_dir) for later reads.
+        # None until the first ranged read tells.
+        self.rangeless: bool | None = None
+        self._files: LRUCache = LRUCache(max_size=file_cache_bytes)
+        self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
         if client is None:
             client = self._new_client(
                 headers=dict(headers or {}),
@@ -374,8 +410,11 @@ class _DashboardBins(_KeyedBins):
     # ----- URLs -----
 
     def _file_url(self, bin_id: str, ext: str) -> str:
-        key = bin_key(bin_id, ext)
-        return f"{self.base_url}/{self.dataset}/{key}" if self.dataset else f"{self.base_url}/{key}"
+        return self._data_url(bin_key(bin_id, ext))
+
+    def _data_url(self, name: str) -> str:
+        """``{base}/{dataset}/{name}``, or ``{base}/data/{name}`` on a dashboard used without a dataset."""
+        return f"{self.base_url}/{self.dataset}/{name}" if self.dataset else f"{self.base_url}/data/{name}"
 
     def _api_url(self, bin_id: str) -> str:
         query = f"?{urllib.parse.urlencode({'dataset': self.dataset})}" if self.dataset else ""
@@ -390,6 +429,9 @@ class _DashboardBins(_KeyedBins):
         kind: str,
         headers: Mapping[str, str] | None = None,
         asked: tuple[int, int] | None = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
     ) -> Op[_Answer]:
         """One request, retried after 5xx answers, connection errors and missed deadlines; the final
         answer, read in full: at most ``max_bytes[kind]`` bytes, or for a 206 to a Range request for
@@ -397,8 +439,10 @@ class _DashboardBins(_KeyedBins):
         options: dict[str, Any] = {"headers": headers}
         if self._auth is not None:
             options["auth"] = self._auth
-        if self._params:
-            options["params"] = self._params
+        if self._params or params:
+            options["params"] = [*self._params, *(params or {}).items()]
+        if form is not None:
+            options["data"] = dict(form)
         attempt = 0
         while True:
             try:
@@ -471,6 +515,25 @@ class _DashboardBins(_KeyedBins):
         return response.content
 
     def _read_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
+        kept = yield from self._kept_ranges(bin_id, ext, ranges)
+        if kept is not None:
+            return kept
+        if self.rangeless is None:  # the first ranged read tells whether the server honours Range
+            asked = (bin_id, ext, tuple(ranges))
+            probed = yield Shared(("range-probe", cache_token(self)), lambda: self._probe(asked))
+            if probed[0] == asked:
+                return probed[1]  # this read was the probe
+        if self.rangeless:
+            return (yield from self._whole_file_ranges(bin_id, ext, ranges))
+        return (yield from self._ranged(bin_id, ext, ranges))
+
+    def _probe(self, asked: tuple[str, str, tuple[tuple[int, int], ...]]) -> Op[tuple[Any, list[bytes]]]:
+        """One ranged read, with concurrent first reads waiting for it: once it is answered, they know
+        whether to ask for ranges or for the whole file (downloaded once)."""
+        bin_id, ext, ranges = asked
+        return asked, (yield from self._ranged(bin_id, ext, list(ranges)))
+
+    def _ranged(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
         url = self._file_url(bin_id, ext)
         out: list[bytes] = []
         whole: bytes | None = None
@@ -479,8 +542,52 @@ class _DashboardBins(_KeyedBins):
                 out.append(whole[offset : offset + length])
                 continue
             data, whole = yield from self._get_range(url, ext, offset, length)
+            if whole is not None:  # the first 200 to a Range request: from now on, whole files, kept
+                self.rangeless = True
+                logger.info("%s ignores Range requests: its files are fetched whole and kept", self.base_url)
+                yield from self._keep(bin_id, ext, whole)
+            elif length > 0 and self.rangeless is None:
+                self.rangeless = False
             out.append(data)
         return out
+
+    def _cache_path(self, bin_id: str, ext: str) -> str | None:
+        if self.cache_dir is None:
+            return None
+        return os.path.join(self.cache_dir, self.dataset or "data", bin_key(bin_id, ext))
+
+    def _keep(self, bin_id: str, ext: str, data: bytes) -> Op[None]:
+        path = self._cache_path(bin_id, ext)
+        if path is None:
+            self._files.put((bin_id, ext), data, size=len(data))
+        else:
+            yield Blocking(_write_whole, path, data)
+
+    def _kept_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes] | None]:
+        """Ranges of a file kept whole (in ``cache_dir``, or in memory), or ``None`` if it is not kept."""
+        path = self._cache_path(bin_id, ext)
+        if path is not None:
+            return (yield ReadRanges(path, ranges)) if (yield FileExists(path)) else None
+        data = self._files.get((bin_id, ext))
+        return None if data is None else [data[offset : offset + length] for offset, length in ranges]
+
+    def _whole_file_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
+        """Ranges of a file fetched whole, once (concurrent first reads share one download)."""
+        kept = yield from self._kept_ranges(bin_id, ext, ranges)  # (a probe may have kept it meanwhile)
+        if kept is not None:
+            return kept
+        data = yield Shared(
+            ("dashboard-file", cache_token(self), bin_id, ext), lambda: self._fetch_and_keep(bin_id, ext)
+        )
+        kept = yield from self._kept_ranges(bin_id, ext, ranges)
+        if kept is not None:
+            return kept
+        return [data[offset : offset + length] for offset, length in ranges]  # too big for the memory cache
+
+    def _fetch_and_keep(self, bin_id: str, ext: str) -> Op[bytes]:
+        data = yield from self._read_file(bin_id, ext)
+        yield from self._keep(bin_id, ext, data)
+        return data
 
     def _file_version(self, bin_id: str, ext: str) -> Op[Hashable | None]:
         """``None``: raw files on a dashboard do not change, so a cached index is not revalidated."""
@@ -533,6 +640,253 @@ class _DashboardBins(_KeyedBins):
             return metadata_from_api(bin_id, api)
         except (TypeError, ValueError, OverflowError) as e:
             raise FormatError(url, f"unexpected bin metadata: {e}") from None
+
+    # ----- JSON answers -----
+
+    @staticmethod
+    def _json(url: str, content: bytes) -> Any:
+        try:
+            return json.loads(content, parse_constant=_no_constant, parse_float=_finite)
+        except RecursionError:
+            raise FormatError(url, "the answer nests deeper than any dashboard answer") from None
+        except ValueError as e:
+            raise FormatError(url, f"the answer is not JSON ({e})") from None
+
+    def _api(
+        self, path: str, params: Mapping[str, str] | None = None, form: Mapping[str, str] | None = None
+    ) -> Op[Any]:
+        """The JSON of ``{base}/api/{path}``, or ``None`` for a 404."""
+        url = f"{self.base_url}/api/{path}"
+        method = "POST" if form is not None else "GET"
+        response = yield from self._request(method, url, "api", params=params, form=form)
+        if response.status_code == 404:
+            return None
+        self._check(response, method, url)
+        return self._json(url, response.content)
+
+    # ----- listing -----
+
+    @operation
+    def list_datasets(self) -> Op[list[str]]:
+        """The names of the dashboard's datasets (``/api/list_datasets``).
+
+        Raises:
+            StoreError: if the dashboard does not answer; FormatError: for an answer of another shape.
+        """
+        return (yield from self._dataset_names())
+
+    def _dataset_names(self) -> Op[list[str]]:
+        answer = yield from self._api("list_datasets")
+        names = answer.get("datasets") if isinstance(answer, dict) else None
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise FormatError(f"{self.base_url}/api/list_datasets", "not a list of dataset names")
+        return names
+
+    @operation
+    def list_metadata(
+        self,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        *,
+        instrument: int | str | Iterable[int | str] | None = None,
+        include_skip: bool = True,
+        chunk_days: int = 31,
+    ) -> Op[DashboardListing]:
+        """The bins of the dataset within ``[start_time, end_time)`` (and instruments), with the metadata
+        the listing carries (time, volume, position, images, skip): from ``/api/export_metadata``, one
+        request per ``chunk_days`` days, or, when that endpoint answers nothing, by walking the bins'
+        ``previous_bin_id``/``next_bin_id`` from ``/api/closest_bin``. Rows that cannot be read are in
+        ``problems`` with their line, never dropped silently.
+
+        Raises:
+            NotFoundError: if the dashboard has no such dataset; StoreError, FormatError: for a
+                failing or garbled answer.
+        """
+        return (yield from self._listing(start_time, end_time, instrument, include_skip, chunk_days))
+
+    def _listing(
+        self, start_time: TimeLike | None, end_time: TimeLike | None,
+        instrument: int | str | Iterable[int | str] | None, include_skip: bool, chunk_days: int,
+    ) -> Op[DashboardListing]:  # fmt: skip
+        if isinstance(chunk_days, bool) or not isinstance(chunk_days, int) or chunk_days < 1:
+            raise ValueError(f"chunk_days must be a positive number of days, not {chunk_days!r}")
+        keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
+        spans = date_chunks(keep.start, keep.end, chunk_days)
+        instruments = parse_instruments(instrument)
+        path = f"{self.base_url}/api/export_metadata/{self.dataset or ''}"
+        bins: dict[str, ListedBin] = {}
+        problems: list[ListingProblem] = []
+        answered = 0
+        for start, end in spans:
+            params = {**export_query(start, end), "include_skip": "true" if include_skip else "false"}
+            if instruments is not None and len(instruments) == 1:
+                params["instrument"] = str(next(iter(instruments)))
+            response = yield from self._request("GET", path, "api", params=params)
+            if response.status_code == 404:  # no bin in this span (or no such endpoint)
+                continue
+            self._check(response, "GET", path)
+            answered += 1
+            source = f"{path}?{urllib.parse.urlencode(params)}"
+            found, bad = yield Blocking(functools.partial(parse_export_metadata, response.content, source=source))
+            for listed in found:
+                wanted = in_span(listed.sample_time, start, end) and keep((), listed.pid)
+                if wanted and listed.pid not in bins and (include_skip or not listed.skip):
+                    bins[listed.pid] = listed
+            problems += bad
+        if not answered:
+            yield from self._check_dataset()
+            return (yield from self._walk(keep, include_skip))
+        ordered = sorted(bins.values(), key=lambda b: (b.sample_time, b.pid))
+        return DashboardListing(ordered, problems, "export_metadata")
+
+    def _check_dataset(self) -> Op[None]:
+        if self.dataset is None:
+            return
+        names = yield from self._dataset_names()
+        if self.dataset not in names:
+            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            raise NotFoundError(f"no dataset {self.dataset!r} on {self.base_url} (it has: {shown or 'none'})")
+
+    def _walk(self, keep: FilesetFilter, include_skip: bool) -> Op[DashboardListing]:
+        """The listing by walking ``previous_bin_id``/``next_bin_id`` from the bin closest to the start
+        (one ``/api/bin`` request per bin: the fallback for dashboards without ``export_metadata``)."""
+        query = {"dataset": self.dataset} if self.dataset else {}
+        target = keep.start or keep.end or datetime.now(timezone.utc)
+        closest = yield from self._api("closest_bin", form={**query, "target_date": target.isoformat()})
+        first = closest.get("bin_id") if isinstance(closest, dict) else None
+        if not isinstance(first, str):
+            return DashboardListing([], [], "walk")
+        fetched: dict[str, tuple[ListedBin, dict[str, str | None]] | None] = {}
+        found: dict[str, ListedBin] = {}
+        problems: list[ListingProblem] = []
+        for direction in ("previous_bin_id", "next_bin_id"):
+            step: str | None = first
+            visited: set[str] = set()
+            while step is not None and step not in visited:
+                visited.add(step)
+                if step not in fetched:
+                    try:
+                        fetched[step] = yield from self._listed_by_api(validate_bin_id(step))
+                    except (FormatError, InvalidIdentifierError) as e:
+                        problems.append(ListingProblem(None, e if isinstance(e, FormatError) else FormatError(
+                            f"{self.base_url}/api/bin", str(e))))  # fmt: skip
+                        break
+                got = fetched[step]
+                if got is None:
+                    break
+                listed, links = got
+                when = listed.sample_time
+                if direction == "previous_bin_id" and keep.start is not None and when < keep.start:
+                    break
+                if direction == "next_bin_id" and keep.end is not None and when >= keep.end:
+                    break
+                if in_span(when, keep.start, keep.end) and keep((), listed.pid) and (include_skip or not listed.skip):
+                    found[listed.pid] = listed
+                step = links[direction]
+        ordered = sorted(found.values(), key=lambda b: (b.sample_time, b.pid))
+        return DashboardListing(ordered, problems, "walk")
+
+    def _listed_by_api(self, pid: str) -> Op[tuple[ListedBin, dict[str, str | None]] | None]:
+        url = self._api_url(pid)
+        response = yield from self._request("GET", url, "api")
+        if response.status_code == 404:
+            return None
+        self._check(response, "GET", url)
+        api = self._json(url, response.content)
+        if not isinstance(api, dict):
+            raise FormatError(url, "the answer is not a JSON object")
+        try:
+            listed = listed_from_api(pid, api, metadata_from_api(pid, api))
+        except (TypeError, ValueError, OverflowError) as e:
+            raise FormatError(url, f"unexpected bin metadata: {e}") from None
+        links = {k: api.get(k) if isinstance(api.get(k), str) else None for k in ("previous_bin_id", "next_bin_id")}
+        return listed, links
+
+    @stream
+    def list_bins(
+        self,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        *,
+        instrument: int | str | Iterable[int | str] | None = None,
+        include_skip: bool = True,
+    ) -> Op[None]:
+        """The ids of the dataset's bins in time order (see :meth:`list_metadata`); a row that cannot
+        be read is left out with a :class:`~ifcbkit.errors.SkippedBinWarning` naming it."""
+        listing = yield from self._listing(start_time, end_time, instrument, include_skip, 31)
+        for problem in listing.problems:
+            warnings.warn(SkippedBinWarning(f"skipped a listed bin: {problem.error}"), stacklevel=2)
+        yield EmitMany([b.pid for b in listing.bins])
+
+    # ----- products -----
+
+    def _product(self, bin_id: str, name: str, what: str, params: Mapping[str, str]) -> Op[tuple[bytes, str]]:
+        url = self._data_url(name)
+        response = yield from self._request("GET", url, "product", params=params)
+        if response.status_code == 404:
+            raise ProductNotFoundError(f"no {what} for {bin_id} on {self.base_url} ({url}: HTTP 404)")
+        self._check(response, "GET", url)
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        return response.content, url + query
+
+    @operation
+    def read_class_scores(
+        self, bin_id: str, *, version: int | str | None = None, model: str | None = None
+    ) -> Op[ClassScoresRows]:
+        """The bin's class scores from ``/{dataset}/{pid}_class_scores.csv`` (``?v=`` for ``version``,
+        ``?model=`` for ``model``, dashboards 5.2 on), read as a local ``_class_scores.csv`` is.
+
+        Raises:
+            ProductNotFoundError: (a ``NotFoundError``) on a 404, and without a dataset (the dashboard
+                serves class scores per dataset); FormatError: naming the URL and line.
+        """
+        bin_id = validate_bin_id(bin_id)
+        if self.dataset is None:
+            raise ProductNotFoundError(f"class scores are served per dataset: {self!r} has none")
+        params = {k: str(v) for k, v in (("v", version), ("model", model)) if v is not None}
+        data, source = yield from self._product(bin_id, f"{bin_id}_class_scores.csv", "class scores", params)
+        return (yield Blocking(functools.partial(parse_class_scores_csv, data, source=source, pid=bin_id)))
+
+    @operation
+    def read_features(self, bin_id: str, *, version: int | None = None) -> Op[list[tuple[int, dict[str, int | float]]]]:
+        """The bin's features (``/{dataset}/{pid}_features.csv``, ``?v=`` for ``version``), read as a
+        local ``_features_v4.csv``.
+
+        Raises:
+            ProductNotFoundError: on a 404; FormatError: naming the URL and line.
+        """
+        bin_id = validate_bin_id(bin_id)
+        params = {"v": str(int(version))} if version is not None else {}
+        data, source = yield from self._product(bin_id, f"{bin_id}_features.csv", "features", params)
+        return (yield Blocking(functools.partial(parse_features_csv, data, source=source)))
+
+    @operation
+    def read_blobs(self, bin_id: str, *, version: int | None = None) -> Op[list[tuple[str, bytes]]]:
+        """The bin's blob images (``/{dataset}/{pid}_blob.zip``, ``?v=`` for ``version``) as
+        ``[(roi_id, png_bytes)]``, read as a local ``_blobs_v4.zip``.
+
+        Raises:
+            ProductNotFoundError: on a 404; FormatError: naming the URL.
+        """
+        bin_id = validate_bin_id(bin_id)
+        params = {"v": str(int(version))} if version is not None else {}
+        data, source = yield from self._product(bin_id, f"{bin_id}_blob.zip", "blobs", params)
+        return (yield Blocking(functools.partial(parse_blobs_zip, data, source=source, pid=bin_id)))
+
+
+class DashboardListing(NamedTuple):
+    """A dashboard's bins in time order, the rows that could not be read, and how they were listed
+    (``'export_metadata'`` or ``'walk'``)."""
+
+    bins: list[ListedBin]
+    problems: list[ListingProblem]
+    method: str
+
+
+def _write_whole(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def _rebuilt(cls: type[_DashboardBins], base_url: str, dataset: str | None, settings: dict[str, Any]) -> Any:
