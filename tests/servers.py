@@ -164,6 +164,13 @@ class CountingProxy:
 # ----- an IFCB dashboard lookalike ------------------------------------------------------------
 
 
+class _Listening(ThreadingHTTPServer):
+    """A threading HTTP server with a listen backlog like a real web server's: socketserver's default
+    of 5 drops the SYNs of a client opening 8 connections at once, which then wait a second to retry."""
+
+    request_queue_size = 128
+
+
 @dataclass
 class DashboardBehaviour:
     """How the dashboard server answers: Range support, 503s first, short bodies, a fixed status."""
@@ -228,7 +235,7 @@ class DashboardServer:
         self._count = 0
         self._inflight = 0
         self.max_inflight = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Listening(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = False  # server_close() joins the handler threads
         self._server.block_on_close = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"

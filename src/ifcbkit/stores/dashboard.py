@@ -81,6 +81,14 @@ API_METADATA_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+@functools.cache
+def _default_tls() -> Any:
+    """httpx's default TLS context (certifi's roots), made once per process: making one takes about
+    50 ms, which every new store (and every unpickled copy on a worker) would otherwise pay."""
+    make = getattr(_httpx(), "create_ssl_context", None)
+    return True if make is None else make()
+
+
 def _httpx() -> Any:
     try:
         import httpx
@@ -372,6 +380,7 @@ class _DashboardBins(_KeyedBins):
                 limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
                 follow_redirects=True,
                 event_hooks={"request": [self._request_hook(tuple(headers or {}))]},
+                verify=_default_tls(),
             )
         elif headers:
             raise ValueError("pass headers to the client you inject, or let the store make its client")
