@@ -161,6 +161,9 @@ def test_a_malformed_listing_row_is_a_problem_naming_the_url_and_line(serve, sit
             assert len(list(store.list_bins("2024-03-01", "2024-03-04"))) == len(site["pids"]) - 1
     [problem] = listing.problems
     assert problem.pid == site["pids"][2] and problem.error.line == 4 and "skip is 'maybe'" in str(problem.error)
+    result = daily_abundance_from_dashboard(server.url, "mvco", threshold=0.5, start_time="2024-03-01")
+    [reported] = [s for s in result.skipped if s.pid == site["pids"][2]]
+    assert reported.error and "unreadable listing row" in reported.reason and "line 4" in reported.reason
 
 
 # ----- products ---------------------------------------------------------------------------------
