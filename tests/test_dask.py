@@ -237,17 +237,21 @@ def test_task_graphs_carry_bin_ids_and_no_credentials(s3_sample, monkeypatch):
 
 
 def test_a_dashboard_store_works_from_the_workers(client):
-    """A dashboard cannot list its bins here: the ids are given, and the workers read the raw files over HTTP."""
-    listed = list(SyncIfcbDataDirectory(SAMPLE).list())
+    """The client lists the dashboard's bins (or takes them from ``bins=``); the workers read the raw files
+    over HTTP."""
+    directory = SyncIfcbDataDirectory(SAMPLE)
+    listed = list(directory.list())
     files = {f["pid"]: Path(f["hdr"]).with_suffix("") for f in listed}
+    catalog = {f["pid"]: directory.bin_metadata(f["pid"]) for f in listed}
     serial = list(iter_bin_metadata(SAMPLE, workers=1))
-    with DashboardServer(files, {}) as server:
+    with DashboardServer(files, {}, catalog=catalog) as server:
         store = DashboardBinStore(server.url, "mvco")
-        with pytest.raises(TypeError, match="cannot list its bins"):
-            on_dask.metrics(store, scheduler=client)
-        result = on_dask.metrics(store, bins=list(files), scheduler=client)
+        listed_there = on_dask.metrics(store, scheduler=client)  # the dashboard's own listing
+        chosen = on_dask.metrics(store, bins=list(files)[:2], scheduler=client)
         store.close()
-    assert plain(result.rows) == plain(serial) and result.failures == []
+    in_time_order = sorted(serial, key=lambda row: row["timestamp_iso"])  # as the dashboard lists them
+    assert plain(listed_there.rows) == plain(in_time_order) and listed_there.failures == []
+    assert plain(chosen.rows) == plain(serial[:2])
     assert {r.client_port for r in server.requests}  # the workers asked the server
 
 

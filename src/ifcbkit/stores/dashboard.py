@@ -686,6 +686,8 @@ class _DashboardBins(_KeyedBins):
 
     def _dataset_names(self) -> Op[list[str]]:
         answer = yield from self._api("list_datasets")
+        if answer is None:
+            raise NotFoundError(f"{self.base_url} has no /api/list_datasets (HTTP 404)")
         names = answer.get("datasets") if isinstance(answer, dict) else None
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise FormatError(f"{self.base_url}/api/list_datasets", "not a list of dataset names")
@@ -751,7 +753,10 @@ class _DashboardBins(_KeyedBins):
     def _check_dataset(self) -> Op[None]:
         if self.dataset is None:
             return
-        names = yield from self._dataset_names()
+        try:
+            names = yield from self._dataset_names()
+        except NotFoundError:  # a dashboard too old to list its datasets: the walk will tell
+            return
         if self.dataset not in names:
             shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
             raise NotFoundError(f"no dataset {self.dataset!r} on {self.base_url} (it has: {shown or 'none'})")
