@@ -47,6 +47,7 @@ from .errors import (
     NotFoundError,
     ProductNotFoundError,
     ReadOnlyError,
+    SkippedBinWarning,
     StoreError,
     TruncatedBinError,
 )
@@ -159,9 +160,9 @@ __all__ = [
     "I_STYLE_COLUMN_NAMES", "IfcbError", "IfcbWarning", "InvalidIdentifierError", "ML_METHODS", "MemoryStore",
     "MissingDependencyError", "MissingFileError", "MissingTargetWarning", "MlAnalyzed", "NotFoundError",
     "ObjectBinStore", "ObjectRoiStore", "Pid", "ProductFile", "ProductNotFoundError", "ReadOnlyError", "RoiRecord",
-    "S3BinStore", "S3RoiStore", "StoreError", "SyncBinStore", "SyncCachingBinStore", "SyncCachingRoiStore",
-    "SyncFilesystemBinStore", "SyncProductDirectory", "TruncatedBinError", "__version__", "adc_column_names",
-    "bin_metadata", "class_counts", "compute_ml_analyzed", "daily_abundance", "iter_bin_metadata",
+    "S3BinStore", "S3RoiStore", "SkippedBinWarning", "StoreError", "SyncBinStore", "SyncCachingBinStore",
+    "SyncCachingRoiStore", "SyncFilesystemBinStore", "SyncProductDirectory", "TruncatedBinError", "__version__",
+    "adc_column_names", "bin_metadata", "class_counts", "compute_ml_analyzed", "daily_abundance", "iter_bin_metadata",
     "iter_roi_records", "normalize_column_name", "open_bin", "parse_adc_table", "parse_bin", "parse_id",
     "summarize_daily", "write_abundance_csv",
 ]  # fmt: skip

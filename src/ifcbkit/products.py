@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import lzma
 import math
 import os
 import re
@@ -368,11 +367,11 @@ async def async_class_scores_path(directory: PathLike, pid: str) -> str:
 # ----- readers --------------------------------------------------------------------------------
 
 
-# What a damaged zip can raise: bad structure, bad compressed data (zlib, lzma), an unsupported
-# compression method or an encrypted member, a size or offset that makes no sense.
-_ZIP_ERRORS = (
-    zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, NotImplementedError, RuntimeError,
-    ValueError, OverflowError,
+# What a damaged zip can raise: bad structure, bad compressed data (zlib, lzma when this Python has
+# it), an unsupported compression method or an encrypted member, a size or offset that makes no sense.
+_ZIP_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError, ValueError, OverflowError,
+    *((zipfile.lzma.LZMAError,) if getattr(zipfile, "lzma", None) else ()),  # type: ignore[attr-defined]
 )  # fmt: skip
 
 # The largest blob image a blobs zip may hold, uncompressed: a mask of the largest ROI an ADC line
