@@ -6,7 +6,7 @@ async faces over one implementation; volume analyzed and bin metrics, products
 (blobs, features, class scores) and daily abundance.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 from .abundance import (
     AbundanceResult,
