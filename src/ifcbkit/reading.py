@@ -137,7 +137,8 @@ class BinReading:
         """The bin's header and ADC index, from the per-process cache when neither file changed (each
         carries its own version: the header names the ADC's columns)."""
         validate_bin_id(bin_id)
-        versions = yield from self._index_versions(bin_id)
+        # concurrent reads of one bin share one look at its files' versions (on the async face)
+        versions = yield Shared(("versions", cache_token(self), bin_id), lambda: self._index_versions(bin_id))
         key = (self._cache_namespace(), bin_id, versions, self.strict)
         entry = ADC_INDEX_CACHE.get(key)
         if entry is None:  # concurrent cold reads of one bin load it once
