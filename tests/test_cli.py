@@ -485,3 +485,18 @@ def test_abundance_exits_non_zero_when_a_bin_was_skipped_for_an_error(sample_roo
     assert f"skipped IFCB5_2014_100_120000: unreadable class scores: {bad}, line 2" in result.stderr
     assert result.stderr.endswith("ifcbkit abundance: 1 bins skipped for errors (see the warnings)\n")
     assert {r["date"] for r in csv_rows(out.read_text())} == {"2024-02-15"}  # the good bins are all there
+
+
+def test_abundance_daily_files_from_a_local_tree_and_a_resumed_run(sample_root, sample_products, tmp_path):
+    daily, out = tmp_path / "daily", tmp_path / "all.csv"
+    args = ["abundance", sample_root, sample_products, "--threshold", "0.7", "--daily-dir", daily, "--out", out]
+    first = ifcbkit(*args)
+    assert first.returncode == 0, first.stderr
+    assert sorted(os.listdir(daily)) == ["20140410_daily_summary_long.csv", "20240215_daily_summary_long.csv"]
+    everything = out.read_text()
+    assert csv_rows((daily / "20240215_daily_summary_long.csv").read_text()) == [
+        r for r in csv_rows(everything) if r["date"] == "2024-02-15"]  # fmt: skip
+    (daily / "20140410_daily_summary_long.csv").unlink()
+    again = ifcbkit(*args)
+    assert again.returncode == 0 and "1 days already complete" in again.stderr
+    assert out.read_text() == everything

@@ -233,9 +233,9 @@ def cmd_abundance(args: argparse.Namespace) -> int:
     complete = _complete_days(args.daily_dir)
     with _output(args.out) as out:
         result = _abundance(args, complete)
-        rows: list[dict[str, Any]] = list(result.rows)
+        rows: list[dict[str, Any]] = [row for row in result.rows if row["date"] not in complete]
         if args.daily_dir is not None:
-            for day, day_rows in itertools.groupby(result.rows, key=lambda row: row["date"]):
+            for day, day_rows in itertools.groupby(list(rows), key=lambda row: row["date"]):
                 name = f"{day.replace('-', '')}_daily_summary_long.csv"
                 with atomic_file(os.path.join(args.daily_dir, name), "w") as f:
                     write_abundance_csv(day_rows, f)

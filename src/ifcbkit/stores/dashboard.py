@@ -127,6 +127,10 @@ DEFAULT_MAX_BYTES: dict[str, int] = {
 }  # fmt: skip
 
 
+# The most bins a listing by walking next_bin_id/previous_bin_id visits (ifcbdb's export caps at 500,000).
+MAX_WALK = 500_000
+
+
 class _Deadline(Exception):
     """An answer did not arrive in full within the request's deadline (retried like a timeout)."""
 
@@ -784,6 +788,8 @@ class _DashboardBins(_KeyedBins):
             step: str | None = first
             visited: set[str] = set()
             while step is not None and step not in visited:
+                if len(fetched) >= MAX_WALK:  # a chain no dataset has: a server that never ends it
+                    raise FormatError(f"{self.base_url}/api/bin", f"more than {MAX_WALK} bins walked; giving up")
                 visited.add(step)
                 if step not in fetched:
                     try:
