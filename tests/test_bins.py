@@ -170,3 +170,27 @@ def test_a_closed_bin_refuses_to_read_instead_of_reopening(sample_root):
     with pytest.raises(ValueError, match="closed"):
         b.read_image(1)
     assert len(first) > 0 and b.header["imagerID"] == 10  # what was read before closing stays usable
+
+
+def test_images_kept_past_the_with_block_say_the_bin_is_closed():
+    """A ``BinImages`` kept past its ``with open_bin(...)`` block failed later with ``OSError: Bad file
+    descriptor`` (or, once the descriptor named another file, could have read its bytes)."""
+    import ifcbkit
+
+    path = Path(__file__).parent / "data" / "sample" / "data" / "IFCB5_2014_100" / "IFCB5_2014_100_120000.roi"
+    with ifcbkit.open_bin(path) as b:
+        images = b.images
+        assert images[1].size
+    with open(path, "rb") as other:  # likely the very descriptor the bin had
+        assert other.read(1) is not None
+        with pytest.raises(ifcbkit.ClosedBinError, match=r"IFCB5_2014_100_120000\.roi is closed"):
+            images[2]
+    with pytest.raises(ValueError, match="bin IFCB5_2014_100_120000 is closed"):
+        b.read_image(1)
+
+
+def test_a_roi_id_where_a_bin_id_belongs_names_its_bin():
+    import ifcbkit
+
+    with pytest.raises(ifcbkit.InvalidIdentifierError, match="that is a ROI id: its bin is D20240215T150055_IFCB010"):
+        ifcbkit.parse_bin("D20240215T150055_IFCB010_00003")

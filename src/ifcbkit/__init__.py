@@ -36,6 +36,7 @@ from .bins import Bin, open_bin
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, AsyncIfcbDataDirectory, FilesetFilter, SyncIfcbDataDirectory
 from .errors import (
     AdcLineWarning,
+    ClosedBinError,
     DuplicateBinWarning,
     FormatError,
     IfcbError,
@@ -155,14 +156,14 @@ __all__ = [
     # ifcbkit's additions
     "AbundanceResult", "AdcIndex", "AdcLineWarning", "AdcTable", "AsyncDashboardBinStore", "AsyncObjectBinStore",
     "AsyncObjectRoiStore", "AsyncProductDirectory", "AsyncS3BinStore", "AsyncS3RoiStore", "Bin", "BinCounts",
-    "BinFailure", "BinId", "CachingBinStore", "CachingRoiStore", "D_STYLE_COLUMNS", "D_STYLE_COLUMN_NAMES",
-    "DashboardBinStore", "DuplicateBinWarning", "FilesetFilter", "FormatError", "I_STYLE_COLUMNS",
-    "I_STYLE_COLUMN_NAMES", "IfcbError", "IfcbWarning", "InvalidIdentifierError", "ML_METHODS", "MemoryStore",
-    "MissingDependencyError", "MissingFileError", "MissingTargetWarning", "MlAnalyzed", "NotFoundError",
+    "BinFailure", "BinId", "CachingBinStore", "CachingRoiStore", "ClosedBinError", "D_STYLE_COLUMNS",
+    "D_STYLE_COLUMN_NAMES", "DashboardBinStore", "DuplicateBinWarning", "FilesetFilter", "FormatError",
+    "I_STYLE_COLUMNS", "I_STYLE_COLUMN_NAMES", "IfcbError", "IfcbWarning", "InvalidIdentifierError", "ML_METHODS",
+    "MemoryStore", "MissingDependencyError", "MissingFileError", "MissingTargetWarning", "MlAnalyzed", "NotFoundError",
     "ObjectBinStore", "ObjectRoiStore", "Pid", "ProductFile", "ProductNotFoundError", "ReadOnlyError", "RoiRecord",
     "S3BinStore", "S3RoiStore", "SkippedBinWarning", "StoreError", "SyncBinStore", "SyncCachingBinStore",
     "SyncCachingRoiStore", "SyncFilesystemBinStore", "SyncProductDirectory", "TruncatedBinError", "__version__",
     "adc_column_names", "bin_metadata", "class_counts", "compute_ml_analyzed", "daily_abundance", "iter_bin_metadata",
     "iter_roi_records", "normalize_column_name", "open_bin", "parse_adc_table", "parse_bin", "parse_id",
-    "summarize_daily", "write_abundance_csv",
+    "summarize_daily", "write_abundance_csv"
 ]  # fmt: skip

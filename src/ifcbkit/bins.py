@@ -10,7 +10,7 @@ from typing import IO, Any
 from PIL import Image
 
 from .adc import AdcTable, parse_adc_table
-from .errors import NotFoundError
+from .errors import ClosedBinError, NotFoundError
 from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import BIN_EXTENSIONS, add_target, parse_bin
 from .images import BinImages
@@ -72,7 +72,7 @@ class Bin:
         if self.paths["roi"] is None:
             raise NotFoundError(f"bin {self.pid} has no .roi file")
         if self.closed:
-            raise ValueError(f"bin {self.pid} is closed")
+            raise ClosedBinError(f"bin {self.pid} is closed: read its images inside its with block")
         if self._roi_file is None:
             try:
                 self._roi_file = open(self.paths["roi"], "rb")  # noqa: SIM115 (closed by close())

@@ -110,6 +110,11 @@ class StoreError(IfcbError, OSError):
     """A backend failed in a way that is not "not found" (network, server, permissions)."""
 
 
+class ClosedBinError(IfcbError, ValueError):
+    """Images asked of a bin after it was closed (its ``.roi`` is no longer open), as I/O on a closed
+    file raises ``ValueError``."""
+
+
 class MissingDependencyError(IfcbError, ImportError):
     """An optional feature whose extra is not installed."""
 

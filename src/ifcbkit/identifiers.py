@@ -66,10 +66,18 @@ def _timestamp(bin_id: str, year: int, month: int, day: int, hour: int, minute: 
         raise InvalidIdentifierError(f"invalid bin id {bin_id!r}: {e}") from None
 
 
+def _roi_hint(text: str) -> str:
+    """``"; that is a ROI id: its bin is ..."`` when ``text`` is a ROI id given where a bin id belongs."""
+    head, _, target = text.rpartition("_")
+    if target.isdigit() and target.isascii() and (_D_STYLE.fullmatch(head) or _I_STYLE.fullmatch(head)):
+        return f"; that is a ROI id: its bin is {head}"
+    return ""
+
+
 def _d_style(bin_id: str) -> BinId:
     m = _D_STYLE.fullmatch(bin_id)
     if m is None:
-        raise InvalidIdentifierError(f"not a D-style bin id (DyyyymmddTHHMMSS_IFCBn): {bin_id!r}")
+        raise InvalidIdentifierError(f"not a D-style bin id (DyyyymmddTHHMMSS_IFCBn): {bin_id!r}{_roi_hint(bin_id)}")
     year, month, day, hour, minute, second, instrument = (int(g) for g in m.groups())
     return BinId(bin_id, "D", instrument, _timestamp(bin_id, year, month, day, hour, minute, second))
 
@@ -77,7 +85,7 @@ def _d_style(bin_id: str) -> BinId:
 def _i_style(bin_id: str) -> BinId:
     m = _I_STYLE.fullmatch(bin_id)
     if m is None:
-        raise InvalidIdentifierError(f"not an I-style bin id (IFCBn_yyyy_ddd_HHMMSS): {bin_id!r}")
+        raise InvalidIdentifierError(f"not an I-style bin id (IFCBn_yyyy_ddd_HHMMSS): {bin_id!r}{_roi_hint(bin_id)}")
     instrument, year, yday, hour, minute, second = (int(g) for g in m.groups())
     start = _timestamp(bin_id, year, 1, 1, hour, minute, second)
     days_in_year = 366 if (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 else 365

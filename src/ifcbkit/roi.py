@@ -19,7 +19,7 @@ from typing import IO, Any, Protocol
 from PIL import Image
 
 from .adc import RoiRecord, iter_roi_records
-from .errors import FormatError, MissingTargetWarning, NotFoundError, TruncatedBinError
+from .errors import ClosedBinError, FormatError, MissingTargetWarning, NotFoundError, TruncatedBinError
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 
@@ -83,6 +83,9 @@ class FileRoiReader:
                 file.seek(here)
 
     def read(self, offset: int, length: int) -> bytes:
+        if getattr(self._file, "closed", False):  # (its descriptor may since name another file)
+            where = self.source or "the .roi"
+            raise ClosedBinError(f"{where} is closed: read a bin's images before it is closed (inside its with block)")
         if self._fd is not None and hasattr(os, "pread"):
             return os.pread(self._fd, length, offset)
         with self._lock:
