@@ -500,3 +500,20 @@ def test_abundance_daily_files_from_a_local_tree_and_a_resumed_run(sample_root, 
     again = ifcbkit(*args)
     assert again.returncode == 0 and "1 days already complete" in again.stderr
     assert out.read_text() == everything
+
+
+def test_a_tree_organised_by_cruise_warns_and_include_lists_it(tmp_path, sample_root):
+    """A cruise-named tree (``ROOT/cruise1/*.hdr``) listed nothing, with exit 0 and no hint."""
+    cruise = tmp_path / "cruise1"
+    cruise.mkdir()
+    for path in (sample_root / "data" / "D2024" / "D20240215").glob("D20240215T150055_IFCB010.*"):
+        shutil.copy(path, cruise / path.name)
+    silent = ifcbkit("ls", tmp_path)
+    assert silent.returncode == 0 and silent.stdout == ""
+    assert silent.stderr.count("warning:") == 1
+    assert f"though it holds {cruise / 'D20240215T150055_IFCB010.hdr'}" in silent.stderr
+    assert "--include cruise1" in silent.stderr
+    assert ok("ls", tmp_path, "--include", "cruise1") == "D20240215T150055_IFCB010\n"
+    rows = csv_rows(ok("metrics", tmp_path, "--include", "cruise1"))
+    assert [r["pid"] for r in rows] == ["D20240215T150055_IFCB010"]
+    assert ok("ls", sample_root, "--exclude", "D2024") == "IFCB5_2014_100_120000\n"

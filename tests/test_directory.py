@@ -1178,3 +1178,17 @@ async def test_an_unreadable_file_is_a_named_store_error(tmp_path, face, monkeyp
     monkeypatch.setattr(ReadFile, "run_sync", refuse)
     with pytest.raises(StoreError, match=r"cannot read .*D20240215T000000_IFCB1\.hdr: Permission denied"):
         await call(directory(face, tmp_path), "read_images", "D20240215T000000_IFCB1")
+
+
+def test_an_empty_listing_of_a_tree_that_holds_bins_warns_once(tmp_path):
+    from ifcbkit.testing import Roi, write_bin
+
+    write_bin(tmp_path / "station7", "D20240215T150055_IFCB010", [Roi(width=2, height=2)])
+    with pytest.warns(SkippedPathWarning, match=r"include=\['station7'\]") as caught:
+        assert list(SyncIfcbDataDirectory(tmp_path).list()) == []
+    assert len(caught) == 1
+    assert [f["pid"] for f in SyncIfcbDataDirectory(tmp_path, include=["station7"]).list()] == [
+        "D20240215T150055_IFCB010"]  # fmt: skip
+    with warnings.catch_warnings():  # a filtered listing may be empty: no warning then
+        warnings.simplefilter("error")
+        assert list(SyncIfcbDataDirectory(tmp_path).list(start_time="2024-03-01")) == []

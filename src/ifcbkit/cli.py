@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 from . import __version__
 from .abundance import AbundanceResult, daily_abundance, write_abundance_csv, write_rows_csv
 from .atomic import atomic_file
-from .directory import FilesetFilter, SyncIfcbDataDirectory
+from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory
 from .errors import IfcbError, IfcbWarning
 from .identifiers import parse_bin
 from .metrics import METADATA_FIELDS, ML_METHODS, MlMethod
@@ -102,8 +102,21 @@ class _Progress:
 # ----- commands -------------------------------------------------------------------------------
 
 
+def _rules(args: argparse.Namespace) -> dict[str, Any]:
+    """``include``/``exclude`` for a data directory: the defaults, or what --include/--exclude say."""
+    return {
+        "include": args.include if args.include is not None else list(DEFAULT_INCLUDE),
+        "exclude": args.exclude if args.exclude is not None else list(DEFAULT_EXCLUDE),
+    }
+
+
+def _directory(args: argparse.Namespace) -> SyncIfcbDataDirectory:
+    rules = _rules(args)
+    return SyncIfcbDataDirectory(args.root, include=rules["include"], exclude=rules["exclude"])
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
-    directory = SyncIfcbDataDirectory(args.root)
+    directory = _directory(args)
     listed: Iterator[dict[str, Any]] = directory.list(
         start_time=args.start, end_time=args.end, instrument=args.instrument
     )
@@ -161,14 +174,14 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     results: Iterable[dict[str, Any] | BinFailure]
     if args.scheduler is not None:
         done = _on_dask().metrics(
-            args.root, method=args.method, start_time=args.start, end_time=args.end, instrument=args.instrument,
-            scheduler=args.scheduler,
+            _directory(args), method=args.method, start_time=args.start,
+            end_time=args.end, instrument=args.instrument, scheduler=args.scheduler,
         )  # fmt: skip
         results = [*done.rows, *done.failures]
     else:
         results = iter_bin_metadata(
             args.root, start_time=args.start, end_time=args.end, instrument=args.instrument, method=args.method,
-            workers=args.workers, progress=_Progress.for_stderr("metrics"),
+            workers=args.workers, progress=_Progress.for_stderr("metrics"), **_rules(args),
         )  # fmt: skip
     failures = []
 
@@ -220,12 +233,13 @@ def _abundance(args: argparse.Namespace, skip_days: Container[str]) -> Abundance
     method: MlMethod = args.method or "adc"
     if args.scheduler is not None:
         return _on_dask().daily_abundance(
-            args.root, args.products, threshold=args.threshold, method=method, start_time=args.start,
-            end_time=args.end, instrument=args.instrument, scheduler=args.scheduler,
+            _directory(args), args.products, threshold=args.threshold,
+            method=method, start_time=args.start, end_time=args.end, instrument=args.instrument,
+            scheduler=args.scheduler,
         )  # fmt: skip
     return daily_abundance(
         args.root, args.products, threshold=args.threshold, method=method, start_time=args.start, end_time=args.end,
-        instrument=args.instrument, workers=args.workers, progress=progress, skip_days=skip_days,
+        instrument=args.instrument, workers=args.workers, progress=progress, skip_days=skip_days, **_rules(args),
     )  # fmt: skip
 
 
@@ -310,6 +324,14 @@ def _add_filters(parser: argparse.ArgumentParser, *, instrument: bool = True) ->
     parser.add_argument("--end", type=_time, help="only bins before this UTC date or time (ISO 8601)")
     if instrument:
         parser.add_argument("--instrument", type=_instrument, help="only this instrument number (10 or IFCB10)")
+    parser.add_argument(
+        "--include", action="append", metavar="NAME", help="also walk directories named NAME (repeatable; by "
+        "default only 'data' and names like a bin's year or day, such as D2024 or D20240215)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--exclude", action="append", metavar="NAME", help="never walk directories named NAME (repeatable; "
+        "default: skip, beads)",
+    )  # fmt: skip
 
 
 def _add_method(parser: argparse.ArgumentParser, default: str | None = "adc") -> None:

@@ -29,7 +29,7 @@ from PIL import Image
 
 from .cache import LRUCache, cache_token
 from .errors import DuplicateBinWarning, InvalidIdentifierError, NotFoundError, SkippedPathWarning, StoreError
-from .faces import AsyncFace, Blocking, Op, Request, Shared, SyncFace, operation, stream
+from .faces import AsyncFace, Blocking, Op, Request, Shared, SyncFace, map_emits, operation, stream
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
 from .identifiers import (
     BIN_EXTENSIONS,
@@ -327,10 +327,26 @@ class _DataDirectory(BinReading):
             ValueError: for an invalid time or instrument; NotFoundError: if the root does not exist.
         """
         keep = FilesetFilter(self.include, self.exclude, start_time, end_time, instrument)
-        if validate:
-            yield from self._walk(keep, FilesetFilter.enter, None)
-        else:
+        if not validate:
             yield from self._walk(keep, _not_excluded, None, validate=False)
+            return
+        listed = 0
+
+        def count(fileset: Fileset) -> list[Fileset]:
+            nonlocal listed
+            listed += 1
+            return [fileset]
+
+        yield from map_emits(self._walk(keep, FilesetFilter.enter, None), count)
+        if not listed and start_time is None and end_time is None and instrument is None:
+            missed = yield Blocking(_a_bin_the_rule_leaves_out, self.root, tuple(self.include), tuple(self.exclude))
+            if missed is not None:  # a tree organised otherwise (by cruise, by station): say why it lists nothing
+                folder = os.path.basename(os.path.dirname(missed))
+                warn_skipped(
+                    f"no bin listed under {self.root}, though it holds {missed}: a bin's directories must be named"
+                    f" {sorted(self.include)!r} (include=) or like its year or day (D2024, D20240215, IFCB5_2012_028);"
+                    f" include=[{folder!r}] (the command line's --include {folder}) would list it"
+                )
 
     @stream
     def list_data_dirs(self) -> Op[None]:
@@ -592,6 +608,32 @@ def _fileset_at(base: str, bin_id: str, require_adc: bool, require_roi: bool) ->
 
 
 EnterRule = Callable[[FilesetFilter, str], bool]
+
+# How far :func:`_a_bin_the_rule_leaves_out` looks (directories) for a bin an empty listing missed.
+_PROBE_DIRS = 2000
+
+
+def _a_bin_the_rule_leaves_out(root: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> str | None:
+    """The path of a ``.hdr`` named like a bin in a directory the include rule does not enter (and
+    that is not excluded), within the first :data:`_PROBE_DIRS` directories; ``None`` if there is none."""
+    keep = FilesetFilter(list(include), list(exclude))
+    stack = [(root, False)]  # (directory, inside a directory the rule leaves out)
+    for _ in range(_PROBE_DIRS):
+        if not stack:
+            return None
+        directory, left_out = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda entry: entry.name, reverse=True)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in exclude:
+                    stack.append((entry.path, left_out or not keep.enter(entry.name)))
+            elif left_out and entry.name.endswith(".hdr") and is_bin_id(entry.name[:-4]):
+                return entry.path
+    return None
 
 
 def _not_excluded(keep: FilesetFilter, name: str) -> bool:
