@@ -329,7 +329,12 @@ def test_abundance(sample_root, sample_products, tmp_path):
         (["info", "{sample}", "../../etc/passwd"], 1, "ifcbkit info: not an IFCB bin id: '../../etc/passwd'"),
         (["extract", "{sample}", "D20240215T150055_IFCB01X", "--out", "{tmp}/x"], 1, "ifcbkit extract: not a D-style"),
         (["extract", "{sample}", "D20990101T000000_IFCB010", "--out", "{tmp}/x"], 1, "ifcbkit extract: no bin"),
-        (["extract", "{sample}", "IFCB5_2014_100_120000", "--out", "{hdr}"], 1, "ifcbkit extract: File exists"),
+        (
+            ["extract", "{sample}", "IFCB5_2014_100_120000", "--out", "{hdr}"],
+            1,
+            "ifcbkit extract: --out {hdr} is a file",
+        ),
+        (["info", "{sample}", "D20240215T150055_IFCB010_00003"], 1, "that is a ROI id: its bin is D20240215T150055"),
         (["ls", "{sample}", "--start", "2024-02-30"], 2, "ifcbkit ls: error: argument --start: not an ISO 8601"),
         (["metrics", "{sample}", "--end", "yesterday"], 2, "ifcbkit metrics: error: argument --end: not an ISO"),
         (["ls", "{sample}", "--instrument", "ten"], 2, "ifcbkit ls: error: argument --instrument: not an instrument"),
@@ -517,3 +522,12 @@ def test_a_tree_organised_by_cruise_warns_and_include_lists_it(tmp_path, sample_
     rows = csv_rows(ok("metrics", tmp_path, "--include", "cruise1"))
     assert [r["pid"] for r in rows] == ["D20240215T150055_IFCB010"]
     assert ok("ls", sample_root, "--exclude", "D2024") == "IFCB5_2014_100_120000\n"
+
+
+def test_info_on_a_bin_without_roi_shows_its_header_and_says_so(real_data):
+    """``info`` on a bin without ``.roi`` said "no bin ... in ...", though its header and ADC are readable."""
+    result = ifcbkit("info", real_data / "partial", "IFCB5_2012_028_081515")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["paths"]["roi"] is None and info["metadata"]["num_images"] == 5 and info["header"]
+    assert "has no .roi file: it has no images" in result.stderr

@@ -126,8 +126,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    directory = SyncIfcbDataDirectory(args.root)
+    directory = SyncIfcbDataDirectory(args.root, require_roi=False)  # a bin without .roi still has its header
     pid = parse_bin(args.pid).bin_id
+    if directory.paths(pid)["roi"] is None:
+        _warn("info", f"bin {pid} has no .roi file: it has no images (its header and ADC are shown)")
     info = {
         "pid": pid,
         "paths": directory.paths(pid),
@@ -143,6 +145,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     directory = SyncIfcbDataDirectory(args.root)
     pid = parse_bin(args.pid).bin_id
     directory.paths(pid)  # an unknown bin fails before anything is written
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise IfcbError(f"--out {args.out} is a file: extract writes into a directory (created if needed)")
     os.makedirs(args.out, exist_ok=True)
     images: Iterator[tuple[str, Image.Image]] = directory.iter_images(pid, stitch=not args.no_stitch)
     count = 0
