@@ -259,8 +259,16 @@ def test_write_abundance_csv(tree, tmp_path):
     write_abundance_csv(result.rows, buffer)
     lines = buffer.getvalue().splitlines()
     assert lines[0] == ",".join(ABUNDANCE_FIELDS)
-    assert lines[1] == f"2024-02-15,41.5,-70.5,IFCB10,diatom,1,{ml_of(4) + ml_of(8)!r},{1 / (ml_of(4) + ml_of(8))!r}," \
-        f"{1 / (ml_of(4) + ml_of(8)) * 1000!r},0.7,adc"  # fmt: skip
+    total = ml_of(4) + ml_of(8)  # 0.44999999999999996 in binary: written as 0.45
+
+    def cell(value: float) -> str:
+        return repr(float(f"{value:.12g}"))
+
+    assert (
+        lines[1]
+        == f"2024-02-15,41.5,-70.5,IFCB10,diatom,1,{cell(total)},{cell(1 / total)},{cell(1000 / total)},0.7,adc"
+    )
+    assert ",0.45," in lines[1]
     assert lines[4].startswith("2024-02-16,,,IFCB10,diatom,1,")  # no GPS: empty latitude and longitude
     write_abundance_csv(result.rows, tmp_path / "daily.csv")
     with open(tmp_path / "daily.csv", newline="") as f:

@@ -144,8 +144,13 @@ def summarize_daily(bins: Iterable[BinCounts], threshold: float) -> list[dict[st
 
 
 def _csv_value(value: Any) -> Any:
+    """A CSV cell: empty for ``None`` and NaN; a float with 12 significant digits, written shortest
+    (``19.65``, not the ``19.650000000000002`` that ``20.05 - 0.4`` leaves), far finer than any
+    instrument's resolution."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(float(f"{value:.12g}"))
     return value
 
 
