@@ -532,3 +532,28 @@ def test_info_on_a_bin_without_roi_shows_its_header_and_says_so(real_data):
     info = json.loads(result.stdout)
     assert info["paths"]["roi"] is None and info["metadata"]["num_images"] == 5 and info["header"]
     assert "has no .roi file: it has no images" in result.stderr
+
+
+def test_show_lists_targets_sizes_and_pairs(sample_root):
+    text = ok("show", sample_root, "IFCB5_2014_100_120000")
+    assert "9 triggers, 6 images, 2 stitched pairs" in text.splitlines()[1]
+    assert any(line.split()[:4] == ["3", "IFCB5_2014_100_120000_00003", "50", "30"] and "shown under 2" in line
+               for line in text.splitlines())  # fmt: skip
+    contents = json.loads(ok("show", sample_root, "IFCB5_2014_100_120000", "--json"))
+    assert contents["pairs"] == [[2, 3], [7, 8]] and contents["num_images"] == 6
+    directory = SyncIfcbDataDirectory(sample_root)
+    geometry = directory.list_images("IFCB5_2014_100_120000")
+    assert [(t["target"], t["width"], t["height"]) for t in contents["targets"]] == [
+        (t, g["width"], g["height"]) for t, g in sorted(geometry.items())]  # fmt: skip
+
+
+def test_mosaic_writes_a_page_of_the_bins_images(sample_root, tmp_path):
+    out = tmp_path / "page.png"
+    printed = ok("mosaic", sample_root, "D20240215T150055_IFCB010", "--out", out, "--shape", "300x400", "--scale", "1")
+    with Image.open(out) as page:
+        assert page.size == (400, 300) and page.getextrema()[0] < 200  # images on a light background
+    assert printed.startswith("34 images of D20240215T150055_IFCB010 placed in")
+    small = ok("mosaic", sample_root, "D20240215T150055_IFCB010", "--out", out, "--shape", "100x100", "--scale", "1")
+    assert "did not fit" in small
+    bad = ifcbkit("mosaic", sample_root, "D20240215T150055_IFCB010", "--out", out, "--shape", "big")
+    assert bad.returncode == 2 and "not a page size HEIGHTxWIDTH" in bad.stderr

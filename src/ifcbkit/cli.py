@@ -28,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 from . import __version__
 from .abundance import AbundanceResult, daily_abundance, write_abundance_csv, write_rows_csv
 from .atomic import atomic_file
+from .bins import open_bin
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory
 from .errors import IfcbError, IfcbWarning
 from .identifiers import parse_bin
@@ -138,6 +139,72 @@ def cmd_info(args: argparse.Namespace) -> int:
     }
     json.dump(_plain(info), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
+    return 0
+
+
+# The header values `show` prints, when the header has them.
+_HIGHLIGHTS = ("runTime", "inhibitTime", "temperature", "humidity", "sampleVolume", "binarizeThreshold")
+
+
+def _contents(args: argparse.Namespace) -> dict[str, Any]:
+    directory = SyncIfcbDataDirectory(args.root, require_roi=False)
+    pid = parse_bin(args.pid).bin_id
+    header = directory.read_header(pid)
+    geometry = directory.list_images(pid)  # every target with an image, both halves of pairs
+    shown = set(directory.list_roi_ids(pid)) if directory.paths(pid)["roi"] is not None else set()
+    pairs: list[list[int]] = []
+    roi = directory.paths(pid)["roi"]
+    if roi is not None:
+        with open_bin(roi) as b:  # pairs from the ADC; no pixels are read
+            pairs = [list(pair) for pair in b.images.pairs]
+    partner = {b: a for a, b in pairs} | {a: b for a, b in pairs}
+    targets = [
+        {"target": t, "roi_id": g["roi_id"], "width": g["width"], "height": g["height"], "shown": g["roi_id"] in shown,
+         "pair": partner.get(t)}
+        for t, g in sorted(geometry.items())
+    ]  # fmt: skip
+    metadata = directory.bin_metadata(pid)
+    return {
+        "pid": pid, "timestamp": metadata["timestamp_iso"], "instrument": metadata["instrument"],
+        "num_triggers": metadata["num_triggers"], "num_images": metadata["num_images"], "pairs": pairs,
+        "has_roi": directory.paths(pid)["roi"] is not None,
+        "header": {k: header[k] for k in _HIGHLIGHTS if k in header}, "targets": targets,
+    }  # fmt: skip
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    contents = _contents(args)
+    if args.json:
+        json.dump(_plain(contents), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{contents['pid']}  {contents['timestamp']}  {contents['instrument']}")
+    counts = f"{contents['num_triggers']} triggers, {contents['num_images']} images"
+    print(f"{counts}, {len(contents['pairs'])} stitched pairs" + ("" if contents["has_roi"] else " (no .roi file)"))
+    for key, value in contents["header"].items():
+        print(f"  {key}: {value}")
+    print("target  roi_id                           width  height  note")
+    for t in contents["targets"]:
+        note = "" if t["pair"] is None else (f"pair with {t['pair']}" if t["shown"] else f"shown under {t['pair']}")
+        print(f"{t['target']:>6}  {t['roi_id']:<32} {t['width']:>5}  {t['height']:>6}  {note}")
+    return 0
+
+
+def cmd_mosaic(args: argparse.Namespace) -> int:
+    from .mosaic import mosaic
+
+    directory = SyncIfcbDataDirectory(args.root)
+    pid = parse_bin(args.pid).bin_id
+    images: dict[int | str, Image.Image] = {t: image for t, image in directory.read_images(pid).items()}
+    page = mosaic(images, shape=args.shape, scale=args.scale)
+    if os.path.isdir(args.out):
+        raise IfcbError(f"--out {args.out} is a directory: mosaic writes one PNG file")
+    with atomic_file(args.out) as f:
+        page.image.save(f, "PNG")
+    left = (
+        f"; {len(page.left_out)} did not fit (a larger --shape or smaller --scale fits more)" if page.left_out else ""
+    )
+    print(f"{len(page.placements)} images of {pid} placed in {args.out}{left}")
     return 0
 
 
@@ -317,6 +384,23 @@ def _threshold(text: str) -> float:
     return value
 
 
+def _shape(text: str) -> tuple[int, int]:
+    height, sep, width = text.lower().partition("x")
+    if not (sep and height.isdigit() and width.isdigit() and int(height) > 0 and int(width) > 0):
+        raise argparse.ArgumentTypeError(f"not a page size HEIGHTxWIDTH in pixels: {text!r}")
+    return int(height), int(width)
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"not a positive scale: {text!r}")
+    return value
+
+
 def _workers(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
@@ -385,6 +469,26 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--zip", action="store_true", help="write one zip archive DIR/{pid}.zip")
     extract.add_argument("--no-stitch", action="store_true", help="keep both halves of stitched I-style pairs")
     extract.set_defaults(run=cmd_extract)
+
+    show = commands.add_parser(
+        "show", help="what a bin contains: targets, ROI ids, sizes, stitched pairs",
+        description="List a bin's targets with their ROI ids and sizes, its stitched pairs and header highlights.",
+    )  # fmt: skip
+    show.add_argument("root", metavar="ROOT", help="data root")
+    show.add_argument("pid", metavar="PID", help="bin id")
+    show.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    show.set_defaults(run=cmd_show)
+
+    mosaic = commands.add_parser(
+        "mosaic", help="a page of a bin's images, largest first",
+        description="Pack a bin's images (stitched) into one PNG page, largest first, as the dashboard shows them.",
+    )  # fmt: skip
+    mosaic.add_argument("root", metavar="ROOT", help="data root")
+    mosaic.add_argument("pid", metavar="PID", help="bin id")
+    mosaic.add_argument("--out", required=True, metavar="FILE", help="the PNG to write")
+    mosaic.add_argument("--shape", type=_shape, default=(600, 800), metavar="HxW", help="page size (default 600x800)")
+    mosaic.add_argument("--scale", type=_scale, default=0.33, help="image scale (default 0.33)")
+    mosaic.set_defaults(run=cmd_mosaic)
 
     metrics = commands.add_parser(
         "metrics", help="one CSV row of metrics per bin",

@@ -1,0 +1,87 @@
+"""Mosaics: a bin's images packed into one page, largest first, with where each one went.
+
+Images are scaled by ``scale``, sorted by height (then width) from the largest, and packed onto
+shelves: each shelf is as tall as its first image, and images go left to right on the first shelf
+with room for them. This is the dashboard's way of showing a bin. An image too big for the page is
+reported in ``left_out``, never dropped silently. Each placement says where the image is on the page,
+so a notebook or web page can map a click back to its ROI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+from PIL import Image
+
+BACKGROUND = 200  # the light grey the dashboard's mosaic pages use
+
+
+class Placement(NamedTuple):
+    """One image on the page: its key (target number or ROI id) and its box, in page pixels."""
+
+    key: int | str
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+class Mosaic(NamedTuple):
+    """The page, each placed image's box, and the keys of images that did not fit."""
+
+    image: Image.Image
+    placements: list[Placement]
+    left_out: list[int | str]
+
+
+def mosaic(
+    images: Mapping[int | str, Image.Image] | Iterable[tuple[int | str, Image.Image]],
+    shape: tuple[int, int] = (600, 800),
+    scale: float = 0.33,
+    *,
+    background: int = BACKGROUND,
+) -> Mosaic:
+    """Pack ``images`` (``{key: image}`` or ``(key, image)`` pairs) into a page of ``shape`` =
+    ``(height, width)`` pixels, each scaled by ``scale``.
+
+    Raises:
+        ValueError: for a page without pixels or a scale that is not positive.
+    """
+    height, width = shape
+    if height < 1 or width < 1:
+        raise ValueError(f"shape must be (height, width) in pixels, both at least 1, not {shape!r}")
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, not {scale!r}")
+    items = list(images.items()) if isinstance(images, Mapping) else list(images)
+    scaled = []
+    for key, image in items:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        scaled.append((key, image, size))
+    scaled.sort(key=lambda item: (item[2][1], item[2][0]), reverse=True)  # tallest first, then widest
+    page = Image.new("L", (width, height), background)
+    shelves: list[list[int]] = []  # [y, shelf height, x of its free space]
+    placements: list[Placement] = []
+    left_out: list[int | str] = []
+    for key, image, (w, h) in scaled:
+        spot = _place(shelves, w, h, width, height)
+        if spot is None:
+            left_out.append(key)
+            continue
+        x, y = spot
+        page.paste(image.convert("L").resize((w, h)) if (w, h) != image.size else image.convert("L"), (x, y))
+        placements.append(Placement(key, x, y, w, h))
+    return Mosaic(page, placements, left_out)
+
+
+def _place(shelves: list[list[int]], w: int, h: int, width: int, height: int) -> tuple[int, int] | None:
+    for shelf in shelves:
+        y, shelf_height, free_x = shelf
+        if h <= shelf_height and free_x + w <= width:
+            shelf[2] = free_x + w
+            return free_x, y
+    top = shelves[-1][0] + shelves[-1][1] if shelves else 0
+    if w > width or top + h > height:
+        return None
+    shelves.append([top, h, w])
+    return 0, top
