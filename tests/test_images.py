@@ -335,3 +335,17 @@ def test_the_third_of_a_run_of_one_trigger_names_no_hidden_target(tmp_path):
     with pytest.raises(NotFoundError) as e:
         given[3]
     assert str(e.value) == third
+
+
+def test_pictures_for_notebooks():
+    from ifcbkit import display
+
+    data = make_bin(I_ID, ROIS)
+    images = bin_images(I_ID, data.adc, data.roi)
+    grid = images.grid(limit=2)
+    assert grid.size == (2 * (display.CELL + display.GAP) + display.GAP, display.CELL + display.LABEL + 2 * display.GAP)
+    assert Image.open(io.BytesIO(images._repr_png_())).size[0] == 6 * (display.CELL + display.GAP) + display.GAP
+    view = images.pair_view(2)
+    assert view.height == 11 + display.LABEL + 2 * display.GAP  # the tallest panel (the 14x11 composite), labelled
+    with pytest.raises(NotFoundError, match="not the first half of a stitched pair"):
+        images.pair_view(1)

@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from PIL import Image
 
+from . import display
 from .adc import AdcTable, parse_adc_table
 from .errors import ClosedBinError, NotFoundError
 from .header import adc_column_names, parse_hdr_bytes
@@ -97,6 +98,26 @@ class Bin:
 
     def roi_ids(self, *, stitch: bool = True) -> list[str]:
         return [add_target(self.pid, t) for t in self.get_images(stitch=stitch)]
+
+    # ----- pictures for notebooks -----
+
+    def _summary(self) -> str:
+        stored = "no .roi" if self.paths["roi"] is None else f"{len(self.images)} images"
+        return f"{self.pid}  {self.timestamp.isoformat()}  {stored}"
+
+    def _thumbnail(self) -> Image.Image | None:
+        if self.paths["roi"] is None or self.closed:
+            return None
+        from .mosaic import mosaic
+
+        return mosaic(self.images.items(), shape=(240, 320), scale=0.33).image
+
+    def _repr_html_(self) -> str:
+        return display.summary_html(self._summary(), self._thumbnail())
+
+    def _repr_png_(self) -> bytes | None:
+        thumbnail = self._thumbnail()
+        return None if thumbnail is None else display.png_bytes(thumbnail)
 
     def close(self) -> None:
         """Release the open ``.roi``; asking a closed bin for images raises ``ValueError``, as a closed file does."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 from typing import IO, Any
 
 from PIL import Image
 
+from . import display
 from .errors import FormatError, NotFoundError
 from .identifiers import add_target
 from .index import AdcIndex, TargetRole, second_half_error
@@ -173,6 +175,32 @@ class BinImages(Mapping[int, Image.Image]):
     def roi_ids(self) -> list[str]:
         """The ROI ids of the keys, in order."""
         return [add_target(self.bin_id, t) for t in self]
+
+    # ----- pictures for notebooks -----
+
+    def grid(self, limit: int = display.GRID_LIMIT, *, columns: int = 6) -> Image.Image:
+        """A labelled grid of the first ``limit`` images (target numbers under them), shrunk to fit."""
+        shown = list(itertools.islice(self.items(), max(0, limit)))
+        return display.grid([(f"{t}", image) for t, image in shown], columns=columns)
+
+    def _repr_png_(self) -> bytes:
+        return display.png_bytes(self.grid())
+
+    def pair_view(self, target: int) -> Image.Image:
+        """A stitched pair's pictures side by side: the two raw halves, the raw composite, its gap
+        mask and the infilled image that ``self[target]`` gives.
+
+        Raises:
+            NotFoundError: if ``target`` is not the first target of a stitched pair.
+        """
+        role, partner = self._role(target)
+        if role != "first":
+            raise NotFoundError(f"{add_target(self.bin_id, target)} is not the first half of a stitched pair")
+        composite, gap, filled = self._pair(target, partner)  # type: ignore[arg-type]
+        return display.panels([
+            (f"{target}", self._raw(target)), (f"{partner}", self._raw(partner)),  # type: ignore[arg-type]
+            ("composite", composite), ("gap mask", gap), ("infilled", filled),
+        ])  # fmt: skip
 
 
 class _Items(ItemsView[int, Image.Image]):
