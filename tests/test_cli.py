@@ -557,3 +557,22 @@ def test_mosaic_writes_a_page_of_the_bins_images(sample_root, tmp_path):
     assert "did not fit" in small
     bad = ifcbkit("mosaic", sample_root, "D20240215T150055_IFCB010", "--out", out, "--shape", "big")
     assert bad.returncode == 2 and "not a page size HEIGHTxWIDTH" in bad.stderr
+
+
+def test_extract_pairs_writes_each_pairs_composite_and_gap_mask(sample_root, tmp_path):
+    pid = "IFCB5_2014_100_120000"
+    printed = ok("extract", sample_root, pid, "--out", tmp_path, "--pairs")
+    assert printed.startswith(f"6 images of {pid} and 4 pictures of its stitched pairs written to")
+    with ifcbkit_bin(sample_root, pid) as b:
+        for a, _ in b.images.pairs:
+            composite, mask = b.images.get_raw(a)
+            with Image.open(tmp_path / f"{pid}_{a:05d}_composite.png") as written:
+                assert written.tobytes() == composite.tobytes()
+            with Image.open(tmp_path / f"{pid}_{a:05d}_mask.png") as written:
+                assert written.tobytes() == mask.convert("L").tobytes()
+
+
+def ifcbkit_bin(root, pid):
+    import ifcbkit
+
+    return ifcbkit.open_bin(SyncIfcbDataDirectory(root).paths(pid)["roi"])

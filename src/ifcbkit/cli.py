@@ -31,7 +31,7 @@ from .atomic import atomic_file
 from .bins import open_bin
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory
 from .errors import IfcbError, IfcbWarning
-from .identifiers import parse_bin
+from .identifiers import add_target, parse_bin
 from .metrics import METADATA_FIELDS, ML_METHODS, MlMethod
 from .parallel import BinFailure, iter_bin_metadata
 from .stores.base import encode_image
@@ -215,7 +215,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise IfcbError(f"--out {args.out} is a file: extract writes into a directory (created if needed)")
     os.makedirs(args.out, exist_ok=True)
-    images: Iterator[tuple[str, Image.Image]] = directory.iter_images(pid, stitch=not args.no_stitch)
+    images: Iterable[tuple[str, Image.Image]] = directory.iter_images(pid, stitch=not args.no_stitch)
+    pairs: list[tuple[int, int]] = []
+    if args.pairs:
+        images = itertools.chain(images, _pair_pictures(directory.paths(pid)["roi"], pairs))
     count = 0
     if args.zip:
         target = os.path.join(args.out, f"{pid}.zip")
@@ -230,8 +233,24 @@ def cmd_extract(args: argparse.Namespace) -> int:
             with atomic_file(os.path.join(args.out, f"{roi_id}.{args.format}")) as f:
                 f.write(data)
             count += 1
-    print(f"{count} images of {pid} written to {target}")
+    pictures = 2 * len(pairs)
+    extra = f" and {pictures} pictures of its stitched pairs" if args.pairs else ""
+    print(f"{count - pictures} images of {pid}{extra} written to {target}")
     return 0
+
+
+def _pair_pictures(roi: str | None, pairs: list[tuple[int, int]]) -> Iterator[tuple[str, Image.Image]]:
+    """``({roi_id}_composite, image)`` and ``({roi_id}_mask, gap mask)`` for each stitched pair (the
+    pairs are added to ``pairs`` as they are written)."""
+    if roi is None:
+        return
+    with open_bin(roi) as b:
+        for a, b_ in b.images.pairs:
+            pairs.append((a, b_))
+            composite, mask = b.images.get_raw(a)
+            roi_id = add_target(b.pid, a)
+            yield f"{roi_id}_composite", composite
+            yield f"{roi_id}_mask", mask.convert("L")  # type: ignore[union-attr]
 
 
 def _on_dask() -> Any:
@@ -468,6 +487,10 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--format", choices=("png", "jpg"), default="png", help="image format (default png)")
     extract.add_argument("--zip", action="store_true", help="write one zip archive DIR/{pid}.zip")
     extract.add_argument("--no-stitch", action="store_true", help="keep both halves of stitched I-style pairs")
+    extract.add_argument(
+        "--pairs", action="store_true",
+        help="also write each stitched pair's raw composite and gap mask ({roi_id}_composite, {roi_id}_mask)",
+    )  # fmt: skip
     extract.set_defaults(run=cmd_extract)
 
     show = commands.add_parser(
