@@ -53,9 +53,14 @@ def _imported_modules(path: Path) -> set[str]:
     return names
 
 
-# Optional modules, outside the core, that the package never imports itself: ``ifcbkit.dask`` builds
-# pandas dataframes (the ``pandas`` extra), and its tests read them.
-OPTIONAL = {PACKAGE / "dask.py", ROOT / "tests" / "test_dask.py"}
+# Optional modules, outside the core, that the package imports only when asked: ``ifcbkit.dask`` and
+# ``ifcbkit.tables`` build pandas dataframes (the ``pandas`` extra), and their tests read them.
+OPTIONAL = {
+    PACKAGE / "dask.py",
+    PACKAGE / "tables.py",
+    ROOT / "tests" / "test_dask.py",
+    ROOT / "tests" / "test_tables.py",
+}
 
 
 def test_no_numpy_scipy_or_pandas():

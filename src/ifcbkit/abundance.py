@@ -108,6 +108,18 @@ class AbundanceResult(NamedTuple):
     bins: list[BinCounts]
     skipped: list[Skipped]
 
+    def to_pandas(self, *, wide: bool = False, value: str = "objects_per_ml") -> Any:
+        """The rows as a pandas DataFrame (the ``pandas`` extra): long, one row per date, instrument
+        and class, with ``date`` as a datetime; or ``wide``, dates and instruments by classes, each
+        cell the class's ``value`` (``objects_per_ml``, ``count``, ``objects_per_L``).
+
+        Raises:
+            MissingDependencyError: without pandas; ValueError: for an unknown ``value``.
+        """
+        from .tables import abundance_frame
+
+        return abundance_frame(self.rows, wide=wide, value=value)
+
 
 def _ratio(count: int, volume: float) -> float:
     return count / volume if volume > 0 else math.nan

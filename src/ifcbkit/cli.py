@@ -348,6 +348,10 @@ def cmd_abundance(args: argparse.Namespace) -> int:
                     rows += csv.DictReader(f)
             rows.sort(key=lambda row: row["date"])
         write_abundance_csv(rows, out)
+    if args.plot is not None:
+        from .tables import plot_abundance
+
+        plot_abundance(rows, args.plot)
     for skipped in result.skipped:
         _warn("abundance", f"skipped {skipped.pid}: {skipped.reason}")
     if complete:
@@ -534,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     abundance.add_argument("root", metavar="ROOT", nargs="?", help="data root (not with --dashboard)")
     abundance.add_argument(
         "products", metavar="PRODUCTS", nargs="?", help="products root, or one class-score file (not with --dashboard)"
+    )
+    abundance.add_argument(
+        "--plot", metavar="FILE.png", help="also plot the top classes' objects per ml over time (needs ifcbkit[plot])"
     )
     abundance.add_argument("--dashboard", metavar="URL", help="an IFCB dashboard to read bins and class scores from")
     abundance.add_argument("--dataset", metavar="NAME", help="the dashboard's dataset (with --dashboard)")
