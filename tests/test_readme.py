@@ -1,24 +1,20 @@
 """The README's examples run, print what their comments say, and its commands are the ones CI runs.
 
-Python blocks run in order in one namespace, in a temporary copy of ``tests/data`` laid out like
-the repository root (so relative paths work and anything an example writes is thrown away).
-``async def`` functions a block defines but does not call are run with ``asyncio.run``. A
-``print(...)  # text`` line must print ``text`` (``...`` in the comment: what comes before it must
-start the printed text, several prints of the line joined with ``, ``).
+Each Python block runs alone, in a fresh interpreter, in a temporary copy of ``tests/data`` laid
+out like the repository root (so relative paths work and anything an example writes is thrown
+away); a block that defines a coroutine function runs it. A ``print(...)  # text`` line must print
+``text`` (``...`` in the comment: what comes before it must start the printed text, several prints
+of the line joined with ``, ``).
 """
 
 from __future__ import annotations
 
 import ast
-import asyncio
-import builtins
-import inspect
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -62,31 +58,46 @@ def _print_comments(source: str) -> dict[int, str]:
     return out
 
 
-def test_python_examples_run_and_print_what_they_say(repo_copy):
+# Runs one README block in a fresh interpreter, recording what each of its lines prints.
+_HARNESS = """
+import builtins, json, sys
+def recording_print(*args, sep=" ", end="\\n", file=None, flush=False):
+    caller = sys._getframe(1)
+    if file is None and caller.f_code.co_filename == filename:
+        printed.setdefault(str(caller.f_lineno), []).append((sep or " ").join(map(str, args)))
+    builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
+if __name__ == "__main__":  # (not again in the processes a block's Dask cluster starts)
+    source, filename, out = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+    printed = {}
+    namespace = {"__name__": "__main__", "print": recording_print}
+    exec(compile(source, filename, "exec"), namespace)
+    json.dump(printed, open(out, "w"))
+"""
+
+
+def test_python_examples_run_alone_and_print_what_they_say(repo_copy):
+    """Each block runs on its own, in a fresh interpreter (as a reader copies one), and every
+    ``print(...)  # text`` line prints ``text``."""
+    import json
+
     blocks = _blocks(README.read_text(), "python")
     assert blocks, "README.md has no python examples"
-    printed: dict[tuple[str, int], list[str]] = defaultdict(list)
-
-    def recording_print(*args, sep=" ", end="\n", file=None, flush=False):
-        caller = sys._getframe(1)
-        if file is None:
-            printed[(caller.f_code.co_filename, caller.f_lineno)].append((sep or " ").join(map(str, args)))
-        builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
-
-    namespace: dict = {"__name__": "__readme__", "print": recording_print}
+    harness = repo_copy / "harness.py"
+    harness.write_text(_HARNESS)
     checked = 0
     for number, source in enumerate(blocks, 1):
         filename = f"<README.md python block {number}>"
         tree = ast.parse(source, filename)
-        exec(compile(tree, filename, "exec"), namespace)
-        for name in _uncalled_async_functions(tree):
-            function = namespace[name]
-            required = [p for p in inspect.signature(function).parameters.values() if p.default is p.empty]
-            assert not required, f"{filename}: cannot run async {name}() without arguments"
-            result = asyncio.run(function())
-            assert result is not None, f"{filename}: {name}() returned nothing"
+        assert not _uncalled_async_functions(tree), f"{filename} defines a coroutine function it never runs"
+        block = repo_copy / f"block{number}.py"
+        block.write_text(source)
+        out = repo_copy / f"block{number}.json"
+        result = subprocess.run([sys.executable, str(harness), str(block), filename, str(out)], cwd=repo_copy,
+                                capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert result.returncode == 0, f"{filename} fails alone:\n{result.stderr}"
+        printed = json.loads(out.read_text())
         for line, comment in _print_comments(source).items():
-            outputs = printed.get((filename, line))
+            outputs = printed.get(str(line))
             if not outputs:
                 continue
             text = ", ".join(outputs)

@@ -1,6 +1,6 @@
 """Abundance: per-bin class counts over a threshold, and daily objects per ml in the long format.
 
-Section 9 of the formats doc. Per ROI, the winning class is the one with the
+Section 9 of docs/formats.md. Per ROI, the winning class is the one with the
 highest score; it counts when that score is at or above the threshold. A day's
 abundance of a class is its summed count over the day's bins divided by the
 summed ``ml_analyzed`` of **every** bin that had class scores, including bins

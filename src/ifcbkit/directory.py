@@ -4,7 +4,7 @@ A tree is walked depth-first in sorted name order (chronological for standard
 layouts), with one ``os.scandir`` per directory. Directories named in
 ``exclude`` are never entered; a bin found below the root counts only when every
 component of its directory path relative to the root is in ``include`` or is a
-substring of its bin id (section 2 of the formats doc). Directories whose names
+substring of its bin id (section 2 of docs/formats.md). Directories whose names
 cannot satisfy that rule, or whose names date them outside a requested time
 range, are pruned without being listed.
 

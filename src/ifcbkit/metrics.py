@@ -1,6 +1,6 @@
 """Volume analyzed (``ml_analyzed``) and the dashboard's bin metrics, as pure functions.
 
-Section 7 of the formats doc, in pure Python (no numpy): the D-style ADC
+Section 7 of docs/formats.md, in pure Python (no numpy): the D-style ADC
 estimate the dashboard shows (``method='adc'``), the header's times
 (``'hdr'``), the ifcb-analysis reference rule that cross-checks the header
 against the ADC (``'reference'``) and the I-style ADC algorithm. A bin whose
@@ -250,7 +250,7 @@ def compute_ml_analyzed(
     hdr_source: str | None = None,
     adc_source: str | None = None,
 ) -> MlAnalyzed:
-    """The volume analyzed of a bin (section 7 of the formats doc).
+    """The volume analyzed of a bin (section 7 of docs/formats.md).
 
     ``hdr`` is the parsed header (a mapping, as :func:`~ifcbkit.header.parse_hdr_bytes`
     returns) or the ``.hdr`` bytes; ``adc`` is the ``.adc`` bytes or an

@@ -1,6 +1,6 @@
 """IFCB products: finding them under a products root, and reading blobs, features and class scores.
 
-Products (section 8 of the formats doc) live in trees of their own, found by
+Products (section 8 of docs/formats.md) live in trees of their own, found by
 name: ``{pid}_blobs_v{2|4}.zip``, ``{pid}_fea_v{2|4}.csv`` or ``{pid}_features_v{N}.csv`` (as
 ifcb-features writes it), ``{pid}_class.h5`` (class scores v3) and ``{pid}_class_scores.csv`` (as
 the dashboard serves them).

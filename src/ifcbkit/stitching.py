@@ -1,6 +1,6 @@
 """Stitching the two ROIs that old I-style instruments wrote for one object.
 
-Follows section 6 of the formats doc pixel for pixel (as pyifcb does): pair
+Follows section 6 of docs/formats.md pixel for pixel (as pyifcb does): pair
 detection between consecutive image targets, the zero-filled composite with its
 gap mask, and the infill of the gap with the rounded mean of the pixels on the
 boundary of the dilated gap. All pixel work is done with Pillow operations.
