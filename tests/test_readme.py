@@ -152,3 +152,14 @@ def test_readme_command_line_examples_run(repo_copy):
     assert (repo_copy / "images" / "IFCB5_2014_100_120000.zip").is_file()
     assert (repo_copy / "metrics.csv").read_text().count("\n") == 6  # a header and the five sample bins
     assert "Guinardia" in (repo_copy / "daily.csv").read_text()
+
+
+def test_the_readme_refers_only_to_files_in_the_repository():
+    """It referred to "the formats doc", which is not in the repository."""
+    text = README.read_text()
+    assert "formats doc" not in text
+    for target in re.findall(r"\]\(([^)#]+)\)", text):
+        if "://" not in target:
+            assert (ROOT / target).exists(), f"README.md links to {target}, which is not in the repository"
+    for name in re.findall(r"`((?:docs|bench|tests)/[\w./-]+)`", text):
+        assert (ROOT / name).exists(), f"README.md names {name}, which is not in the repository"
