@@ -16,7 +16,6 @@ from ifcbkit.faces import (
     Blocking,
     Call,
     Emit,
-    Request,
     SyncFace,
     iterate_async,
     iterate_sync,
@@ -363,7 +362,6 @@ async def test_coroutines_run_on_the_loop_and_plain_calls_in_a_worker():
 async def test_file_requests_run_in_a_worker_thread_on_the_async_face(monkeypatch, request_):
     loop_thread = threading.get_ident()
     monkeypatch.setattr(type(request_), "run_sync", lambda self: threading.get_ident())
-    assert type(request_).run_async is Request.run_async  # no file request overrides the thread hop
     assert await request_.run_async() != loop_thread
     assert request_.run_sync() == loop_thread
 
@@ -371,3 +369,29 @@ async def test_file_requests_run_in_a_worker_thread_on_the_async_face(monkeypatc
 def test_faces_module_exports_the_runner_pairs():
     assert SyncFace._run is run_sync and SyncFace._iterate is iterate_sync
     assert AsyncFace._run is run_async and AsyncFace._iterate is iterate_async
+
+
+async def test_reads_and_blocking_calls_of_one_loop_turn_share_one_worker_thread_hop(tmp_path):
+    """300 concurrent ranged reads woke 300 worker threads, which queued for the interpreter lock with
+    the event loop (the loop stalled 22-33 ms); calls of one turn now run together in one thread, and
+    each gets its own result or error."""
+    import asyncio
+
+    path = tmp_path / "data"
+    path.write_bytes(bytes(range(256)))
+    threads: list[int] = []
+
+    def where(k: int) -> int:
+        threads.append(threading.get_ident())
+        if k == 3:
+            raise ValueError("three")
+        return k
+
+    reads = [ReadRanges(str(path), [(k, 2)]).run_async() for k in range(50)]
+    calls = [Blocking(where, k).run_async() for k in range(6)]
+    missing = ReadRanges(str(tmp_path / "missing"), [(0, 1)]).run_async()
+    results = await asyncio.gather(*reads, *calls, missing, return_exceptions=True)
+    assert results[:50] == [[bytes([k, k + 1])] for k in range(50)]
+    assert results[50:53] == [0, 1, 2] and isinstance(results[53], ValueError) and results[54:56] == [4, 5]
+    assert isinstance(results[56], FileNotFoundError)
+    assert len(set(threads)) == 1 and threads[0] != threading.get_ident()

@@ -89,7 +89,8 @@ class Call(Request):
 
 
 class Blocking(Request):
-    """A blocking function (file I/O, CPU-heavy parsing): inline when sync, in a worker thread when async."""
+    """A blocking function (file I/O, CPU-heavy parsing): inline when sync, in a worker thread when
+    async, together with the other such calls of the same turn of the event loop."""
 
     __slots__ = ("args", "function")
 
@@ -99,6 +100,61 @@ class Blocking(Request):
 
     def run_sync(self) -> Any:
         return self.function(*self.args)
+
+    async def run_async(self) -> Any:
+        return await in_worker_thread_batched(self.run_sync)
+
+
+# Calls waiting for the worker thread that runs them together, per event loop.
+_BATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[tuple[Callable[[], Any], asyncio.Future[Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def in_worker_thread_batched(function: Callable[[], Any]) -> Any:
+    """``function()`` in a worker thread, with every other call made in the same turn of the event
+    loop: 300 concurrent reads then wake one thread, not 300 that would queue for the interpreter
+    lock with the loop (the cause of loop stalls under many concurrent reads). Each call's result,
+    or exception, goes to its own caller."""
+    loop = asyncio.get_running_loop()
+    batch = _BATCHES.get(loop)
+    if batch is None:
+        batch = _BATCHES[loop] = []
+    if not batch:
+        loop.call_soon(_run_batch, loop)
+    future: asyncio.Future[Any] = loop.create_future()
+    batch.append((function, future))
+    return await future
+
+
+def _run_batch(loop: asyncio.AbstractEventLoop) -> None:
+    batch, _BATCHES[loop] = _BATCHES.get(loop) or [], []
+    if batch:
+        done = loop.run_in_executor(None, _call_each, [function for function, _ in batch])
+        done.add_done_callback(functools.partial(_deliver, batch))
+
+
+def _call_each(functions: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+    out: list[tuple[bool, Any]] = []
+    for function in functions:
+        try:
+            out.append((True, function()))
+        except Exception as e:
+            out.append((False, e))
+    return out
+
+
+def _deliver(batch: list[tuple[Callable[[], Any], asyncio.Future[Any]]], finished: asyncio.Future[Any]) -> None:
+    results = None if finished.cancelled() or finished.exception() is not None else finished.result()
+    for k, (_, future) in enumerate(batch):
+        if future.done():  # its caller was cancelled meanwhile
+            continue
+        if results is None:
+            future.set_exception(finished.exception() or asyncio.CancelledError())
+        elif results[k][0]:
+            future.set_result(results[k][1])
+        else:
+            future.set_exception(results[k][1])
 
 
 # The shared operations running on each event loop, by key (a loop that is collected takes its own).
