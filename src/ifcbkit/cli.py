@@ -129,11 +129,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     directory = SyncIfcbDataDirectory(args.root, require_roi=False)  # a bin without .roi still has its header
     pid = parse_bin(args.pid).bin_id
-    if directory.paths(pid)["roi"] is None:
+    paths = directory.paths(pid)
+    if paths["roi"] is None:
         _warn("info", f"bin {pid} has no .roi file: it has no images (its header and ADC are shown)")
     info = {
         "pid": pid,
-        "paths": directory.paths(pid),
+        "paths": paths,
         "metadata": directory.bin_metadata(pid, method=args.method),
         "header": directory.read_header(pid),
     }
@@ -151,12 +152,13 @@ def _contents(args: argparse.Namespace) -> dict[str, Any]:
     pid = parse_bin(args.pid).bin_id
     header = directory.read_header(pid)
     geometry = directory.list_images(pid)  # every target with an image, both halves of pairs
-    shown = set(directory.list_roi_ids(pid)) if directory.paths(pid)["roi"] is not None else set()
-    pairs: list[list[int]] = []
     roi = directory.paths(pid)["roi"]
+    shown: set[str] = set()
+    pairs: list[list[int]] = []
     if roi is not None:
-        with open_bin(roi) as b:  # pairs from the ADC; no pixels are read
+        with open_bin(roi) as b:  # the pairs and the images shown, from the ADC; no pixels are read
             pairs = [list(pair) for pair in b.images.pairs]
+            shown = set(b.roi_ids())
     partner = {b: a for a, b in pairs} | {a: b for a, b in pairs}
     targets = [
         {"target": t, "roi_id": g["roi_id"], "width": g["width"], "height": g["height"], "shown": g["roi_id"] in shown,
@@ -167,7 +169,7 @@ def _contents(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "pid": pid, "timestamp": metadata["timestamp_iso"], "instrument": metadata["instrument"],
         "num_triggers": metadata["num_triggers"], "num_images": metadata["num_images"], "pairs": pairs,
-        "has_roi": directory.paths(pid)["roi"] is not None,
+        "has_roi": roi is not None,
         "header": {k: header[k] for k in _HIGHLIGHTS if k in header}, "targets": targets,
     }  # fmt: skip
 
