@@ -13,8 +13,11 @@ import pytest
 from aiobotocore.session import get_session
 
 from ifcbkit.cache import clear_caches
+from ifcbkit.directory_source import DirectorySource
 from ifcbkit.errors import InvalidIdentifierError, NotFoundError
 from ifcbkit.faces import Op
+from ifcbkit.ranges import ByteRange
+from ifcbkit.reading import BinReader
 from ifcbkit.stores import AsyncFilesystemRoiStore, SyncFilesystemBinStore, SyncFilesystemRoiStore
 from ifcbkit.stores.caching import (
     AsyncCachingBinStore,
@@ -66,20 +69,34 @@ def generated() -> Iterator[Path]:
         yield root
 
 
-class CountingFilesystem(SyncFilesystemBinStore):
-    """A filesystem bin store that records which files were read."""
+class CountingSource(DirectorySource):
+    """A data directory source that records which files were read."""
 
-    def __init__(self, *args: Any, **options: Any):
-        super().__init__(*args, **options)
+    def __init__(self, root: Any, **options: Any):
+        super().__init__(root, **{"require_adc": False, "require_roi": False, **options})
         self.reads: list[tuple[str, str]] = []
 
-    def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
-        self.reads.append((bin_id, ext))
-        return (yield from super()._read_file(bin_id, ext))
+    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
+        if byte_range is None:
+            self.reads.append((bin_id, ext))
+        return (yield from super().read(bin_id, ext, byte_range))
 
-    def _read_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
+    def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
         self.reads.append((bin_id, ext))
-        return (yield from super()._read_ranges(bin_id, ext, ranges))
+        return (yield from super().read_ranges(bin_id, ext, ranges))
+
+
+class CountingFilesystem(SyncFilesystemBinStore):
+    """A filesystem bin store over a :class:`CountingSource`."""
+
+    def __init__(self, root: Any, **options: Any):
+        super().__init__(root, **options)
+        self.source = CountingSource(root, **options)
+        self.reader = BinReader(self.source)
+
+    @property
+    def reads(self) -> list[tuple[str, str]]:
+        return self.source.reads
 
 
 def caching_bins(face: str, fs: Any, bucket: str, client: Any, aioclient: Any, prefix: str) -> Any:

@@ -12,17 +12,13 @@ import warnings
 import pytest
 
 from ifcbkit.faces import (
-    AsyncFace,
     Blocking,
     Call,
     Emit,
-    SyncFace,
     iterate_async,
     iterate_sync,
-    operation,
     run_async,
     run_sync,
-    stream,
 )
 from ifcbkit.fileio import FileExists, ReadFile, ReadRanges, ScanDirs, StatFile
 
@@ -106,7 +102,7 @@ def test_the_thrown_exception_is_the_one_the_request_raised():
 
 
 def test_an_operation_that_emits_must_be_a_stream():
-    with pytest.raises(TypeError, match="@stream"):
+    with pytest.raises(TypeError, match="iterate_sync or iterate_async"):
         run_sync(emitting_op())
 
 
@@ -168,48 +164,49 @@ async def test_iterate_async_propagates_uncaught_request_errors():
     assert got == ["first"]
 
 
-# ----- binding on faces -----------------------------------------------------------------------
+# ----- explicit shells over one core ------------------------------------------------------------
 
 
 class Thing:
+    """A sans-I/O core: operations are generators."""
+
     def __init__(self, base: int):
         self.base = base
 
-    @operation
     def plus(self, n: int, *, times: int = 1):
-        """Add n to base, times times."""
         value = yield Blocking(lambda: self.base + n * times)
         return value
 
-    @stream
     def upto(self, n: int):
-        """Emit base..base+n-1."""
         for k in range(n):
             yield Emit((yield Blocking(lambda k=k: self.base + k)))
 
 
-class SyncThing(Thing, SyncFace):
-    pass
+class SyncThing:
+    def __init__(self, base: int):
+        self.core = Thing(base)
+
+    def plus(self, n: int, *, times: int = 1) -> int:
+        """Add n to base, times times."""
+        return run_sync(self.core.plus(n, times=times))
+
+    def upto(self, n: int):
+        return iterate_sync(self.core.upto(n))
 
 
-class AsyncThing(Thing, AsyncFace):
-    pass
+class AsyncThing:
+    def __init__(self, base: int):
+        self.core = Thing(base)
+
+    async def plus(self, n: int, *, times: int = 1) -> int:
+        """Add n to base, times times."""
+        return await run_async(self.core.plus(n, times=times))
+
+    def upto(self, n: int):
+        return iterate_async(self.core.upto(n))
 
 
-class Delegating(SyncFace):
-    """A sync object whose operation delegates to a face-less object's sans-I/O operation."""
-
-    def __init__(self):
-        self.inner = Thing(100)
-
-    @operation
-    def twice(self, n: int):
-        first = yield from self.inner.plus(n)
-        second = yield from self.inner.plus(n, times=2)
-        return first, second
-
-
-def test_operation_and_stream_on_the_sync_face():
+def test_a_sync_shell_runs_operations_and_streams():
     thing = SyncThing(5)
     assert thing.plus(2) == 7
     assert thing.plus(2, times=3) == 11
@@ -218,7 +215,7 @@ def test_operation_and_stream_on_the_sync_face():
     assert list(values) == [5, 6, 7]
 
 
-async def test_operation_and_stream_on_the_async_face():
+async def test_an_async_shell_awaits_operations_and_streams():
     thing = AsyncThing(5)
     pending = thing.plus(2, times=3)
     assert inspect.iscoroutine(pending)
@@ -228,28 +225,14 @@ async def test_operation_and_stream_on_the_async_face():
     assert [v async for v in values] == [5, 6, 7]
 
 
-def test_operation_and_stream_without_a_face_expose_the_generator():
-    thing = Thing(5)
-    op = thing.plus(2)
-    assert inspect.isgenerator(op)
-    assert run_sync(op) == 7
-    assert list(iterate_sync(thing.upto(2))) == [5, 6]
-    assert Delegating().twice(1) == (101, 102)
+def test_operations_compose_with_yield_from():
+    def twice(core: Thing, n: int):
+        first = yield from core.plus(n)
+        second = yield from core.plus(n, times=2)
+        return first, second
 
-
-def test_descriptors_keep_names_and_docs():
-    assert isinstance(Thing.__dict__["plus"], operation)
-    assert SyncThing.plus is Thing.__dict__["plus"]  # class access gives the descriptor
-    assert isinstance(SyncThing.upto, stream)
-    for method in (SyncThing(0).plus, AsyncThing(0).plus):
-        assert method.__name__ == "plus"
-        assert method.__doc__ == "Add n to base, times times."
-    assert SyncThing(0).upto.__name__ == "upto"
-
-
-def test_each_object_binds_its_own_state():
-    a, b = SyncThing(1), SyncThing(1000)
-    assert (a.plus(1), b.plus(1)) == (2, 1001)
+    assert run_sync(twice(Thing(100), 1)) == (101, 102)
+    assert asyncio.run(run_async(twice(Thing(100), 1))) == (101, 102)
 
 
 # ----- closing streams early ------------------------------------------------------------------
@@ -285,21 +268,20 @@ async def test_breaking_out_of_an_async_stream_closes_it_when_collected():
     assert log == ["closed"]
 
 
-class _Streaming:
+class SyncStream:
     def __init__(self, log: list):
         self.log = log
 
-    @stream
     def values(self, n: int):
-        return counting_stream(n, self.log)  # the operation itself, unchanged
+        return iterate_sync(counting_stream(n, self.log))
 
 
-class SyncStream(_Streaming, SyncFace):
-    pass
+class AsyncStream:
+    def __init__(self, log: list):
+        self.log = log
 
-
-class AsyncStream(_Streaming, AsyncFace):
-    pass
+    def values(self, n: int):
+        return iterate_async(counting_stream(n, self.log))
 
 
 def test_closing_a_sync_run_closes_the_operation_on_error():
@@ -364,11 +346,6 @@ async def test_file_requests_run_in_a_worker_thread_on_the_async_face(monkeypatc
     monkeypatch.setattr(type(request_), "run_sync", lambda self: threading.get_ident())
     assert await request_.run_async() != loop_thread
     assert request_.run_sync() == loop_thread
-
-
-def test_faces_module_exports_the_runner_pairs():
-    assert SyncFace._run is run_sync and SyncFace._iterate is iterate_sync
-    assert AsyncFace._run is run_async and AsyncFace._iterate is iterate_async
 
 
 async def test_reads_and_blocking_calls_of_one_loop_turn_share_one_worker_thread_hop(tmp_path):

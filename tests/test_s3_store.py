@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from ifcbkit import SyncIfcbDataDirectory
 from ifcbkit.cache import clear_caches
 from ifcbkit.errors import NotFoundError, StoreError, TruncatedBinError
+from ifcbkit.faces import run_sync
 from ifcbkit.stores import SyncFilesystemRoiStore
 from ifcbkit.stores.objectstore import AsyncObjectBinStore, ObjectBinStore
 from ifcbkit.stores.s3 import AsyncS3BinStore, AsyncS3RoiStore, S3BinStore, S3RoiStore
@@ -229,7 +230,7 @@ async def test_a_replaced_adc_is_never_read_from_a_stale_index(client):
 async def test_file_size_and_existence_come_from_head_object(bucket, client, references):
     store = S3BinStore(bucket, client, "raw")
     calls = S3Calls(client)
-    assert store._run(store._file_size(BIG, "roi")) == len(make_bin(BIG, BIG_ROIS, seed=7).roi)
+    assert run_sync(store.source.size(BIG, "roi")) == len(make_bin(BIG, BIG_ROIS, seed=7).roi)
     assert store.exists(f"{BIG}.roi") is True and store.exists(f"{BIG}.hdr") is True
     assert store.exists(f"{REAL_D}.roi".replace("IFCB013", "IFCB014")) is False
     assert {c[0] for c in calls.calls} == {"HeadObject"}

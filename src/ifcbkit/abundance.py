@@ -17,20 +17,13 @@ import statistics
 from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import IO, Any, NamedTuple
 
-from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, TimeLike
 from .errors import FormatError, IfcbError, NotFoundError
+from .filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, TimeLike
 from .identifiers import parse_bin
 from .metrics import MlMethod, check_method
 from .parallel import BinFailure, Progress, bins_under, metadata_or_failure, parallel_map, shared_directory
-from .products import (
-    ClassScoresRows,
-    ProductFile,
-    SyncProductDirectory,
-    _import_h5py,
-    _preference,
-    parse_product_name,
-    read_class_scores,
-)
+from .product_files import ProductFile, SyncProductDirectory, parse_product_name, preference
+from .products import ClassScoresRows, import_h5py, read_class_scores
 
 __all__ = [
     "ABUNDANCE_FIELDS", "AbundanceResult", "BinCounts", "Skipped", "class_counts", "daily_abundance",
@@ -209,7 +202,7 @@ def score_files(scores: ScoresSource) -> dict[str, str]:
             products.append(ProductFile(*parsed, source))
     best: dict[str, ProductFile] = {}
     for product in products:
-        if product.pid not in best or _preference(product) < _preference(best[product.pid]):
+        if product.pid not in best or preference(product) < preference(best[product.pid]):
             best[product.pid] = product
     return {pid: product.path for pid, product in best.items()}
 
@@ -297,7 +290,7 @@ def daily_abundance(
         pids = [pid for pid in pids if _day(pid) not in skip_days]
         files = {pid: path for pid, path in files.items() if _day(pid) not in skip_days}
     if any(path.lower().endswith((".h5", ".hdf5")) for path in files.values()):
-        _import_h5py()  # fail once, here, rather than in every worker
+        import_h5py()  # fail once, here, rather than in every worker
     jobs = [(*key, pid, files.get(pid), threshold, method) for pid in pids]
     counted = parallel_map(_counts_job, jobs, workers=workers, progress=progress)
     keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)

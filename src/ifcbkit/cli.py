@@ -30,11 +30,11 @@ from .abundance import AbundanceResult, daily_abundance, write_abundance_csv, wr
 from .atomic import atomic_file
 from .bins import open_bin
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory
+from .encoding import encode_image
 from .errors import IfcbError, IfcbWarning
 from .identifiers import add_target, parse_bin
 from .metrics import METADATA_FIELDS, ML_METHODS, MlMethod
 from .parallel import BinFailure, iter_bin_metadata
-from .stores.base import encode_image
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -21,8 +21,8 @@ from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
 from .abundance import AbundanceResult, BinCounts, Skipped, check_threshold, class_counts, summarize_daily
-from .directory import TimeLike
 from .errors import IfcbError, ProductNotFoundError
+from .filters import TimeLike
 from .metrics import MlMethod, check_method
 from .stores.dashboard import AsyncDashboardBinStore, DashboardListing
 from .stores.dashboard_listing import ListedBin

@@ -22,6 +22,7 @@ Nothing here is imported by ``import ifcbkit``; without the extra, this module r
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,12 +31,11 @@ from typing import Any, NamedTuple
 from .abundance import AbundanceResult, abundance_result, check_threshold, counts_or_skipped, score_files
 from .atomic import atomic_file
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory, TimeLike
+from .encoding import ImageFormat, check_file_type, encode_image
 from .errors import IfcbError, MissingDependencyError
-from .faces import AsyncFace
 from .identifiers import bin_timestamp, parse_roi_id, validate_bin_id
 from .metrics import METADATA_FIELDS, MlMethod, check_method
 from .parallel import BinFailure, metadata_or_failure
-from .stores.base import ImageFormat, check_file_type, encode_image
 
 try:
     import dask
@@ -61,6 +61,11 @@ METADATA_DTYPES: dict[str, str] = {
 # ----- sources and listings ---------------------------------------------------------------------
 
 
+def _is_async(obj: Any, method: str) -> bool:
+    """Whether ``obj`` is an async store (its ``method`` is a coroutine function)."""
+    return inspect.iscoroutinefunction(getattr(obj, method, None))
+
+
 def as_source(
     source: Source, *, include: Iterable[str] = DEFAULT_INCLUDE, exclude: Iterable[str] = DEFAULT_EXCLUDE
 ) -> Any:
@@ -71,7 +76,7 @@ def as_source(
     """
     if isinstance(source, (str, os.PathLike)):
         return SyncIfcbDataDirectory(source, include=include, exclude=exclude)
-    if isinstance(source, AsyncFace):
+    if _is_async(source, "bin_metadata"):
         raise TypeError(f"{source!r} is async; Dask tasks read with the sync face: pass its sync twin")
     if not hasattr(source, "bin_metadata"):
         raise TypeError(f"not a bin source (a data root, a data directory or a bin store): {source!r}")
@@ -375,7 +380,7 @@ class _StoreTarget:
     """Images in a sync ROI store (``put``; ``list_roi_ids`` or ``exists`` to see what is there)."""
 
     def __init__(self, store: Any):
-        if isinstance(store, AsyncFace):
+        if _is_async(store, "put"):
             raise TypeError(f"{store!r} is async; Dask tasks write with the sync face: pass its sync twin")
         self.store = store
         self.file_type = check_file_type(getattr(store, "file_type", "png"))

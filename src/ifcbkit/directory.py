@@ -1,239 +1,38 @@
-"""IFCB data directories: finding and listing bins in a tree, and reading them.
+"""IFCB data directories: a tree of bins on disk, listed, found and read, on a sync and an async face.
 
-A tree is walked depth-first in sorted name order (chronological for standard
-layouts), with one ``os.scandir`` per directory. Directories named in
-``exclude`` are never entered; a bin found below the root counts only when every
-component of its directory path relative to the root is in ``include`` or is a
-substring of its bin id (section 2 of docs/formats.md). Directories whose names
-cannot satisfy that rule, or whose names date them outside a requested time
-range, are pruned without being listed.
-
-The walk and the search are sans-I/O operations: :class:`SyncIfcbDataDirectory`
-and :class:`AsyncIfcbDataDirectory` are the same code on two faces. The async
-face lists each level's subdirectories in one worker-thread hop.
+Both classes are shells over one :class:`~ifcbkit.directory_source.DirectorySource`
+(finding and listing) and one :class:`~ifcbkit.reading.BinReader` (reading). An
+unknown bin raises :class:`~ifcbkit.errors.NotFoundError` (a ``KeyError``).
 """
 
 from __future__ import annotations
 
-import builtins
-import functools
 import os
-import re
-import stat
-import warnings
-from collections.abc import Callable, Hashable, Iterable
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from PIL import Image
 
-from .cache import LRUCache, cache_token
-from .errors import DuplicateBinWarning, InvalidIdentifierError, NotFoundError, SkippedPathWarning, StoreError
-from .faces import AsyncFace, Blocking, Op, Request, Shared, SyncFace, map_emits, operation, stream
-from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
-from .identifiers import (
-    BIN_EXTENSIONS,
-    bin_day_dir,
-    bin_of,
-    is_bin_id,
-    parse_bin,
-    parse_instruments,
-    valid_bin_ids,
-)
+from .directory_source import ADCMOD_DIR, ADCMOD_EXT, DirectorySource, Fileset, adcmod_path
+from .errors import SkippedPathWarning
+from .faces import iterate_async, iterate_sync, run_async, run_sync
+from .filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, TimeLike
 from .images import BinImages
-from .reading import BinReading
-from .walk import walk, warn_skipped
-
-ADCMOD_DIR = "adcmod"
-ADCMOD_EXT = ".adc.mod"
-
-
-def adcmod_path(root: str | os.PathLike[str], fileset_dir: str, pid: str) -> str:
-    """Where a corrected ADC of a bin in ``fileset_dir`` would be: ``adcmod/<day-dir>/<pid>.adc.mod``
-    beside the data ``root``, ``<day-dir>`` the name of the bin's directory."""
-    day = os.path.basename(os.path.normpath(fileset_dir))
-    return os.path.join(os.path.dirname(os.path.abspath(root)), ADCMOD_DIR, day, pid + ADCMOD_EXT)
-
-
-DEFAULT_INCLUDE: list[str] = ["data"]  # lists, as in 0.3.1; never mutated here
-DEFAULT_EXCLUDE: list[str] = ["skip", "beads"]
-
-TimeLike = datetime | date | str
-Fileset = dict[str, Any]
+from .read_faces import AsyncBinReads, SyncBinReads
+from .reading import BinReader
 
 __all__ = [
-    "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "AsyncIfcbDataDirectory", "FilesetFilter", "SkippedPathWarning",
-    "SyncIfcbDataDirectory",
+    "ADCMOD_DIR", "ADCMOD_EXT", "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "AsyncIfcbDataDirectory", "AsyncTree",
+    "DataDirectoryBase", "FilesetFilter", "SkippedPathWarning", "SyncIfcbDataDirectory", "SyncTree", "TimeLike",
+    "adcmod_path",
 ]  # fmt: skip
 
-
-# ----- the include/exclude rule ---------------------------------------------------------------
-
-# A directory name can only be a substring of some bin id if, with its digits masked, it is a
-# substring of one of these skeletons (instrument numbers have 1 to 6 digits).
-_SKELETONS = [f"D########T######_IFCB{'#' * k}" for k in range(1, 7)] + [
-    f"IFCB{'#' * k}_####_###_######" for k in range(1, 7)
-]
-_DIGIT = re.compile(r"[0-9]")
+Instruments = int | str | Iterable[int | str] | None
 
 
-def could_be_in_bin_id(name: str) -> bool:
-    """Whether ``name`` is a substring of at least one possible bin id."""
-    masked = _DIGIT.sub("#", name)
-    return any(masked in skeleton for skeleton in _SKELETONS)
+class DataDirectoryBase:
+    """What both faces of a data directory hold: the source, the reader and their settings."""
 
-
-def _as_utc(value: TimeLike | None, what: str) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-        except ValueError:
-            raise ValueError(f"{what}: not an ISO date or time: {text!r}") from None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    raise TypeError(f"{what} must be a datetime, a date or an ISO string, not {type(value).__name__}")
-
-
-_DATED_DIR = re.compile(r"D(\d{4})(\d{2})?(\d{2})?|IFCB(\d{1,6})_(\d{4})(?:_(\d{3}))?", re.ASCII)
-
-
-def _dir_span(name: str) -> tuple[datetime, datetime, int | None] | None:
-    """The time span (and instrument) every bin under a dated directory name must fall in."""
-    m = _DATED_DIR.fullmatch(name)
-    if m is None:
-        return None
-    try:
-        if name.startswith("D"):
-            year, month, day = int(m[1]), m[2], m[3]
-            if month is None:
-                return datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc), None
-            start = datetime(year, int(month), int(day or 1), tzinfo=timezone.utc)
-            if day is not None:
-                return start, start + timedelta(days=1), None
-            end = datetime(year + (start.month == 12), start.month % 12 + 1, 1, tzinfo=timezone.utc)
-            return start, end, None
-        instrument, year = int(m[4]), int(m[5])
-        start = datetime(year, 1, 1, tzinfo=timezone.utc)
-        if m[6] is None:
-            return start, datetime(year + 1, 1, 1, tzinfo=timezone.utc), instrument
-        start += timedelta(days=int(m[6]) - 1)
-        return start, start + timedelta(days=1), instrument
-    except ValueError:
-        return None  # not a real date: cannot prune on it
-
-
-def _d_style_key(when: datetime | None) -> str | None:
-    """``DyyyymmddTHHMMSS`` of ``when`` rounded up to a whole second (comparable with bin ids)."""
-    if when is None:
-        return None
-    if when.microsecond:
-        when = when.replace(microsecond=0) + timedelta(seconds=1)
-    return when.strftime("D%Y%m%dT%H%M%S") if when.year >= 1000 else "D" + "0" * 15
-
-
-class FilesetFilter:
-    """Which directories to enter and which bins to keep (the include/exclude rule plus a time range
-    and instruments). Call it with ``(relative_dir_parts, bin_id)``."""
-
-    def __init__(
-        self,
-        include: Iterable[str] = DEFAULT_INCLUDE,
-        exclude: Iterable[str] = DEFAULT_EXCLUDE,
-        start_time: TimeLike | None = None,
-        end_time: TimeLike | None = None,
-        instrument: int | str | Iterable[int | str] | None = None,
-    ):
-        self.include = frozenset(include)
-        self.exclude = frozenset(exclude)
-        if self.include & self.exclude:
-            raise ValueError(f"include and exclude overlap: {sorted(self.include & self.exclude)}")
-        self.start = _as_utc(start_time, "start_time")
-        self.end = _as_utc(end_time, "end_time")
-        self.instruments = parse_instruments(instrument)
-        # D-style ids sort as their times: compare them as strings against the range rounded up to
-        # whole seconds (bins are stamped in whole seconds)
-        self._start_key = _d_style_key(self.start)
-        self._end_key = _d_style_key(self.end)
-
-    def within(self, name: str) -> FilesetFilter:
-        """The filter for the subtree of directory ``name``: without the time range and instruments
-        when the name dates every bin below it inside them (``D20231215`` for a December range)."""
-        if not self.narrows or name in self.include:
-            return self
-        span = _dir_span(name)
-        if span is None:
-            return self
-        start, end, instrument = span
-        if (self.start is not None and start < self.start) or (self.end is not None and end > self.end):
-            return self
-        if self.instruments is not None and instrument not in self.instruments:
-            return self
-        return FilesetFilter(self.include, self.exclude)
-
-    def enter(self, name: str) -> bool:
-        """Whether a directory with this name may hold bins that pass the filter."""
-        if name in self.exclude:
-            return False
-        if name in self.include:
-            return True
-        if not could_be_in_bin_id(name):
-            return False
-        if self.start is None and self.end is None and self.instruments is None:
-            return True
-        span = _dir_span(name)
-        if span is None:
-            return True
-        start, end, instrument = span
-        if self.start is not None and end <= self.start:
-            return False
-        if self.end is not None and start >= self.end:
-            return False
-        return not (instrument is not None and self.instruments is not None and instrument not in self.instruments)
-
-    def accepts(self, bin_id: str) -> bool:
-        """Whether a bin id is valid and within the time range and instruments (directory rule aside)."""
-        return is_bin_id(bin_id) and (not self.narrows or self._in_range(bin_id))
-
-    @property
-    def narrows(self) -> bool:
-        """Whether the filter has a time range or instruments."""
-        return self.start is not None or self.end is not None or self.instruments is not None
-
-    def select(self, bin_ids: list[str]) -> list[str]:
-        """:meth:`accepts` over a directory's bin ids, in order."""
-        valid = valid_bin_ids(bin_ids)
-        return [b for b in valid if self._in_range(b)] if self.narrows else valid
-
-    def _in_range(self, bin_id: str) -> bool:
-        if self.instruments is None and bin_id.startswith("D"):
-            key = bin_id[:16]
-            return (self._start_key is None or key >= self._start_key) and (
-                self._end_key is None or key < self._end_key
-            )
-        parsed = parse_bin(bin_id)
-        if self.start is not None and parsed.timestamp < self.start:
-            return False
-        if self.end is not None and parsed.timestamp >= self.end:
-            return False
-        return self.instruments is None or parsed.instrument in self.instruments
-
-    def __call__(self, relative_parts: Iterable[str], bin_id: str) -> bool:
-        """Whether a bin in this directory (parts relative to the root) passes the whole filter."""
-        parts = list(relative_parts)
-        if not all(p not in self.exclude and (p in self.include or p in bin_id) for p in parts):
-            return False
-        return self.accepts(bin_id)
-
-
-# ----- the data directory ---------------------------------------------------------------------
-
-
-class _DataDirectory(BinReading):
     def __init__(
         self,
         root_path: str | os.PathLike[str],
@@ -244,203 +43,76 @@ class _DataDirectory(BinReading):
         *,
         strict: bool = False,
     ):
-        self.root_path = root_path
-        self.root = os.path.abspath(os.fspath(root_path))
-        self.strict = strict
-        self.include = tuple(include)
-        self._last_layout = 0
-        self._root_prefix = self.root + os.sep
-        self._adcmod: bool | None = None
-        self.exclude = tuple(exclude)
-        self._filter = FilesetFilter(self.include, self.exclude)  # checks the overlap
-        if require_roi and not require_adc:
-            raise ValueError("require_roi=True needs require_adc=True (a .roi is unreadable without its .adc)")
-        self.require_adc = require_adc
-        self.require_roi = require_roi
-        self.adcmod_root = os.path.join(os.path.dirname(self.root), ADCMOD_DIR)
-        self._located: LRUCache[Fileset] = LRUCache(max_size=8192)
+        """A tree rooted at ``root_path``; bins count under directories the include/exclude rule allows,
+        with the files ``require_adc`` and ``require_roi`` ask for.
+
+        Raises:
+            ValueError: if ``include`` and ``exclude`` overlap, or ``require_roi`` without ``require_adc``.
+        """
+        self.source = DirectorySource(root_path, include, exclude, require_adc, require_roi)
+        self.reader = BinReader(self.source, strict=strict)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r})"
 
-    # ----- walking ---------------------------------------------------------------------------
+    @property
+    def root_path(self) -> str | os.PathLike[str]:
+        """The root as given."""
+        return self.source.root_path
 
-    def _walk(
-        self, keep: FilesetFilter, enter: EnterRule, emit: Callable[[Fileset], Any] | None, validate: bool = True
-    ) -> Op[None]:
-        """Walk the tree, entering the directories ``enter`` allows, and emit ``emit(fileset)`` (unless it
-        is ``None``; the fileset itself without ``emit``) for each bin ``keep`` accepts (and, when
-        ``validate``, whose directory path passes the include rule)."""
-        adcmod = _Adcmod(self.adcmod_root)
-        yield from adcmod.check()
-        visitor = _BinVisitor(self, keep, enter, emit, adcmod, [], validate)
-        yield from walk(self.root, visitor, what="data directory")
+    @property
+    def root(self) -> str:
+        """The root as an absolute path."""
+        return self.source.root
 
-    def _filesets(self, listing: Listing, pids: list[str], checked: list[str], keep: FilesetFilter) -> list[Fileset]:
-        """The bins (from the names of their ``.hdr`` files) of one directory that pass the filter and have
-        the files this directory requires."""
-        for part in checked:
-            pids = [pid for pid in pids if part in pid]
-        pids = keep.select(pids)
-        files = listing.files
-        prefix = listing.path + os.sep
-        if listing.broken:
-            for pid in pids:
-                for bad in sorted({f"{pid}.{ext}" for ext in BIN_EXTENSIONS} & listing.broken):
-                    warn_skipped(f"skipped {prefix}{bad}: not a readable file (broken symlink?)")
-        if listing.dirs:
-            for pid in pids:
-                for bad in sorted({f"{pid}.{ext}" for ext in BIN_EXTENSIONS} & listing.dirs):
-                    warn_skipped(f"skipped {prefix}{bad}: a directory, not a file")
-        if not (listing.dirs or listing.broken) and self.require_roi:  # the usual case: complete triplets only
-            return [
-                {"pid": p, "hdr": f"{prefix}{p}.hdr", "adc": f"{prefix}{p}.adc", "roi": f"{prefix}{p}.roi"}
-                for p in pids
-                if f"{p}.roi" in files and f"{p}.adc" in files
-            ]
-        out = []
-        for pid in pids:
-            hdr, adc, roi = pid + ".hdr", pid + ".adc", pid + ".roi"
-            has_adc, has_roi = adc in files, roi in files
-            if hdr not in files or (self.require_adc and not has_adc) or (self.require_roi and not has_roi):
-                continue
-            out.append({
-                "pid": pid, "hdr": prefix + hdr, "adc": prefix + adc if has_adc else None,
-                "roi": prefix + roi if has_roi else None,
-            })  # fmt: skip
-        return out
+    @property
+    def include(self) -> tuple[str, ...]:
+        """Directory names that always count."""
+        return self.source.include
 
-    @stream
+    @property
+    def exclude(self) -> tuple[str, ...]:
+        """Directory names never entered."""
+        return self.source.exclude
+
+    @property
+    def require_adc(self) -> bool:
+        """Whether a bin needs its ``.adc`` to count."""
+        return self.source.require_adc
+
+    @property
+    def require_roi(self) -> bool:
+        """Whether a bin needs its ``.roi`` to count."""
+        return self.source.require_roi
+
+
+class SyncTree:
+    """Listing and finding the bins of a tree, in the calling thread (over ``self.source``)."""
+
+    source: DirectorySource
+
     def list(
-        self,
-        start_time: TimeLike | None = None,
-        end_time: TimeLike | None = None,
-        instrument: int | str | Iterable[int | str] | None = None,
-        *,
-        validate: bool = True,
-    ) -> Op[None]:
-        """The bins in the tree as ``{'pid', 'hdr', 'adc', 'roi'}`` dicts (paths; ``None`` for a
-        file that is allowed to be missing), in sorted walk order, within ``[start_time, end_time)``
-        and for the given instrument(s). ``validate=False`` drops the include rule.
+        self, start_time: TimeLike | None = None, end_time: TimeLike | None = None, instrument: Instruments = None,
+        *, validate: bool = True,
+    ) -> Iterator[Fileset]:  # fmt: skip
+        """The bins in the tree as ``{'pid', 'hdr', 'adc', 'roi'}`` dicts (paths; ``None`` for a file
+        that is allowed to be missing), in sorted walk order, within ``[start_time, end_time)`` and for
+        the given instrument(s). ``validate=False`` drops the include rule.
 
         Raises:
             ValueError: for an invalid time or instrument; NotFoundError: if the root does not exist.
         """
-        keep = FilesetFilter(self.include, self.exclude, start_time, end_time, instrument)
-        if not validate:
-            yield from self._walk(keep, _not_excluded, None, validate=False)
-            return
-        listed = 0
+        return iterate_sync(self.source.list(start_time, end_time, instrument, validate=validate))
 
-        def count(fileset: Fileset) -> list[Fileset]:
-            nonlocal listed
-            listed += 1
-            return [fileset]
+    def list_data_dirs(self) -> Iterator[str]:
+        """The directories (absolute paths) that directly hold at least one bin, in walk order.
 
-        yield from map_emits(self._walk(keep, FilesetFilter.enter, None), count)
-        if not listed and start_time is None and end_time is None and instrument is None:
-            missed = yield Blocking(_a_bin_the_rule_leaves_out, self.root, tuple(self.include), tuple(self.exclude))
-            if missed is not None:  # a tree organised otherwise (by cruise, by station): say why it lists nothing
-                folder = os.path.basename(os.path.dirname(missed))
-                warn_skipped(
-                    f"no bin listed under {self.root}, though it holds {missed}: a bin's directories must be named"
-                    f" {sorted(self.include)!r} (include=) or like its year or day (D2024, D20240215, IFCB5_2012_028);"
-                    f" include=[{folder!r}] (the command line's --include {folder}) would list it"
-                )
+        Raises:
+            NotFoundError: if the root does not exist.
+        """
+        return iterate_sync(self.source.list_data_dirs())
 
-    @stream
-    def list_data_dirs(self) -> Op[None]:
-        """The directories (absolute paths) that directly hold at least one bin, in walk order."""
-        emitted: set[str] = set()
-
-        def emit(fileset: Fileset) -> str | None:
-            directory = os.path.dirname(fileset["hdr"])
-            if directory in emitted:
-                return None
-            emitted.add(directory)
-            return directory
-
-        yield from self._walk(self._filter, FilesetFilter.enter, emit)
-
-    # ----- finding one bin -------------------------------------------------------------------
-
-    def _search(self, pid: str) -> Op[Fileset | None]:
-        """Walk only the directories that can hold ``pid``; stop at the first match."""
-        keep = self._filter
-
-        def enter(keep: FilesetFilter, name: str) -> bool:
-            return name not in keep.exclude and (name in keep.include or name in pid)
-
-        def emit(fileset: Fileset) -> None:
-            if fileset["pid"] == pid:
-                raise _Found(fileset)
-
-        try:
-            yield from self._walk(keep, enter, emit)
-        except _Found as found:
-            return found.fileset
-        return None
-
-    def _direct(self, bin_id: str) -> Fileset | None:
-        """The bin where its id puts it (a few ``stat`` calls), or ``None``."""
-        root = self._root_prefix
-        day = bin_id[:9] if bin_id.startswith("D") else bin_id.rsplit("_", 1)[0]
-        layouts = _implied_dirs(day, self.include, self._filter.exclude)
-        last = self._last_layout  # a tree has one layout: try the one that last held a bin first
-        fileset = None
-        if last < len(layouts):
-            fileset = _fileset_at(root + layouts[last] + bin_id, bin_id, self.require_adc, self.require_roi)
-        if fileset is None:
-            for position, layout in enumerate(layouts):
-                fileset = _fileset_at(root + layout + bin_id, bin_id, self.require_adc, self.require_roi)
-                if fileset is not None:
-                    self._last_layout = position
-                    break
-            else:
-                return None
-        if fileset["adc"] is not None and self._has_adcmod():
-            corrected = adcmod_path(self.root, os.path.dirname(fileset["hdr"]), bin_id)
-            fileset["adc"] = corrected if os.path.isfile(corrected) else fileset["adc"]
-        return fileset
-
-    def _has_adcmod(self) -> bool:
-        """Whether an ``adcmod`` directory is beside the root (looked at once: like the files located,
-        the answer is remembered for this object's lifetime)."""
-        if self._adcmod is None:
-            self._adcmod = os.path.isdir(self.adcmod_root)
-        return self._adcmod
-
-    def _locate(self, pid: str, *, fresh: bool = False) -> Op[Fileset]:
-        """The bin's fileset: remembered, else where its id puts it, else found by a walk of the
-        directories that can hold it (concurrent walks for one bin run once)."""
-        return (yield from self._locate_bin(bin_of(pid), fresh))
-
-    def _locate_bin(self, bin_id: str, fresh: bool) -> Op[Fileset]:
-        fileset = None if fresh else self._located.get(bin_id)
-        if fileset is not None:
-            return fileset
-        fileset = yield Blocking(self._direct, bin_id)
-        if fileset is None:
-            fileset = yield Shared(("locate", cache_token(self), bin_id, fresh), lambda: self._search(bin_id))
-        if fileset is None:
-            self._located.discard(bin_id)
-            raise NotFoundError(f"no bin {bin_id} in {self.root}")
-        self._located.put(bin_id, fileset)
-        return fileset
-
-    def _locate_checked(self, pid: str) -> Op[Fileset]:
-        """:meth:`_locate` for questions about the disk itself: a remembered location is checked
-        (one ``stat`` per file), and a bin moved or deleted since is searched again."""
-        bin_id = bin_of(pid)
-        remembered = self._located.get(bin_id)
-        if remembered is not None:
-            files = [path for ext in BIN_EXTENSIONS if (path := remembered.get(ext)) is not None]
-            if (yield Blocking(_all_files, files)):
-                return remembered
-        return (yield from self._locate_bin(bin_id, True))  # not remembered, or no longer there
-
-    @operation
-    def find(self, pid: str) -> Op[Fileset]:
+    def find(self, pid: str) -> Fileset:
         """The bin's fileset ``{'pid', 'hdr', 'adc', 'roi'}`` (``adc`` is a corrected ``.adc.mod``
         when there is one).
 
@@ -448,318 +120,129 @@ class _DataDirectory(BinReading):
             NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (also a
                 ``KeyError``) if ``pid`` is not a bin or ROI id.
         """
-        return dict((yield from self._locate_checked(pid)))
+        return run_sync(self.source.find(pid))
 
-    @operation
-    def paths(self, pid: str) -> Op[dict[str, str | None]]:
+    def paths(self, pid: str) -> dict[str, str | None]:
         """The bin's ``{'hdr', 'adc', 'roi'}`` paths (``None`` for a file allowed to be missing).
 
         Raises:
             NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (also a
                 ``KeyError``) if ``pid`` is not a bin or ROI id.
         """
-        fileset = yield from self._locate_checked(pid)
-        return {ext: fileset[ext] for ext in BIN_EXTENSIONS}
+        return run_sync(self.source.paths(pid))
 
-    @operation
-    def exists(self, pid: str) -> Op[bool]:
-        """Whether the bin is in the tree (with the files this directory requires); ``False`` for
-        an id that is not a bin id."""
-        try:
-            yield from self._locate_checked(pid)
-            return True
-        except NotFoundError:
-            return False
-        except InvalidIdentifierError:
-            return False
 
-    # ----- the read operations, under the parameter names of 0.3.1's data directories ------------
+class SyncIfcbDataDirectory(DataDirectoryBase, SyncTree, SyncBinReads):
+    """A tree of IFCB bins on disk, read synchronously: ``list``, ``exists``, ``paths``, ``find``
+    and every read method (``read_image``, ``read_images``, ``iter_images``, ...)."""
 
-    @operation
-    def list_images(self, pid: str) -> Op[dict[int, dict[str, Any]]]:
-        """The bin's ADC geometry ``{target: {'roi_id', 'x', 'y', 'width', 'height'}}`` for every target
-        with an image (both halves of a stitched pair), as ``parse_adc_bytes`` gives it.
+    def exists(self, pid: str) -> bool:
+        """Whether the bin is in the tree with the files this directory requires (``False`` for an
+        id that is not a bin id)."""
+        return run_sync(self.source.has_bin(pid))
+
+    def list_images(self, pid: str) -> dict[int, dict[str, Any]]:
+        """The bin's ADC geometry ``{target: {'roi_id', 'x', 'y', 'width', 'height'}}`` for every
+        target with an image (both halves of a stitched pair).
 
         Raises:
             NotFoundError: (a ``KeyError``) if the bin is not there.
         """
-        return (yield from self._geometry(pid))
+        return run_sync(self.reader.list_images(pid))
 
-    @operation
     def read_images(
         self, pid: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True
-    ) -> Op[BinImages | dict[int, Image.Image]]:
+    ) -> BinImages | dict[int, Image.Image]:
         """All of a bin's images (a :class:`~ifcbkit.images.BinImages`, the ``.roi`` read once), or
-        ``{target: image}`` for the ROIs in ``rois`` (target numbers or ROI ids), reading only those.
-
-        Targets of ``rois`` that are not images of the bin (no image, the hidden half of a stitched
-        pair) are left out with a :class:`~ifcbkit.errors.MissingTargetWarning`.
+        ``{target: image}`` for the ROIs in ``rois``, reading only those (others are left out with
+        a :class:`~ifcbkit.errors.MissingTargetWarning`).
 
         Raises:
             NotFoundError: (a ``KeyError``) if the bin is not there, or, when ``strict``, for such targets.
             FormatError: for damaged data when ``strict``; TruncatedBinError when an image is cut short.
         """
-        return (yield from self._images_of(pid, rois, stitch))
+        return run_sync(self.reader.read_images(pid, rois, stitch=stitch))
 
-    @operation
-    def images_exist(self, pid: str, roi_ids: Iterable[str], *, stitch: bool = True) -> Op[dict[str, bool]]:
-        """``{roi_id: exists}`` for ROIs of one bin, with one ADC lookup (``False`` for an unknown bin)."""
-        return (yield from self._existing(pid, list(roi_ids), stitch))
+    def images_exist(self, pid: str, roi_ids: Iterable[str], *, stitch: bool = True) -> dict[str, bool]:
+        """``{roi_id: exists}`` for ROIs of one bin, with one ADC lookup (``False`` for an unknown bin).
 
-    # ----- primitives for BinReading ------------------------------------------------------------
-
-    def _describe(self, bin_id: str, ext: str) -> str:
-        fileset = self._located.get(bin_id)
-        return (fileset or {}).get(ext) or f"{bin_id}.{ext} under {self.root}"
-
-    def _cache_namespace(self) -> None:
-        return None  # file versions carry their path
-
-    def _on_file(self, bin_id: str, ext: str, request: Callable[[str], Request]) -> Op[Any]:
-        """Run a request on one of the bin's files, locating the bin again if the file moved."""
-        for fresh in (False, True):
-            fileset = yield from self._locate(bin_id, fresh=fresh)
-            path = fileset.get(ext)
-            if path is None:
-                raise NotFoundError(f"bin {bin_id} has no .{ext} file (in {os.path.dirname(fileset['hdr'])})")
-            try:
-                return (yield request(path))
-            except FileNotFoundError:
-                continue
-            except OSError as e:  # unreadable (permissions, a directory, an I/O error): named, never bare
-                raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
-        raise NotFoundError(f"{path} disappeared while being read")
-
-    def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
-        return (yield from self._on_file(bin_id, ext, ReadFile))
-
-    def _read_ranges(
-        self, bin_id: str, ext: str, ranges: builtins.list[tuple[int, int]]
-    ) -> Op[builtins.list[bytes]]:  # ``list`` is also a method here
-        return (yield from self._on_file(bin_id, ext, lambda path: ReadRanges(path, ranges)))
-
-    def _file_version(self, bin_id: str, ext: str) -> Op[FileVersion]:
-        return (yield from self._on_file(bin_id, ext, StatFile))
-
-    def _index_versions(self, bin_id: str) -> Op[Hashable | None]:
-        """Both files' versions in one request (one ``stat`` each)."""
-        for fresh in (False, True):
-            fileset = yield from self._locate(bin_id, fresh=fresh)
-            adc, hdr = fileset.get("adc"), fileset["hdr"]
-            if adc is None:
-                raise NotFoundError(f"bin {bin_id} has no .adc file (in {os.path.dirname(hdr)})")
-            try:
-                return (yield StatFiles([adc, hdr]))
-            except FileNotFoundError:
-                continue
-        raise NotFoundError(f"{bin_id}'s files disappeared while being read")
-
-    def _file_size(self, bin_id: str, ext: str) -> Op[int]:
-        return (yield from self._on_file(bin_id, ext, StatFile)).size
-
-    def _file_exists(self, bin_id: str, ext: str) -> Op[bool]:
-        try:
-            return (yield from self._locate_checked(bin_id)).get(ext) is not None
-        except NotFoundError:
-            return False
+        Raises:
+            InvalidIdentifierError: (a ``KeyError``) for an id that is not a ROI id.
+        """
+        return run_sync(self.reader.images_exist(pid, roi_ids, stitch=stitch))
 
 
-def _all_files(paths: list[str]) -> bool:
-    return all(os.path.isfile(path) for path in paths)
+class AsyncTree:
+    """Listing and finding the bins of a tree, awaitable (over ``self.source``)."""
+
+    source: DirectorySource
+
+    def list(
+        self, start_time: TimeLike | None = None, end_time: TimeLike | None = None, instrument: Instruments = None,
+        *, validate: bool = True,
+    ) -> AsyncIterator[Fileset]:  # fmt: skip
+        """``async for`` over the bins in the tree (:meth:`SyncIfcbDataDirectory.list`).
+
+        Raises:
+            ValueError: for an invalid time or instrument; NotFoundError: if the root does not exist.
+        """
+        return iterate_async(self.source.list(start_time, end_time, instrument, validate=validate))
+
+    def list_data_dirs(self) -> AsyncIterator[str]:
+        """``async for`` over the directories that directly hold a bin, in walk order.
+
+        Raises:
+            NotFoundError: if the root does not exist.
+        """
+        return iterate_async(self.source.list_data_dirs())
+
+    async def find(self, pid: str) -> Fileset:
+        """Await the bin's fileset (:meth:`SyncIfcbDataDirectory.find`).
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if it is not there, or ``pid`` is not a bin or ROI id.
+        """
+        return await run_async(self.source.find(pid))
+
+    async def paths(self, pid: str) -> dict[str, str | None]:
+        """Await the bin's ``{'hdr', 'adc', 'roi'}`` paths (:meth:`SyncIfcbDataDirectory.paths`).
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if it is not there, or ``pid`` is not a bin or ROI id.
+        """
+        return await run_async(self.source.paths(pid))
 
 
-@functools.lru_cache(maxsize=4096)
-def _implied_dirs(bin_id_day: str, include: tuple[str, ...], exclude: frozenset[str]) -> tuple[str, ...]:
-    """The directories (relative to the root, each ending in a separator) where the usual layouts put
-    the bins of one day (``bin_id_day`` is a bin id up to its day: ``D20240215``, ``IFCB5_2012_028``),
-    the most common first: the day directory under its year directory (``D2024/D20240215/``), then
-    the day directory alone, the root, and ``2024/D20240215/``, each also below an included directory
-    (``data/``). Every one passes the include/exclude rule. (Where a bin is in two of them, this
-    order decides; a listing takes the first in walk order.)"""
-    if bin_id_day.startswith("D"):
-        day, year = bin_id_day, bin_id_day[1:5]
-        outer = f"D{year}"
-    else:
-        day = bin_id_day
-        instrument, year = bin_id_day.split("_")[:2]
-        outer = f"{instrument}_{year}"
-    middles = [(outer, day), (day,), (), (year, day)]
-    candidates = [parts for mid in middles for parts in (mid, *((name, *mid) for name in include))]
-    kept = [parts for parts in candidates if not exclude.intersection(parts)]
-    return tuple("".join(part + os.sep for part in parts) for parts in kept)
-
-
-def _is_file(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-def _fileset_at(base: str, bin_id: str, require_adc: bool, require_roi: bool) -> Fileset | None:
-    """The fileset with base path ``base`` if its ``.hdr`` and the required files are there."""
-    hdr, adc, roi = base + ".hdr", base + ".adc", base + ".roi"
-    if not _is_file(hdr):
-        return None
-    has_adc, has_roi = _is_file(adc), _is_file(roi)
-    if (require_adc and not has_adc) or (require_roi and not has_roi):
-        return None
-    return {"pid": bin_id, "hdr": hdr, "adc": adc if has_adc else None, "roi": roi if has_roi else None}
-
-
-EnterRule = Callable[[FilesetFilter, str], bool]
-
-# How far :func:`_a_bin_the_rule_leaves_out` looks (directories) for a bin an empty listing missed.
-_PROBE_DIRS = 2000
-
-
-def _a_bin_the_rule_leaves_out(root: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> str | None:
-    """The path of a ``.hdr`` named like a bin in a directory the include rule does not enter (and
-    that is not excluded), within the first :data:`_PROBE_DIRS` directories; ``None`` if there is none."""
-    keep = FilesetFilter(list(include), list(exclude))
-    stack = [(root, False)]  # (directory, inside a directory the rule leaves out)
-    for _ in range(_PROBE_DIRS):
-        if not stack:
-            return None
-        directory, left_out = stack.pop()
-        try:
-            with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda entry: entry.name, reverse=True)
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in exclude:
-                    stack.append((entry.path, left_out or not keep.enter(entry.name)))
-            elif left_out and entry.name.endswith(".hdr") and is_bin_id(entry.name[:-4]):
-                return entry.path
-    return None
-
-
-def _not_excluded(keep: FilesetFilter, name: str) -> bool:
-    return name not in keep.exclude
-
-
-# Above this many names in one run, a visitor matches them in a worker thread on the async face
-# (30,000 bins in one folder take about 100 ms to sort and match: too long to hold the event loop).
-_BIG_RUN = 3000
-
-
-class _BinVisitor:
-    """What a data-directory walk does in each directory: bins from the ``.hdr`` names, and into which
-    subdirectories to go (with the filter narrowed to the subtree, see :meth:`FilesetFilter.within`)."""
-
-    __slots__ = ("adcmod", "checked", "directory", "emit", "enter_rule", "keep", "listed", "validate")
-
-    def __init__(
-        self, directory: _DataDirectory, keep: FilesetFilter, enter_rule: EnterRule,
-        emit: Callable[[Fileset], Any] | None, adcmod: _Adcmod, checked: list[str], validate: bool = True,
-        listed: _Listed | None = None,
-    ):  # fmt: skip
-        self.validate = validate
-        self.listed = listed if listed is not None else _Listed()
-        self.directory = directory
-        self.keep = keep
-        self.enter_rule = enter_rule
-        self.emit = emit
-        self.adcmod = adcmod
-        self.checked = checked  # path components not in include: each must be a substring of every bin id
-
-    def enter(self, name: str) -> _BinVisitor | None:
-        if not self.enter_rule(self.keep, name):
-            return None
-        checked = self.checked
-        if self.validate and name not in self.keep.include:  # a part inside another needs no test of its own
-            checked = [part for part in checked if part not in name] + [name]
-        return _BinVisitor(
-            self.directory, self.keep.within(name), self.enter_rule, self.emit, self.adcmod, checked, self.validate,
-            self.listed,
-        )  # fmt: skip
-
-    def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
-        big = len(names) > _BIG_RUN  # a flat folder of thousands of bins: match them off the event loop
-        if not self.adcmod.present:
-            return (yield Blocking(self._matched, listing, names)) if big else self._matched(listing, names)
-        found = (yield Blocking(self._found, listing, names)) if big else self._found(listing, names)
-        for fileset in found:
-            if fileset["adc"] is not None:
-                fileset["adc"] = (yield from self.adcmod.find(fileset["pid"])) or fileset["adc"]
-        return self._emitted(found)
-
-    def _matched(self, listing: Listing, names: list[str]) -> list[Any]:
-        return self._emitted(self._found(listing, names))
-
-    def _emitted(self, found: list[Fileset]) -> list[Any]:
-        if self.emit is None:
-            return found
-        return [item for item in map(self.emit, found) if item is not None]
-
-    def _found(self, listing: Listing, names: list[str]) -> list[Fileset]:
-        pids = sorted([n[:-4] for n in names if n.endswith(".hdr")])
-        found = self.directory._filesets(listing, pids, self.checked, self.keep) if pids else []
-        return self.listed.keep_first(found) if found else found
-
-
-class _Listed:
-    """The bins one walk has listed so far: a bin id is listed once, where the walk first finds it (a
-    symlinked year directory, or a copy of a day, would list it twice)."""
-
-    __slots__ = ("paths",)
-
-    def __init__(self) -> None:
-        self.paths: dict[str, str] = {}
-
-    def keep_first(self, found: list[Fileset]) -> list[Fileset]:
-        again = self.paths.keys() & {f["pid"] for f in found}
-        if again:
-            for fileset in found:
-                if fileset["pid"] in again:
-                    warnings.warn(DuplicateBinWarning(
-                        f"skipped {fileset['hdr']}: bin {fileset['pid']} was already listed from "
-                        f"{self.paths[fileset['pid']]}"
-                    ), stacklevel=2)  # fmt: skip
-            found = [f for f in found if f["pid"] not in again]
-        self.paths.update((f["pid"], f["hdr"]) for f in found)
-        return found
-
-
-class _Found(Exception):
-    def __init__(self, fileset: Fileset):
-        self.fileset = fileset
-
-
-class _Adcmod:
-    """Finds corrected ADC files ``adcmod/<day-dir>/<pid>.adc.mod`` beside the data root, for one walk."""
-
-    def __init__(self, root: str):
-        self.root = root
-        self.present = False
-        self.listings: dict[str, Listing] = {}
-
-    def check(self) -> Op[None]:
-        self.present = (yield ScanDirs([self.root]))[0].error is None
-
-    def find(self, pid: str) -> Op[str | None]:
-        day = bin_day_dir(pid)
-        listing = self.listings.get(day)
-        if listing is None:
-            listing = self.listings[day] = (yield ScanDirs([os.path.join(self.root, day)]))[0]
-        name = pid + ADCMOD_EXT
-        if name in listing.files:
-            return os.path.join(listing.path, name)
-        return None
-
-
-class SyncIfcbDataDirectory(_DataDirectory, SyncFace):
-    """A tree of IFCB bins on disk, read synchronously.
-
-    ``list``, ``exists``, ``paths``, ``list_images``, ``read_images``,
-    ``read_image``, ``images_exist``, ``image_exists``, ``iter_images`` and
-    ``read_header``; an unknown bin raises :class:`~ifcbkit.errors.NotFoundError`
-    (a ``KeyError``).
-    """
-
-
-class AsyncIfcbDataDirectory(_DataDirectory, AsyncFace):
+class AsyncIfcbDataDirectory(DataDirectoryBase, AsyncTree, AsyncBinReads):
     """:class:`SyncIfcbDataDirectory` for asyncio: the same methods, awaitable (``list`` and
     ``iter_images`` are async iterators); no call blocks the event loop."""
+
+    async def exists(self, pid: str) -> bool:
+        """Await whether the bin is in the tree (:meth:`SyncIfcbDataDirectory.exists`)."""
+        return await run_async(self.source.has_bin(pid))
+
+    async def list_images(self, pid: str) -> dict[int, dict[str, Any]]:
+        """Await the bin's ADC geometry by target (:meth:`SyncIfcbDataDirectory.list_images`).
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if the bin is not there.
+        """
+        return await run_async(self.reader.list_images(pid))
+
+    async def read_images(
+        self, pid: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True
+    ) -> BinImages | dict[int, Image.Image]:
+        """Await a bin's images, or those of ``rois`` (:meth:`SyncIfcbDataDirectory.read_images`).
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if the bin is not there (or a ROI, when ``strict``).
+        """
+        return await run_async(self.reader.read_images(pid, rois, stitch=stitch))
+
+    async def images_exist(self, pid: str, roi_ids: Iterable[str], *, stitch: bool = True) -> dict[str, bool]:
+        """Await ``{roi_id: exists}`` for ROIs of one bin (:meth:`SyncIfcbDataDirectory.images_exist`).
+
+        Raises:
+            InvalidIdentifierError: (a ``KeyError``) for an id that is not a ROI id.
+        """
+        return await run_async(self.reader.images_exist(pid, roi_ids, stitch=stitch))

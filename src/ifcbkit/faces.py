@@ -9,10 +9,10 @@ performs I/O itself. A face runs it:
 - :class:`AsyncFace` awaits each request (a thread for blocking file work, the
   backend's own coroutine for S3 or HTTP), so the event loop never blocks.
 
-Classes declare their public methods once with :class:`operation` (returns a
-value) or :class:`stream` (yields values, via :class:`Emit`), and become sync or
-async by inheriting one face: ``SyncIfcbDataDirectory`` and
-``AsyncIfcbDataDirectory`` are the same code.
+Public classes are explicit shells over these operations: a sync method is
+``return run_sync(op)``, its async twin ``return await run_async(op)``, a stream
+``iterate_sync(op)`` or ``iterate_async(op)``. No descriptor stands between a
+caller and a method's signature.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ import contextlib
 import functools
 import inspect
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Hashable, Iterable, Iterator
-from typing import Any, Concatenate, Generic, NamedTuple, ParamSpec, TypeVar, overload
+from collections.abc import AsyncIterator, Callable, Generator, Hashable, Iterable, Iterator
+from typing import Any, NamedTuple, TypeVar
 
 import aiofiles.os
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 # What an operation is: a generator yielding requests (and, for streams, Emits).
@@ -200,7 +199,7 @@ def _landed(flights: dict[Hashable, asyncio.Task[Any]], key: Hashable, task: asy
 
 
 class Emit(NamedTuple):
-    """A value a :class:`stream` operation hands to its consumer (not a request)."""
+    """A value a stream operation hands to its consumer (not a request)."""
 
     value: Any
 
@@ -211,28 +210,63 @@ class EmitMany(NamedTuple):
     values: list[Any]
 
 
+class _Steps:
+    """The send/throw bookkeeping of every driver: iterate it for the operation's next item (a request
+    or an emitted value); hand each request's outcome back with :meth:`done` or :meth:`failed`."""
+
+    __slots__ = ("error", "op", "send")
+
+    def __init__(self, op: Op[Any]):
+        self.op = op
+        self.send: Any = None
+        self.error: Exception | None = None
+
+    def __iter__(self) -> _Steps:
+        return self
+
+    def __next__(self) -> Any:
+        error, self.error = self.error, None
+        try:
+            return self.op.throw(error) if error is not None else self.op.send(self.send)
+        finally:
+            self.send = None
+
+    def done(self, result: Any) -> None:
+        self.send = result
+
+    def failed(self, error: Exception) -> None:
+        self.error = error
+
+
+def _emitted(item: Any) -> list[Any] | None:
+    """The values an item hands to the consumer (``None``: the item is a request)."""
+    if isinstance(item, Emit):
+        return [item.value]
+    if isinstance(item, EmitMany):
+        return item.values
+    return None
+
+
 def map_emits(op: Op[Any], function: Callable[[Any], Iterable[Any]]) -> Op[Any]:
     """Run a stream operation inside another, emitting ``function(v)``'s items for each value ``v``
     it emits; its requests pass through to the face. Returns what ``op`` returns."""
-    send: Any = None
-    error: BaseException | None = None
     with contextlib.closing(op):
+        steps = _Steps(op)
         while True:
             try:
-                item = op.throw(error) if error is not None else op.send(send)
+                item = next(steps)
             except StopIteration as stop:
                 return stop.value
-            send, error = None, None
-            if isinstance(item, (Emit, EmitMany)):
-                values = [item.value] if isinstance(item, Emit) else item.values
+            values = _emitted(item)
+            if values is not None:
                 mapped = [out for value in values for out in function(value)]
                 if mapped:
                     yield EmitMany(mapped)
                 continue
             try:
-                send = yield item
+                steps.done((yield item))
             except Exception as e:
-                error = e
+                steps.failed(e)
 
 
 def collect(op: Op[Any]) -> Op[list[Any]]:
@@ -247,36 +281,19 @@ def collect(op: Op[Any]) -> Op[list[Any]]:
     return values
 
 
-class _Returned(NamedTuple):
-    value: Any
-
-
-def _returning(op: Op[R]) -> Op[None]:
-    """Hand the operation's return value to the driver as a final emitted item."""
-    yield Emit(_Returned((yield from op)))
-
-
 def iterate_sync(op: Op[Any]) -> Iterator[Any]:
     """Run a stream operation in this thread, yielding what it emits."""
     with contextlib.closing(op):
-        send: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                item = op.throw(error) if error is not None else op.send(send)
-            except StopIteration:
-                return
-            send, error = None, None
-            if isinstance(item, Emit):
-                yield item.value
-                continue
-            if isinstance(item, EmitMany):
-                yield from item.values
+        steps = _Steps(op)
+        for item in steps:
+            values = _emitted(item)
+            if values is not None:
+                yield from values
                 continue
             try:
-                send = item.run_sync()
+                steps.done(item.run_sync())
             except Exception as e:
-                error = e
+                steps.failed(e)
 
 
 # An async stream hands its consumer at most this many values between two turns of the event loop.
@@ -284,42 +301,31 @@ _EMIT_SLICE = 500
 
 
 async def iterate_async(op: Op[Any]) -> AsyncIterator[Any]:
-    """Run a stream operation, awaiting each request, yielding what it emits."""
+    """Run a stream operation, awaiting each request, yielding what it emits (thousands of values
+    at once are handed over a slice per turn of the event loop)."""
     with contextlib.closing(op):
-        send: Any = None
-        error: Exception | None = None
-        while True:
-            try:
-                item = op.throw(error) if error is not None else op.send(send)
-            except StopIteration:
-                return
-            send, error = None, None
-            if isinstance(item, Emit):
-                yield item.value
+        steps = _Steps(op)
+        for item in steps:
+            values = _emitted(item)
+            if values is None:
+                try:
+                    steps.done(await item.run_async())
+                except Exception as e:
+                    steps.failed(e)
                 continue
-            if isinstance(item, EmitMany):
-                values = item.values
-                for start in range(0, len(values), _EMIT_SLICE):
-                    if start:
-                        await asyncio.sleep(0)  # thousands of values at once: let the loop run between slices
-                    for value in values[start : start + _EMIT_SLICE]:
-                        yield value
-                continue
-            try:
-                send = await item.run_async()
-            except Exception as e:
-                error = e
+            for start in range(0, len(values), _EMIT_SLICE):
+                if start:
+                    await asyncio.sleep(0)
+                for value in values[start : start + _EMIT_SLICE]:
+                    yield value
 
 
-def _result(item: Any) -> Any:
-    if isinstance(item, _Returned):
-        return item.value
-    raise TypeError("an operation emitted a value: declare it with @stream")
+_NOT_A_STREAM = "an operation emitted a value: run it with iterate_sync or iterate_async"
 
 
 def run_sync(op: Op[R]) -> R:
-    """Run an operation to its result in this thread (the loop of :func:`iterate_sync`, without
-    the generator around it: most operations are a few requests, and this is their whole cost)."""
+    """Run an operation to its result in this thread. (A plain loop rather than :class:`_Steps`: most
+    operations are a few requests, and this loop is their whole cost on the sync face.)"""
     send: Any = None
     error: Exception | None = None
     try:
@@ -330,7 +336,7 @@ def run_sync(op: Op[R]) -> R:
                 return stop.value
             send, error = None, None
             if isinstance(item, (Emit, EmitMany)):
-                raise TypeError("an operation emitted a value: declare it with @stream")
+                raise TypeError(_NOT_A_STREAM)
             try:
                 send = item.run_sync()
             except Exception as e:
@@ -341,137 +347,16 @@ def run_sync(op: Op[R]) -> R:
 
 async def run_async(op: Op[R]) -> R:
     """Run an operation to its result, awaiting each request."""
-    items = iterate_async(_returning(op))
-    try:
-        return _result(await items.__anext__())
-    finally:
-        await items.aclose()  # type: ignore[attr-defined]
-
-
-def state_without_bound_methods(obj: Any) -> dict[str, Any]:
-    """``obj.__dict__`` without the face methods bound on it (they are made again on first use), for
-    ``__getstate__``: a data directory or store pickles to a process pool or a cluster."""
-    return {k: v for k, v in obj.__dict__.items() if not getattr(v, "_ifcbkit_bound", False)}
-
-
-class SyncFace:
-    """Mixin: :class:`operation` methods return their result, :class:`stream` methods return an iterator."""
-
-    _run = staticmethod(run_sync)
-    _iterate = staticmethod(iterate_sync)
-
-
-class AsyncFace:
-    """Mixin: :class:`operation` methods are coroutines, :class:`stream` methods return an async iterator."""
-
-    _run = staticmethod(run_async)
-    _iterate = staticmethod(iterate_async)
-
-
-class _FaceMethod:
-    """What :class:`operation` and :class:`stream` share: the face-less raw operation, and the bound
-    method cached on the instance (it is built once per object, not at every attribute access)."""
-
-    def __init__(self, fn: Callable[..., Op[Any]]):
-        self.fn = fn
-        self.name = fn.__name__
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        if getattr(obj, "_run", None) is None:  # an object without a face exposes the sans-I/O operation
-            return functools.partial(self.fn, obj)
-        bound = self._bind(obj)
-        bound._ifcbkit_bound = True  # type: ignore[attr-defined]  # not part of the object's state
-        with contextlib.suppress(AttributeError):  # without an instance dict, bind at every access
-            obj.__dict__[self.name] = bound
-        return bound
-
-    def _bind(self, obj: Any) -> Callable[..., Any]:
-        raise NotImplementedError
-
-    def _signature(self, returns: str) -> inspect.Signature:
-        """The bound method's true signature: without ``self``, returning ``returns`` (a template
-        where ``{}`` stands for the type the operation returns or emits)."""
-        cached = self.__dict__.setdefault("_signatures", {})
-        if returns not in cached:
-            full = inspect.signature(self.fn)
-            annotation = full.return_annotation
-            inner = "Any"
-            if isinstance(annotation, str) and annotation.startswith("Op[") and annotation.endswith("]"):
-                inner = annotation[3:-1]
-            cached[returns] = full.replace(
-                parameters=list(full.parameters.values())[1:], return_annotation=returns.format(inner)
-            )
-        return cached[returns]
-
-
-class operation(_FaceMethod, Generic[P, R]):
-    """Declare a sans-I/O method once; each face turns it into a sync or an async method."""
-
-    def __init__(self, fn: Callable[Concatenate[Any, P], Op[R]]):
-        super().__init__(fn)
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> operation[P, R]: ...
-    @overload
-    def __get__(self, obj: AsyncFace, owner: type | None = None) -> Callable[P, Coroutine[Any, Any, R]]: ...
-    @overload
-    def __get__(self, obj: SyncFace, owner: type | None = None) -> Callable[P, R]: ...
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> Callable[P, Any]: ...
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        return super().__get__(obj, owner)
-
-    def _bind(self, obj: Any) -> Callable[..., Any]:
-        fn, run = self.fn, obj._run
-        if run is run_async:
-
-            @functools.wraps(fn)
-            async def call_async(*args: Any, **kwargs: Any) -> Any:
-                return await run_async(fn(obj, *args, **kwargs))
-
-            call_async.__signature__ = self._signature("{}")  # type: ignore[attr-defined]
-            return call_async
-
-        @functools.wraps(fn)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return run(fn(obj, *args, **kwargs))
-
-        call.__signature__ = self._signature("{}")  # type: ignore[attr-defined]
-        return call
-
-
-class stream(_FaceMethod, Generic[P, R]):
-    """Declare a sans-I/O generator method that emits values: an iterator (sync) or async iterator (async)."""
-
-    def __init__(self, fn: Callable[Concatenate[Any, P], Op[None]]):
-        super().__init__(fn)
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> stream[P, R]: ...
-    @overload
-    def __get__(self, obj: AsyncFace, owner: type | None = None) -> Callable[P, AsyncIterator[R]]: ...
-    @overload
-    def __get__(self, obj: SyncFace, owner: type | None = None) -> Callable[P, Iterator[R]]: ...
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> Callable[P, Any]: ...
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        return super().__get__(obj, owner)
-
-    def _bind(self, obj: Any) -> Callable[..., Any]:
-        fn, iterate = self.fn, obj._iterate
-
-        @functools.wraps(fn)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return iterate(fn(obj, *args, **kwargs))
-
-        kind = "AsyncIterator[Any]" if iterate is iterate_async else "Iterator[Any]"
-        call.__signature__ = self._signature(kind)  # type: ignore[attr-defined]
-        return call
+    with contextlib.closing(op):
+        steps = _Steps(op)
+        while True:
+            try:
+                item = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            if _emitted(item) is not None:
+                raise TypeError(_NOT_A_STREAM)
+            try:
+                steps.done(await item.run_async())
+            except Exception as e:
+                steps.failed(e)

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from .errors import MissingFileError
 from .faces import Request, in_worker_thread_batched
+from .ranges import ByteRange
 
 
 class FileVersion(NamedTuple):
@@ -139,7 +140,7 @@ class ReadFile(Request):
 
 
 class ReadRanges(Request):
-    """Byte ranges ``(offset, length)`` of one file, with one open and one ``pread`` each.
+    """Byte ranges of one file, with one open and one ``pread`` each.
 
     A range past the end of the file comes back short; the caller decides what
     that means (a truncated bin).
@@ -147,7 +148,7 @@ class ReadRanges(Request):
 
     __slots__ = ("path", "ranges")
 
-    def __init__(self, path: str, ranges: list[tuple[int, int]]):
+    def __init__(self, path: str, ranges: list[ByteRange]):
         self.path = path
         self.ranges = ranges
 

@@ -1,15 +1,10 @@
-"""Reading bins from any backend: the algorithms, once, over a few I/O primitives.
+"""Reading bins from any source: the read algorithms, once, over the bin-source protocol.
 
-:class:`BinReading` holds every read operation of data directories and bin
-stores (single ROI by id with a cached ADC index and one byte-range read, whole
-bins, listings and existence checks, streaming). It does no I/O itself: each
-backend supplies four sans-I/O primitives (``_read_file``, ``_read_ranges``,
-``_file_version``, ``_file_exists``; ``_file_size`` has a default), and a face
-(:mod:`ifcbkit.faces`) makes the operations sync or async.
-
-The defaults of the primitives call the object's own ``get`` / ``get_range`` /
-``exists`` methods, so a store written as plain (async) methods in the shape of
-an object store gets every read operation for free.
+:class:`BinReader` holds every read operation of data directories and bin stores
+(single ROI by id with a cached ADC index and one byte-range read, whole bins,
+listings and existence checks, streaming) over a :class:`~ifcbkit.sources.BinSource`.
+It does no I/O itself: its methods are sans-I/O operations, which the public
+classes' sync and async methods run (:mod:`ifcbkit.read_faces`).
 """
 
 from __future__ import annotations
@@ -22,16 +17,17 @@ from typing import Any
 
 from PIL import Image
 
-from .cache import ADC_INDEX_CACHE, cache_token
+from .cache import ADC_INDEX_CACHE
 from .errors import NotFoundError
-from .faces import Blocking, Call, Emit, Op, Shared, operation, state_without_bound_methods, stream
+from .faces import Blocking, Emit, Op, Shared
 from .header import adc_column_names, parse_hdr_bytes
-from .identifiers import add_target, bin_key, parse_roi_id, validate_bin_id
+from .identifiers import add_target, parse_roi_id, validate_bin_id
 from .images import BinImages
 from .index import AdcIndex, second_half_error
 from .metrics import MlMethod, check_method
 from .metrics import bin_metadata as compute_bin_metadata
 from .roi import BufferRoiReader, ChunkRoiReader, RoiRecord, plan_ranges, report_missing
+from .sources import BinSource
 
 
 @dataclass
@@ -64,72 +60,16 @@ def _render(images: BinImages, targets: list[int]) -> dict[int, Image.Image]:
     return {t: images[t] for t in targets}
 
 
-class BinReading:
-    """Read operations shared by data directories and bin stores (sans-I/O; see module doc)."""
+class BinReader:
+    """The read operations of data directories and bin stores over one source (sans-I/O; see the
+    module doc). ``strict``: damaged ADC lines and unknown targets raise instead of warning."""
 
-    strict: bool = False  # True: damaged ADC lines and unknown targets raise instead of warning
+    def __init__(self, source: BinSource, *, strict: bool = False):
+        self.source = source
+        self.strict = strict
 
-    def __getstate__(self) -> dict[str, Any]:
-        return state_without_bound_methods(self)
-
-    # ----- primitives: override in backends -------------------------------------------------
-
-    def _describe(self, bin_id: str, ext: str) -> str:
-        """How error messages name one of a bin's files (a path, a key, a URL)."""
-        return bin_key(bin_id, ext)
-
-    def _cache_namespace(self) -> Hashable:
-        """What, with the file versions, identifies cached content (this store's own token by default)."""
-        return cache_token(self)
-
-    def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
-        """A whole file of the bin; :class:`NotFoundError` when it does not exist."""
-        try:
-            return (yield Call(self.get, bin_key(bin_id, ext)))  # type: ignore[attr-defined]
-        except KeyError:
-            raise NotFoundError(f"no {bin_key(bin_id, ext)} in {self!r}") from None
-
-    def _read_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
-        """Byte ranges ``(offset, length)`` of a file; short at the end of the file."""
-        get_range = getattr(self, "get_range", None)
-        if get_range is None:
-            data = yield from self._read_file(bin_id, ext)
-            return [data[offset : offset + length] for offset, length in ranges]
-        key = bin_key(bin_id, ext)
-        out = []
-        try:
-            for offset, length in ranges:
-                out.append((yield Call(get_range, key, offset, offset + length)))
-        except KeyError:
-            raise NotFoundError(f"no {key} in {self!r}") from None
-        return out
-
-    def _file_version(self, bin_id: str, ext: str) -> Op[Hashable | None]:
-        """A token that changes when the file changes, or ``None`` if the backend cannot tell cheaply
-        (then cached indexes are trusted: raw IFCB files are written once)."""
-        return None
-        yield  # a generator
-
-    def _index_versions(self, bin_id: str) -> Op[Hashable | None]:
-        """The versions of the ADC and the header (what a cached index depends on), or ``None`` when the
-        backend cannot tell."""
-        adc = yield from self._file_version(bin_id, "adc")
-        return None if adc is None else (adc, (yield from self._file_version(bin_id, "hdr")))
-
-    def _file_exists(self, bin_id: str, ext: str) -> Op[bool]:
-        return bool((yield Call(self.exists, bin_key(bin_id, ext))))  # type: ignore[attr-defined]
-
-    def _file_size(self, bin_id: str, ext: str) -> Op[int]:
-        """The size of a file in bytes: the backend's ``size(key)`` if it has one, else the length of
-        the whole file; :class:`NotFoundError` when it does not exist."""
-        size = getattr(self, "size", None)
-        if size is None:
-            return len((yield from self._read_file(bin_id, ext)))
-        key = bin_key(bin_id, ext)
-        try:
-            return int((yield Call(size, key)))
-        except KeyError:
-            raise NotFoundError(f"no {key} in {self!r}") from None
+    def __repr__(self) -> str:
+        return f"BinReader({self.source!r}, strict={self.strict})"
 
     # ----- building blocks ------------------------------------------------------------------
 
@@ -138,32 +78,37 @@ class BinReading:
         carries its own version: the header names the ADC's columns)."""
         validate_bin_id(bin_id)
         # concurrent reads of one bin share one look at its files' versions (on the async face)
-        versions = yield Shared(("versions", cache_token(self), bin_id), lambda: self._index_versions(bin_id))
-        key = (self._cache_namespace(), bin_id, versions, self.strict)
+        token = self.source.cache_token()
+        versions = yield Shared(("versions", token, bin_id), lambda: self.source.versions(bin_id))
+        key = (token, bin_id, versions, self.strict)
         entry = ADC_INDEX_CACHE.get(key)
         if entry is None:  # concurrent cold reads of one bin load it once
             entry = yield Shared(("index", key), lambda: self._load_index(bin_id, key))
         return entry
 
     def _load_index(self, bin_id: str, key: Hashable) -> Op[BinIndex]:
-        hdr = yield from self._read_file(bin_id, "hdr")
-        adc = yield from self._read_file(bin_id, "adc")
+        hdr = yield from self.source.read(bin_id, "hdr")
+        adc = yield from self.source.read(bin_id, "adc")
         entry = yield Blocking(self._parse_index, bin_id, hdr, adc)
         ADC_INDEX_CACHE.put(key, entry, size=entry.index.memory() + 4 * len(hdr) + 1024)
         return entry
 
     def _parse_index(self, bin_id: str, hdr: bytes, adc: bytes) -> BinIndex:
-        header = parse_hdr_bytes(hdr, source=self._describe(bin_id, "hdr"))
+        header = parse_hdr_bytes(hdr, source=self.source.describe(bin_id, "hdr"))
         index = AdcIndex(
-            bin_id, adc, columns=adc_column_names(header), source=self._describe(bin_id, "adc"), strict=self.strict
+            bin_id,
+            adc,
+            columns=adc_column_names(header),
+            source=self.source.describe(bin_id, "adc"),
+            strict=self.strict,
         )
         return BinIndex(header, index)
 
     def _fetch_images(self, index: AdcIndex, records: Iterable[RoiRecord], *, stitch: bool) -> Op[BinImages]:
         """A :class:`BinImages` over just the byte ranges these records need."""
         ranges = plan_ranges(records)
-        chunks = yield from self._read_ranges(index.bin_id, "roi", ranges)
-        reader = ChunkRoiReader(zip(ranges, chunks), source=self._describe(index.bin_id, "roi"))
+        chunks = yield from self.source.read_ranges(index.bin_id, "roi", ranges)
+        reader = ChunkRoiReader(zip(ranges, chunks), source=self.source.describe(index.bin_id, "roi"))
         return BinImages.from_index(index, reader, stitch=stitch)
 
     @staticmethod
@@ -177,12 +122,10 @@ class BinReading:
 
     # ----- operations -----------------------------------------------------------------------
 
-    @operation
     def read_header(self, bin_id: str) -> Op[dict[str, Any]]:
         """The bin's parsed header."""
         return (yield from self._bin_index(bin_id)).header
 
-    @operation
     def read_image(self, roi_id: str, *, stitch: bool = True) -> Op[Image.Image]:
         """One ROI image by id, reading only its bytes (both halves for a stitched pair).
 
@@ -209,27 +152,16 @@ class BinReading:
         report_missing(index.bin_id, missing, self.strict)
         return present
 
-    @operation
     def read_images(
         self, bin_id: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True
     ) -> Op[BinImages | dict[int, Image.Image]]:
         """All of a bin's images (a :class:`BinImages` over the whole ``.roi``, read once), or
-        ``{target: image}`` for the ROIs in ``rois`` (target numbers or ROI ids), reading only those.
-
-        Targets of ``rois`` that are not images of the bin (no image, the hidden half of a stitched
-        pair) are left out with a :class:`~ifcbkit.errors.MissingTargetWarning`.
-
-        Raises:
-            NotFoundError: (a ``KeyError``) if the bin is not there, or, when ``strict``, for such targets.
-            FormatError: for damaged data when ``strict``; TruncatedBinError when an image is cut short.
-        """
-        return (yield from self._images_of(bin_id, rois, stitch))
-
-    def _images_of(self, bin_id: str, rois: Iterable[int | str] | None, stitch: bool) -> Op[Any]:
+        ``{target: image}`` for the ROIs in ``rois`` (target numbers or ROI ids), reading only those;
+        targets that are not images of the bin are left out with a warning (an error when strict)."""
         index = (yield from self._bin_index(bin_id)).index
         if rois is None:
-            data = yield from self._read_file(bin_id, "roi")
-            return BinImages.from_index(index, BufferRoiReader(data, source=self._describe(bin_id, "roi")),
+            data = yield from self.source.read(bin_id, "roi")
+            return BinImages.from_index(index, BufferRoiReader(data, source=self.source.describe(bin_id, "roi")),
                                         stitch=stitch)  # fmt: skip
         targets = self._present(index, _targets_of(bin_id, rois), stitch)
         records = [r for t in targets for r in self._records_for(index, t, stitch)]
@@ -238,48 +170,31 @@ class BinReading:
             return (yield Blocking(_render, images, targets))
         return {t: images[t] for t in targets}
 
-    @operation
     def list_images(self, bin_id: str) -> Op[dict[int, dict[str, Any]]]:
         """The bin's ADC geometry ``{target: {'roi_id', 'x', 'y', 'width', 'height'}}`` for every target
-        with an image (both halves of a stitched pair), as ``parse_adc_bytes`` gives it.
-
-        Raises:
-            NotFoundError: (a ``KeyError``) if the bin is not there.
-        """
-        return (yield from self._geometry(bin_id))
-
-    def _geometry(self, bin_id: str) -> Op[dict[int, dict[str, Any]]]:
+        with an image (both halves of a stitched pair), as ``parse_adc_bytes`` gives it."""
         index = (yield from self._bin_index(bin_id)).index
         return (yield Blocking(index.geometry))
 
-    @operation
     def list_roi_ids(self, bin_id: str, *, stitch: bool = True) -> Op[list[str]]:
-        """The ROI ids of the bin's images, in order (with stitching, without the hidden halves).
-
-        Raises:
-            NotFoundError: (a ``KeyError``) if the bin is not there.
-        """
+        """The ROI ids of the bin's images, in order (with stitching, without the hidden halves)."""
         index = (yield from self._bin_index(bin_id)).index
         return (yield Blocking(functools.partial(index.roi_ids, stitch=stitch)))
 
-    @operation
     def image_exists(self, roi_id: str, *, stitch: bool = True) -> Op[bool]:
         """Whether a ROI image exists (``False`` for an unknown bin, a target without an image and,
         with stitching, the second half of a stitched pair)."""
         bin_id, _ = parse_roi_id(roi_id)
-        return (yield from self._existing(bin_id, [roi_id], stitch))[roi_id]
+        return (yield from self.images_exist(bin_id, [roi_id], stitch=stitch))[roi_id]
 
-    @operation
     def images_exist(self, bin_id: str, roi_ids: Iterable[str], *, stitch: bool = True) -> Op[dict[str, bool]]:
-        """``{roi_id: exists}`` for ROIs of one bin, with one ADC lookup."""
-        return (yield from self._existing(bin_id, list(roi_ids), stitch))
-
-    def _existing(self, bin_id: str, roi_ids: list[str], stitch: bool) -> Op[dict[str, bool]]:
+        """``{roi_id: exists}`` for ROIs of one bin, with one ADC lookup (``False`` for an unknown bin)."""
+        roi_ids = list(roi_ids)
         parsed = [parse_roi_id(r) for r in roi_ids]
         try:
             entry = yield from self._bin_index(bin_id)
             if entry.has_roi is None:
-                entry.has_roi = yield from self._file_exists(bin_id, "roi")
+                entry.has_roi = yield from self.source.exists(bin_id, "roi")
             index: AdcIndex | None = entry.index if entry.has_roi else None
         except NotFoundError:
             index = None
@@ -292,18 +207,13 @@ class BinReading:
             out[roi_id] = exists
         return out
 
-    @stream
     def iter_images(
         self, bin_id: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True,
         chunk_size: int = 8 * 2**20,
     ) -> Op[None]:  # fmt: skip
         """Stream ``(roi_id, image)`` over the bin (or the ROIs in ``rois``, as :meth:`read_images`
         takes them), reading the ``.roi`` in chunks of about ``chunk_size`` bytes, so the whole bin is
-        never held.
-
-        Raises:
-            NotFoundError: (a ``KeyError``) if the bin is not there.
-        """
+        never held."""
         index = (yield from self._bin_index(bin_id)).index
         if rois is None:
             keys = yield Blocking(functools.partial(index.keys, stitch=stitch))
@@ -327,20 +237,19 @@ class BinReading:
                     yield Emit((add_target(bin_id, t), image))
                 batch, records = [], []
 
-    @operation
     def bin_metadata(self, bin_id: str, *, method: MlMethod = "adc") -> Op[dict[str, Any]]:
         """The bin's metrics like the dashboard's ``/api/bin/{id}`` (see :func:`ifcbkit.metrics.bin_metadata`);
         ``size`` counts the files that exist (a missing ``.roi`` counts 0 bytes)."""
         validate_bin_id(bin_id)
         check_method(method)
-        hdr = yield from self._read_file(bin_id, "hdr")
-        adc = yield from self._read_file(bin_id, "adc")
+        hdr = yield from self.source.read(bin_id, "hdr")
+        adc = yield from self.source.read(bin_id, "adc")
         try:
-            roi_size = yield from self._file_size(bin_id, "roi")
+            roi_size = yield from self.source.size(bin_id, "roi")
         except NotFoundError:
             roi_size = 0
         compute = functools.partial(
             compute_bin_metadata, bin_id, hdr, adc, size=len(hdr) + len(adc) + roi_size, method=method,
-            hdr_source=self._describe(bin_id, "hdr"), adc_source=self._describe(bin_id, "adc"),
+            hdr_source=self.source.describe(bin_id, "hdr"), adc_source=self.source.describe(bin_id, "adc"),
         )  # fmt: skip
         return (yield Blocking(compute))

@@ -20,6 +20,7 @@ from PIL import Image
 
 from .adc import RoiRecord, iter_roi_records
 from .errors import ClosedBinError, FormatError, MissingTargetWarning, NotFoundError, TruncatedBinError
+from .ranges import ByteRange
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 
@@ -124,8 +125,8 @@ class ChunkRoiReader:
         raise ValueError(f"bytes at {offset} of {self.source} were not fetched")
 
 
-def plan_ranges(records: Iterable[RoiRecord], *, max_gap: int = 65536) -> list[tuple[int, int]]:
-    """The ``(offset, length)`` ranges that cover the records' images, merging ranges less than
+def plan_ranges(records: Iterable[RoiRecord], *, max_gap: int = 65536) -> list[ByteRange]:
+    """The byte ranges that cover the records' images, merging ranges less than
     ``max_gap`` bytes apart (one read instead of two for a stitched pair)."""
     spans = sorted((r.offset, r.offset + r.nbytes) for r in records)
     merged: list[list[int]] = []
@@ -134,7 +135,7 @@ def plan_ranges(records: Iterable[RoiRecord], *, max_gap: int = 65536) -> list[t
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    return [(start, end - start) for start, end in merged]
+    return [ByteRange(start, end - start) for start, end in merged]
 
 
 def _name_of(file: Any) -> str | None:

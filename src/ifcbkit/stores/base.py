@@ -1,133 +1,226 @@
 """The store protocols: bin stores keyed ``'{pid}.{ext}'`` and ROI stores keyed by ROI id.
 
-A bin store needs only ``get(key)`` and ``exists(key)`` (plain methods on a
-sync store, coroutines on an async one; ``get_range(key, start, end)`` with
-slice semantics when the backend can read part of an object). Everything else
-(``read_image``, ``read_images``, ``list_images``, ``iter_images``, ...) comes
-from :class:`~ifcbkit.reading.BinReading`, written once for every backend.
+A bin store of your own needs only ``get(key)`` and ``exists(key)`` (plain methods
+on a :class:`SyncBinStore`, coroutines on an :class:`AsyncBinStore`; also
+``get_range(key, start, end)`` with slice semantics and ``size(key)`` when the backend
+can): every read method (``read_image``, ``read_images``, ``list_images``,
+``iter_images``, ...) then comes from :mod:`ifcbkit.read_faces`, over a
+:class:`~ifcbkit.sources.KeyedSource` of those methods. The stores of this package
+compose a source of their own and take ``get``/``get_range``/``exists`` from it
+(:class:`SyncSourceKeys`).
 """
 
 from __future__ import annotations
 
-import io
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from typing import Any, Protocol
 
-from PIL import Image
-
+from ..encoding import ImageFormat, check_file_type, encode_image
 from ..errors import InvalidIdentifierError, ReadOnlyError
-from ..faces import AsyncFace, Op, SyncFace, operation
+from ..faces import Op, run_async, run_sync
 from ..identifiers import parse_bin_key
-from ..reading import BinReading
+from ..ranges import ByteRange
+from ..read_faces import AsyncBinReads, SyncBinReads
+from ..reading import BinReader
+from ..sources import BinSource, KeyedSource
 
-ImageFormat = Literal["png", "jpg"]
-_PIL_FORMATS = {"png": "PNG", "jpg": "JPEG"}
-
-
-def check_file_type(file_type: str) -> ImageFormat:
-    """The image type ROI stores encode, ``'png'`` or ``'jpg'`` (``'.PNG'`` and ``'jpeg'`` are accepted
-    spellings); ``ValueError`` otherwise."""
-    normal = file_type.lower().lstrip(".") if isinstance(file_type, str) else file_type
-    normal = "jpg" if normal == "jpeg" else normal
-    if normal not in _PIL_FORMATS:
-        raise ValueError(f"Unsupported file_type: {file_type!r} (expected 'png' or 'jpg')")
-    return normal  # type: ignore[return-value]
+__all__ = [
+    "AsyncBinStore", "AsyncRoiStore", "AsyncSourceKeys", "HasSource", "ImageFormat", "SyncBinStore", "SyncRoiStore",
+    "SyncSourceKeys", "check_file_type", "encode_image",
+]  # fmt: skip
 
 
-def encode_image(image: Image.Image, file_type: ImageFormat = "png") -> bytes:
-    """An image encoded as PNG or JPEG bytes."""
-    buffer = io.BytesIO()
-    image.save(buffer, _PIL_FORMATS[check_file_type(file_type)])
-    return buffer.getvalue()
+class _Sourced:
+    """A bin store's ``source`` and ``reader``: the stores here set both in ``__init__``; a store of
+    your own (which need not call ``__init__``) gets them on first use, reading through its own
+    ``get`` and ``exists`` (a :class:`~ifcbkit.sources.KeyedSource`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        made: Any
+        if name == "source":
+            made = KeyedSource(self)
+        elif name == "reader":
+            made = BinReader(getattr(self, "source"))  # noqa: B009 (made on first use, above)
+        else:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.__dict__[name] = made
+        return made
 
 
-class _BinStore(BinReading, ABC):
-    """Raw bin files by key ``'{pid}.{ext}'``, read-only unless a backend says otherwise."""
+def _read_only(store: object) -> ReadOnlyError:
+    return ReadOnlyError(f"{store!r} is read-only")
+
+
+class SyncBinStore(_Sourced, SyncBinReads, ABC):
+    """A synchronous bin store: subclass and implement ``get`` and ``exists`` (and ``get_range``)."""
 
     @abstractmethod
-    def get(self, key: str) -> Any:
-        """The bytes stored under ``key``; :class:`~ifcbkit.errors.NotFoundError` (a ``KeyError``) if absent."""
+    def get(self, key: str) -> bytes:
+        """The bytes stored under ``key``.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if nothing is stored there.
+        """
 
     @abstractmethod
-    def exists(self, key: str) -> Any:
+    def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
 
-    @operation
-    def put(self, key: str, data: bytes) -> Op[None]:
+    def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` (this store is read-only).
 
         Raises:
             ReadOnlyError: (a ``NotImplementedError``) always.
         """
-        raise ReadOnlyError(f"{self!r} is read-only")
-        yield  # a generator
+        raise _read_only(self)
 
-    @operation
-    def get_path(self, key: str) -> Op[str | None]:
+    def get_path(self, key: str) -> str | None:
         """The local file behind ``key``, or ``None`` when the store is not on a local disk."""
         return None
-        yield  # a generator
 
 
-class _KeyedBins(_BinStore):
-    """``get``, ``get_range`` and ``exists`` by key ``'{pid}.{ext}'`` over the BinReading primitives."""
-
-    @operation
-    def get(self, key: str) -> Op[bytes]:
-        """The bytes of a bin file by key ``'{pid}.{ext}'``."""
-        return (yield from self._read_file(*parse_bin_key(key)))
-
-    @operation
-    def get_range(self, key: str, start: int, end: int) -> Op[bytes]:
-        """Bytes ``[start:end]`` of a bin file (slice semantics, end exclusive)."""
-        if start < 0 or end < start:
-            raise ValueError(f"invalid range [{start}:{end}]")
-        return (yield from self._read_ranges(*parse_bin_key(key), [(start, end - start)]))[0]
-
-    @operation
-    def exists(self, key: str) -> Op[bool]:
-        """Whether a bin file is stored (``False`` for a key that is not ``'{bin_id}.hdr|adc|roi'``)."""
-        try:
-            bin_id, ext = parse_bin_key(key)
-        except InvalidIdentifierError:
-            return False
-        return (yield from self._file_exists(bin_id, ext))
-
-
-class SyncBinStore(_BinStore, SyncFace):
-    """A synchronous bin store: subclass and implement ``get`` and ``exists`` (and ``get_range``)."""
-
-
-class AsyncBinStore(_BinStore, AsyncFace):
+class AsyncBinStore(_Sourced, AsyncBinReads, ABC):
     """An asyncio bin store: subclass and implement ``async get`` and ``async exists`` (and
-    ``async get_range``); every read operation is then an awaitable method."""
-
-
-class _RoiStore(ABC):
-    """Encoded ROI images (PNG or JPEG bytes) by ROI id."""
+    ``async get_range``); every read method is then awaitable."""
 
     @abstractmethod
-    def get(self, roi_id: str) -> Any:
-        """The encoded image; :class:`~ifcbkit.errors.NotFoundError` if there is none."""
+    async def get(self, key: str) -> bytes:
+        """The bytes stored under ``key``.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if nothing is stored there.
+        """
 
     @abstractmethod
-    def exists(self, roi_id: str) -> Any:
+    async def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+
+    async def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` (this store is read-only).
+
+        Raises:
+            ReadOnlyError: (a ``NotImplementedError``) always.
+        """
+        raise _read_only(self)
+
+    async def get_path(self, key: str) -> str | None:
+        """The local file behind ``key``, or ``None`` when the store is not on a local disk."""
+        return None
+
+
+def key_exists(source: BinSource, key: str) -> Op[bool]:
+    """Whether a bin file is in ``source`` (``False`` for a key that is not ``'{bin_id}.hdr|adc|roi'``)."""
+    try:
+        bin_id, ext = parse_bin_key(key)
+    except InvalidIdentifierError:
+        return False
+    return (yield from source.exists(bin_id, ext))
+
+
+def key_range(source: BinSource, key: str, start: int, end: int) -> Op[bytes]:
+    """Bytes ``[start:end]`` of a bin file by key."""
+    byte_range = ByteRange.between(start, end)
+    return (yield from source.read(*parse_bin_key(key), byte_range))
+
+
+class HasSource(Protocol):
+    """What :class:`SyncSourceKeys` and :class:`AsyncSourceKeys` need of the class they are mixed into."""
+
+    @property
+    def source(self) -> BinSource: ...
+
+
+class SyncSourceKeys:
+    """``get``, ``get_range`` and ``exists`` by key ``'{pid}.{ext}'`` over the store's source."""
+
+    def get(self: HasSource, key: str) -> bytes:
+        """The bytes of a bin file by key ``'{pid}.{ext}'``.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError for another key.
+        """
+        return run_sync(self.source.read(*parse_bin_key(key)))
+
+    def get_range(self: HasSource, key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start:end]`` of a bin file (slice semantics, end exclusive).
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if it is not there; ValueError for an invalid range.
+        """
+        return run_sync(key_range(self.source, key, start, end))
+
+    def exists(self: HasSource, key: str) -> bool:
+        """Whether a bin file is stored (``False`` for a key that is not ``'{bin_id}.hdr|adc|roi'``)."""
+        return run_sync(key_exists(self.source, key))
+
+
+class AsyncSourceKeys:
+    """:class:`SyncSourceKeys`, awaitable."""
+
+    async def get(self: HasSource, key: str) -> bytes:
+        """Await the bytes of a bin file by key ``'{pid}.{ext}'``.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError for another key.
+        """
+        return await run_async(self.source.read(*parse_bin_key(key)))
+
+    async def get_range(self: HasSource, key: str, start: int, end: int) -> bytes:
+        """Await bytes ``[start:end]`` of a bin file (slice semantics, end exclusive).
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if it is not there; ValueError for an invalid range.
+        """
+        return await run_async(key_range(self.source, key, start, end))
+
+    async def exists(self: HasSource, key: str) -> bool:
+        """Await whether a bin file is stored (``False`` for a key that is not a bin file key)."""
+        return await run_async(key_exists(self.source, key))
+
+
+class SyncRoiStore(ABC):
+    """A synchronous ROI store: encoded images (PNG or JPEG bytes) by ROI id."""
+
+    @abstractmethod
+    def get(self, roi_id: str) -> bytes:
+        """The encoded image.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) if there is none.
+        """
+
+    @abstractmethod
+    def exists(self, roi_id: str) -> bool:
         """Whether there is an image for ``roi_id``."""
 
-    @operation
-    def put(self, roi_id: str, image_data: bytes) -> Op[None]:
+    def put(self, roi_id: str, image_data: bytes) -> None:
         """Store an encoded image (this store is read-only).
 
         Raises:
             ReadOnlyError: (a ``NotImplementedError``) always.
         """
-        raise ReadOnlyError(f"{self!r} is read-only")
-        yield  # a generator
+        raise _read_only(self)
 
 
-class SyncRoiStore(_RoiStore, SyncFace):
-    """A synchronous ROI store."""
+class AsyncRoiStore(ABC):
+    """An asyncio ROI store: encoded images by ROI id, awaitable."""
 
+    @abstractmethod
+    async def get(self, roi_id: str) -> bytes:
+        """The encoded image.
 
-class AsyncRoiStore(_RoiStore, AsyncFace):
-    """An asyncio ROI store."""
+        Raises:
+            NotFoundError: (a ``KeyError``) if there is none.
+        """
+
+    @abstractmethod
+    async def exists(self, roi_id: str) -> bool:
+        """Whether there is an image for ``roi_id``."""
+
+    async def put(self, roi_id: str, image_data: bytes) -> None:
+        """Store an encoded image (this store is read-only).
+
+        Raises:
+            ReadOnlyError: (a ``NotImplementedError``) always.
+        """
+        raise _read_only(self)

@@ -10,144 +10,206 @@ successful read into a failure; a cache that fails to *read* is logged and skipp
 Cached files are assumed not to change (raw IFCB files are written once): cached indexes
 follow the filesystem's file versions, cached bytes are not revalidated.
 
-Each store is one class body on two faces. Give the async stores non-blocking tiers (async
-stores, or in-memory objects such as :class:`~ifcbkit.stores.objectstore.MemoryStore`).
+The stores are shells over :class:`CachingSource` (bins) and :class:`TieredImages` (ROI images).
+Give the async stores non-blocking tiers (async stores, or in-memory objects such as
+:class:`~ifcbkit.stores.memory.MemoryStore`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Any
 
+from ..directory_source import DirectorySource
 from ..errors import NotFoundError, ReadOnlyError, StoreError
-from ..faces import AsyncFace, Op, SyncFace, operation
+from ..faces import Op, run_async, run_sync
 from ..identifiers import parse_bin_key, parse_roi_id
-from ..reading import BinReading
-from .base import _KeyedBins, _RoiStore
-from .filesystem import _FilesystemBins
-from .objectstore import AsyncDictRoiStore, MemoryStore, _BackendBins, call_backend, failure_reason
+from ..ranges import ByteRange
+from ..reading import BinReader
+from ..sources import BinSource
+from .base import AsyncBinStore, AsyncRoiStore, AsyncSourceKeys, SyncBinStore, SyncRoiStore, SyncSourceKeys
+from .errors import call_backend, failure_reason
+from .filesystem import path_of
+from .layouts import KeyLayout
+from .memory import MemoryStore
+from .objects import BackendObjects, ObjectSource
+from .objectstore import AsyncDictRoiStore
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "AsyncCachingBinStore", "AsyncCachingRoiStore", "CachingBinStore", "CachingRoiStore", "CachingSource",
+    "SyncCachingBinStore", "SyncCachingRoiStore", "TieredImages", "as_source",
+]  # fmt: skip
 
-def _as_bin_reader(store: Any, what: str) -> BinReading:
-    """A bin store or data directory as is; a path as a filesystem store; an amplify-shaped object
-    as an object bin store (year layout)."""
-    if isinstance(store, BinReading):
+
+def as_source(store: Any, what: str) -> BinSource:
+    """The source of a bin store or data directory; a path as a filesystem store's (every file that is
+    there); an amplify-shaped object as an object bin store's (year layout).
+
+    Raises:
+        TypeError: for anything else.
+    """
+    source = getattr(store, "source", None)
+    if isinstance(source, BinSource):
+        return source
+    if isinstance(store, BinSource):
         return store
     if isinstance(store, (str, os.PathLike)):
-        return _FilesystemBins(store)
+        return DirectorySource(store, require_adc=False, require_roi=False)
     if all(callable(getattr(store, name, None)) for name in ("get", "put", "exists")):
-        return _BackendBins(store)
+        return ObjectSource(BackendObjects(store), KeyLayout())
     raise TypeError(f"{what} must be a bin store, a data directory path or an object store, not {type(store).__name__}")
 
 
-class _CachingBins(_KeyedBins):
-    """Bin files from ``s3`` (the cache), else from ``fs`` (the truth), promoted into ``s3`` on a miss."""
+class CachingSource(BinSource):
+    """Bin files from ``cache`` when it has them, else from ``fs`` (the truth), then copied whole into
+    ``cache`` (promotion, best effort). Versions, sizes and existence are the truth's."""
 
-    def __init__(self, fs: Any = None, s3: Any = None):
-        if fs is None and s3 is None:
-            raise ValueError("a caching bin store needs at least one of fs and s3")
-        self.fs = _as_bin_reader(fs if fs is not None else s3, "fs")
-        self.s3 = _as_bin_reader(s3, "s3") if s3 is not None else None
-        self._tiered = fs is not None and s3 is not None  # else one store does everything
-        if self.s3 is not None and not callable(getattr(self.s3, "_write_file", None)):
-            raise TypeError(f"the cache store {type(self.s3).__name__} cannot be written to")
+    def __init__(self, fs: BinSource, cache: ObjectSource | None):
+        self.fs = fs
+        self.cache = cache
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(fs={self.fs!r}, s3={self.s3!r})"
+        return f"CachingSource({self.fs!r}, {self.cache!r})"
+
+    def describe(self, bin_id: str, ext: str) -> str:
+        return self.fs.describe(bin_id, ext)
+
+    def cache_token(self) -> Hashable:
+        return self.fs.cache_token()  # the same files: share the truth's cached indexes
 
     def _from_cache(self, read: Op[Any], bin_id: str, ext: str) -> Op[tuple[bool, Any]]:
         """``(True, result)`` of a read on the cache, ``(False, None)`` on a miss or a cache failure."""
+        assert self.cache is not None
         try:
             return True, (yield from read)
         except NotFoundError:
             return False, None
         except StoreError as e:
-            cache = self.s3._describe(bin_id, ext) if self.s3 is not None else "the cache"
-            logger.warning("cache read of %s failed (%s); reading %s", cache, failure_reason(e.__cause__ or e),
-                           self.fs._describe(bin_id, ext))  # fmt: skip
+            logger.warning("cache read of %s failed (%s); reading %s", self.cache.describe(bin_id, ext),
+                           failure_reason(e.__cause__ or e), self.fs.describe(bin_id, ext))  # fmt: skip
             return False, None
 
-    def _promote(self, bin_id: str, ext: str, data: bytes) -> Op[None]:
-        if self.s3 is None:
-            return
-        try:
-            yield from self.s3._write_file(bin_id, ext, data)  # type: ignore[attr-defined]
-        except Exception as e:
-            logger.warning("could not copy %s into the cache (%s)", self.s3._describe(bin_id, ext),
-                           failure_reason(e.__cause__ or e))  # fmt: skip
-
     def _fetch(self, bin_id: str, ext: str) -> Op[bytes]:
-        data = yield from self.fs._read_file(bin_id, ext)
-        yield from self._promote(bin_id, ext, data)
+        """The whole file from the truth, promoted into the cache."""
+        data = yield from self.fs.read(bin_id, ext)
+        if self.cache is not None:
+            try:
+                yield from self.cache.write(bin_id, ext, data)
+            except Exception as e:
+                logger.warning("could not copy %s into the cache (%s)", self.cache.describe(bin_id, ext),
+                               failure_reason(e.__cause__ or e))  # fmt: skip
         return data
 
-    # ----- BinReading primitives -----
-
-    def _describe(self, bin_id: str, ext: str) -> str:
-        return self.fs._describe(bin_id, ext)
-
-    def _cache_namespace(self) -> Hashable:
-        return self.fs._cache_namespace()  # the same files: share the filesystem's cached indexes
-
-    def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
-        if not self._tiered:
-            return (yield from self.fs._read_file(bin_id, ext))
-        hit, data = yield from self._from_cache(self.s3._read_file(bin_id, ext), bin_id, ext)  # type: ignore[union-attr]
+    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
+        if byte_range is not None:
+            return (yield from self.read_ranges(bin_id, ext, [byte_range]))[0]
+        if self.cache is None:
+            return (yield from self.fs.read(bin_id, ext))
+        hit, data = yield from self._from_cache(self.cache.read(bin_id, ext), bin_id, ext)
         return data if hit else (yield from self._fetch(bin_id, ext))
 
-    def _read_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
-        if not self._tiered:
-            return (yield from self.fs._read_ranges(bin_id, ext, ranges))
-        reading = self.s3._read_ranges(bin_id, ext, ranges)  # type: ignore[union-attr]
-        hit, chunks = yield from self._from_cache(reading, bin_id, ext)
+    def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
+        if self.cache is None:
+            return (yield from self.fs.read_ranges(bin_id, ext, ranges))
+        hit, chunks = yield from self._from_cache(self.cache.read_ranges(bin_id, ext, ranges), bin_id, ext)
         if hit:
             return chunks
         data = yield from self._fetch(bin_id, ext)  # the whole file, so that the cache gets it
-        return [data[offset : offset + length] for offset, length in ranges]
+        return [r.of(data) for r in ranges]
 
-    def _file_version(self, bin_id: str, ext: str) -> Op[Hashable | None]:
-        return (yield from self.fs._file_version(bin_id, ext))
+    def version(self, bin_id: str, ext: str) -> Op[Hashable | None]:
+        return (yield from self.fs.version(bin_id, ext))
 
-    def _file_exists(self, bin_id: str, ext: str) -> Op[bool]:
-        return (yield from self.fs._file_exists(bin_id, ext))
+    def versions(self, bin_id: str) -> Op[Hashable | None]:
+        return (yield from self.fs.versions(bin_id))
 
-    def _file_size(self, bin_id: str, ext: str) -> Op[int]:
-        return (yield from self.fs._file_size(bin_id, ext))
+    def exists(self, bin_id: str, ext: str) -> Op[bool]:
+        return (yield from self.fs.exists(bin_id, ext))
 
-    @operation
-    def get_path(self, key: str) -> Op[str | None]:
+    def size(self, bin_id: str, ext: str) -> Op[int]:
+        return (yield from self.fs.size(bin_id, ext))
+
+    def path(self, key: str) -> Op[str | None]:
+        """The local file behind ``key`` in the truth, when that is a directory."""
+        return (yield from path_of(self.fs, key)) if isinstance(self.fs, DirectorySource) else None
+
+
+class CachingBinsBase:
+    """What both faces of a caching bin store hold."""
+
+    source: CachingSource
+
+    def __init__(self, fs: Any = None, s3: Any = None):
+        """``s3`` (an S3 or object bin store, or an amplify-shaped object) caching ``fs`` (a filesystem
+        bin store, data directory, or a data root path); either may be ``None``.
+
+        Raises:
+            ValueError: without either; TypeError: for a tier of another kind, or a cache that cannot be written.
+        """
+        if fs is None and s3 is None:
+            raise ValueError("a caching bin store needs at least one of fs and s3")
+        self.fs = fs if fs is not None else s3
+        self.s3 = s3
+        truth = as_source(self.fs, "fs")
+        writable = as_source(s3, "s3") if s3 is not None else None
+        if writable is not None and not isinstance(writable, ObjectSource):
+            raise TypeError(f"the cache store {type(s3).__name__} cannot be written to")
+        # without fs, the one store does everything, and takes the writes
+        self.source = CachingSource(truth, writable if fs is not None else None)
+        self._writable = s3 is not None
+        self.reader = BinReader(self.source)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(fs={self.fs!r}, s3={self.s3!r})"
+
+    def _write(self, key: str, data: bytes) -> Op[None]:
+        if not self._writable:
+            raise ReadOnlyError(f"{self!r} has no cache store (s3) to write to")
+        target = self.source.cache or self.source.fs
+        assert isinstance(target, ObjectSource)
+        yield from target.write(*parse_bin_key(key), data)
+
+
+class SyncCachingBinStore(CachingBinsBase, SyncSourceKeys, SyncBinStore):
+    """A bin store where ``s3`` (an S3 or object bin store, or an amplify-shaped object) caches ``fs``
+    (a filesystem bin store, data directory, or a data root path); either may be ``None``.
+
+    ``SyncCachingBinStore(fs='/data/ifcb', s3=S3BinStore('bucket', client))``: every read method,
+    plus ``get``/``get_range``/``exists``/``put`` by key.
+    """
+
+    def get_path(self, key: str) -> str | None:
         """The local file behind ``key`` in the filesystem tier, or ``None``."""
-        path_of = getattr(self.fs, "_path_of", None)
-        return None if path_of is None else (yield from path_of(key))
+        return run_sync(self.source.path(key))
 
-    @operation
-    def put(self, key: str, data: bytes) -> Op[None]:
+    def put(self, key: str, data: bytes) -> None:
         """Store a bin file in the cache tier.
 
         Raises:
             ReadOnlyError: (a ``NotImplementedError``) without a cache tier.
         """
-        if self.s3 is None:
-            raise ReadOnlyError(f"{self!r} has no cache store (s3) to write to")
-        yield from self.s3._write_file(*parse_bin_key(key), data)  # type: ignore[attr-defined]
+        run_sync(self._write(key, data))
 
 
-class SyncCachingBinStore(_CachingBins, SyncFace):
-    """A bin store where ``s3`` (an S3 or object bin store, or an amplify-shaped object) caches ``fs``
-    (a filesystem bin store, data directory, or a data root path); either may be ``None``.
-
-    ``SyncCachingBinStore(fs='/data/ifcb', s3=S3BinStore('bucket', client))``; every read operation
-    of :class:`~ifcbkit.reading.BinReading`, plus ``get``/``get_range``/``exists``/``put`` by key.
-    """
-
-
-class CachingBinStore(_CachingBins, AsyncFace):
+class CachingBinStore(CachingBinsBase, AsyncSourceKeys, AsyncBinStore):
     """:class:`SyncCachingBinStore` for asyncio, as in ifcbkit 0.3.1: ``CachingBinStore(fs=..., s3=...)``,
     every method awaitable (blocking tiers run in worker threads)."""
+
+    async def get_path(self, key: str) -> str | None:
+        """Await the local file behind ``key`` in the filesystem tier, or ``None``."""
+        return await run_async(self.source.path(key))
+
+    async def put(self, key: str, data: bytes) -> None:
+        """Await storing a bin file in the cache tier.
+
+        Raises:
+            ReadOnlyError: (a ``NotImplementedError``) without a cache tier.
+        """
+        await run_async(self._write(key, data))
 
 
 AsyncCachingBinStore = CachingBinStore
@@ -160,26 +222,21 @@ def _name(tier: Any) -> str:
     return type(tier).__name__
 
 
-class _CachingRois(_RoiStore):
-    """Encoded ROI images from the first tier that has them, promoted into the tiers that missed."""
+class TieredImages:
+    """Encoded ROI images from the first tier that has them, promoted into the tiers that missed (sans-I/O)."""
 
-    _memory_tier: Callable[[], Any]  # the tier ``cache=None`` stands for
-
-    def __init__(self, cache: Any = None, s3: Any = None, fs: Any = None):
-        self.cache_store = self._memory_tier() if cache is None else cache
+    def __init__(self, cache: Any, s3: Any, fs: Any):
+        self.cache_store = cache
         self.s3_store = s3
         self.fs_store = fs
-        self.tiers = [tier for tier in (self.cache_store, s3, fs) if tier is not None]
-        if not self.tiers:
-            raise ValueError("a caching ROI store needs at least one tier")
+        self.tiers = [tier for tier in (cache, s3, fs) if tier is not None]
         types = {tier.file_type for tier in self.tiers if isinstance(getattr(tier, "file_type", None), str)}
         if len(types) > 1:
             raise ValueError(f"the tiers hold different image types: {sorted(types)}")
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(_name(t) for t in self.tiers)})"
+        return ", ".join(_name(t) for t in self.tiers)
 
-    @operation
     def get(self, roi_id: str) -> Op[bytes]:
         """The encoded image from the first tier that has it; earlier tiers get a copy."""
         parse_roi_id(roi_id)
@@ -211,7 +268,6 @@ class _CachingRois(_RoiStore):
             return bytes(data)
         raise AssertionError("unreachable")
 
-    @operation
     def exists(self, roi_id: str) -> Op[bool]:
         """Whether any tier has (or, for rendering tiers, can make) the image."""
         parse_roi_id(roi_id)
@@ -227,37 +283,120 @@ class _CachingRois(_RoiStore):
                 logger.warning("checking %s failed (%s)", where, failure_reason(e.__cause__ or e))
         return False
 
-    @operation
     def put(self, roi_id: str, image_data: bytes) -> Op[None]:
-        """Store an encoded image in the ``s3`` tier (and the memory tier).
-
-        Raises:
-            ReadOnlyError: (a ``NotImplementedError``, so a ``RuntimeError``) without an ``s3`` tier.
-        """
+        """Store an encoded image in the ``s3`` tier (and the memory tier)."""
         parse_roi_id(roi_id)
         if self.s3_store is None:
-            raise ReadOnlyError(f"{self!r} has no s3 tier to write to")
+            raise ReadOnlyError(f"a caching ROI store over {self!r} has no s3 tier to write to")
         where = f"{roi_id} in {_name(self.s3_store)}"
         yield from call_backend(self.s3_store.put, roi_id, image_data, action="writing", where=where)
         yield from call_backend(self.cache_store.put, roi_id, image_data, action="writing", where=where)
 
 
-class SyncCachingRoiStore(_CachingRois, SyncFace):
+class CachingRoisBase:
+    """What both faces of a caching ROI store hold: their tiers."""
+
+    def __init__(self, cache: Any = None, s3: Any = None, fs: Any = None):
+        """Tiers in order: ``cache`` (``None``: a new one in memory), ``s3`` and ``fs``.
+
+        Raises:
+            ValueError: if the tiers hold different image types.
+        """
+        self.images = TieredImages(self._memory_tier() if cache is None else cache, s3, fs)
+
+    def _memory_tier(self) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.images!r})"
+
+    @property
+    def tiers(self) -> list[Any]:
+        """The tiers, first asked first."""
+        return self.images.tiers
+
+    @property
+    def cache_store(self) -> Any:
+        """The memory tier."""
+        return self.images.cache_store
+
+    @property
+    def s3_store(self) -> Any:
+        """The ``s3`` tier, or ``None``."""
+        return self.images.s3_store
+
+    @property
+    def fs_store(self) -> Any:
+        """The ``fs`` tier, or ``None``."""
+        return self.images.fs_store
+
+
+class SyncCachingRoiStore(CachingRoisBase, SyncRoiStore):
     """Encoded ROI images by ROI id through tiers: ``cache`` (in memory; ``None`` means a new
-    :class:`~ifcbkit.stores.objectstore.MemoryStore`), ``s3`` (e.g. an
+    :class:`~ifcbkit.stores.memory.MemoryStore`), ``s3`` (e.g. an
     :class:`~ifcbkit.stores.s3.S3RoiStore`) and ``fs`` (e.g. a
     :class:`~ifcbkit.stores.filesystem.SyncFilesystemRoiStore` rendering raw bins). ``s3`` and
     ``fs`` may be ``None``; any amplify-shaped object keyed by ROI id is a tier."""
 
-    _memory_tier = MemoryStore
+    def _memory_tier(self) -> Any:
+        return MemoryStore()
+
+    def get(self, roi_id: str) -> bytes:
+        """The encoded image from the first tier that has it; earlier tiers get a copy.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) when no tier has it.
+        """
+        return run_sync(self.images.get(roi_id))
+
+    def exists(self, roi_id: str) -> bool:
+        """Whether any tier has (or, for rendering tiers, can make) the image.
+
+        Raises:
+            InvalidIdentifierError: (a ``KeyError``) if ``roi_id`` is not a ROI id.
+        """
+        return run_sync(self.images.exists(roi_id))
+
+    def put(self, roi_id: str, image_data: bytes) -> None:
+        """Store an encoded image in the ``s3`` tier (and the memory tier).
+
+        Raises:
+            ReadOnlyError: (a ``NotImplementedError``) without an ``s3`` tier.
+        """
+        run_sync(self.images.put(roi_id, image_data))
 
 
-class CachingRoiStore(_CachingRois, AsyncFace):
+class CachingRoiStore(CachingRoisBase, AsyncRoiStore):
     """:class:`SyncCachingRoiStore` for asyncio, as in ifcbkit 0.3.1:
     ``CachingRoiStore(cache=None, s3=..., fs=...)``, every method awaitable (``cache=None``: an
     :class:`~ifcbkit.stores.objectstore.AsyncDictRoiStore`)."""
 
-    _memory_tier = AsyncDictRoiStore
+    def _memory_tier(self) -> Any:
+        return AsyncDictRoiStore()
+
+    async def get(self, roi_id: str) -> bytes:
+        """Await the encoded image from the first tier that has it.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) when no tier has it.
+        """
+        return await run_async(self.images.get(roi_id))
+
+    async def exists(self, roi_id: str) -> bool:
+        """Await whether any tier has (or can make) the image.
+
+        Raises:
+            InvalidIdentifierError: (a ``KeyError``) if ``roi_id`` is not a ROI id.
+        """
+        return await run_async(self.images.exists(roi_id))
+
+    async def put(self, roi_id: str, image_data: bytes) -> None:
+        """Await storing an encoded image in the ``s3`` tier (and the memory tier).
+
+        Raises:
+            ReadOnlyError: (a ``NotImplementedError``) without an ``s3`` tier.
+        """
+        await run_async(self.images.put(roi_id, image_data))
 
 
 AsyncCachingRoiStore = CachingRoiStore

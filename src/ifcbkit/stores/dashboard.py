@@ -44,13 +44,12 @@ import re
 import time
 import urllib.parse
 import warnings
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from ..atomic import atomic_file
 from ..cache import LRUCache, cache_token
-from ..directory import FilesetFilter, TimeLike
 from ..errors import (
     FormatError,
     InvalidIdentifierError,
@@ -60,12 +59,15 @@ from ..errors import (
     SkippedBinWarning,
     StoreError,
 )
-from ..faces import AsyncFace, Blocking, EmitMany, Op, Request, Shared, SyncFace, operation, stream
+from ..faces import Blocking, Call, EmitMany, Op, Request, Shared, iterate_async, iterate_sync, run_async, run_sync
 from ..fileio import FileExists, ReadRanges
+from ..filters import FilesetFilter, TimeLike
 from ..identifiers import bin_key, parse_instruments, validate_bin_id
 from ..products import ClassScoresRows, parse_blobs_zip, parse_class_scores_csv, parse_features_csv
-from ..reading import BinReading
-from .base import _KeyedBins
+from ..ranges import ByteRange
+from ..reading import BinReader
+from ..sources import BinSource
+from .base import AsyncBinStore, AsyncSourceKeys, SyncBinStore, SyncSourceKeys
 from .dashboard_listing import (
     ListedBin,
     ListingProblem,
@@ -211,7 +213,7 @@ class _Fetch(Request):
 
     def __init__(
         self,
-        store: _DashboardBins,
+        store: DashboardSource,
         method: str,
         url: str,
         kind: str,
@@ -326,10 +328,10 @@ def metadata_from_api(bin_id: str, api: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class _DashboardBins(_KeyedBins):
-    """The dashboard store's one body: URLs, the retry policy, range handling, metadata."""
-
-    _bounded = False  # the async face bounds the requests in flight with a semaphore
+class DashboardSource(BinSource):
+    """A dashboard's raw files, metadata, listings and products over HTTP (sans-I/O): URLs, the retry
+    policy, range handling. ``async_client``: make an ``httpx.AsyncClient`` and bound the requests in
+    flight with a semaphore (the async store's)."""
 
     def __init__(
         self,
@@ -346,6 +348,7 @@ class _DashboardBins(_KeyedBins):
         max_bytes: Mapping[str, int] | None = None,
         file_cache_bytes: int = 256 << 20,
         cache_dir: str | os.PathLike[str] | None = None,
+        async_client: bool = False,
     ):
         httpx = _httpx()
         parts = urllib.parse.urlsplit(str(base_url))
@@ -375,7 +378,7 @@ class _DashboardBins(_KeyedBins):
         self.dataset = dataset
         self.retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries, backoff)
         self.max_concurrency = max_concurrency
-        self._semaphore = asyncio.Semaphore(max_concurrency) if self._bounded else None
+        self._semaphore = asyncio.Semaphore(max_concurrency) if async_client else None
         self._httpx = httpx
         self._auth = auth
         self._owns_client = client is None
@@ -390,23 +393,26 @@ class _DashboardBins(_KeyedBins):
         self._files: LRUCache = LRUCache(max_size=file_cache_bytes)
         self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
         if client is None:
-            client = self._new_client(
+            client = (httpx.AsyncClient if async_client else httpx.Client)(
                 headers=dict(headers or {}),
                 timeout=httpx.Timeout(timeout),
                 limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
                 follow_redirects=True,
-                event_hooks={"request": [self._request_hook(tuple(headers or {}))]},
+                event_hooks={"request": [self._request_hook(tuple(headers or {}), async_client)]},
                 verify=_default_tls(),
             )
         elif headers:
             raise ValueError("pass headers to the client you inject, or let the store make its client")
         self._client = client
 
-    def _new_client(self, **options: Any) -> Any:
-        raise NotImplementedError
+    def _request_hook(self, private: tuple[str, ...], async_client: bool) -> Any:
+        if not async_client:
+            return functools.partial(self._keep_headers_home, private=private)
 
-    def _request_hook(self, private: tuple[str, ...]) -> Any:
-        raise NotImplementedError
+        async def hook(request: Any) -> None:
+            self._keep_headers_home(request, private)
+
+        return hook
 
     def _keep_headers_home(self, request: Any, private: tuple[str, ...]) -> None:
         """The headers given to the store (API keys, tokens) go to its own origin only: a redirect to
@@ -419,18 +425,28 @@ class _DashboardBins(_KeyedBins):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, dataset={self.dataset!r})"
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        """A pickled store is its URL, dataset and settings; the copy makes its own client. A store with
-        credentials (user info or a query in its URL, headers) or an injected client is not pickled:
-        its credentials would travel in the pickle (a Dask task graph, a pool's queue)."""
+    def pickled(self, store: object) -> tuple[str, str | None, dict[str, Any]]:
+        """What a pickled store is: its URL, dataset and settings (the copy makes its own client). A
+        store with credentials (user info or a query in its URL, headers) or an injected client is not
+        pickled: its credentials would travel in the pickle (a Dask task graph, a pool's queue).
+
+        Raises:
+            TypeError: for such a store.
+        """
         if self._auth is not None or self._params or self._headers:
             raise TypeError(
-                f"{self!r} holds credentials (in its URL or headers) and is not pickled, so that they stay out of"
+                f"{store!r} holds credentials (in its URL or headers) and is not pickled, so that they stay out of"
                 " task graphs and logs: make the store where it is used"
             )
         if not self._owns_client:
-            raise TypeError(f"{self!r} uses an injected HTTP client, which cannot be sent to another process")
-        return (_rebuilt, (type(self), self.base_url, self.dataset, self._settings))
+            raise TypeError(f"{store!r} uses an injected HTTP client, which cannot be sent to another process")
+        return self.base_url, self.dataset, self._settings
+
+    def close(self) -> Op[None]:
+        """Close the HTTP client (unless it was injected)."""
+        if self._owns_client:
+            aclose = getattr(self._client, "aclose", None)
+            yield Call(aclose if aclose is not None else self._client.close)
 
     # ----- URLs -----
 
@@ -525,21 +541,23 @@ class _DashboardBins(_KeyedBins):
             )
         return body, None
 
-    # ----- BinReading primitives -----
+    # ----- the bin-source primitives -----
 
-    def _describe(self, bin_id: str, ext: str) -> str:
+    def describe(self, bin_id: str, ext: str) -> str:
         return self._file_url(bin_id, ext)
 
-    def _cache_namespace(self) -> Hashable:
+    def cache_token(self) -> Hashable:
         return ("dashboard", self.base_url, self.dataset)
 
-    def _read_file(self, bin_id: str, ext: str) -> Op[bytes]:
+    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
+        if byte_range is not None:
+            return (yield from self.read_ranges(bin_id, ext, [byte_range]))[0]
         url = self._file_url(bin_id, ext)
         response = yield from self._request("GET", url, ext)
         self._check(response, "GET", url)
         return response.content
 
-    def _read_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
+    def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
         kept = yield from self._kept_ranges(bin_id, ext, ranges)
         if kept is not None:
             return kept
@@ -552,13 +570,13 @@ class _DashboardBins(_KeyedBins):
             return (yield from self._whole_file_ranges(bin_id, ext, ranges))
         return (yield from self._ranged(bin_id, ext, ranges))
 
-    def _probe(self, asked: tuple[str, str, tuple[tuple[int, int], ...]]) -> Op[tuple[Any, list[bytes]]]:
+    def _probe(self, asked: tuple[str, str, tuple[ByteRange, ...]]) -> Op[tuple[Any, list[bytes]]]:
         """One ranged read, with concurrent first reads waiting for it: once it is answered, they know
         whether to ask for ranges or for the whole file (downloaded once)."""
         bin_id, ext, ranges = asked
         return asked, (yield from self._ranged(bin_id, ext, list(ranges)))
 
-    def _ranged(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
+    def _ranged(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
         url = self._file_url(bin_id, ext)
         out: list[bytes] = []
         whole: bytes | None = None
@@ -588,15 +606,15 @@ class _DashboardBins(_KeyedBins):
         else:
             yield Blocking(_write_whole, path, data)
 
-    def _kept_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes] | None]:
+    def _kept_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes] | None]:
         """Ranges of a file kept whole (in ``cache_dir``, or in memory), or ``None`` if it is not kept."""
         path = self._cache_path(bin_id, ext)
         if path is not None:
             return (yield ReadRanges(path, ranges)) if (yield FileExists(path)) else None
         data = self._files.get((bin_id, ext))
-        return None if data is None else [data[offset : offset + length] for offset, length in ranges]
+        return None if data is None else [r.of(data) for r in ranges]
 
-    def _whole_file_ranges(self, bin_id: str, ext: str, ranges: list[tuple[int, int]]) -> Op[list[bytes]]:
+    def _whole_file_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
         """Ranges of a file fetched whole, once (concurrent first reads share one download)."""
         kept = yield from self._kept_ranges(bin_id, ext, ranges)  # (a probe may have kept it meanwhile)
         if kept is not None:
@@ -607,17 +625,12 @@ class _DashboardBins(_KeyedBins):
         kept = yield from self._kept_ranges(bin_id, ext, ranges)
         if kept is not None:
             return kept
-        return [data[offset : offset + length] for offset, length in ranges]  # too big for the memory cache
+        return [r.of(data) for r in ranges]  # too big for the memory cache
 
     def _fetch_and_keep(self, bin_id: str, ext: str) -> Op[bytes]:
-        data = yield from self._read_file(bin_id, ext)
+        data = yield from self.read(bin_id, ext)
         yield from self._keep(bin_id, ext, data)
         return data
-
-    def _file_version(self, bin_id: str, ext: str) -> Op[Hashable | None]:
-        """``None``: raw files on a dashboard do not change, so a cached index is not revalidated."""
-        return None
-        yield  # a generator
 
     def _head(self, bin_id: str, ext: str) -> Op[Any]:
         url = self._file_url(bin_id, ext)
@@ -625,29 +638,28 @@ class _DashboardBins(_KeyedBins):
         self._check(response, "HEAD", url)
         return response
 
-    def _file_exists(self, bin_id: str, ext: str) -> Op[bool]:
+    def exists(self, bin_id: str, ext: str) -> Op[bool]:
         try:
             yield from self._head(bin_id, ext)
             return True
         except NotFoundError:
             return False
 
-    def _file_size(self, bin_id: str, ext: str) -> Op[int]:
+    def size(self, bin_id: str, ext: str) -> Op[int]:
         length = (yield from self._head(bin_id, ext)).headers.get("content-length")
         if length is not None and length.isdigit():
             return int(length)
-        return len((yield from self._read_file(bin_id, ext)))
+        return len((yield from self.read(bin_id, ext)))
 
     # ----- metadata -----
 
-    @operation
     def bin_metadata(self, bin_id: str, *, method: str = "api") -> Op[dict[str, Any]]:
         """The bin's metadata from the dashboard's ``/api/bin/{pid}`` (``method='api'``): the keys
         of the local ``bin_metadata`` the API has (``ml_analyzed`` as a float in ml), plus the
         API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
         from the raw files, as for any store (the ``.roi`` is sized by a HEAD request)."""
         if method != "api":
-            return (yield from BinReading.bin_metadata.fn(self, bin_id, method=method))
+            return (yield from BinReader(self).bin_metadata(bin_id, method=method))  # type: ignore[arg-type]
         url = self._api_url(bin_id)
         response = yield from self._request("GET", url, "api")
         if response.status_code == 404:
@@ -691,16 +703,12 @@ class _DashboardBins(_KeyedBins):
 
     # ----- listing -----
 
-    @operation
     def list_datasets(self) -> Op[list[str]]:
         """The names of the dashboard's datasets (``/api/list_datasets``).
 
         Raises:
             StoreError: if the dashboard does not answer; FormatError: for an answer of another shape.
         """
-        return (yield from self._dataset_names())
-
-    def _dataset_names(self) -> Op[list[str]]:
         answer = yield from self._api("list_datasets")
         if answer is None:
             raise NotFoundError(f"{self.base_url} has no /api/list_datasets (HTTP 404)")
@@ -709,7 +717,6 @@ class _DashboardBins(_KeyedBins):
             raise FormatError(f"{self.base_url}/api/list_datasets", "not a list of dataset names")
         return names
 
-    @operation
     def list_metadata(
         self,
         start_time: TimeLike | None = None,
@@ -729,12 +736,6 @@ class _DashboardBins(_KeyedBins):
             NotFoundError: if the dashboard has no such dataset; StoreError, FormatError: for a
                 failing or garbled answer.
         """
-        return (yield from self._listing(start_time, end_time, instrument, include_skip, chunk_days))
-
-    def _listing(
-        self, start_time: TimeLike | None, end_time: TimeLike | None,
-        instrument: int | str | Iterable[int | str] | None, include_skip: bool, chunk_days: int,
-    ) -> Op[DashboardListing]:  # fmt: skip
         if isinstance(chunk_days, bool) or not isinstance(chunk_days, int) or chunk_days < 1:
             raise ValueError(f"chunk_days must be a positive number of days, not {chunk_days!r}")
         keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
@@ -770,7 +771,7 @@ class _DashboardBins(_KeyedBins):
         if self.dataset is None:
             return
         try:
-            names = yield from self._dataset_names()
+            names = yield from self.list_datasets()
         except NotFoundError:  # a dashboard too old to list its datasets: the walk will tell
             return
         if self.dataset not in names:
@@ -834,7 +835,6 @@ class _DashboardBins(_KeyedBins):
         links = {k: api.get(k) if isinstance(api.get(k), str) else None for k in ("previous_bin_id", "next_bin_id")}
         return listed, links
 
-    @stream
     def list_bins(
         self,
         start_time: TimeLike | None = None,
@@ -845,7 +845,7 @@ class _DashboardBins(_KeyedBins):
     ) -> Op[None]:
         """The ids of the dataset's bins in time order (see :meth:`list_metadata`); a row that cannot
         be read is left out with a :class:`~ifcbkit.errors.SkippedBinWarning` naming it."""
-        listing = yield from self._listing(start_time, end_time, instrument, include_skip, CHUNK_DAYS)
+        listing = yield from self.list_metadata(start_time, end_time, instrument=instrument, include_skip=include_skip)
         for problem in listing.problems:
             warnings.warn(SkippedBinWarning(f"skipped a listed bin: {problem.error}"), stacklevel=2)
         yield EmitMany([b.pid for b in listing.bins])
@@ -861,7 +861,6 @@ class _DashboardBins(_KeyedBins):
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
         return response.content, url + query
 
-    @operation
     def read_class_scores(
         self, bin_id: str, *, version: int | str | None = None, model: str | None = None
     ) -> Op[ClassScoresRows]:
@@ -879,7 +878,6 @@ class _DashboardBins(_KeyedBins):
         data, source = yield from self._product(bin_id, f"{bin_id}_class_scores.csv", "class scores", params)
         return (yield Blocking(functools.partial(parse_class_scores_csv, data, source=source, pid=bin_id)))
 
-    @operation
     def read_features(self, bin_id: str, *, version: int | None = None) -> Op[list[tuple[int, dict[str, int | float]]]]:
         """The bin's features (``/{dataset}/{pid}_features.csv``, ``?v=`` for ``version``), read as a
         local ``_features_v4.csv``.
@@ -892,7 +890,6 @@ class _DashboardBins(_KeyedBins):
         data, source = yield from self._product(bin_id, f"{bin_id}_features.csv", "features", params)
         return (yield Blocking(functools.partial(parse_features_csv, data, source=source)))
 
-    @operation
     def read_blobs(self, bin_id: str, *, version: int | None = None) -> Op[list[tuple[str, bytes]]]:
         """The bin's blob images (``/{dataset}/{pid}_blob.zip``, ``?v=`` for ``version``) as
         ``[(roi_id, png_bytes)]``, read as a local ``_blobs_v4.zip``.
@@ -921,25 +918,172 @@ def _write_whole(path: str, data: bytes) -> None:
         f.write(data)
 
 
-def _rebuilt(cls: type[_DashboardBins], base_url: str, dataset: str | None, settings: dict[str, Any]) -> Any:
+def _rebuilt(cls: type[DashboardBinsBase], base_url: str, dataset: str | None, settings: dict[str, Any]) -> Any:
     return cls(base_url, dataset, **settings)
 
 
-class DashboardBinStore(_DashboardBins, SyncFace):
+Instruments = int | str | Iterable[int | str] | None
+Features = list[tuple[int, dict[str, int | float]]]
+
+
+class DashboardBinsBase:
+    """What both faces of a dashboard store hold: a :class:`DashboardSource` and its reader."""
+
+    _async_client = False
+
+    def __init__(
+        self,
+        base_url: str,
+        dataset: str | None = None,
+        *,
+        client: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        max_concurrency: int = 8,
+        retries: int | RetryPolicy = 3,
+        backoff: float = 0.25,
+        deadline: float = 600.0,
+        max_bytes: Mapping[str, int] | None = None,
+        file_cache_bytes: int = 256 << 20,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ):
+        """A dashboard at ``base_url`` (user info and a query in it become credentials kept out of
+        messages), its ``dataset`` (``None``: the ``/data/`` routes).
+
+        Raises:
+            ValueError: for a URL that is not http(s), a bad setting, or headers with an injected client.
+            InvalidIdentifierError: for a malformed dataset name.
+            MissingDependencyError: without httpx (the ``http`` extra).
+        """
+        self.source = DashboardSource(
+            base_url, dataset, client=client, headers=headers, timeout=timeout, max_concurrency=max_concurrency,
+            retries=retries, backoff=backoff, deadline=deadline, max_bytes=max_bytes,
+            file_cache_bytes=file_cache_bytes, cache_dir=cache_dir, async_client=self._async_client,
+        )  # fmt: skip
+        self.reader = BinReader(self.source)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r}, dataset={self.dataset!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A pickled store is its URL, dataset and settings; see :meth:`DashboardSource.pickled`."""
+        return (_rebuilt, (type(self), *self.source.pickled(self)))
+
+    @property
+    def base_url(self) -> str:
+        """The dashboard's URL, without credentials."""
+        return self.source.base_url
+
+    @property
+    def dataset(self) -> str | None:
+        """The dataset, or ``None`` for the ``/data/`` routes."""
+        return self.source.dataset
+
+    @property
+    def timeout(self) -> float:
+        """Seconds one request may wait for the server."""
+        return self.source.timeout
+
+    @property
+    def rangeless(self) -> bool | None:
+        """Whether the server ignores Range requests (``None`` until the first ranged read tells; set it
+        to skip that probe)."""
+        return self.source.rangeless
+
+    @rangeless.setter
+    def rangeless(self, value: bool | None) -> None:
+        self.source.rangeless = value
+
+
+class DashboardBinStore(DashboardBinsBase, SyncSourceKeys, SyncBinStore):
     """A dashboard's raw bins over HTTP, on one ``httpx.Client`` (closed by :meth:`close` or
     ``with``): ``get``/``get_range``/``exists`` by key ``'{pid}.{ext}'``, ``bin_metadata`` and every
-    read operation (``read_image`` with a Range request, ``read_images``, ``iter_images``, ...)."""
+    read method (``read_image`` with a Range request, ``read_images``, ``iter_images``, ...)."""
 
-    def _new_client(self, **options: Any) -> Any:
-        return self._httpx.Client(**options)
+    def bin_metadata(self, bin_id: str, *, method: str = "api") -> dict[str, Any]:
+        """The bin's metadata from the dashboard's ``/api/bin/{pid}`` (``method='api'``): the keys
+        of the local ``bin_metadata`` the API has (``ml_analyzed`` as a float in ml), plus the
+        API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
+        from the raw files, as for any store (the ``.roi`` is sized by a HEAD request).
 
-    def _request_hook(self, private: tuple[str, ...]) -> Any:
-        return functools.partial(self._keep_headers_home, private=private)
+        Raises:
+            NotFoundError: (a ``KeyError``) for an unknown bin; FormatError: for an unexpected answer.
+        """
+        return run_sync(self.source.bin_metadata(bin_id, method=method))
+
+    def list_datasets(self) -> list[str]:
+        """The names of the dashboard's datasets (``/api/list_datasets``).
+
+        Raises:
+            StoreError: if the dashboard does not answer; FormatError: for an answer of another shape.
+        """
+        return run_sync(self.source.list_datasets())
+
+    def list_metadata(
+        self, start_time: TimeLike | None = None, end_time: TimeLike | None = None, *,
+        instrument: Instruments = None, include_skip: bool = True, chunk_days: int = CHUNK_DAYS,
+    ) -> DashboardListing:  # fmt: skip
+        """The bins of the dataset within ``[start_time, end_time)`` (and instruments), with the
+        metadata the listing carries (time, volume, position, images, skip): from
+        ``/api/export_metadata``, one request per ``chunk_days`` days, or by walking the bins from
+        ``/api/closest_bin``. Rows that cannot be read are in ``problems``, never dropped silently.
+
+        Raises:
+            NotFoundError: if the dashboard has no such dataset; StoreError, FormatError: for a
+                failing or garbled answer.
+        """
+        op = self.source.list_metadata(
+            start_time, end_time, instrument=instrument, include_skip=include_skip, chunk_days=chunk_days
+        )
+        return run_sync(op)
+
+    def list_bins(
+        self, start_time: TimeLike | None = None, end_time: TimeLike | None = None, *,
+        instrument: Instruments = None, include_skip: bool = True,
+    ) -> Iterator[str]:  # fmt: skip
+        """The ids of the dataset's bins in time order (see :meth:`list_metadata`); a row that cannot
+        be read is left out with a :class:`~ifcbkit.errors.SkippedBinWarning` naming it.
+
+        Raises:
+            NotFoundError: if the dashboard has no such dataset.
+        """
+        return iterate_sync(
+            self.source.list_bins(start_time, end_time, instrument=instrument, include_skip=include_skip)
+        )
+
+    def read_class_scores(
+        self, bin_id: str, *, version: int | str | None = None, model: str | None = None
+    ) -> ClassScoresRows:
+        """The bin's class scores from ``/{dataset}/{pid}_class_scores.csv`` (``?v=`` for ``version``,
+        ``?model=`` for ``model``, dashboards 5.2 on), read as a local ``_class_scores.csv`` is.
+
+        Raises:
+            ProductNotFoundError: (a ``NotFoundError``) on a 404, and without a dataset (the dashboard
+                serves class scores per dataset); FormatError: naming the URL and line.
+        """
+        return run_sync(self.source.read_class_scores(bin_id, version=version, model=model))
+
+    def read_features(self, bin_id: str, *, version: int | None = None) -> Features:
+        """The bin's features (``/{dataset}/{pid}_features.csv``, ``?v=`` for ``version``), read as a
+        local ``_features_v4.csv``.
+
+        Raises:
+            ProductNotFoundError: on a 404; FormatError: naming the URL and line.
+        """
+        return run_sync(self.source.read_features(bin_id, version=version))
+
+    def read_blobs(self, bin_id: str, *, version: int | None = None) -> list[tuple[str, bytes]]:
+        """The bin's blob images (``/{dataset}/{pid}_blob.zip``, ``?v=`` for ``version``) as
+        ``[(roi_id, png_bytes)]``, read as a local ``_blobs_v4.zip``.
+
+        Raises:
+            ProductNotFoundError: on a 404; FormatError: naming the URL.
+        """
+        return run_sync(self.source.read_blobs(bin_id, version=version))
 
     def close(self) -> None:
         """Close the HTTP client (unless it was injected)."""
-        if self._owns_client:
-            self._client.close()
+        run_sync(self.source.close())
 
     def __enter__(self) -> DashboardBinStore:
         return self
@@ -948,25 +1092,84 @@ class DashboardBinStore(_DashboardBins, SyncFace):
         self.close()
 
 
-class AsyncDashboardBinStore(_DashboardBins, AsyncFace):
+class AsyncDashboardBinStore(DashboardBinsBase, AsyncSourceKeys, AsyncBinStore):
     """:class:`DashboardBinStore` for asyncio, on ``httpx.AsyncClient``, with at most
     ``max_concurrency`` requests in flight (close with :meth:`aclose` or ``async with``)."""
 
-    _bounded = True
+    _async_client = True
 
-    def _new_client(self, **options: Any) -> Any:
-        return self._httpx.AsyncClient(**options)
+    async def bin_metadata(self, bin_id: str, *, method: str = "api") -> dict[str, Any]:
+        """Await the bin's metadata (:meth:`DashboardBinStore.bin_metadata`).
 
-    def _request_hook(self, private: tuple[str, ...]) -> Any:
-        async def hook(request: Any) -> None:
-            self._keep_headers_home(request, private)
+        Raises:
+            NotFoundError: (a ``KeyError``) for an unknown bin; FormatError: for an unexpected answer.
+        """
+        return await run_async(self.source.bin_metadata(bin_id, method=method))
 
-        return hook
+    async def list_datasets(self) -> list[str]:
+        """Await the names of the dashboard's datasets.
+
+        Raises:
+            StoreError: if the dashboard does not answer; FormatError: for an answer of another shape.
+        """
+        return await run_async(self.source.list_datasets())
+
+    async def list_metadata(
+        self, start_time: TimeLike | None = None, end_time: TimeLike | None = None, *,
+        instrument: Instruments = None, include_skip: bool = True, chunk_days: int = CHUNK_DAYS,
+    ) -> DashboardListing:  # fmt: skip
+        """Await the dataset's bins with their metadata (:meth:`DashboardBinStore.list_metadata`).
+
+        Raises:
+            NotFoundError: if the dashboard has no such dataset; StoreError, FormatError: for a
+                failing or garbled answer.
+        """
+        op = self.source.list_metadata(
+            start_time, end_time, instrument=instrument, include_skip=include_skip, chunk_days=chunk_days
+        )
+        return await run_async(op)
+
+    def list_bins(
+        self, start_time: TimeLike | None = None, end_time: TimeLike | None = None, *,
+        instrument: Instruments = None, include_skip: bool = True,
+    ) -> AsyncIterator[str]:  # fmt: skip
+        """``async for`` over the ids of the dataset's bins in time order (:meth:`DashboardBinStore.list_bins`).
+
+        Raises:
+            NotFoundError: if the dashboard has no such dataset.
+        """
+        op = self.source.list_bins(start_time, end_time, instrument=instrument, include_skip=include_skip)
+        return iterate_async(op)
+
+    async def read_class_scores(
+        self, bin_id: str, *, version: int | str | None = None, model: str | None = None
+    ) -> ClassScoresRows:
+        """Await the bin's class scores (:meth:`DashboardBinStore.read_class_scores`).
+
+        Raises:
+            ProductNotFoundError: (a ``NotFoundError``) on a 404, and without a dataset.
+        """
+        return await run_async(self.source.read_class_scores(bin_id, version=version, model=model))
+
+    async def read_features(self, bin_id: str, *, version: int | None = None) -> Features:
+        """Await the bin's features (:meth:`DashboardBinStore.read_features`).
+
+        Raises:
+            ProductNotFoundError: on a 404; FormatError: naming the URL and line.
+        """
+        return await run_async(self.source.read_features(bin_id, version=version))
+
+    async def read_blobs(self, bin_id: str, *, version: int | None = None) -> list[tuple[str, bytes]]:
+        """Await the bin's blob images (:meth:`DashboardBinStore.read_blobs`).
+
+        Raises:
+            ProductNotFoundError: on a 404; FormatError: naming the URL.
+        """
+        return await run_async(self.source.read_blobs(bin_id, version=version))
 
     async def aclose(self) -> None:
         """Close the HTTP client (unless it was injected)."""
-        if self._owns_client:
-            await self._client.aclose()
+        await run_async(self.source.close())
 
     async def __aenter__(self) -> AsyncDashboardBinStore:
         return self

@@ -6,27 +6,37 @@ import functools
 import os
 from collections.abc import Iterable
 
-from ..directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, _DataDirectory
+from ..directory import AsyncTree, SyncTree
+from ..directory_source import DirectorySource
+from ..encoding import ImageFormat, check_file_type, encode_image
 from ..errors import InvalidIdentifierError, NotFoundError
-from ..faces import Blocking, Op, operation
+from ..faces import Blocking, Op, run_async, run_sync
+from ..filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from ..identifiers import parse_bin_key
-from ..reading import BinReading
-from .base import (
-    AsyncBinStore,
-    AsyncRoiStore,
-    ImageFormat,
-    SyncBinStore,
-    SyncRoiStore,
-    _KeyedBins,
-    _RoiStore,
-    check_file_type,
-    encode_image,
-)
+from ..reading import BinReader
+from .base import AsyncBinStore, AsyncRoiStore, AsyncSourceKeys, SyncBinStore, SyncRoiStore, SyncSourceKeys
+
+__all__ = [
+    "AsyncFilesystemBinStore", "AsyncFilesystemRoiStore", "RenderedImages", "SyncFilesystemBinStore",
+    "SyncFilesystemRoiStore", "path_of",
+]  # fmt: skip
 
 
-class _FilesystemBins(_KeyedBins, _DataDirectory):
-    """Bin files of a data directory by key ``'{pid}.{ext}'`` (the directory's include/exclude rules
-    apply). A file is found when it is there, whether or not the bin's other files are (as in 0.3.1)."""
+def path_of(source: DirectorySource, key: str) -> Op[str | None]:
+    """The file behind a bin file key (the corrected ``.adc.mod`` for an ADC that has one), or
+    ``None`` when there is none or ``key`` is not a bin file key."""
+    try:
+        bin_id, ext = parse_bin_key(key)
+        return (yield from source.find(bin_id)).get(ext)
+    except (NotFoundError, InvalidIdentifierError):
+        return None
+
+
+class FilesystemBinsBase:
+    """What both faces of a filesystem bin store hold. A file is found when it is there, whether or
+    not the bin's other files are (as in 0.3.1); the directory's include/exclude rules apply."""
+
+    source: DirectorySource
 
     def __init__(
         self,
@@ -38,37 +48,59 @@ class _FilesystemBins(_KeyedBins, _DataDirectory):
         *,
         strict: bool = False,
     ):
-        super().__init__(root_path, include, exclude, require_adc, require_roi, strict=strict)
+        """Bin files under ``root_path``.
 
-    # a bin store's read operations take ``bin_id`` (a data directory's take ``pid``), as in 0.3.1
-    list_images = BinReading.list_images  # type: ignore[assignment]
-    read_images = BinReading.read_images  # type: ignore[assignment]
-    images_exist = BinReading.images_exist  # type: ignore[assignment]
+        Raises:
+            ValueError: if ``include`` and ``exclude`` overlap, or ``require_roi`` without ``require_adc``.
+        """
+        self.source = DirectorySource(root_path, include, exclude, require_adc, require_roi)
+        self.reader = BinReader(self.source, strict=strict)
 
-    def _path_of(self, key: str) -> Op[str | None]:
-        try:
-            bin_id, ext = parse_bin_key(key)
-            return (yield from self._locate_checked(bin_id)).get(ext)
-        except (NotFoundError, InvalidIdentifierError):
-            return None
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root!r})"
 
-    @operation
-    def get_path(self, key: str) -> Op[str | None]:
+    @property
+    def root(self) -> str:
+        """The data root, as an absolute path."""
+        return self.source.root
+
+
+class SyncFilesystemBinStore(FilesystemBinsBase, SyncSourceKeys, SyncTree, SyncBinStore):
+    """Raw bin files under a data root, by key ``'{pid}.{ext}'`` (read-only), listed and found as a
+    data directory's are."""
+
+    def get_path(self, key: str) -> str | None:
         """The file behind ``key`` (the corrected ``.adc.mod`` for an ADC that has one), or ``None``
         when there is none (or ``key`` is not a bin file key)."""
-        return (yield from self._path_of(key))
+        return run_sync(path_of(self.source, key))
 
 
-class SyncFilesystemBinStore(_FilesystemBins, SyncBinStore):
-    """Raw bin files under a data root, by key ``'{pid}.{ext}'`` (read-only)."""
-
-
-class AsyncFilesystemBinStore(_FilesystemBins, AsyncBinStore):
+class AsyncFilesystemBinStore(FilesystemBinsBase, AsyncSourceKeys, AsyncTree, AsyncBinStore):
     """:class:`SyncFilesystemBinStore` for asyncio."""
 
+    async def get_path(self, key: str) -> str | None:
+        """Await the file behind ``key``, or ``None`` (:meth:`SyncFilesystemBinStore.get_path`)."""
+        return await run_async(path_of(self.source, key))
 
-class _FilesystemRois(_RoiStore):
-    """ROI images rendered from the raw bins of a data directory, encoded as PNG or JPEG."""
+
+class RenderedImages:
+    """ROI images rendered from raw bins and encoded as PNG or JPEG (sans-I/O)."""
+
+    def __init__(self, reader: BinReader, file_type: ImageFormat, stitch: bool):
+        self.reader = reader
+        self.file_type = file_type
+        self.stitch = stitch
+
+    def get(self, roi_id: str) -> Op[bytes]:
+        image = yield from self.reader.read_image(roi_id, stitch=self.stitch)
+        return (yield Blocking(functools.partial(encode_image, image, self.file_type)))
+
+    def exists(self, roi_id: str) -> Op[bool]:
+        return (yield from self.reader.image_exists(roi_id, stitch=self.stitch))
+
+
+class FilesystemRoisBase:
+    """What both faces of a filesystem ROI store hold: the raw bins and how to render them."""
 
     def __init__(
         self,
@@ -79,26 +111,63 @@ class _FilesystemRois(_RoiStore):
         include: Iterable[str] = DEFAULT_INCLUDE,
         exclude: Iterable[str] = DEFAULT_EXCLUDE,
     ):
-        self.file_type = check_file_type(file_type)
-        self.stitch = stitch
-        self.bins = self.dd = _DataDirectory(base_path, include=include, exclude=exclude)
+        """Images of the bins under ``base_path``.
+
+        Raises:
+            ValueError: for an unknown ``file_type``, or if ``include`` and ``exclude`` overlap.
+        """
+        self.bins = DirectorySource(base_path, include, exclude)
+        self.images = RenderedImages(BinReader(self.bins), check_file_type(file_type), stitch)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.bins.root!r}, file_type={self.file_type!r})"
 
-    @operation
-    def get(self, roi_id: str) -> Op[bytes]:
-        image = yield from self.bins.read_image(roi_id, stitch=self.stitch)
-        return (yield Blocking(functools.partial(encode_image, image, self.file_type)))
+    @property
+    def file_type(self) -> str:
+        """``'png'`` or ``'jpg'``."""
+        return self.images.file_type
 
-    @operation
-    def exists(self, roi_id: str) -> Op[bool]:
-        return (yield from self.bins.image_exists(roi_id, stitch=self.stitch))
+    @property
+    def stitch(self) -> bool:
+        """Whether stitched pairs are rendered as one image."""
+        return self.images.stitch
 
 
-class SyncFilesystemRoiStore(_FilesystemRois, SyncRoiStore):
+class SyncFilesystemRoiStore(FilesystemRoisBase, SyncRoiStore):
     """Encoded ROI images by ROI id, rendered from raw bins under a data root."""
 
+    def get(self, roi_id: str) -> bytes:
+        """The image, rendered and encoded.
 
-class AsyncFilesystemRoiStore(_FilesystemRois, AsyncRoiStore):
+        Raises:
+            NotFoundError: (a ``KeyError``) for an unknown bin or target; TruncatedBinError when cut short.
+        """
+        return run_sync(self.images.get(roi_id))
+
+    def exists(self, roi_id: str) -> bool:
+        """Whether the image can be rendered (``False`` for the hidden half of a stitched pair).
+
+        Raises:
+            InvalidIdentifierError: (a ``KeyError``) if ``roi_id`` is not a ROI id.
+        """
+        return run_sync(self.images.exists(roi_id))
+
+
+class AsyncFilesystemRoiStore(FilesystemRoisBase, AsyncRoiStore):
     """:class:`SyncFilesystemRoiStore` for asyncio."""
+
+    async def get(self, roi_id: str) -> bytes:
+        """Await the image, rendered and encoded.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) for an unknown bin or target; TruncatedBinError when cut short.
+        """
+        return await run_async(self.images.get(roi_id))
+
+    async def exists(self, roi_id: str) -> bool:
+        """Await whether the image can be rendered.
+
+        Raises:
+            InvalidIdentifierError: (a ``KeyError``) if ``roi_id`` is not a ROI id.
+        """
+        return await run_async(self.images.exists(roi_id))

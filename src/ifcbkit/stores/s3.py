@@ -1,9 +1,10 @@
 """Bin and ROI stores in S3, on an injected boto3 (sync) or aiobotocore (async) client.
 
-One class body per store holds the key layout (:class:`~ifcbkit.stores.objectstore.KeyLayout`:
-``{prefix/}{year}/{pid}.{ext}`` and ``{prefix/}{year}/{pid}/{target:05d}.png``) and the error
-mapping; :class:`S3BinStore` and :class:`AsyncS3BinStore` differ only in their face and the
-client the caller passes in (``boto3.client('s3')`` or aiobotocore's ``create_client('s3')``).
+:class:`S3Objects` is object access through an S3 client; the stores are the object stores'
+shells over it, with a key layout (:class:`~ifcbkit.stores.layouts.KeyLayout`:
+``{prefix/}{year}/{pid}.{ext}`` and ``{prefix/}{year}/{pid}/{target:05d}.png``).
+:class:`S3BinStore` and :class:`AsyncS3BinStore` differ only in their face and the client the
+caller passes in (``boto3.client('s3')`` or aiobotocore's ``create_client('s3')``).
 
 ``read_image`` fetches the bin's header and ADC once (the parsed index is cached per process)
 and then one byte range of the ``.roi`` per ROI (both halves of a stitched pair in one range
@@ -24,20 +25,16 @@ import functools
 from collections.abc import Hashable
 from typing import Any, NamedTuple
 
+from ..encoding import ImageFormat, check_file_type
 from ..errors import MissingDependencyError, NotFoundError, StoreError
-from ..faces import AsyncFace, Call, Emit, Op, SyncFace, state_without_bound_methods
+from ..faces import Call, Emit, Op
 from ..identifiers import add_target, parse_bin_key, parse_roi_id
-from .base import ImageFormat, check_file_type
-from .objectstore import (
-    AsyncDictRoiStore,
-    KeyLayout,
-    Layout,
-    _layout,
-    _ObjectBins,
-    _ObjectRois,
-    call_backend,
-    is_past_the_end,
-)
+from ..ranges import ByteRange
+from ..reading import BinReader
+from .errors import call_backend, is_past_the_end
+from .layouts import KeyLayout, Layout, make_layout
+from .objects import ObjectAccess, ObjectImages, ObjectSource
+from .objectstore import AsyncDictRoiStore, AsyncObjectBinStore, AsyncObjectRoiStore, ObjectBinStore, ObjectRoiStore
 
 _CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
@@ -69,25 +66,12 @@ class S3ClientSettings(NamedTuple):
         return boto3.client("s3", **{k: v for k, v in options.items() if v is not None})
 
 
-class _S3Objects:
-    """Object access (the ``_obj_*`` primitives) through an S3 client, sync or async. Pickles without
-    its client (see :class:`S3ClientSettings`)."""
+class S3Objects(ObjectAccess):
+    """Objects in one S3 bucket through a boto3 or aiobotocore client. Pickles without its client
+    (see :class:`S3ClientSettings`). ``check_versions``: each index lookup asks ``head_object`` for
+    the ETags of the ADC and header."""
 
-    bucket: str
-    client: Any
-    layout: KeyLayout
-    check_versions: bool = False
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = state_without_bound_methods(self)
-        state["client"] = S3ClientSettings.of(self.client)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.client = state["client"].client()
-
-    def _init_s3(self, bucket: str, client: Any) -> None:
+    def __init__(self, bucket: str, client: Any = None, *, check_versions: bool = False):
         if not isinstance(bucket, str) or not bucket:
             raise ValueError(f"s3_bucket must be a non-empty string, not {bucket!r}")
         if client is None:  # as in 0.3.1: a default boto3 client (its calls run in worker threads when async)
@@ -98,26 +82,34 @@ class _S3Objects:
             client = boto3.client("s3")
         self.bucket = bucket
         self.client = client
+        self.check_versions = check_versions
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "client": S3ClientSettings.of(self.client)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.client = state["client"].client()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.bucket!r}, {self.layout!r})"
+        return f"S3Objects({self.bucket!r})"
 
-    def _where(self, key: str) -> str:
+    def where(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def _cache_namespace(self) -> Hashable:
+    def token(self) -> Hashable:
         endpoint = getattr(getattr(self.client, "meta", None), "endpoint_url", None)
-        return ("s3", endpoint, self.bucket, self.layout.prefix, self.layout.layout)
+        return ("s3", endpoint, self.bucket)
 
     def _s3(self, operation: str, key: str, action: str, **params: Any) -> Op[Any]:
         function = functools.partial(getattr(self.client, operation), Bucket=self.bucket, **params)
-        return (yield from call_backend(function, action=action, where=self._where(key)))
+        return (yield from call_backend(function, action=action, where=self.where(key)))
 
     def _download(self, key: str, **params: Any) -> Op[bytes]:
         response = yield from self._s3("get_object", key, "reading", Key=key, **params)
         body = response["Body"]
         try:
-            return bytes((yield from call_backend(body.read, action="reading", where=self._where(key))))
+            return bytes((yield from call_backend(body.read, action="reading", where=self.where(key))))
         except Exception:
             close = getattr(body, "aclose", None) or getattr(body, "close", None)
             if close is not None:
@@ -125,17 +117,17 @@ class _S3Objects:
                     yield Call(close)
             raise
 
-    def _obj_get(self, key: str) -> Op[bytes]:
+    def get(self, key: str) -> Op[bytes]:
         return (yield from self._download(key))
 
-    def _obj_get_ranges(self, key: str, spans: list[tuple[int, int]]) -> Op[list[bytes]]:
+    def get_ranges(self, key: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
         out = []
-        for start, end in spans:
-            if end <= start:
+        for r in ranges:
+            if r.length <= 0:
                 out.append(b"")
                 continue
             try:
-                out.append((yield from self._download(key, Range=f"bytes={start}-{end - 1}")))
+                out.append((yield from self._download(key, Range=f"bytes={r.offset}-{r.end - 1}")))
             except StoreError as e:
                 if not is_past_the_end(e.__cause__):
                     raise
@@ -145,29 +137,29 @@ class _S3Objects:
     def _head(self, key: str) -> Op[dict[str, Any]]:
         return (yield from self._s3("head_object", key, "checking", Key=key))
 
-    def _obj_exists(self, key: str) -> Op[bool]:
+    def exists(self, key: str) -> Op[bool]:
         try:
             yield from self._head(key)
             return True
         except NotFoundError:
             return False
 
-    def _obj_size(self, key: str) -> Op[int | None]:
+    def size(self, key: str) -> Op[int | None]:
         return int((yield from self._head(key))["ContentLength"])
 
-    def _obj_version(self, key: str) -> Op[Hashable | None]:
+    def version(self, key: str) -> Op[Hashable | None]:
         if not self.check_versions:
             return None
         return (yield from self._head(key)).get("ETag")
 
-    def _obj_put(self, key: str, data: bytes) -> Op[None]:
+    def put(self, key: str, data: bytes) -> Op[None]:
         extra = {"ContentType": _CONTENT_TYPES[key.rpartition(".")[2]]} if key.endswith((".png", ".jpg")) else {}
         yield from self._s3("put_object", key, "writing", Key=key, Body=data, **extra)
 
-    def _obj_delete(self, key: str) -> Op[None]:
+    def delete(self, key: str) -> Op[None]:
         yield from self._s3("delete_object", key, "deleting", Key=key)
 
-    def _obj_keys(self, prefix: str) -> Op[None]:
+    def keys(self, prefix: str) -> Op[None]:
         token: str | None = None
         while True:
             params = {"Prefix": prefix, **({"ContinuationToken": token} if token else {})}
@@ -179,62 +171,88 @@ class _S3Objects:
                 return
 
 
-class _S3Bins(_S3Objects, _ObjectBins):
-    def __init__(
-        self,
-        s3_bucket: str,
-        s3_client: Any = None,
-        s3_prefix: str | None = None,
-        *,
-        layout: Layout | KeyLayout = "year",
-        check_versions: bool = True,
-    ):
-        self._init_s3(s3_bucket, s3_client)
-        self.layout = _layout(s3_prefix, layout)
-        self.check_versions = check_versions
-
-
-class S3BinStore(_S3Bins, SyncFace):
+class S3BinStore(ObjectBinStore):
     """Raw bin files in an S3 bucket on a boto3 client, by key ``'{pid}.{ext}'``.
 
     ``get``, ``get_range``, ``exists``, ``put``, ``delete``, ``list_bins(year, instrument)`` and
-    every read operation of :class:`~ifcbkit.reading.BinReading` (``read_image`` with ranged
-    reads, ``read_images``, ``list_images``, ``iter_images``, ``read_header``, ...).
+    every read method (``read_image`` with ranged reads, ``read_images``, ``list_images``,
+    ``iter_images``, ``read_header``, ...).
     """
 
+    def __init__(
+        self, s3_bucket: str, s3_client: Any = None, s3_prefix: str | None = None, *,
+        layout: Layout | KeyLayout = "year", check_versions: bool = True,
+    ):  # fmt: skip
+        """Bin files in ``s3_bucket`` under ``s3_prefix`` (a default boto3 client without ``s3_client``).
 
-class AsyncS3BinStore(_S3Bins, AsyncFace):
+        Raises:
+            ValueError: for an empty bucket name or an invalid prefix or layout.
+            MissingDependencyError: without a client and without boto3 (the ``s3`` extra).
+        """
+        self.objects = S3Objects(s3_bucket, s3_client, check_versions=check_versions)
+        self.backend = self.objects
+        self.source = ObjectSource(self.objects, make_layout(s3_prefix, layout))
+        self.reader = BinReader(self.source)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.bucket!r}, {self.layout!r})"
+
+    @property
+    def bucket(self) -> str:
+        """The bucket's name."""
+        return self.objects.bucket
+
+    @property
+    def client(self) -> Any:
+        """The S3 client."""
+        return self.objects.client
+
+
+class AsyncS3BinStore(AsyncObjectBinStore):
     """:class:`S3BinStore` for asyncio: the same methods, awaitable, on an aiobotocore client or a
     boto3 one (whose blocking calls then run in worker threads, never on the event loop)."""
 
-
-class _S3Rois(_S3Objects, _ObjectRois):
-    def __init__(
-        self,
-        s3_bucket: str,
-        s3_client: Any = None,
-        s3_prefix: str | None = None,
-        *,
-        layout: Layout | KeyLayout = "year",
-        file_type: ImageFormat = "png",
-    ):
-        self._init_s3(s3_bucket, s3_client)
-        self.layout = _layout(s3_prefix, layout)
-        self.file_type = check_file_type(file_type)
+    __init__ = S3BinStore.__init__
+    __repr__ = S3BinStore.__repr__
+    bucket = S3BinStore.bucket
+    client = S3BinStore.client
 
 
-class S3RoiStore(_S3Rois, SyncFace):
+class S3RoiStore(ObjectRoiStore):
     """Encoded ROI images in S3 at ``{prefix/}{year}/{pid}/{target:05d}.png`` (boto3 client):
     ``get``, ``put``, ``exists``, ``delete`` by ROI id."""
 
+    def __init__(
+        self, s3_bucket: str, s3_client: Any = None, s3_prefix: str | None = None, *,
+        layout: Layout | KeyLayout = "year", file_type: ImageFormat = "png",
+    ):  # fmt: skip
+        """Images in ``s3_bucket`` under ``s3_prefix`` (a default boto3 client without ``s3_client``).
 
-class AsyncS3RoiStore(_S3Rois, AsyncFace):
+        Raises:
+            ValueError: for an empty bucket name, an invalid prefix, layout or file type.
+            MissingDependencyError: without a client and without boto3 (the ``s3`` extra).
+        """
+        self.objects = S3Objects(s3_bucket, s3_client)
+        self.backend = self.objects
+        self.images = ObjectImages(self.objects, make_layout(s3_prefix, layout), check_file_type(file_type))
+
+    __repr__ = S3BinStore.__repr__
+    bucket = S3BinStore.bucket
+    client = S3BinStore.client
+
+
+class AsyncS3RoiStore(AsyncObjectRoiStore):
     """:class:`S3RoiStore` for asyncio, on an aiobotocore client or a boto3 one (run in worker threads)."""
+
+    __init__ = S3RoiStore.__init__
+    __repr__ = S3BinStore.__repr__
+    bucket = S3BinStore.bucket
+    client = S3BinStore.client
 
 
 __all__ = [
     "AsyncDictRoiStore", "AsyncS3BinStore", "AsyncS3RoiStore", "IfcbBinKeyTransformer", "IfcbPidTransformer",
-    "S3BinStore", "S3ClientSettings", "S3RoiStore", "list_roi_ids_from_s3",
+    "S3BinStore", "S3ClientSettings", "S3Objects", "S3RoiStore", "list_roi_ids_from_s3",
 ]  # fmt: skip
 
 

@@ -1,0 +1,192 @@
+"""Which directories a walk enters and which bins it keeps: the include/exclude rule (section 2 of
+docs/formats.md), time ranges and instruments, and what dated directory names promise about the
+bins below them (the listing prunes on it)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta, timezone
+
+from .identifiers import is_bin_id, parse_bin, parse_instruments, valid_bin_ids
+
+DEFAULT_INCLUDE: list[str] = ["data"]  # lists, as in 0.3.1; never mutated here
+DEFAULT_EXCLUDE: list[str] = ["skip", "beads"]
+
+TimeLike = datetime | date | str
+
+__all__ = [
+    "DATED_DIR", "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "EnterRule", "FilesetFilter", "TimeLike", "as_utc",
+    "could_be_in_bin_id", "dir_span", "not_excluded",
+]  # fmt: skip
+
+
+# ----- the include/exclude rule ---------------------------------------------------------------
+
+# A directory name can only be a substring of some bin id if, with its digits masked, it is a
+# substring of one of these skeletons (instrument numbers have 1 to 6 digits).
+_SKELETONS = [f"D########T######_IFCB{'#' * k}" for k in range(1, 7)] + [
+    f"IFCB{'#' * k}_####_###_######" for k in range(1, 7)
+]
+_DIGIT = re.compile(r"[0-9]")
+
+
+def could_be_in_bin_id(name: str) -> bool:
+    """Whether ``name`` is a substring of at least one possible bin id."""
+    masked = _DIGIT.sub("#", name)
+    return any(masked in skeleton for skeleton in _SKELETONS)
+
+
+def as_utc(value: TimeLike | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise ValueError(f"{what}: not an ISO date or time: {text!r}") from None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    raise TypeError(f"{what} must be a datetime, a date or an ISO string, not {type(value).__name__}")
+
+
+DATED_DIR = re.compile(r"D(\d{4})(\d{2})?(\d{2})?|IFCB(\d{1,6})_(\d{4})(?:_(\d{3}))?", re.ASCII)
+
+
+def dir_span(name: str) -> tuple[datetime, datetime, int | None] | None:
+    """The time span (and instrument) every bin under a dated directory name must fall in."""
+    m = DATED_DIR.fullmatch(name)
+    if m is None:
+        return None
+    try:
+        if name.startswith("D"):
+            year, month, day = int(m[1]), m[2], m[3]
+            if month is None:
+                return datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc), None
+            start = datetime(year, int(month), int(day or 1), tzinfo=timezone.utc)
+            if day is not None:
+                return start, start + timedelta(days=1), None
+            end = datetime(year + (start.month == 12), start.month % 12 + 1, 1, tzinfo=timezone.utc)
+            return start, end, None
+        instrument, year = int(m[4]), int(m[5])
+        start = datetime(year, 1, 1, tzinfo=timezone.utc)
+        if m[6] is None:
+            return start, datetime(year + 1, 1, 1, tzinfo=timezone.utc), instrument
+        start += timedelta(days=int(m[6]) - 1)
+        return start, start + timedelta(days=1), instrument
+    except ValueError:
+        return None  # not a real date: cannot prune on it
+
+
+def _d_style_key(when: datetime | None) -> str | None:
+    """``DyyyymmddTHHMMSS`` of ``when`` rounded up to a whole second (comparable with bin ids)."""
+    if when is None:
+        return None
+    if when.microsecond:
+        when = when.replace(microsecond=0) + timedelta(seconds=1)
+    return when.strftime("D%Y%m%dT%H%M%S") if when.year >= 1000 else "D" + "0" * 15
+
+
+class FilesetFilter:
+    """Which directories to enter and which bins to keep (the include/exclude rule plus a time range
+    and instruments). Call it with ``(relative_dir_parts, bin_id)``."""
+
+    def __init__(
+        self,
+        include: Iterable[str] = DEFAULT_INCLUDE,
+        exclude: Iterable[str] = DEFAULT_EXCLUDE,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        instrument: int | str | Iterable[int | str] | None = None,
+    ):
+        self.include = frozenset(include)
+        self.exclude = frozenset(exclude)
+        if self.include & self.exclude:
+            raise ValueError(f"include and exclude overlap: {sorted(self.include & self.exclude)}")
+        self.start = as_utc(start_time, "start_time")
+        self.end = as_utc(end_time, "end_time")
+        self.instruments = parse_instruments(instrument)
+        # D-style ids sort as their times: compare them as strings against the range rounded up to
+        # whole seconds (bins are stamped in whole seconds)
+        self._start_key = _d_style_key(self.start)
+        self._end_key = _d_style_key(self.end)
+
+    def within(self, name: str) -> FilesetFilter:
+        """The filter for the subtree of directory ``name``: without the time range and instruments
+        when the name dates every bin below it inside them (``D20231215`` for a December range)."""
+        if not self.narrows or name in self.include:
+            return self
+        span = dir_span(name)
+        if span is None:
+            return self
+        start, end, instrument = span
+        if (self.start is not None and start < self.start) or (self.end is not None and end > self.end):
+            return self
+        if self.instruments is not None and instrument not in self.instruments:
+            return self
+        return FilesetFilter(self.include, self.exclude)
+
+    def enter(self, name: str) -> bool:
+        """Whether a directory with this name may hold bins that pass the filter."""
+        if name in self.exclude:
+            return False
+        if name in self.include:
+            return True
+        if not could_be_in_bin_id(name):
+            return False
+        if self.start is None and self.end is None and self.instruments is None:
+            return True
+        span = dir_span(name)
+        if span is None:
+            return True
+        start, end, instrument = span
+        if self.start is not None and end <= self.start:
+            return False
+        if self.end is not None and start >= self.end:
+            return False
+        return not (instrument is not None and self.instruments is not None and instrument not in self.instruments)
+
+    def accepts(self, bin_id: str) -> bool:
+        """Whether a bin id is valid and within the time range and instruments (directory rule aside)."""
+        return is_bin_id(bin_id) and (not self.narrows or self._in_range(bin_id))
+
+    @property
+    def narrows(self) -> bool:
+        """Whether the filter has a time range or instruments."""
+        return self.start is not None or self.end is not None or self.instruments is not None
+
+    def select(self, bin_ids: list[str]) -> list[str]:
+        """:meth:`accepts` over a directory's bin ids, in order."""
+        valid = valid_bin_ids(bin_ids)
+        return [b for b in valid if self._in_range(b)] if self.narrows else valid
+
+    def _in_range(self, bin_id: str) -> bool:
+        if self.instruments is None and bin_id.startswith("D"):
+            key = bin_id[:16]
+            return (self._start_key is None or key >= self._start_key) and (
+                self._end_key is None or key < self._end_key
+            )
+        parsed = parse_bin(bin_id)
+        if self.start is not None and parsed.timestamp < self.start:
+            return False
+        if self.end is not None and parsed.timestamp >= self.end:
+            return False
+        return self.instruments is None or parsed.instrument in self.instruments
+
+    def __call__(self, relative_parts: Iterable[str], bin_id: str) -> bool:
+        """Whether a bin in this directory (parts relative to the root) passes the whole filter."""
+        parts = list(relative_parts)
+        if not all(p not in self.exclude and (p in self.include or p in bin_id) for p in parts):
+            return False
+        return self.accepts(bin_id)
+
+
+EnterRule = Callable[[FilesetFilter, str], bool]
+
+
+def not_excluded(keep: FilesetFilter, name: str) -> bool:
+    """The enter rule of a walk without the include rule: every directory not excluded."""
+    return name not in keep.exclude

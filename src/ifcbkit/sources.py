@@ -1,0 +1,124 @@
+"""The bin-source protocol: where a bin's three files come from.
+
+A :class:`BinSource` reads one of a bin's files (``hdr``, ``adc`` or ``roi``),
+whole or in :class:`ByteRange` pieces, and says whether it exists, how large it is,
+what version it is at, how error messages name it, and which token identifies the
+source in caches. Its methods are sans-I/O operations (generators yielding
+requests, see :mod:`ifcbkit.faces`), so one source serves the sync and the async
+face alike. Every read algorithm (:class:`~ifcbkit.reading.BinReader`) is written
+once over this protocol; a store composes a source and adds only its extras.
+
+The sources: a data directory (:class:`~ifcbkit.directory_source.DirectorySource`),
+an object backend or S3 bucket with a key layout
+(:class:`~ifcbkit.stores.objects.ObjectSource`), a dashboard over HTTP
+(:class:`~ifcbkit.stores.dashboard.DashboardSource`), tiers
+(:class:`~ifcbkit.stores.caching.CachingSource`), and any store with ``get`` and
+``exists`` by key (:class:`KeyedSource`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from .cache import cache_token
+from .errors import NotFoundError
+from .faces import Call, Op
+from .identifiers import bin_key
+from .ranges import ByteRange
+
+__all__ = ["BinSource", "ByteRange", "KeyedSource"]
+
+
+class BinSource:
+    """Where a bin's files come from (see the module doc). Subclasses implement :meth:`read` and
+    :meth:`exists`; the other methods have defaults built on them."""
+
+    def describe(self, bin_id: str, ext: str) -> str:
+        """How error messages name one of the bin's files (a path, a key, a URL)."""
+        return bin_key(bin_id, ext)
+
+    def cache_token(self) -> Hashable:
+        """What, with the file versions, identifies this source's content in caches: a token of
+        this object by default (never its ``id()``, which a later object may reuse)."""
+        return cache_token(self)
+
+    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
+        """The file's bytes, or ``byte_range`` of them; :class:`~ifcbkit.errors.NotFoundError` when
+        the file does not exist."""
+        raise NotImplementedError
+        yield  # an operation
+
+    def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
+        """Several ranges of one file (each short at the end of the file)."""
+        out = []
+        for r in ranges:
+            out.append((yield from self.read(bin_id, ext, r)))
+        return out
+
+    def exists(self, bin_id: str, ext: str) -> Op[bool]:
+        """Whether the file exists."""
+        raise NotImplementedError
+        yield  # an operation
+
+    def size(self, bin_id: str, ext: str) -> Op[int]:
+        """The file's size in bytes (by default, the length of the whole file)."""
+        return len((yield from self.read(bin_id, ext)))
+
+    def version(self, bin_id: str, ext: str) -> Op[Hashable | None]:
+        """A token that changes when the file changes, or ``None`` when the source cannot tell
+        cheaply (then cached indexes are trusted: raw IFCB files are written once)."""
+        return None
+        yield  # an operation
+
+    def versions(self, bin_id: str) -> Op[Hashable | None]:
+        """The versions of the ADC and the header, what a cached index depends on (``None`` when
+        the source cannot tell)."""
+        adc = yield from self.version(bin_id, "adc")
+        hdr = yield from self.version(bin_id, "hdr")
+        return None if adc is None and hdr is None else (adc, hdr)
+
+
+class KeyedSource(BinSource):
+    """A source over a store's own ``get(key)`` and ``exists(key)`` by key ``'{pid}.{ext}'`` (plain
+    methods or coroutines), with its ``get_range(key, start, end)`` and ``size(key)`` when it has
+    them: how a user's :class:`~ifcbkit.stores.base.SyncBinStore` subclass gets every read."""
+
+    def __init__(self, store: Any):
+        self.store = store
+
+    def cache_token(self) -> Hashable:
+        return cache_token(self.store)
+
+    def _missing(self, bin_id: str, ext: str) -> NotFoundError:
+        return NotFoundError(f"no {bin_key(bin_id, ext)} in {self.store!r}")
+
+    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
+        key = bin_key(bin_id, ext)
+        get_range = getattr(self.store, "get_range", None)
+        try:
+            if byte_range is None:
+                return bytes((yield Call(self.store.get, key)))
+            if get_range is None:
+                return byte_range.of((yield Call(self.store.get, key)))
+            return bytes((yield Call(get_range, key, byte_range.offset, byte_range.end)))
+        except KeyError:
+            raise self._missing(bin_id, ext) from None
+
+    def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
+        if getattr(self.store, "get_range", None) is None:  # one download serves every range
+            data = yield from self.read(bin_id, ext)
+            return [r.of(data) for r in ranges]
+        return (yield from super().read_ranges(bin_id, ext, ranges))
+
+    def exists(self, bin_id: str, ext: str) -> Op[bool]:
+        return bool((yield Call(self.store.exists, bin_key(bin_id, ext))))
+
+    def size(self, bin_id: str, ext: str) -> Op[int]:
+        size = getattr(self.store, "size", None)
+        if size is None:
+            return (yield from super().size(bin_id, ext))
+        try:
+            return int((yield Call(size, bin_key(bin_id, ext))))
+        except KeyError:
+            raise self._missing(bin_id, ext) from None
