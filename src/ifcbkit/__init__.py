@@ -4,6 +4,12 @@ Pure Python on Pillow: identifiers, the three raw formats (``.hdr``, ``.adc``,
 ``.roi``), stitching of I-style pairs, data directories and stores with sync and
 async faces over one implementation; volume analyzed and bin metrics, products
 (blobs, features, class scores) and daily abundance.
+
+This top level holds the public names of ifcbkit 0.3.1, where that release has
+them, and the additions users reach for: the stores, the bin-source protocol
+(:class:`BinSource`, :class:`ByteRange`, :class:`KeyedSource`) and the
+parsers. Everything else is in the module its name says (``ifcbkit.filters``,
+``ifcbkit.reading``, ``ifcbkit.stores.s3``, ...).
 """
 
 __version__ = "0.5.0"
@@ -32,6 +38,7 @@ from .adc import (
     parse_adc_table,
     targets_to_dict,
 )
+from .batch import BinFailure, iter_bin_metadata
 from .bins import Bin, open_bin
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, AsyncIfcbDataDirectory, FilesetFilter, SyncIfcbDataDirectory
 from .errors import (
@@ -88,10 +95,6 @@ from .metrics import (
     bin_metadata,
     compute_ml_analyzed,
 )
-from .parallel import (
-    BinFailure,
-    iter_bin_metadata,
-)
 from .products import (
     AsyncProductDirectory,
     ClassScoresRows,
@@ -111,7 +114,9 @@ from .products import (
     sync_find_product_file,
     sync_list_product_files,
 )
+from .ranges import ByteRange
 from .roi import extract_roi_image, extract_roi_images, extract_roi_images_from_targets
+from .sources import BinSource, KeyedSource
 from .stitching import detect_pairs, infill_stitched_image, stitch_pair
 from .stores import (
     AsyncBinStore,
@@ -156,9 +161,10 @@ __all__ = [
     # ifcbkit's additions
     "AbundanceResult", "AdcIndex", "AdcLineWarning", "AdcTable", "AsyncDashboardBinStore", "AsyncObjectBinStore",
     "AsyncObjectRoiStore", "AsyncProductDirectory", "AsyncS3BinStore", "AsyncS3RoiStore", "Bin", "BinCounts",
-    "BinFailure", "BinId", "CachingBinStore", "CachingRoiStore", "ClosedBinError", "D_STYLE_COLUMNS",
-    "D_STYLE_COLUMN_NAMES", "DashboardBinStore", "DuplicateBinWarning", "FilesetFilter", "FormatError",
-    "I_STYLE_COLUMNS", "I_STYLE_COLUMN_NAMES", "IfcbError", "IfcbWarning", "InvalidIdentifierError", "ML_METHODS",
+    "BinFailure", "BinId", "BinSource", "ByteRange", "CachingBinStore", "CachingRoiStore", "ClosedBinError",
+    "D_STYLE_COLUMNS", "D_STYLE_COLUMN_NAMES", "DashboardBinStore", "DuplicateBinWarning", "FilesetFilter",
+    "FormatError", "I_STYLE_COLUMNS", "I_STYLE_COLUMN_NAMES", "IfcbError", "IfcbWarning", "InvalidIdentifierError",
+    "KeyedSource", "ML_METHODS",
     "MemoryStore", "MissingDependencyError", "MissingFileError", "MissingTargetWarning", "MlAnalyzed", "NotFoundError",
     "ObjectBinStore", "ObjectRoiStore", "Pid", "ProductFile", "ProductNotFoundError", "ReadOnlyError", "RoiRecord",
     "S3BinStore", "S3RoiStore", "SkippedBinWarning", "StoreError", "SyncBinStore", "SyncCachingBinStore",

@@ -10,18 +10,19 @@ computable ``ml_analyzed`` are skipped and reported, never silently dropped.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import statistics
 from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import IO, Any, NamedTuple
 
+from .batch import BinFailure, TreeKey, bins_under, metadata_or_failure
+from .csv_output import write_rows_csv
 from .errors import FormatError, IfcbError, NotFoundError
 from .filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, TimeLike
 from .identifiers import parse_bin
 from .metrics import MlMethod, check_method
-from .parallel import BinFailure, Progress, bins_under, metadata_or_failure, parallel_map, shared_directory
+from .parallel import Progress, parallel_map
 from .product_files import ProductFile, SyncProductDirectory, parse_product_name, preference
 from .products import ClassScoresRows, import_h5py, read_class_scores
 
@@ -148,31 +149,6 @@ def summarize_daily(bins: Iterable[BinCounts], threshold: float) -> list[dict[st
     return rows
 
 
-def _csv_value(value: Any) -> Any:
-    """A CSV cell: empty for ``None`` and NaN; a float with 12 significant digits, written shortest
-    (``19.65``, not the ``19.650000000000002`` that ``20.05 - 0.4`` leaves), far finer than any
-    instrument's resolution."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and math.isfinite(value):
-        return repr(float(f"{value:.12g}"))
-    return value
-
-
-def write_rows_csv(
-    rows: Iterable[Mapping[str, Any]], fieldnames: Sequence[str], file: IO[str] | str | os.PathLike[str]
-) -> None:
-    """Write rows as CSV: a header line, then one line per row; NaN and ``None`` are empty cells."""
-    if not hasattr(file, "write"):
-        with open(file, "w", newline="", encoding="utf-8") as f:
-            write_rows_csv(rows, fieldnames, f)
-        return
-    writer = csv.DictWriter(file, fieldnames=fieldnames, extrasaction="ignore", lineterminator="\n")  # type: ignore[arg-type]
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _csv_value(v) for k, v in row.items()})
-
-
 def write_abundance_csv(rows: Iterable[Mapping[str, Any]], file: IO[str] | str | os.PathLike[str]) -> None:
     """Write long-format rows as CSV (a header line, then one line per row; NaN and ``None`` are empty)."""
     write_rows_csv(rows, ABUNDANCE_FIELDS, file)
@@ -230,11 +206,19 @@ def counts_or_skipped(
     return BinCounts(pid, class_counts(scores, threshold), meta["ml_analyzed"], method, meta["lat"], meta["lng"])
 
 
-def _counts_job(
-    job: tuple[str, tuple[str, ...], tuple[str, ...], str, str | None, float, MlMethod],
-) -> BinCounts | Skipped:
-    root, include, exclude, pid, score_path, threshold, method = job
-    return counts_or_skipped(shared_directory(root, include, exclude), pid, score_path, threshold, method)
+class CountsJob(NamedTuple):
+    """One bin's class counts to compute in a worker: the tree, the bin, its class scores and how."""
+
+    tree: TreeKey
+    pid: str
+    score_path: str | None
+    threshold: float
+    method: MlMethod
+
+
+def counts_job(job: CountsJob) -> BinCounts | Skipped:
+    """A :class:`CountsJob` in a worker."""
+    return counts_or_skipped(job.tree.directory(), job.pid, job.score_path, job.threshold, job.method)
 
 
 def abundance_result(
@@ -291,7 +275,7 @@ def daily_abundance(
         files = {pid: path for pid, path in files.items() if _day(pid) not in skip_days}
     if any(path.lower().endswith((".h5", ".hdf5")) for path in files.values()):
         import_h5py()  # fail once, here, rather than in every worker
-    jobs = [(*key, pid, files.get(pid), threshold, method) for pid in pids]
-    counted = parallel_map(_counts_job, jobs, workers=workers, progress=progress)
+    jobs = [CountsJob(key, pid, files.get(pid), threshold, method) for pid in pids]
+    counted = parallel_map(counts_job, jobs, workers=workers, progress=progress)
     keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
-    return abundance_result(counted, pids, files, keep, key[0], threshold)
+    return abundance_result(counted, pids, files, keep, key.root, threshold)

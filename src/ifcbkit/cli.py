@@ -26,15 +26,16 @@ from collections.abc import Container, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
-from .abundance import AbundanceResult, daily_abundance, write_abundance_csv, write_rows_csv
+from .abundance import AbundanceResult, daily_abundance, write_abundance_csv
 from .atomic import atomic_file
+from .batch import BinFailure, iter_bin_metadata
 from .bins import open_bin
+from .csv_output import write_rows_csv
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory
 from .encoding import encode_image
 from .errors import IfcbError, IfcbWarning
 from .identifiers import add_target, parse_bin
 from .metrics import METADATA_FIELDS, ML_METHODS, MlMethod
-from .parallel import BinFailure, iter_bin_metadata
 
 if TYPE_CHECKING:
     from PIL import Image

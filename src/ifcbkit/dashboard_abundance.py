@@ -115,12 +115,12 @@ def daily_abundance_from_dashboard(
     start_time: TimeLike | None = None,
     end_time: TimeLike | None = None,
     instrument: int | str | Iterable[int | str] | None = None,
+    max_concurrency: int = 8,
     method: MlMethod | None = None,
     model: str | None = None,
     version: int | str | None = None,
-    max_concurrency: int = 8,
-    skip_days: Container[str] = (),
     progress: Progress | None = None,
+    skip_days: Container[str] = (),
     **store_options: Any,
 ) -> AbundanceResult:
     """:func:`adaily_abundance_from_dashboard` on a dashboard store made (and closed) here, with at most

@@ -30,12 +30,12 @@ from typing import Any, NamedTuple
 
 from .abundance import AbundanceResult, abundance_result, check_threshold, counts_or_skipped, score_files
 from .atomic import atomic_file
+from .batch import BinFailure, metadata_or_failure
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory, TimeLike
 from .encoding import ImageFormat, check_file_type, encode_image
 from .errors import IfcbError, MissingDependencyError
 from .identifiers import bin_timestamp, parse_roi_id, validate_bin_id
 from .metrics import METADATA_FIELDS, MlMethod, check_method
-from .parallel import BinFailure, metadata_or_failure
 
 try:
     import dask

@@ -184,7 +184,7 @@ class AsyncTree:
         """``async for`` over the bins in the tree (:meth:`SyncIfcbDataDirectory.list`).
 
         Raises:
-            ValueError: for an invalid time or instrument; NotFoundError: if the root does not exist.
+            ValueError, NotFoundError: as :meth:`SyncIfcbDataDirectory.list` does.
         """
         return iterate_async(self.source.list(start_time, end_time, instrument, validate=validate))
 
@@ -192,7 +192,7 @@ class AsyncTree:
         """``async for`` over the directories that directly hold a bin, in walk order.
 
         Raises:
-            NotFoundError: if the root does not exist.
+            NotFoundError: if there is no directory at the root.
         """
         return iterate_async(self.source.list_data_dirs())
 

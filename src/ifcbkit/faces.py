@@ -22,7 +22,7 @@ import contextlib
 import functools
 import inspect
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator, Hashable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Hashable, Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 import aiofiles.os
@@ -300,7 +300,7 @@ def iterate_sync(op: Op[Any]) -> Iterator[Any]:
 _EMIT_SLICE = 500
 
 
-async def iterate_async(op: Op[Any]) -> AsyncIterator[Any]:
+async def iterate_async(op: Op[Any]) -> AsyncGenerator[Any, None]:
     """Run a stream operation, awaiting each request, yielding what it emits (thousands of values
     at once are handed over a slice per turn of the event loop)."""
     with contextlib.closing(op):
@@ -345,18 +345,22 @@ def run_sync(op: Op[R]) -> R:
         op.close()
 
 
+class _Returned(NamedTuple):
+    value: Any
+
+
+def _returning(op: Op[R]) -> Op[None]:
+    """The operation, handing its return value to the driver as a final emitted item."""
+    yield Emit(_Returned((yield from op)))
+
+
 async def run_async(op: Op[R]) -> R:
-    """Run an operation to its result, awaiting each request."""
-    with contextlib.closing(op):
-        steps = _Steps(op)
-        while True:
-            try:
-                item = next(steps)
-            except StopIteration as stop:
-                return stop.value
-            if _emitted(item) is not None:
-                raise TypeError(_NOT_A_STREAM)
-            try:
-                steps.done(await item.run_async())
-            except Exception as e:
-                steps.failed(e)
+    """Run an operation to its result, awaiting each request (the loop of :func:`iterate_async`)."""
+    items = iterate_async(_returning(op))
+    try:
+        item = await items.__anext__()
+    finally:
+        await items.aclose()
+    if not isinstance(item, _Returned):
+        raise TypeError(_NOT_A_STREAM)
+    return item.value

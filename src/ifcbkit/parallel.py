@@ -1,4 +1,5 @@
-"""Work over many bins on the machine's cores, with results in the same order as a serial run.
+"""Work over many items on the machine's cores, with results in the same order as a serial run
+(per-bin jobs over a tree: :mod:`ifcbkit.batch`).
 
 Per-bin work (parsing ADC files, reading class scores) is pure-Python CPU work,
 which threads cannot spread over cores; a process pool can. Measured on 2 cores
@@ -18,17 +19,12 @@ guard its entry point with ``if __name__ == "__main__":``.
 
 from __future__ import annotations
 
-import functools
 import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any, Literal, NamedTuple, TypeVar
-
-from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, SyncIfcbDataDirectory, TimeLike
-from .errors import IfcbError
-from .metrics import MlMethod, check_method
+from typing import Literal, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,13 +34,6 @@ PoolKind = Literal["process", "thread"]
 
 # Below this many items per worker, starting processes costs more than it saves.
 _MIN_ITEMS_PER_WORKER = 4
-
-
-class BinFailure(NamedTuple):
-    """A bin that could not be processed, and why (the error's message, naming the file)."""
-
-    pid: str
-    error: str
 
 
 def default_workers() -> int:
@@ -107,58 +96,10 @@ def parallel_map(
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-@functools.lru_cache(maxsize=8)
-def shared_directory(root: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> SyncIfcbDataDirectory:
-    """One data directory object per root in each process (forked workers inherit what it located)."""
-    return SyncIfcbDataDirectory(root, include=include, exclude=exclude)
+def __getattr__(name: str) -> object:
+    # where ifcbkit 0.4 had them: the per-bin work is in ifcbkit.batch
+    if name in ("BinFailure", "iter_bin_metadata", "metadata_job", "metadata_or_failure"):
+        from . import batch
 
-
-DirectoryKey = tuple[str, tuple[str, ...], tuple[str, ...]]
-
-
-def bins_under(
-    root: str | os.PathLike[str], include: Iterable[str], exclude: Iterable[str], start_time: TimeLike | None,
-    end_time: TimeLike | None, instrument: int | str | Iterable[int | str] | None,
-) -> tuple[DirectoryKey, list[str]]:  # fmt: skip
-    """What per-bin jobs need to find a tree again in a worker (``(root, include, exclude)``), and the
-    ids of its bins within the filters, in listing order."""
-    key = (os.path.abspath(os.fspath(root)), tuple(include), tuple(exclude))
-    listed: Iterable[dict[str, Any]] = shared_directory(*key).list(
-        start_time=start_time, end_time=end_time, instrument=instrument
-    )
-    return key, [f["pid"] for f in listed]
-
-
-def metadata_or_failure(source: Any, pid: str, method: MlMethod) -> dict[str, Any] | BinFailure:
-    """``source.bin_metadata(pid, method=method)`` (a data directory or any sync bin store), or the
-    :class:`BinFailure` that says why the bin could not be read."""
-    try:
-        return source.bin_metadata(pid, method=method)
-    except (IfcbError, OSError) as e:
-        return BinFailure(pid, str(e))
-
-
-def metadata_job(job: tuple[str, tuple[str, ...], tuple[str, ...], str, str]) -> dict[str, Any] | BinFailure:
-    """One bin's metadata in a worker, or the :class:`BinFailure` that says why it could not be read."""
-    root, include, exclude, pid, method = job
-    return metadata_or_failure(shared_directory(root, include, exclude), pid, method)  # type: ignore[arg-type]
-
-
-def iter_bin_metadata(
-    root: str | os.PathLike[str],
-    *,
-    start_time: TimeLike | None = None,
-    end_time: TimeLike | None = None,
-    instrument: int | str | Iterable[int | str] | None = None,
-    method: MlMethod = "adc",
-    include: Iterable[str] = DEFAULT_INCLUDE,
-    exclude: Iterable[str] = DEFAULT_EXCLUDE,
-    workers: int | None = None,
-    progress: Progress | None = None,
-) -> Iterator[dict[str, Any] | BinFailure]:
-    """:meth:`~ifcbkit.reading.BinReading.bin_metadata` of every bin under ``root`` (in listing order),
-    computed on ``workers`` processes; a bin that cannot be read gives a :class:`BinFailure`."""
-    check_method(method)
-    key, pids = bins_under(root, include, exclude, start_time, end_time, instrument)
-    jobs = [(*key, pid, method) for pid in pids]
-    return parallel_map(metadata_job, jobs, workers=workers, progress=progress)
+        return getattr(batch, name)
+    raise AttributeError(f"module 'ifcbkit.parallel' has no attribute {name!r}")
