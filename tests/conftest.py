@@ -74,6 +74,16 @@ def _fresh_caches():
 # ----- fixtures several modules share ---------------------------------------------------------
 
 
+FACES = ("sync", "async")
+
+
+@pytest.fixture(params=FACES)
+def face(request) -> str:
+    """Each face: ``'sync'`` or ``'async'`` (the one face list of the suite; what every store does on
+    both is :mod:`test_conformance`)."""
+    return request.param
+
+
 @pytest.fixture(params=["sync-directory", "async-directory", "sync-store", "async-store"])
 def reader(request):
     """Each of the four filesystem readers: a data directory or a bin store, on either face."""

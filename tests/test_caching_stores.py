@@ -46,8 +46,6 @@ from servers import (
     write_generated_bins,
 )
 
-FACES = ["sync", "async"]
-
 
 @pytest.fixture(scope="module")
 def bucket(client) -> str:
@@ -112,7 +110,6 @@ def keys(client: Any, bucket: str, prefix: str) -> list[str]:
 # ----- bins: S3 over the filesystem -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("face", FACES)
 @pytest.mark.parametrize("pid", [GENERATED_D, GENERATED_I, TRUNCATED, PARTIAL])
 async def test_bins_read_like_the_filesystem_and_are_promoted(face, pid, generated, bucket, client, aioclient):
     prefix = f"cache-{uuid.uuid4().hex[:8]}"
@@ -131,7 +128,6 @@ async def test_bins_read_like_the_filesystem_and_are_promoted(face, pid, generat
             assert body == (generated / f"{pid}.{ext}").read_bytes()
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_promoted_bins_are_read_from_the_cache(face, generated, bucket, client, aioclient):
     prefix = f"cache-{uuid.uuid4().hex[:8]}"
     fs = CountingFilesystem(generated)
@@ -152,7 +148,6 @@ async def test_promoted_bins_are_read_from_the_cache(face, generated, bucket, cl
     assert fs.reads == []
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_real_bins_through_the_cache(face, real_data, bucket, client, aioclient):
     prefix = f"cache-{uuid.uuid4().hex[:8]}"
     store = caching_bins(face, real_data, bucket, client, aioclient, prefix)  # a data root path as the truth
@@ -220,7 +215,6 @@ class CountingTier:
         self.store.put(key, data)
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_roi_images_come_from_the_first_tier_that_has_them(face, real_data, bucket, client, aioclient):
     prefix = f"rois-{uuid.uuid4().hex[:8]}"
     rendered = SyncFilesystemRoiStore(real_data)

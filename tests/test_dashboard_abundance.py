@@ -237,7 +237,6 @@ def test_class_scores_are_fetched_with_bounded_concurrency(serve, site):
 # ----- servers without Range ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("face", ["sync", "async"])
 def test_a_rangeless_server_sends_a_bins_roi_once(serve, site, face, tmp_path):
     server = serve()
     pid = site["pids"][0]

@@ -41,7 +41,6 @@ from servers import (
     temporary_directory,
 )
 
-FACES = ["sync", "async"]
 FAST = {"backoff": 0.001}  # retry without waiting long
 
 
@@ -112,7 +111,6 @@ async def dashboard(face: str, url: str, dataset: str | None = "mvco", **options
 # ----- the same as the filesystem store -------------------------------------------------------
 
 
-@pytest.mark.parametrize("face", FACES)
 @pytest.mark.parametrize("ranges", [True, False], ids=["ranges", "no-ranges"])
 @pytest.mark.parametrize("pid", ALL_BINS)
 async def test_every_read_equals_the_filesystem_store(face, ranges, pid, serve, references):
@@ -123,7 +121,6 @@ async def test_every_read_equals_the_filesystem_store(face, ranges, pid, serve, 
     assert ranged and {r.status for r in ranged} <= ({206, 416} if ranges else {200})
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_read_image_asks_for_one_range(face, serve, references):
     server = serve()
     roi_id = references[GENERATED_D].list_roi_ids(GENERATED_D)[2]
@@ -143,7 +140,6 @@ async def test_read_image_asks_for_one_range(face, serve, references):
         assert [(r.path, r.range, r.status) for r in server.requests] == [(f"/mvco/{GENERATED_I}.roi", None, 200)]
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_without_range_support_the_file_is_downloaded_once_per_read(face, serve, references):
     server = serve(ranges=False)
     async with dashboard(face, server.url) as store:
@@ -157,7 +153,6 @@ async def test_without_range_support_the_file_is_downloaded_once_per_read(face, 
 # ----- retries, errors ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_5xx_answers_are_retried(face, serve, references, caplog):
     caplog.set_level(logging.WARNING, logger="ifcbkit")
     server = serve(fail_first=2)
@@ -169,7 +164,6 @@ async def test_5xx_answers_are_retried(face, serve, references, caplog):
     assert f"{server.url}/mvco/{REAL_I}.hdr" in retries[0].getMessage()
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_retries_are_bounded(face, serve):
     server = serve(fail_first=100)
     async with dashboard(face, server.url, retries=2, **FAST) as store:
@@ -178,7 +172,6 @@ async def test_retries_are_bounded(face, serve):
     assert server.statuses() == [503, 503, 503]
 
 
-@pytest.mark.parametrize("face", FACES)
 @pytest.mark.parametrize("status", [400, 403, 404, 410, 429])
 async def test_4xx_answers_are_never_retried(face, status, serve):
     server = serve(status=status)
@@ -189,7 +182,6 @@ async def test_4xx_answers_are_never_retried(face, status, serve):
     assert server.statuses() == [status]
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_connection_errors_are_retried_then_a_store_error(face, caplog):
     caplog.set_level(logging.WARNING, logger="ifcbkit")
     url = f"http://127.0.0.1:{free_port()}"
@@ -203,7 +195,6 @@ async def test_connection_errors_are_retried_then_a_store_error(face, caplog):
         assert message.startswith(f"GET {url}/mvco/{REAL_D}.hdr: ConnectError; retry {n} of 2 in ")
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_a_short_body_is_a_clear_error(face, serve, references):
     server = serve(short=True)
     roi_id = references[GENERATED_D].list_roi_ids(GENERATED_D)[0]
@@ -215,7 +206,6 @@ async def test_a_short_body_is_a_clear_error(face, serve, references):
     assert [r.status for r in server.requests][-1] == 206
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_missing_bins_are_not_found(face, serve):
     server = serve()
     missing = "D20240215T150056_IFCB010"
@@ -254,7 +244,6 @@ async def test_invalid_input_is_refused_before_any_request(serve):
 # ----- metadata -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_bin_metadata_from_the_api(face, serve, reference_answer):
     server = serve()
     async with dashboard(face, server.url) as store:
@@ -294,7 +283,6 @@ async def test_api_metadata_agrees_with_the_local_metadata(pid, serve, reference
 # ----- credentials, concurrency, connection reuse -----------------------------------------------
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_credentials_never_appear_in_errors_or_logs(face, serve, caplog):
     caplog.set_level(logging.DEBUG, logger="ifcbkit")
     secret = "tok-3xQ9-SECRET"
@@ -362,7 +350,6 @@ def test_import_without_optional_dependencies():
     assert issubclass(MissingDependencyError, ImportError)
 
 
-@pytest.mark.parametrize("face", FACES)
 @pytest.mark.parametrize(
     ("partial", "error", "match"),
     [
@@ -384,7 +371,6 @@ async def test_a_partial_answer_that_is_not_the_range_asked_for_is_refused(
             await resolve(store.read_image(roi_id))
 
 
-@pytest.mark.parametrize("face", FACES)
 @pytest.mark.parametrize(
     "answer", [b'{"num_triggers": 1e400}', b'{"ml_analyzed": NaN}', b"[" * 100_000 + b"]" * 100_000]
 )
@@ -405,7 +391,6 @@ async def test_hostile_bin_metadata_is_a_format_error(face, serve, answer):
             await resolve(store.bin_metadata(REAL_D))
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_private_headers_are_not_sent_to_another_origin(face, serve):
     """Regression (hostile input 20): a custom ``X-Api-Key`` header was forwarded on a redirect to
     another origin."""
@@ -417,7 +402,6 @@ async def test_private_headers_are_not_sent_to_another_origin(face, serve):
     assert elsewhere.requests and {r.api_key for r in elsewhere.requests} == {None}
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_a_token_in_the_base_url_query_goes_with_requests_not_messages(face, serve):
     """Regression (hostile input 19): a token in the base URL's query string was echoed in ``repr`` and
     errors, and malformed the request URLs."""
@@ -436,7 +420,6 @@ async def test_a_token_in_the_base_url_query_goes_with_requests_not_messages(fac
     }  # well-formed: the query is not in the path
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_a_dripping_server_is_cut_off_at_the_deadline(face, serve):
     """Regression (hostile input 13): a server dripping 40 bytes every 0.3 s held a request with
     ``timeout=1`` for 12 s, since the timeout bounds each read, not the request."""
@@ -449,7 +432,6 @@ async def test_a_dripping_server_is_cut_off_at_the_deadline(face, serve):
     assert 1.4 < elapsed < 2.8  # the deadline, and at most one 0.3 s read past it
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_a_deadline_missed_is_retried_like_a_timeout(face, serve):
     server = serve(drip=0.3)
     async with dashboard(face, server.url, timeout=1, deadline=0.5, retries=1, **FAST) as store:
@@ -458,7 +440,6 @@ async def test_a_deadline_missed_is_retried_like_a_timeout(face, serve):
     assert len(server.requests) == 2
 
 
-@pytest.mark.parametrize("face", FACES)
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_a_huge_answer_is_refused_without_holding_it(face, serve, chunked):
     """Regression (hostile input 14): a 400 MB ``.hdr`` from a server raised peak memory by 801 MB."""
@@ -474,7 +455,6 @@ async def test_a_huge_answer_is_refused_without_holding_it(face, serve, chunked)
     assert peak < 8 << 20  # the 1 MiB limit and a chunk, not 400 MB
 
 
-@pytest.mark.parametrize("face", FACES)
 async def test_max_bytes_can_be_raised_for_one_kind(face, serve):
     server = serve(huge_header=3 << 20)
     async with dashboard(face, server.url, max_bytes={"hdr": 4 << 20}) as store:

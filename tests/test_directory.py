@@ -50,16 +50,11 @@ from ifcbkit import (
 from ifcbkit.directory import FilesetFilter, SkippedPathWarning
 from ifcbkit.testing import Roi, make_bin, stitched_pair, write_bin
 
-FACES = {"sync": SyncIfcbDataDirectory, "async": AsyncIfcbDataDirectory}
-
-
-@pytest.fixture(params=["sync", "async"])
-def face(request) -> str:
-    return request.param
+DIRECTORIES = {"sync": SyncIfcbDataDirectory, "async": AsyncIfcbDataDirectory}
 
 
 def directory(face: str, root, **options):
-    return FACES[face](root, **options)
+    return DIRECTORIES[face](root, **options)
 
 
 async def pids(obj, **filters) -> list[str]:
@@ -1011,7 +1006,7 @@ async def test_symlinks_are_followed_and_loops_do_not_hang(tmp_path, face):
 
 
 def test_construction_refusals(sample_root):
-    for cls in FACES.values():
+    for cls in DIRECTORIES.values():
         with pytest.raises(ValueError, match="overlap"):
             cls(sample_root, include=["data", "beads"])
         with pytest.raises(ValueError, match="overlap"):

@@ -86,20 +86,20 @@ def store_for(face: str, bucket: str, client: Any, aioclient: Any, *args: Any, *
     return AsyncS3BinStore(bucket, aioclient, *args, **options)
 
 
-FACES = ["sync", "async", "async-boto3"]
+CLIENTS = ["sync", "async", "async-boto3"]  # the faces, and a boto3 client on the async face
 
 
 # ----- the same as the filesystem store -------------------------------------------------------
 
 
-@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("face", CLIENTS)
 @pytest.mark.parametrize("pid", ALL_BINS)
 async def test_every_read_equals_the_filesystem_store(face, pid, bucket, client, aioclient, references):
     store = store_for(face, bucket, client, aioclient, "raw")
     assert await snapshot(store, pid) == await snapshot(references[pid], pid)
 
 
-@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("face", CLIENTS)
 async def test_listing_bins(face, bucket, client, aioclient, real_data):
     store = store_for(face, bucket, client, aioclient, "raw")
     on_disk = [fileset["pid"] for fileset in SyncIfcbDataDirectory(real_data).list()]
@@ -137,7 +137,7 @@ def test_listing_follows_continuation_tokens(endpoint):
 # ----- what is fetched ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("face", CLIENTS)
 async def test_read_image_is_one_range_of_the_roi(face, bucket, client, aioclient, references):
     store = store_for(face, bucket, client, aioclient, "raw")
     calls = S3Calls(aioclient if face == "async" else client)
@@ -172,7 +172,7 @@ async def test_read_image_is_one_range_of_the_roi(face, bucket, client, aioclien
     assert (operation, roi_key, end - start + 1) == ("GetObject", f"raw/legacy/{GENERATED_I}.roi", 2 * 40 * 30)
 
 
-@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("face", CLIENTS)
 async def test_one_read_image_transfers_a_small_fraction_of_the_roi(face, endpoint, bucket, references):
     """Bytes the S3 server sent, counted on the wire by a proxy, for one ROI of a multi-MB bin."""
     roi_size = len(make_bin(BIG, BIG_ROIS, seed=7).roi)
@@ -244,7 +244,7 @@ def _no_secrets(error: BaseException, records: list[logging.LogRecord]) -> None:
     assert ACCESS_KEY not in text and SECRET_KEY not in text
 
 
-@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("face", CLIENTS)
 async def test_missing_objects_are_not_found(face, bucket, client, aioclient, caplog):
     caplog.set_level(logging.DEBUG, logger="ifcbkit")
     store = store_for(face, bucket, client, aioclient, "raw")
@@ -259,7 +259,7 @@ async def test_missing_objects_are_not_found(face, bucket, client, aioclient, ca
     assert await resolve(store.exists(f"{missing}.hdr")) is False
 
 
-@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("face", CLIENTS)
 async def test_truncated_objects_are_truncated_bins(face, bucket, client, aioclient):
     store = store_for(face, bucket, client, aioclient, "raw")
     for target in (6, 7):  # 6 runs past the end (a short 206); 7 starts past it (S3 answers 416)
@@ -306,7 +306,7 @@ def test_bad_arguments(client):
 # ----- ROI images in S3 -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("face", CLIENTS)
 async def test_roi_store_round_trip(face, real_data, bucket, client, aioclient):
     rendered = SyncFilesystemRoiStore(real_data)
     store = {"sync": S3RoiStore(bucket, client, "rois"), "async": AsyncS3RoiStore(bucket, aioclient, "rois"),
@@ -386,7 +386,7 @@ class AioBucket:
                 yield item["Key"]
 
 
-@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("face", CLIENTS)
 @pytest.mark.parametrize("pid", [REAL_I, GENERATED_I, TRUNCATED])
 async def test_amplify_style_bucket_stores_as_backends(face, pid, bucket, client, aioclient, references):
     if face == "sync":

@@ -33,11 +33,6 @@ I1 = "IFCB5_2014_100_120000"  # stitched pairs (2, 3) and (7, 8) in the sample t
 PARTIAL = "D20240301T000000_IFCB3"
 
 
-@pytest.fixture(params=["sync", "async"])
-def face(request) -> str:
-    return request.param
-
-
 def pixels(image: Image.Image) -> tuple:
     return image.mode, image.size, image.tobytes()
 

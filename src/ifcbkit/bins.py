@@ -97,6 +97,7 @@ class Bin:
         return self.get_images(stitch=stitch)[target]
 
     def roi_ids(self, *, stitch: bool = True) -> list[str]:
+        """The ROI ids of the bin's images, in order (with stitching, without the hidden halves)."""
         return [add_target(self.pid, t) for t in self.get_images(stitch=stitch)]
 
     # ----- pictures for notebooks -----

@@ -135,6 +135,7 @@ class AdcIndex:
         }
 
     def roi_ids(self, *, stitch: bool = True) -> list[str]:
+        """The ROI ids of the bin's images, in order (with stitching, without the hidden halves)."""
         return [add_target(self.bin_id, t) for t in self.keys(stitch=stitch)]
 
     def _neighbour_image(self, target: int, step: int) -> RoiRecord | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .adc import D_STYLE_COLUMN_NAMES, I_STYLE_COLUMN_NAMES
-from .identifiers import parse_bin
+from .identifiers import add_target, parse_bin
 
 # The 2022 spelling of the D-style column names, as a header's ADCFileFormat.
 D_STYLE_ADC_FORMAT = (
@@ -180,3 +180,219 @@ def stitched_pair(trigger: int, a: tuple[int, int, int, int], b: tuple[int, int,
     """Two I-style ROIs of one trigger with boxes ``(x, y, width, height)``: a stitched pair when they overlap."""
     return [Roi(x=a[0], y=a[1], width=a[2], height=a[3], trigger=trigger),
             Roi(x=b[0], y=b[1], width=b[2], height=b[3], trigger=trigger)]  # fmt: skip
+
+
+# ----- the store conformance suite ------------------------------------------------------------------
+
+CONFORMANCE_D = "D20240215T010203_IFCB010"
+CONFORMANCE_I = "IFCB5_2012_028_081515"
+UNKNOWN_BIN = "D20240215T235959_IFCB010"
+
+# (width, height) of the D-style bin's targets: 0 x 0 is a trigger without an image.
+_D_SIZES = [(12, 7), (0, 0), (30, 20), (5, 40), (16, 16)]
+
+
+def conformance_bins(root: str | os.PathLike[str]) -> dict[str, BinPaths]:
+    """Write the bins :class:`BinStoreTests` reads into ``root``, where data directories look
+    (``D2024/D20240215/`` and ``IFCB5_2012_028/``): a D-style bin with a trigger without an image, and
+    an I-style bin with a stitched pair between two single images."""
+    root = Path(root)
+    d_rois = [Roi(width=w, height=h, x=3 * k, y=k) for k, (w, h) in enumerate(_D_SIZES)]
+    i_rois = [Roi(width=20, height=10, x=5, y=5), *stitched_pair(2, (40, 30, 30, 20), (50, 40, 30, 25)),
+              Roi(width=8, height=9, x=1, y=2)]  # fmt: skip
+    return {
+        CONFORMANCE_D: write_bin(root / "D2024" / "D20240215", CONFORMANCE_D, d_rois, seed=1),
+        CONFORMANCE_I: write_bin(root / "IFCB5_2012_028", CONFORMANCE_I, i_rois, seed=2),
+    }
+
+
+def conformance_files(root: str | os.PathLike[str]) -> dict[str, bytes]:
+    """The files :func:`conformance_bins` wrote, by bin store key ``'{pid}.{ext}'`` (to ``put`` into a store)."""
+    return {path.name: path.read_bytes() for path in sorted(Path(root).rglob("*")) if path.is_file()}
+
+
+async def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    result = function(*args, **kwargs)
+    if hasattr(result, "__aiter__"):
+        return [item async for item in result]
+    if hasattr(result, "__await__"):
+        return await result
+    if hasattr(result, "__next__"):
+        return list(result)
+    return result
+
+
+def _pixels(image: Any) -> tuple[tuple[int, int], bytes]:
+    return image.size, image.tobytes()
+
+
+class BinStoreTests:
+    """A conformance suite for bin stores and data directories, sync or async, for pytest.
+
+    Subclass it in a test module (the name must start with ``Test``) and implement :meth:`store`,
+    which gets a directory where the suite wrote its bins (:func:`conformance_bins`; their files by key
+    from :func:`conformance_files`) and returns a store holding them: the store itself, or a context
+    manager (sync or async) that yields it. Each test opens a store with it inside an event loop of
+    its own, so async stores and clients work; pytest-asyncio is not needed. Answers are checked
+    against the bins' known pixels and sizes, and against a data directory over the same files.
+    """
+
+    root: Path
+
+    @classmethod
+    def setup_class(cls) -> None:
+        import tempfile
+
+        cls.root = Path(tempfile.mkdtemp(prefix="ifcbkit-conformance-"))
+        conformance_bins(cls.root)
+
+    @classmethod
+    def teardown_class(cls) -> None:
+        import shutil
+
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+    def store(self, root: Path) -> Any:
+        """The store under test, holding the bins under ``root`` (or a context manager yielding it)."""
+        raise NotImplementedError("implement store(root) in the subclass")
+
+    def _check(self, test: Any) -> None:
+        import asyncio
+        import contextlib
+
+        async def run() -> None:
+            made = self.store(self.root)
+            async with contextlib.AsyncExitStack() as stack:
+                if hasattr(made, "__aenter__"):
+                    made = await stack.enter_async_context(made)
+                elif hasattr(made, "__enter__"):
+                    made = stack.enter_context(made)
+                await test(made)
+
+        asyncio.run(run())
+
+    @property
+    def reference(self) -> Any:
+        from .directory import SyncIfcbDataDirectory
+
+        return SyncIfcbDataDirectory(self.root)
+
+    def test_header(self) -> None:
+        async def test(store: Any) -> None:
+            header = await _call(store.read_header, CONFORMANCE_D)
+            assert header["roiCount"] == sum(1 for w, h in _D_SIZES if w), header
+            assert await _call(store.read_header, CONFORMANCE_I) == self.reference.read_header(CONFORMANCE_I)
+
+        self._check(test)
+
+    def test_images_by_id_are_the_bins_pixels(self) -> None:
+        async def test(store: Any) -> None:
+            for target, (width, height) in enumerate(_D_SIZES, 1):
+                if width:
+                    image = await _call(store.read_image, add_target(CONFORMANCE_D, target))
+                    assert image.size == (width, height)
+            reference = self.reference
+            for roi_id in reference.list_roi_ids(CONFORMANCE_I, stitch=False):
+                for stitch in (True, False):
+                    if stitch and roi_id not in reference.list_roi_ids(CONFORMANCE_I):
+                        continue
+                    got = await _call(store.read_image, roi_id, stitch=stitch)
+                    assert _pixels(got) == _pixels(reference.read_image(roi_id, stitch=stitch)), roi_id
+
+        self._check(test)
+
+    def test_whole_bins_subsets_and_streams(self) -> None:
+        async def test(store: Any) -> None:
+            reference = self.reference
+            for pid in (CONFORMANCE_D, CONFORMANCE_I):
+                expected = {t: _pixels(i) for t, i in reference.read_images(pid).items()}
+                whole = await _call(store.read_images, pid)
+                assert {t: _pixels(i) for t, i in whole.items()} == expected
+                some = await _call(store.read_images, pid, [min(expected), max(expected)])
+                assert {t: _pixels(i) for t, i in some.items()} == {
+                    t: expected[t] for t in (min(expected), max(expected))
+                }
+                streamed = await _call(store.iter_images, pid, chunk_size=256)
+                assert [(r, _pixels(i)) for r, i in streamed] == [
+                    (add_target(pid, t), v) for t, v in sorted(expected.items())
+                ]
+
+        self._check(test)
+
+    def test_listings_of_a_bins_images(self) -> None:
+        async def test(store: Any) -> None:
+            reference = self.reference
+            for pid in (CONFORMANCE_D, CONFORMANCE_I):
+                assert await _call(store.list_images, pid) == reference.list_images(pid)
+                for stitch in (True, False):
+                    assert await _call(store.list_roi_ids, pid, stitch=stitch) == reference.list_roi_ids(
+                        pid, stitch=stitch
+                    )
+            assert len(await _call(store.list_roi_ids, CONFORMANCE_I)) == 3  # the pair is one image
+
+        self._check(test)
+
+    def test_existence(self) -> None:
+        async def test(store: Any) -> None:
+            hidden = add_target(CONFORMANCE_I, 3)  # the second half of the stitched pair
+            assert await _call(store.image_exists, add_target(CONFORMANCE_D, 1)) is True
+            assert await _call(store.image_exists, add_target(CONFORMANCE_D, 2)) is False  # no image
+            assert await _call(store.image_exists, hidden) is False
+            assert await _call(store.image_exists, hidden, stitch=False) is True
+            assert await _call(store.image_exists, add_target(UNKNOWN_BIN, 1)) is False
+            ids = [add_target(CONFORMANCE_I, t) for t in (1, 2, 3, 9)]
+            assert await _call(store.images_exist, CONFORMANCE_I, ids) == dict(zip(ids, [True, True, False, False]))
+
+        self._check(test)
+
+    def test_metadata(self) -> None:
+        async def test(store: Any) -> None:
+            for pid in (CONFORMANCE_D, CONFORMANCE_I):
+                got = await _call(store.bin_metadata, pid, method="adc")
+                expected = self.reference.bin_metadata(pid)
+                assert {k: got[k] for k in ("num_images", "num_triggers", "size", "ml_analyzed")} == {
+                    k: expected[k] for k in ("num_images", "num_triggers", "size", "ml_analyzed")
+                }
+
+        self._check(test)
+
+    def test_unknown_and_malformed_ids(self) -> None:
+        from .errors import InvalidIdentifierError, NotFoundError
+
+        async def test(store: Any) -> None:
+            for call in (
+                lambda: _call(store.read_header, UNKNOWN_BIN),
+                lambda: _call(store.read_image, add_target(UNKNOWN_BIN, 1)),
+                lambda: _call(store.read_image, add_target(CONFORMANCE_D, 99)),
+                lambda: _call(store.read_image, add_target(CONFORMANCE_I, 3)),  # the hidden half
+            ):
+                try:
+                    await call()
+                except NotFoundError:
+                    continue
+                raise AssertionError("expected NotFoundError")
+            for bad in ("../etc/passwd", "D2024_IFCB1", ""):
+                try:
+                    await _call(store.read_image, bad)
+                except InvalidIdentifierError:
+                    continue
+                raise AssertionError(f"expected InvalidIdentifierError for {bad!r}")
+
+        self._check(test)
+
+    def test_files_by_key(self) -> None:
+        async def test(store: Any) -> None:
+            if not hasattr(store, "get"):
+                return  # a data directory: no keys
+            files = conformance_files(self.root)
+            for key, data in files.items():
+                assert await _call(store.get, key) == data
+                assert await _call(store.exists, key) is True
+            assert await _call(store.exists, f"{UNKNOWN_BIN}.hdr") is False
+            assert await _call(store.exists, "not a key") is False
+            roi = files[f"{CONFORMANCE_D}.roi"]
+            if hasattr(store, "get_range"):  # optional for a store of one's own
+                assert await _call(store.get_range, f"{CONFORMANCE_D}.roi", 10, 50) == roi[10:50]
+                assert await _call(store.get_range, f"{CONFORMANCE_D}.roi", len(roi) - 5, len(roi) + 99) == roi[-5:]
+
+        self._check(test)

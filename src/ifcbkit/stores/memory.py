@@ -18,22 +18,28 @@ class MemoryStore:
         return f"MemoryStore({len(self._entries)} objects, {self._entries.size} bytes)"
 
     def get(self, key: str) -> bytes:
+        """The value under ``key`` (``KeyError`` when there is none)."""
         value = self._entries.get(key)
         if value is None:
             raise KeyError(key)
         return value
 
     def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start:end]`` of the value under ``key``."""
         return self.get(key)[start:end]
 
     def put(self, key: str, data: bytes) -> None:
+        """Keep ``data`` under ``key`` (the least recently used values leave when full)."""
         self._entries.put(key, bytes(data), size=len(data) + 1)
 
     def exists(self, key: str) -> bool:
+        """Whether a value is kept under ``key``."""
         return self._entries.get(key) is not None
 
     def delete(self, key: str) -> None:
+        """Forget the value under ``key``, if any."""
         self._entries.discard(key)
 
     def keys(self, prefix: str = "") -> list[str]:
+        """The keys that start with ``prefix``, sorted."""
         return sorted(k for k in self._entries if isinstance(k, str) and k.startswith(prefix))
