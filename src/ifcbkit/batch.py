@@ -68,7 +68,8 @@ def metadata_or_failure(source: Any, pid: str, method: MlMethod) -> dict[str, An
     """``source.bin_metadata(pid, method=method)`` (a data directory or any sync bin store), or the
     :class:`BinFailure` that says why the bin could not be read."""
     try:
-        return source.bin_metadata(pid, method=method)
+        meta: dict[str, Any] = source.bin_metadata(pid, method=method)
+        return meta
     except (IfcbError, OSError) as e:
         return BinFailure(pid, str(e))
 

@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
 
@@ -93,7 +93,7 @@ def cache_token(owner: object) -> str:
 
 
 # Parsed ADC indexes (with their bin's header), bounded by the ADC bytes they hold.
-ADC_INDEX_CACHE: LRUCache = LRUCache(max_size=256 * 2**20)
+ADC_INDEX_CACHE: LRUCache[Any] = LRUCache(max_size=256 * 2**20)
 
 
 def clear_caches() -> None:

@@ -325,11 +325,12 @@ def _abundance(args: argparse.Namespace, skip_days: Container[str]) -> Abundance
         raise IfcbError(f"products {args.products} does not exist")
     method: MlMethod = args.method or "adc"
     if args.scheduler is not None:
-        return _on_dask().daily_abundance(
+        result: AbundanceResult = _on_dask().daily_abundance(
             _directory(args), args.products, threshold=args.threshold,
             method=method, start_time=args.start, end_time=args.end, instrument=args.instrument,
             scheduler=args.scheduler,
         )  # fmt: skip
+        return result
     return daily_abundance(
         args.root, args.products, threshold=args.threshold, method=method, start_time=args.start, end_time=args.end,
         instrument=args.instrument, workers=args.workers, progress=progress, skip_days=skip_days, **_rules(args),
@@ -639,7 +640,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _show_warnings_as_lines(args.command)
     try:
         with _sigterm_unwinds():
-            return args.run(args)
+            status: int = args.run(args)
+            return status
     except BrokenPipeError:
         # the reader went away (``| head``): stop quietly, and keep Python from complaining at exit
         with contextlib.suppress(OSError):

@@ -38,10 +38,9 @@ from .identifiers import bin_timestamp, parse_roi_id, validate_bin_id
 from .metrics import METADATA_FIELDS, MlMethod, check_method
 
 try:
-    import dask
     import dask.bag as db
     from dask.base import tokenize
-    from dask.delayed import Delayed
+    from dask.delayed import Delayed, delayed
 except ImportError:  # pragma: no cover - exercised in a subprocess without the extra
     raise MissingDependencyError("ifcbkit.dask", "dask", "dask[distributed]") from None
 
@@ -148,7 +147,7 @@ def bins_bag(pids: Sequence[str], *, partition_size: int | None = None) -> db.Ba
 
 def _shared(source: Any) -> Delayed:
     """``source`` as one key of the graph: sent to each worker once, not once per task."""
-    return dask.delayed(source, pure=False)
+    return delayed(source, pure=False)
 
 
 # ----- running on a scheduler -------------------------------------------------------------------
@@ -291,7 +290,7 @@ def metadata_dataframe(
     bag = metadata_bag(source, method=method, start_time=start_time, end_time=end_time, instrument=instrument,
                        partition_size=partition_size, bins=bins)  # fmt: skip
     meta = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in METADATA_DTYPES.items()})
-    parts = [dask.delayed(_frame)(part) for part in bag.to_delayed()]
+    parts = [delayed(_frame)(part) for part in bag.to_delayed()]
     return dd.from_delayed(parts, meta=meta, verify_meta=False)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from PIL import Image
 
+from .adc import RoiRecord
 from .cache import ADC_INDEX_CACHE
 from .errors import NotFoundError
 from .faces import Blocking, Emit, Op, Shared
@@ -26,7 +27,7 @@ from .images import BinImages
 from .index import AdcIndex, second_half_error
 from .metrics import MlMethod, check_method
 from .metrics import bin_metadata as compute_bin_metadata
-from .roi import BufferRoiReader, ChunkRoiReader, RoiRecord, plan_ranges, report_missing
+from .roi import BufferRoiReader, ChunkRoiReader, plan_ranges, report_missing
 from .sources import BinSource
 
 

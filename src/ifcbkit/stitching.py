@@ -55,7 +55,7 @@ def is_stitch_pair(a: Any, b: Any) -> bool:
     bx, by = _field(b, "x"), _field(b, "y")
     ax2, ay2 = ax + _field(a, "width"), ay + _field(a, "height")
     bx2, by2 = bx + _field(b, "width"), by + _field(b, "height")
-    return ax < bx2 - 2 and ax2 > bx + 2 and ay < by2 - 2 and ay2 > by + 2
+    return bool(ax < bx2 - 2 and ax2 > bx + 2 and ay < by2 - 2 and ay2 > by + 2)
 
 
 def detect_pairs(bin_id: str, adc_data: Mapping[int, Any]) -> list[tuple[int, int]]:

@@ -46,7 +46,7 @@ class Roi:
     columns: dict[str, float] = field(default_factory=dict)
 
 
-RoiSpec = Roi | tuple | Mapping[str, Any]
+RoiSpec = Roi | tuple[Any, ...] | Mapping[str, Any]
 
 
 class BinBytes(NamedTuple):
@@ -360,17 +360,18 @@ class BinStoreTests:
         from .errors import InvalidIdentifierError, NotFoundError
 
         async def test(store: Any) -> None:
-            for call in (
-                lambda: _call(store.read_header, UNKNOWN_BIN),
-                lambda: _call(store.read_image, add_target(UNKNOWN_BIN, 1)),
-                lambda: _call(store.read_image, add_target(CONFORMANCE_D, 99)),
-                lambda: _call(store.read_image, add_target(CONFORMANCE_I, 3)),  # the hidden half
-            ):
+            missing = [
+                (store.read_header, UNKNOWN_BIN),
+                (store.read_image, add_target(UNKNOWN_BIN, 1)),
+                (store.read_image, add_target(CONFORMANCE_D, 99)),
+                (store.read_image, add_target(CONFORMANCE_I, 3)),  # the hidden half
+            ]
+            for method, argument in missing:
                 try:
-                    await call()
+                    await _call(method, argument)
                 except NotFoundError:
                     continue
-                raise AssertionError("expected NotFoundError")
+                raise AssertionError(f"expected NotFoundError for {argument}")
             for bad in ("../etc/passwd", "D2024_IFCB1", ""):
                 try:
                     await _call(store.read_image, bad)

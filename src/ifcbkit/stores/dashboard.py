@@ -390,7 +390,7 @@ class DashboardSource(BinSource):
         # then fetched whole, once, and kept (by bytes in memory, or in cache_dir) for later reads.
         # None until the first ranged read tells.
         self.rangeless: bool | None = None
-        self._files: LRUCache = LRUCache(max_size=file_cache_bytes)
+        self._files: LRUCache[bytes] = LRUCache(max_size=file_cache_bytes)
         self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
         if client is None:
             client = (httpx.AsyncClient if async_client else httpx.Client)(
