@@ -21,3 +21,23 @@ def test_mkdocs_build_strict(tmp_path):
     reference = (tmp_path / "site" / "reference" / "ifcbkit" / "index.html").read_text()
     assert "parse_bin" in reference and "InvalidIdentifierError" in reference  # made from the docstrings
     assert (tmp_path / "site" / "formats" / "index.html").is_file()
+
+
+def test_the_store_guide_examples_run_and_pass_the_conformance_suite():
+    """docs/stores.md's store of one's own, and its conformance test, run as written."""
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "stores.md").read_text(), re.S)
+    assert len(blocks) == 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/stores.md", "exec"), namespace)
+    suite = namespace["TestDictStore"]
+    tests = [name for name in dir(suite) if name.startswith("test_")]
+    assert len(tests) >= 8
+    suite.setup_class()
+    try:
+        for name in tests:
+            getattr(suite(), name)()
+    finally:
+        suite.teardown_class()
