@@ -12,7 +12,7 @@ parsers. Everything else is in the module its name says (``ifcbkit.filters``,
 ``ifcbkit.reading``, ``ifcbkit.stores.s3``, ...).
 """
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 from .abundance import (
     AbundanceResult,

@@ -273,7 +273,7 @@ class DirectorySource(BinSource):
                 ``KeyError``) if ``pid`` is not a bin or ROI id.
         """
         fileset = yield from self._locate_checked(pid)
-        return {ext: fileset[ext] for ext in BIN_EXTENSIONS}
+        return {"hdr": fileset["hdr"], "adc": fileset["adc"], "roi": fileset["roi"]}
 
     def has_bin(self, pid: str) -> Op[bool]:
         """Whether the bin is in the tree (with the files this directory requires); ``False`` for
