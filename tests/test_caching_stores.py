@@ -71,7 +71,9 @@ class CountingSource(DirectorySource):
     """A data directory source that records which files were read."""
 
     def __init__(self, root: Any, **options: Any):
-        super().__init__(root, **{"require_adc": False, "require_roi": False, **options})
+        rules = {"include": ["data"], "exclude": ["skip", "beads"], "require_adc": False, "require_roi": False}
+        rules.update(options)
+        super().__init__(root, **rules)
         self.reads: list[tuple[str, str]] = []
 
     def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:

@@ -211,8 +211,8 @@ def metadata_bag(
     partition_size: int | None = None,
     bins: Iterable[str] | None = None,
 ) -> db.Bag:
-    """A bag of each bin's :meth:`~ifcbkit.reading.BinReading.bin_metadata` (a dict, or the
-    :class:`~ifcbkit.parallel.BinFailure` that says why the bin could not be read), in listing order.
+    """A bag of each bin's :meth:`~ifcbkit.read_faces.SyncBinReads.bin_metadata` (a dict, or the
+    :class:`~ifcbkit.batch.BinFailure` that says why the bin could not be read), in listing order.
 
     Raises:
         ValueError: for an unknown ``method``; TypeError: for a source that cannot list its bins.
@@ -242,7 +242,7 @@ def metrics(
     scheduler: Scheduler = None,
 ) -> MetricsResult:
     """Every bin's metrics, computed on ``scheduler``: the same rows, in the same order, as a serial
-    :func:`~ifcbkit.parallel.iter_bin_metadata`, and the bins that failed (never dropped silently).
+    :func:`~ifcbkit.batch.iter_bin_metadata`, and the bins that failed (never dropped silently).
 
     Raises:
         MissingDependencyError: without ``distributed``; ValueError: for an unknown ``method``.

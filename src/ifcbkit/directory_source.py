@@ -26,7 +26,7 @@ from .cache import LRUCache, cache_token
 from .errors import DuplicateBinWarning, InvalidIdentifierError, NotFoundError, StoreError
 from .faces import Blocking, Op, Request, Shared, map_emits
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
-from .filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, EnterRule, FilesetFilter, TimeLike, not_excluded
+from .filters import EnterRule, FilesetFilter, TimeLike, not_excluded
 from .identifiers import BIN_EXTENSIONS, bin_day_dir, bin_of, is_bin_id
 from .ranges import ByteRange
 from .sources import BinSource
@@ -56,13 +56,15 @@ class DirectorySource(BinSource):
     (:meth:`list`, :meth:`list_data_dirs`) and finding (:meth:`find`, :meth:`paths`, :meth:`has_bin`)."""
 
     def __init__(
-        self,
-        root_path: str | os.PathLike[str],
-        include: Iterable[str] = DEFAULT_INCLUDE,
-        exclude: Iterable[str] = DEFAULT_EXCLUDE,
-        require_adc: bool = True,
-        require_roi: bool = True,
-    ):
+        self, root_path: str | os.PathLike[str], include: Iterable[str], exclude: Iterable[str],
+        require_adc: bool, require_roi: bool,
+    ):  # fmt: skip
+        """The tree at ``root_path`` under the include/exclude rule; a bin counts with its ``.hdr`` and
+        the files ``require_adc`` and ``require_roi`` ask for.
+
+        Raises:
+            ValueError: if ``include`` and ``exclude`` overlap, or for ``require_roi`` without ``require_adc``.
+        """
         self.root_path = root_path
         self.root = os.path.abspath(os.fspath(root_path))
         self.include = tuple(include)

@@ -25,6 +25,7 @@ from typing import Any
 from ..directory_source import DirectorySource
 from ..errors import NotFoundError, ReadOnlyError, StoreError
 from ..faces import Op, run_async, run_sync
+from ..filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from ..identifiers import parse_bin_key, parse_roi_id
 from ..ranges import ByteRange
 from ..reading import BinReader
@@ -58,7 +59,7 @@ def as_source(store: Any, what: str) -> BinSource:
     if isinstance(store, BinSource):
         return store
     if isinstance(store, (str, os.PathLike)):
-        return DirectorySource(store, require_adc=False, require_roi=False)
+        return DirectorySource(store, DEFAULT_INCLUDE, DEFAULT_EXCLUDE, require_adc=False, require_roi=False)
     if all(callable(getattr(store, name, None)) for name in ("get", "put", "exists")):
         return ObjectSource(BackendObjects(store), KeyLayout())
     raise TypeError(f"{what} must be a bin store, a data directory path or an object store, not {type(store).__name__}")

@@ -4,11 +4,12 @@ Raw files come from ``{base_url}/{dataset}/{pid}.{hdr,adc,roi}`` (``{base_url}/d
 ``dataset`` is ``None``), bin metadata from ``{base_url}/api/bin/{pid}?dataset=...``. A ROI is
 read with an HTTP ``Range`` request when the server honours it (206). ifcbdb honours none: the
 first 200 answer to a Range request marks the server *rangeless*, and from then on a file is
-fetched whole once and kept (``file_cache_bytes`` in memory, or ``cache_dir`` on disk). Every read
-operation of :class:`~ifcbkit.reading.BinReading` comes for free, sync (:class:`DashboardBinStore`,
-on ``httpx.Client``) and async (:class:`AsyncDashboardBinStore`, on ``httpx.AsyncClient``).
+fetched whole once and kept (``file_cache_bytes`` in memory, or ``cache_dir`` on disk).
+:class:`DashboardSource` is the bin source; every read method comes with it, sync
+(:class:`DashboardBinStore`, on ``httpx.Client``) and async (:class:`AsyncDashboardBinStore`, on
+``httpx.AsyncClient``).
 
-Beyond raw files: :meth:`~_DashboardBins.list_metadata` and ``list_bins`` list a dataset from
+Beyond raw files: :meth:`~DashboardBinStore.list_metadata` and ``list_bins`` list a dataset from
 ``/api/export_metadata`` (by walking ``next_bin_id`` where that endpoint is missing),
 ``list_datasets`` lists datasets, and ``read_class_scores``, ``read_features`` and ``read_blobs``
 read products through the same parsers as local files (a 404 is

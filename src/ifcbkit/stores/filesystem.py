@@ -6,7 +6,7 @@ import functools
 import os
 from collections.abc import Iterable
 
-from ..directory import AsyncTree, SyncTree
+from ..directory import AsyncTree, DataDirectoryBase, SyncTree
 from ..directory_source import DirectorySource
 from ..encoding import ImageFormat, check_file_type, encode_image
 from ..errors import InvalidIdentifierError, NotFoundError
@@ -32,11 +32,10 @@ def path_of(source: DirectorySource, key: str) -> Op[str | None]:
         return None
 
 
-class FilesystemBinsBase:
-    """What both faces of a filesystem bin store hold. A file is found when it is there, whether or
-    not the bin's other files are (as in 0.3.1); the directory's include/exclude rules apply."""
-
-    source: DirectorySource
+class FilesystemBinsBase(DataDirectoryBase):
+    """What both faces of a filesystem bin store hold: a data directory's source and reader, where a
+    file is found when it is there, whether or not the bin's other files are (as in 0.3.1); the
+    directory's include/exclude rules apply."""
 
     def __init__(
         self,
@@ -48,21 +47,12 @@ class FilesystemBinsBase:
         *,
         strict: bool = False,
     ):
-        """Bin files under ``root_path``.
+        """Bin files under ``root_path`` (by default, every file that is there counts).
 
         Raises:
             ValueError: if ``include`` and ``exclude`` overlap, or ``require_roi`` without ``require_adc``.
         """
-        self.source = DirectorySource(root_path, include, exclude, require_adc, require_roi)
-        self.reader = BinReader(self.source, strict=strict)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.root!r})"
-
-    @property
-    def root(self) -> str:
-        """The data root, as an absolute path."""
-        return self.source.root
+        super().__init__(root_path, include, exclude, require_adc, require_roi, strict=strict)
 
 
 class SyncFilesystemBinStore(FilesystemBinsBase, SyncSourceKeys, SyncTree, SyncBinStore):
@@ -116,7 +106,7 @@ class FilesystemRoisBase:
         Raises:
             ValueError: for an unknown ``file_type``, or if ``include`` and ``exclude`` overlap.
         """
-        self.bins = DirectorySource(base_path, include, exclude)
+        self.bins = DirectorySource(base_path, include, exclude, require_adc=True, require_roi=True)
         self.images = RenderedImages(BinReader(self.bins), check_file_type(file_type), stitch)
 
     def __repr__(self) -> str:
