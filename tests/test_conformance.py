@@ -28,8 +28,9 @@ from ifcbkit import (
     SyncFilesystemBinStore,
     SyncIfcbDataDirectory,
 )
+from ifcbkit.errors import MissingTargetWarning
 from ifcbkit.stores import AsyncBinStore, AsyncDashboardBinStore
-from ifcbkit.testing import CONFORMANCE_D, CONFORMANCE_I, BinStoreTests, conformance_files
+from ifcbkit.testing import CONFORMANCE_D, CONFORMANCE_I, BinStoreTests, conformance_bins, conformance_files
 from servers import DashboardBehaviour, DashboardServer, s3_client_options
 
 
@@ -101,6 +102,20 @@ class AsyncRangedDictStore(AsyncBinStore):
 
     async def exists(self, key: str) -> bool:
         return key in self.files
+
+
+class StrictDictStore(DictStore):
+    strict = True
+
+
+def test_a_store_of_ones_own_may_be_strict(tmp_path):
+    conformance_bins(tmp_path)
+    files = conformance_files(tmp_path)
+    with pytest.warns(MissingTargetWarning):
+        assert list(DictStore(files).read_images(CONFORMANCE_D, [1, 2])) == [1]  # 2 has no image
+    with pytest.raises(NotFoundError):
+        StrictDictStore(files).read_images(CONFORMANCE_D, [1, 2])
+    assert StrictDictStore(files).strict is True and DictStore(files).strict is False
 
 
 class TestUserSyncStore(BinStoreTests):

@@ -12,6 +12,7 @@ compose a source of their own and take ``get``/``get_range``/``exists`` from it
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
@@ -39,8 +40,9 @@ class _Sourced:
         made: Any
         if name == "source":
             made = KeyedSource(self)
-        elif name == "reader":
-            made = BinReader(getattr(self, "source"))  # noqa: B009 (made on first use, above)
+        elif name == "reader":  # a subclass may say ``strict = True`` as 0.4's stores let it
+            strict = inspect.getattr_static(type(self), "strict", False)
+            made = BinReader(getattr(self, "source"), strict=strict is True)  # noqa: B009 (made above)
         else:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         self.__dict__[name] = made
