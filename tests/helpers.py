@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Iterator
 from typing import Any
 
-
-async def resolve(value: Any) -> Any:
-    """The value of a sync or async call: awaited, or an iterator (sync or async) collected into a list."""
-    if inspect.isawaitable(value):
-        return await value
-    if hasattr(value, "__aiter__"):
-        return [item async for item in value]
-    if isinstance(value, Iterator):
-        return list(value)
-    return value
+from ifcbkit.testing import resolve
 
 
 async def call(obj: Any, method: str, *args: Any, **kwargs: Any) -> Any:

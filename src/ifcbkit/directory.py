@@ -17,6 +17,7 @@ from .directory_source import ADCMOD_DIR, ADCMOD_EXT, DirectorySource, Fileset, 
 from .errors import SkippedPathWarning
 from .faces import iterate_async, iterate_sync, run_async, run_sync
 from .filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, TimeLike
+from .identifiers import Instruments
 from .images import BinImages
 from .read_faces import AsyncBinReads, SyncBinReads
 from .reading import BinReader
@@ -26,8 +27,6 @@ __all__ = [
     "DataDirectoryBase", "FilesetFilter", "SkippedPathWarning", "SyncIfcbDataDirectory", "SyncTree", "TimeLike",
     "adcmod_path",
 ]  # fmt: skip
-
-Instruments = int | str | Iterable[int | str] | None
 
 
 class DataDirectoryBase:

@@ -314,10 +314,8 @@ class DirectorySource(BinSource):
                 raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
         raise NotFoundError(f"{path} disappeared while being read")
 
-    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
-        if byte_range is None:
-            return (yield from self._on_file(bin_id, ext, ReadFile))
-        return (yield from self.read_ranges(bin_id, ext, [byte_range]))[0]
+    def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
+        return (yield from self._on_file(bin_id, ext, ReadFile))
 
     def read_ranges(
         self, bin_id: str, ext: str, ranges: builtins.list[ByteRange]

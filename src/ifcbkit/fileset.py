@@ -27,7 +27,7 @@ from .directory import (
 from .errors import InvalidIdentifierError, NotFoundError
 from .faces import Emit, Op, iterate_async, iterate_sync, run_async, run_sync
 from .fileio import FileExists, Listing, ScanDirs
-from .identifiers import validate_bin_id
+from .identifiers import Instruments, validate_bin_id
 from .walk import scan_root, warn_skipped
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
 ]  # fmt: skip
 
 PathLike = str | os.PathLike[str]
-Instruments = int | str | Iterable[int | str] | None
 
 
 def _check_disjoint(include: Iterable[str], exclude: Iterable[str]) -> None:

@@ -304,7 +304,11 @@ def bin_year_dir(bin_id: str) -> str:
     return p.bin_id[:5]
 
 
-def parse_instruments(instrument: int | str | Iterable[int | str] | None) -> frozenset[int] | None:
+# What every ``instrument=`` parameter takes: one instrument, or several; ``None`` for all.
+Instruments = int | str | Iterable[int | str] | None
+
+
+def parse_instruments(instrument: Instruments) -> frozenset[int] | None:
     """Instrument numbers from an int, a numeric string (``'10'``, ``'IFCB010'``) or an iterable of them."""
     if instrument is None:
         return None

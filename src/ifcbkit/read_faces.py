@@ -16,9 +16,7 @@ from PIL import Image
 from .faces import iterate_async, iterate_sync, run_async, run_sync
 from .images import BinImages
 from .metrics import MlMethod
-from .reading import BinReader
-
-DEFAULT_CHUNK = 8 * 2**20
+from .reading import DEFAULT_CHUNK, BinReader
 
 
 class _Reads:

@@ -30,6 +30,9 @@ from .metrics import bin_metadata as compute_bin_metadata
 from .roi import BufferRoiReader, ChunkRoiReader, plan_ranges, report_missing
 from .sources import BinSource
 
+# How much of a ``.roi`` :meth:`BinReader.iter_images` reads at a time.
+DEFAULT_CHUNK = 8 * 2**20
+
 
 @dataclass
 class BinIndex:
@@ -210,7 +213,7 @@ class BinReader:
 
     def iter_images(
         self, bin_id: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True,
-        chunk_size: int = 8 * 2**20,
+        chunk_size: int = DEFAULT_CHUNK,
     ) -> Op[None]:  # fmt: skip
         """Stream ``(roi_id, image)`` over the bin (or the ROIs in ``rois``, as :meth:`read_images`
         takes them), reading the ``.roi`` in chunks of about ``chunk_size`` bytes, so the whole bin is

@@ -31,8 +31,9 @@ __all__ = ["BinSource", "ByteRange", "KeyedSource"]
 
 
 class BinSource:
-    """Where a bin's files come from (see the module doc). Subclasses implement :meth:`read` and
-    :meth:`exists`; the other methods have defaults built on them."""
+    """Where a bin's files come from (see the module doc). Subclasses implement :meth:`read_file`
+    and :meth:`exists` (and :meth:`read_ranges` when they can read part of a file); the other methods
+    have defaults built on them."""
 
     def describe(self, bin_id: str, ext: str) -> str:
         """How error messages name one of the bin's files (a path, a key, a URL)."""
@@ -44,17 +45,21 @@ class BinSource:
         return cache_token(self)
 
     def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
-        """The file's bytes, or ``byte_range`` of them; :class:`~ifcbkit.errors.NotFoundError` when
-        the file does not exist."""
+        """The file's bytes (:meth:`read_file`), or ``byte_range`` of them (:meth:`read_ranges`)."""
+        if byte_range is None:
+            return (yield from self.read_file(bin_id, ext))
+        return (yield from self.read_ranges(bin_id, ext, [byte_range]))[0]
+
+    def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
+        """The whole file; :class:`~ifcbkit.errors.NotFoundError` when it does not exist."""
         raise NotImplementedError
         yield  # an operation
 
     def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
-        """Several ranges of one file (each short at the end of the file)."""
-        out = []
-        for r in ranges:
-            out.append((yield from self.read(bin_id, ext, r)))
-        return out
+        """Several ranges of one file, each short at the end of the file (by default, sliced from
+        the whole file: a source that can read part of a file says so here)."""
+        data = yield from self.read_file(bin_id, ext)
+        return [r.of(data) for r in ranges]
 
     def exists(self, bin_id: str, ext: str) -> Op[bool]:
         """Whether the file exists."""
@@ -93,23 +98,24 @@ class KeyedSource(BinSource):
     def _missing(self, bin_id: str, ext: str) -> NotFoundError:
         return NotFoundError(f"no {bin_key(bin_id, ext)} in {self.store!r}")
 
-    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
-        key = bin_key(bin_id, ext)
-        get_range = getattr(self.store, "get_range", None)
+    def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         try:
-            if byte_range is None:
-                return bytes((yield Call(self.store.get, key)))
-            if get_range is None:
-                return byte_range.of((yield Call(self.store.get, key)))
-            return bytes((yield Call(get_range, key, byte_range.offset, byte_range.end)))
+            return bytes((yield Call(self.store.get, bin_key(bin_id, ext))))
         except KeyError:
             raise self._missing(bin_id, ext) from None
 
     def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
-        if getattr(self.store, "get_range", None) is None:  # one download serves every range
-            data = yield from self.read(bin_id, ext)
-            return [r.of(data) for r in ranges]
-        return (yield from super().read_ranges(bin_id, ext, ranges))
+        get_range = getattr(self.store, "get_range", None)
+        if get_range is None:  # one download serves every range
+            return (yield from super().read_ranges(bin_id, ext, ranges))
+        key = bin_key(bin_id, ext)
+        out = []
+        try:
+            for r in ranges:
+                out.append(bytes((yield Call(get_range, key, r.offset, r.end))))
+        except KeyError:
+            raise self._missing(bin_id, ext) from None
+        return out
 
     def exists(self, bin_id: str, ext: str) -> Op[bool]:
         return bool((yield Call(self.store.exists, bin_key(bin_id, ext))))

@@ -9,9 +9,10 @@ offset equal to the ``.roi`` size so far, as on real instruments.
 
 from __future__ import annotations
 
+import inspect
 import os
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -211,15 +212,19 @@ def conformance_files(root: str | os.PathLike[str]) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(Path(root).rglob("*")) if path.is_file()}
 
 
+async def resolve(value: Any) -> Any:
+    """The result of a call on either face: awaited, or an iterator (sync or async) collected into a list."""
+    if inspect.isawaitable(value):
+        return await value
+    if hasattr(value, "__aiter__"):
+        return [item async for item in value]
+    if isinstance(value, Iterator):
+        return list(value)
+    return value
+
+
 async def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
-    result = function(*args, **kwargs)
-    if hasattr(result, "__aiter__"):
-        return [item async for item in result]
-    if hasattr(result, "__await__"):
-        return await result
-    if hasattr(result, "__next__"):
-        return list(result)
-    return result
+    return await resolve(function(*args, **kwargs))
 
 
 def _pixels(image: Any) -> tuple[tuple[int, int], bytes]:

@@ -105,9 +105,7 @@ class CachingSource(BinSource):
                                failure_reason(e.__cause__ or e))  # fmt: skip
         return data
 
-    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
-        if byte_range is not None:
-            return (yield from self.read_ranges(bin_id, ext, [byte_range]))[0]
+    def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         if self.cache is None:
             return (yield from self.fs.read(bin_id, ext))
         hit, data = yield from self._from_cache(self.cache.read(bin_id, ext), bin_id, ext)
@@ -155,24 +153,27 @@ class CachingBinsBase:
             raise ValueError("a caching bin store needs at least one of fs and s3")
         self.fs = fs if fs is not None else s3
         self.s3 = s3
-        truth = as_source(self.fs, "fs")
-        writable = as_source(s3, "s3") if s3 is not None else None
-        if writable is not None and not isinstance(writable, ObjectSource):
-            raise TypeError(f"the cache store {type(s3).__name__} cannot be written to")
-        # without fs, the one store does everything, and takes the writes
-        self.source = CachingSource(truth, writable if fs is not None else None)
-        self._writable = s3 is not None
+        self._writes_to: ObjectSource | None = None  # the s3 store, which takes the writes
+        if s3 is None:
+            self.source = CachingSource(as_source(fs, "fs"), None)
+        else:
+            cache = as_source(s3, "s3")
+            if not isinstance(cache, ObjectSource):
+                raise TypeError(f"the cache store {type(s3).__name__} cannot be written to")
+            self._writes_to = cache
+            if fs is None:  # the s3 store alone does the reading too
+                self.source = CachingSource(cache, None)
+            else:
+                self.source = CachingSource(as_source(fs, "fs"), cache)
         self.reader = BinReader(self.source)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(fs={self.fs!r}, s3={self.s3!r})"
 
     def _write(self, key: str, data: bytes) -> Op[None]:
-        if not self._writable:
+        if self._writes_to is None:
             raise ReadOnlyError(f"{self!r} has no cache store (s3) to write to")
-        target = self.source.cache or self.source.fs
-        assert isinstance(target, ObjectSource)
-        yield from target.write(*parse_bin_key(key), data)
+        yield from self._writes_to.write(*parse_bin_key(key), data)
 
 
 class SyncCachingBinStore(CachingBinsBase, SyncSourceKeys, SyncBinStore):

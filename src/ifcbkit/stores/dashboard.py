@@ -63,7 +63,7 @@ from ..errors import (
 from ..faces import Blocking, Call, EmitMany, Op, Request, Shared, iterate_async, iterate_sync, run_async, run_sync
 from ..fileio import FileExists, ReadRanges
 from ..filters import FilesetFilter, TimeLike
-from ..identifiers import bin_key, parse_instruments, validate_bin_id
+from ..identifiers import Instruments, bin_key, parse_instruments, validate_bin_id
 from ..products import ClassScoresRows, parse_blobs_zip, parse_class_scores_csv, parse_features_csv
 from ..ranges import ByteRange
 from ..reading import BinReader
@@ -550,9 +550,7 @@ class DashboardSource(BinSource):
     def cache_token(self) -> Hashable:
         return ("dashboard", self.base_url, self.dataset)
 
-    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
-        if byte_range is not None:
-            return (yield from self.read_ranges(bin_id, ext, [byte_range]))[0]
+    def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         url = self._file_url(bin_id, ext)
         response = yield from self._request("GET", url, ext)
         self._check(response, "GET", url)
@@ -923,7 +921,6 @@ def _rebuilt(cls: type[DashboardBinsBase], base_url: str, dataset: str | None, s
     return cls(base_url, dataset, **settings)
 
 
-Instruments = int | str | Iterable[int | str] | None
 Features = list[tuple[int, dict[str, int | float]]]
 
 

@@ -184,11 +184,8 @@ class ObjectSource(BinSource):
     def cache_token(self) -> Hashable:
         return ("objects", self.objects.token(), self.layout.prefix, self.layout.layout)
 
-    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
-        key = self.layout.bin_file(bin_id, ext)
-        if byte_range is None:
-            return (yield from self.objects.get(key))
-        return (yield from self.objects.get_ranges(key, [byte_range]))[0]
+    def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
+        return (yield from self.objects.get(self.layout.bin_file(bin_id, ext)))
 
     def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
         return (yield from self.objects.get_ranges(self.layout.bin_file(bin_id, ext), ranges))

@@ -32,12 +32,12 @@ stores (:mod:`ifcbkit.stores.s3`) are the same shells over S3 objects.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ..encoding import ImageFormat, check_file_type
 from ..faces import iterate_async, iterate_sync, run_async, run_sync
-from ..identifiers import parse_bin_key
+from ..identifiers import Instruments, parse_bin_key
 from ..reading import BinReader
 from .base import AsyncBinStore, AsyncRoiStore, AsyncSourceKeys, SyncBinStore, SyncRoiStore, SyncSourceKeys
 from .errors import call_backend, failure_reason, is_missing, is_past_the_end, translate
@@ -50,8 +50,6 @@ __all__ = [
     "ObjectBinStore", "ObjectRoiStore", "backend_keys", "call_backend", "failure_reason", "is_missing",
     "is_past_the_end", "translate",
 ]  # fmt: skip
-
-Instruments = int | str | Iterable[int | str] | None
 
 
 class ObjectBinsBase:
