@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from ifcbkit import (
     IfcbError,
     bin_images,
+    h5_reading,
     parse_adc_bytes,
     parse_hdr_bytes,
     read_blobs,
@@ -239,6 +240,15 @@ def _class_h5() -> bytes:
 
 
 CLASS_H5 = _class_h5()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _short_hdf5_reads() -> Iterator[None]:
+    """A damaged ``.h5`` can hang or crash the HDF5 library: the child that reads it is given half a
+    second here (real files take milliseconds), within the examples' deadline."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(h5_reading, "READ_SECONDS", 0.5)
+        yield
 
 
 @PARSER

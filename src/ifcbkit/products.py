@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import FormatError, InvalidIdentifierError, MissingDependencyError, MissingFileError
 from .fileio import read_local_file
+from .h5_reading import H5ReadFailure, read_datasets
 from .identifiers import parse_roi_id
 from .product_files import (
     PRODUCT_KINDS,
@@ -350,15 +351,22 @@ def _flat(values: Any) -> list[Any]:
     return [v[0] if isinstance(v, list) and len(v) == 1 else v for v in values]
 
 
+_H5_DATASETS = ("output_scores", "class_labels", "roi_numbers")
+
+
 def _read_class_h5(source: str) -> ClassScoresRows:
-    h5py = import_h5py()
+    import_h5py()
     if not os.path.exists(source):
         raise MissingFileError(f"no class scores file {source}")
+    try:  # in a child process: a damaged file can hang the HDF5 library itself
+        arrays = read_datasets(source, _H5_DATASETS)
+    except H5ReadFailure as e:
+        raise FormatError(
+            source, e.reason if e.missing else f"not a readable v3 class scores file ({e.reason})"
+        ) from None
     try:
-        matrix, labels, numbers = _h5_datasets(h5py, source)
-    except FormatError:
-        raise
-    except Exception as e:  # h5py raises what the HDF5 library says: OSError, RuntimeError, KeyError, ...
+        matrix, labels, numbers = arrays[0].tolist(), _flat(arrays[1].tolist()), _flat(arrays[2].tolist())
+    except Exception as e:  # a dataset that is not an array
         raise FormatError(source, f"not a readable v3 class scores file ({type(e).__name__}: {e})") from None
     if not isinstance(matrix, list) or not isinstance(labels, list) or not isinstance(numbers, list):
         raise FormatError(source, "output_scores, class_labels and roi_numbers must be arrays")
@@ -381,13 +389,3 @@ def _read_class_h5(source: str) -> ClassScoresRows:
         except (TypeError, ValueError):
             raise FormatError(source, f"ROI {target}: scores are not numbers ({str(row)[:60]})") from None
     return ClassScoresRows.from_scores(names, scores, _name_pid(source))
-
-
-def _h5_datasets(h5py: Any, source: str) -> tuple[Any, Any, Any]:
-    """``output_scores``, ``class_labels`` and ``roi_numbers`` of a v3 file, as Python lists."""
-    with h5py.File(source, "r") as h5:
-        missing = [k for k in ("output_scores", "class_labels", "roi_numbers") if k not in h5]
-        if missing:
-            raise FormatError(source, f"no {', '.join(missing)} dataset")
-        matrix = h5["output_scores"][()].tolist()
-        return matrix, _flat(h5["class_labels"][()].tolist()), _flat(h5["roi_numbers"][()].tolist())
