@@ -17,7 +17,8 @@ DIATOMS = [
     "Dactyliosolen_fragilissimus", "Cylindrotheca", "Coscinodiscus", "Odontella", "Pleurosigma", "Proboscia",
     "Thalassionema", "Navicula", "Nitzschia_longissima", "Paralia_sulcata", "Eucampia", "Corethron_hystrix",
     "Centrales_sp", "centric", "pennate", "pennate_morphotype1", "diatom", "diatom_flagellate", "Bacillariophyceae",
-    "DactFragCerataul", "G_delicatula_parasite", "Chaetoceros-like", "Skeletonema spp.", "THALASSIOSIRA_NORDENSKIOELDII",
+    "DactFragCerataul", "G_delicatula_parasite", "Chaetoceros-like", "Skeletonema spp.",
+    "THALASSIOSIRA_NORDENSKIOELDII",
 ]  # fmt: skip
 NOT_DIATOMS = [
     "Dinophyceae", "Dinophysis_acuminata", "ciliate", "Mesodinium_rubrum", "Tripos_fusus", "Ceratium", "detritus",
