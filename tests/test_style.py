@@ -54,12 +54,16 @@ def _imported_modules(path: Path) -> set[str]:
 
 
 # Optional modules, outside the core, that the package imports only when asked: ``ifcbkit.dask`` and
-# ``ifcbkit.tables`` build pandas dataframes (the ``pandas`` extra), and their tests read them.
+# ``ifcbkit.tables`` build pandas dataframes (the ``pandas`` extra), and their tests read them;
+# ``ifcbkit.mat_reading`` reads ifcb-analysis's .mat files with SciPy (the ``mat`` extra), and its
+# test writes them.
 OPTIONAL = {
     PACKAGE / "dask.py",
     PACKAGE / "tables.py",
+    PACKAGE / "mat_reading.py",
     ROOT / "tests" / "test_dask.py",
     ROOT / "tests" / "test_tables.py",
+    ROOT / "tests" / "test_class_v1_mat.py",
 }
 
 
