@@ -344,11 +344,14 @@ def _abundance(args: argparse.Namespace, plan: DayPlan | None) -> AbundanceResul
         raise IfcbError(f"products {args.products} does not exist")
     method: MlMethod = args.method or "adc"
     if args.scheduler is not None:
-        rules = _rules(args)
-        _, pids = bins_under(args.root, rules["include"], rules["exclude"], args.start, args.end, args.instrument)
-        pids, files = plan_days(pids, score_files(args.products), plan)
+        scores: Any = args.products
+        pids: list[str] | None = None
+        if plan is not None:  # the days to count, as daily_abundance plans them
+            rules = _rules(args)
+            _, listed = bins_under(args.root, rules["include"], rules["exclude"], args.start, args.end, args.instrument)
+            pids, scores = plan_days(listed, score_files(args.products), plan)
         result: AbundanceResult = _on_dask().daily_abundance(
-            _directory(args), files, bins=pids, threshold=args.threshold,
+            _directory(args), scores, bins=pids, threshold=args.threshold,
             method=method, start_time=args.start, end_time=args.end, instrument=args.instrument,
             scheduler=args.scheduler,
         )  # fmt: skip
