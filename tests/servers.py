@@ -187,6 +187,7 @@ class DashboardBehaviour:
     latency: float = 0.0  # added to every request, as a far-away server's round trip
     huge_header: int = 0  # serve every .hdr as this many bytes of header-like text
     chunked: bool = False  # send bodies with chunked transfer encoding, without a Content-Length
+    fail_paths: dict[str, int] = field(default_factory=dict)  # answer a path ending so with 500, its first N times
 
 
 @dataclass
@@ -339,6 +340,11 @@ class DashboardServer:
         if count <= b.fail_first:
             return 503, {}, b"busy"
         url = urlsplit(target)
+        for suffix in b.fail_paths:
+            with self._lock:
+                if url.path.endswith(suffix) and b.fail_paths[suffix] > 0:
+                    b.fail_paths[suffix] -= 1
+                    return 500, {}, b"internal error"
         query = parse_qs(url.query)
         if self.catalog:
             answer = self._ifcbdb_api(method, url.path, query, body)

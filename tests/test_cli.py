@@ -51,6 +51,10 @@ def csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def day_files(folder: Path) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if name.endswith("_daily_summary_long.csv"))
+
+
 def ml_d(look_time: float) -> float:
     return 0.25 * look_time / 60
 
@@ -200,7 +204,10 @@ def test_metrics_reports_unreadable_bins_and_goes_on(many_bins):
     damaged.write_bytes(b"1,2,three\n" + damaged.read_bytes())
     result = ifcbkit("metrics", many_bins)
     assert result.returncode == 1  # every readable bin is in the CSV, and the run says it is not all
-    assert result.stderr.endswith("ifcbkit metrics: 1 bins could not be read (see the warnings)\n")
+    assert result.stderr.endswith(
+        "ifcbkit metrics: 1 bins could not be read (see the warnings)\n"
+        "ifcbkit metrics: 1 bins had damaged ADC lines skipped (see the warnings)\n"
+    )
     rows = csv_rows(result.stdout)
     assert len(rows) == 11  # the unreadable bin is reported; the damaged line is counted
     assert [r["skipped_lines"] for r in rows[:2]] == ["1", "0"]
@@ -498,13 +505,15 @@ def test_abundance_daily_files_from_a_local_tree_and_a_resumed_run(sample_root, 
     args = ["abundance", sample_root, sample_products, "--threshold", "0.7", "--daily-dir", daily, "--out", out]
     first = ifcbkit(*args)
     assert first.returncode == 0, first.stderr
-    assert sorted(os.listdir(daily)) == ["20140410_daily_summary_long.csv", "20240215_daily_summary_long.csv"]
+    assert day_files(daily) == ["20140410_daily_summary_long.csv", "20240215_daily_summary_long.csv"]
+    assert (daily / "ifcbkit-daily-manifest.json").is_file()
     everything = out.read_text()
     assert csv_rows((daily / "20240215_daily_summary_long.csv").read_text()) == [
         r for r in csv_rows(everything) if r["date"] == "2024-02-15"]  # fmt: skip
     (daily / "20140410_daily_summary_long.csv").unlink()
     again = ifcbkit(*args)
-    assert again.returncode == 0 and "1 days already complete" in again.stderr
+    assert again.returncode == 0 and "2 days reused from" in again.stderr  # 2024-02-15 and 2024-02-16 (no rows)
+    assert "2014-04-10 counted again: " in again.stderr
     assert out.read_text() == everything
 
 
@@ -576,3 +585,21 @@ def ifcbkit_bin(root, pid):
     import ifcbkit
 
     return ifcbkit.open_bin(SyncIfcbDataDirectory(root).paths(pid)["roi"])
+
+
+def test_metrics_exits_1_when_it_skipped_a_damaged_adc_line(many_bins):
+    """Regression: a skipped damaged ADC line (the only problem of the run) exited 0."""
+    damaged = many_bins / "data" / "D20240301" / "D20240301T010000_IFCB010.adc"
+    damaged.write_bytes(b"1,2,three\n" + damaged.read_bytes())
+    result = ifcbkit("metrics", many_bins, "--workers", "1")
+    assert result.returncode == 1
+    assert "D20240301T010000_IFCB010: 1 damaged ADC lines skipped" in result.stderr
+    assert result.stderr.endswith("ifcbkit metrics: 1 bins had damaged ADC lines skipped (see the warnings)\n")
+    assert len(csv_rows(result.stdout)) == 12  # the bin is in the table, with skipped_lines 1
+
+
+def test_an_unwritable_output_names_the_path_given(sample_root):
+    """Regression: the message named the hidden temporary file beside the target."""
+    result = ifcbkit("metrics", sample_root, "--out", "/proc/forbidden.csv")
+    assert result.returncode == 1
+    assert result.stderr.rstrip("\n").endswith(": /proc/forbidden.csv") and ".part" not in result.stderr

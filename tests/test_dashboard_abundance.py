@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import csv
 import io
+import json
 import math
 import os
 import subprocess
@@ -82,10 +83,11 @@ def site() -> Iterator[dict[str, Any]]:
 def serve(site) -> Iterator[Any]:
     with contextlib.ExitStack() as stack:
 
-        def start(dataset: str | None = "mvco", **behaviour: Any) -> DashboardServer:
+        def start(dataset: str | None = "mvco", products: Any = None, **behaviour: Any) -> DashboardServer:
             behaviour.setdefault("ranges", False)  # ifcbdb's FileResponse honours no Range
             server = DashboardServer(site["files"], {}, dataset=dataset, behaviour=DashboardBehaviour(**behaviour),
-                                     catalog=site["catalog"], products=site["products"])  # fmt: skip
+                                     catalog=site["catalog"], products=site["products"] if products is None
+                                     else products)  # fmt: skip
             return stack.enter_context(server)
 
         yield start
@@ -281,6 +283,10 @@ def ifcbkit(*args: Any, **options: Any) -> subprocess.CompletedProcess:
                           timeout=120, **options)  # fmt: skip
 
 
+def day_files(folder: Path) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if name.endswith("_daily_summary_long.csv"))
+
+
 def test_the_cli_computes_abundance_from_a_dashboard_and_resumes_by_day(serve, site, tmp_path):
     server = serve()
     daily = tmp_path / "daily"
@@ -290,7 +296,7 @@ def test_the_cli_computes_abundance_from_a_dashboard_and_resumes_by_day(serve, s
     first = ifcbkit(*args)
     assert first.returncode == 0, first.stderr
     everything = out.read_text()
-    assert sorted(os.listdir(daily)) == [f"{d}_daily_summary_long.csv" for d in DAYS]
+    assert day_files(daily) == [f"{d}_daily_summary_long.csv" for d in DAYS]
     local = daily_abundance(site["root"] / "data", site["root"] / "products", threshold=0.5, workers=1)
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [(r["date"], r["class"], r["count"]) for r in rows] == [
@@ -301,11 +307,11 @@ def test_the_cli_computes_abundance_from_a_dashboard_and_resumes_by_day(serve, s
     (daily / f"{DAYS[2]}_daily_summary_long.csv").unlink()  # as if the run had stopped before the last day
     again = ifcbkit(*args)
     assert again.returncode == 0, again.stderr
-    assert "2 days already complete" in again.stderr
+    assert "2 days reused from" in again.stderr
     fetched_again = len([r for r in server.requests if r.path.endswith("_class_scores.csv")]) - scores_fetched
     assert fetched_again == 5  # the last day's five bins (one answers 404), and no others
     assert out.read_text() == everything  # the days read back and the day computed again: the same CSV
-    assert sorted(os.listdir(daily)) == [f"{d}_daily_summary_long.csv" for d in DAYS]
+    assert day_files(daily) == [f"{d}_daily_summary_long.csv" for d in DAYS]
 
 
 @pytest.mark.parametrize(
@@ -326,3 +332,80 @@ def test_bad_dashboard_runs_fail_clearly(serve, extra, message):
     result = ifcbkit("abundance", "--dashboard", url, *extra)
     assert result.returncode != 0 and message in result.stderr
     assert "s3cr3t" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+# ----- --daily-dir against a dashboard: what a re-run may reuse ------------------------------------
+
+
+def day_numbers(text: str, day: str) -> list[tuple[str, int, float]]:
+    """``(class, count, ml_analyzed_total)`` of one day's rows of a CSV."""
+    return [(r["class"], int(r["count"]), float(r["ml_analyzed_total"]))
+            for r in csv.DictReader(io.StringIO(text)) if r["date"] == day]  # fmt: skip
+
+
+def local_numbers(site, day: str, threshold: float = 0.5) -> list[tuple[str, int, float]]:
+    local = daily_abundance(site["root"] / "data", site["root"] / "products", threshold=threshold, workers=1)
+    return [(r["class"], r["count"], r["ml_analyzed_total"]) for r in local.rows if r["date"] == day]
+
+
+def test_a_bin_that_failed_with_a_500_is_counted_by_the_re_run(serve, site, tmp_path):
+    """Regression: a bin whose class scores failed (500s past the retries) was left out of its day's
+    file, which the re-run reused with exit 0: the bin was lost for good."""
+    failing = site["pids"][1]
+    server = serve(fail_paths={f"/{failing}_class_scores.csv": 4})  # 1 try + 3 retries
+    daily, out = tmp_path / "daily", tmp_path / "out.csv"
+    args = ["abundance", "--dashboard", server.url, "--dataset", "mvco", "--start", "2024-03-01", "--end",
+            "2024-03-02", "--threshold", "0.5", "--daily-dir", daily, "--out", out]  # fmt: skip
+    first = ifcbkit(*args)
+    assert first.returncode == 1 and f"skipped {failing}: unreadable class scores" in first.stderr
+    expected = local_numbers(site, "2024-03-01")
+    short = day_numbers(out.read_text(), "2024-03-01")
+    assert [n[1] for n in short] != [n[1] for n in expected]  # the first run is short of one bin
+    manifest = json.loads((daily / "ifcbkit-daily-manifest.json").read_text())["days"]["2024-03-01"]
+    assert manifest["complete"] is False and manifest["errors"][0]["pid"] == failing
+    again = ifcbkit(*args)
+    assert again.returncode == 0, again.stderr
+    assert "2024-03-01 counted again: 1 bins had errors then" in again.stderr
+    numbers = day_numbers(out.read_text(), "2024-03-01")
+    assert [(c, n) for c, n, _ in numbers] == [(c, n) for c, n, _ in expected]
+    assert [ml for *_, ml in numbers] == pytest.approx([ml for *_, ml in expected], rel=1e-9)
+
+
+def test_a_day_file_from_another_dashboard_is_not_reused(serve, site, tmp_path):
+    """Regression: a re-run against another dashboard printed the first dashboard's rows."""
+    first_server = serve()
+    second = serve(products={pid: kinds for pid, kinds in site["products"].items() if pid[-13:-11] in "00 01"})
+    daily, out = tmp_path / "daily", tmp_path / "out.csv"
+    common = ["--dataset", "mvco", "--start", "2024-03-01", "--end", "2024-03-02", "--threshold", "0.5"]
+    assert ifcbkit("abundance", "--dashboard", first_server.url, *common, "--daily-dir", daily).returncode == 0
+    direct = ifcbkit("abundance", "--dashboard", second.url, *common)
+    again = ifcbkit("abundance", "--dashboard", second.url, *common, "--daily-dir", daily, "--out", out)
+    assert again.returncode == 0, again.stderr
+    assert f"made with other settings (dashboard '{first_server.url}', now '{second.url}')" in again.stderr
+    assert out.read_text() == direct.stdout
+    assert day_numbers(direct.stdout, "2024-03-01") != local_numbers(site, "2024-03-01")  # the two differ
+
+
+def test_a_bin_classified_after_the_first_run_is_counted_by_the_re_run(serve, site, tmp_path):
+    """Regression: a day reused from its file kept leaving out a bin that had no class scores then."""
+    day = "2024-03-03"
+    products = {pid: kinds for pid, kinds in site["products"].items() if pid != site["pids"][-1]}
+    server = serve(products=products)
+    daily, out = tmp_path / "daily", tmp_path / "out.csv"
+    args = ["abundance", "--dashboard", server.url, "--dataset", "mvco", "--start", day, "--end", "2024-03-04",
+            "--threshold", "0.5", "--daily-dir", daily, "--out", out]  # fmt: skip
+    first = ifcbkit(*args)
+    assert first.returncode == 0 and f"skipped {site['pids'][-1]}: no class scores" in first.stderr
+    manifest = json.loads((daily / "ifcbkit-daily-manifest.json").read_text())["days"][day]
+    assert manifest["complete"] is True
+    assert manifest["no_class_scores"] == sorted([NO_SCORES, site["pids"][-1]])
+    fetched = len(server.statuses("_class_scores.csv"))
+    unchanged = ifcbkit(*args)
+    assert unchanged.returncode == 0 and "1 days reused" in unchanged.stderr
+    assert len(server.statuses("_class_scores.csv")) - fetched == 2  # only the two bins without scores are asked
+    products[site["pids"][-1]] = site["products"][site["pids"][-1]]  # classified since
+    again = ifcbkit(*args)
+    assert again.returncode == 0, again.stderr
+    assert f"{day} counted again: 1 of its bins without class scores answer otherwise now" in again.stderr
+    assert [(c, n) for c, n, _ in day_numbers(out.read_text(), day)] == [
+        (c, n) for c, n, _ in local_numbers(site, day)]  # fmt: skip

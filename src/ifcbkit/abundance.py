@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from collections.abc import Container, Iterable, Mapping, Sequence
-from typing import IO, Any, NamedTuple
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from typing import IO, Any, NamedTuple, Protocol
 
 from .batch import BinFailure, TreeKey, bins_under, metadata_or_failure
 from .csv_output import write_rows_csv
@@ -27,8 +27,8 @@ from .product_files import ProductFile, SyncProductDirectory, parse_product_name
 from .products import ClassScoresRows, import_h5py, read_class_scores
 
 __all__ = [
-    "ABUNDANCE_FIELDS", "AbundanceResult", "BinCounts", "Skipped", "class_counts", "daily_abundance",
-    "summarize_daily", "winners", "write_abundance_csv",
+    "ABUNDANCE_FIELDS", "NO_CLASS_SCORES", "AbundanceResult", "BinCounts", "DayPlan", "Skipped", "class_counts",
+    "daily_abundance", "summarize_daily", "winners", "write_abundance_csv",
 ]  # fmt: skip
 
 ABUNDANCE_FIELDS: tuple[str, ...] = (
@@ -83,6 +83,25 @@ class BinCounts(NamedTuple):
     method: str
     lat: float | None
     lng: float | None
+    skipped_lines: int = 0  # damaged ADC lines skipped while computing the volume (an error for the CLI)
+
+
+NO_CLASS_SCORES = "no class scores"  # the reason of a bin skipped because it has none (yet)
+
+
+class DayPlan(Protocol):
+    """Which UTC days a run may take from an earlier run instead of counting them (``--daily-dir``).
+
+    The engines call :meth:`reuse` once per day of their listing, with ``{pid: stamp}`` for the
+    day's listed bins (the stamp says what the listing knows of the bin, so that a changed bin
+    shows). ``None`` means count the day; otherwise the day is left out of the result unless one of
+    the returned bins (they had no class scores before) has class scores now, in which case the
+    engine counts the day after all and says so with :meth:`recomputed`.
+    """
+
+    def reuse(self, day: str, listed: Mapping[str, str]) -> Collection[str] | None: ...
+
+    def recomputed(self, day: str, reason: str) -> None: ...
 
 
 class Skipped(NamedTuple):
@@ -187,13 +206,56 @@ def _day(pid: str) -> str:
     return parse_bin(pid).timestamp.date().isoformat()
 
 
+def score_stamp(path: str | None) -> str:
+    """What a re-run compares to see that a bin's class scores changed: the file's size and time."""
+    if path is None:
+        return NO_CLASS_SCORES
+    try:
+        info = os.stat(path)
+    except OSError as e:
+        return f"class scores {os.path.basename(path)}: {e.strerror}"
+    return f"class scores {os.path.basename(path)} {info.st_size} bytes, mtime {info.st_mtime_ns} ns"
+
+
+def plan_days(
+    pids: Sequence[str], files: Mapping[str, str], plan: DayPlan | None, skip_days: Container[str] = ()
+) -> tuple[list[str], dict[str, str]]:
+    """The bins and class-score files left to count once ``plan`` has taken the days it reuses (and
+    ``skip_days`` are left out). A bin that had no class scores and has a file now is counted again
+    with its whole day."""
+    reused = set()
+    if plan is not None:
+        by_day: dict[str, list[str]] = {}
+        for pid in pids:
+            by_day.setdefault(_day(pid), []).append(pid)
+        for day, members in by_day.items():
+            if day in skip_days:
+                continue
+            again = plan.reuse(day, {pid: score_stamp(files.get(pid)) for pid in members})
+            if again is None:
+                continue
+            found = sorted(pid for pid in again if pid in files)
+            if found:
+                plan.recomputed(day, f"{len(found)} bins without class scores have them now ({found[0]} ...)")
+            else:
+                reused.add(day)
+    if not skip_days and not reused:
+        return list(pids), dict(files)
+
+    def kept(pid: str) -> bool:
+        day = _day(pid)
+        return day not in reused and day not in skip_days
+
+    return [p for p in pids if kept(p)], {p: f for p, f in files.items() if kept(p)}
+
+
 def counts_or_skipped(
     source: Any, pid: str, score_path: str | None, threshold: float, method: MlMethod
 ) -> BinCounts | Skipped:
     """One bin's class counts, from ``source`` (a data directory or any sync bin store) for its volume
     and the class-score file at ``score_path``, or why it is skipped."""
     if score_path is None:
-        return Skipped(pid, "no class scores")
+        return Skipped(pid, NO_CLASS_SCORES)
     meta = metadata_or_failure(source, pid, method)
     if isinstance(meta, BinFailure):
         return Skipped(pid, f"unreadable bin: {meta.error}", error=True)
@@ -203,7 +265,8 @@ def counts_or_skipped(
         scores = read_class_scores(score_path)
     except (IfcbError, OSError) as e:
         return Skipped(pid, f"unreadable class scores: {e}", error=True)
-    return BinCounts(pid, class_counts(scores, threshold), meta["ml_analyzed"], method, meta["lat"], meta["lng"])
+    return BinCounts(pid, class_counts(scores, threshold), meta["ml_analyzed"], method, meta["lat"], meta["lng"],
+                     int(meta.get("skipped_lines") or 0))  # fmt: skip
 
 
 class CountsJob(NamedTuple):
@@ -255,6 +318,7 @@ def daily_abundance(
     workers: int | None = None,
     progress: Progress | None = None,
     skip_days: Container[str] = (),
+    plan: DayPlan | None = None,
 ) -> AbundanceResult:
     """Daily abundance of every class over the bins under ``data_root`` that have class scores.
 
@@ -264,15 +328,13 @@ def daily_abundance(
     ``ml_analyzed`` or that cannot be read are in ``skipped``, and so are
     class-score files whose bin is not under ``data_root`` (within the same
     time range and instruments). Bins are processed on ``workers`` processes. Bins of the UTC dates
-    in ``skip_days`` (``'YYYY-MM-DD'``: days a re-run already has) are left out.
+    in ``skip_days`` (``'YYYY-MM-DD'``: days a re-run already has) are left out, and so are the days
+    ``plan`` reuses (see :class:`DayPlan`).
     """
     threshold = check_threshold(threshold)
     check_method(method)
     key, pids = bins_under(data_root, include, exclude, start_time, end_time, instrument)
-    files = score_files(scores)
-    if skip_days:
-        pids = [pid for pid in pids if _day(pid) not in skip_days]
-        files = {pid: path for pid, path in files.items() if _day(pid) not in skip_days}
+    pids, files = plan_days(pids, score_files(scores), plan, skip_days)
     if any(path.lower().endswith((".h5", ".hdf5")) for path in files.values()):
         import_h5py()  # fail once, here, rather than in every worker
     jobs = [CountsJob(key, pid, files.get(pid), threshold, method) for pid in pids]

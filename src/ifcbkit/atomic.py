@@ -38,14 +38,20 @@ def atomic_file(
     """
     target = os.fspath(path)
     directory, name = os.path.split(os.path.abspath(target))
-    fd, partial = tempfile.mkstemp(prefix=f".{name}.", suffix=PARTIAL_SUFFIX, dir=directory)
+    try:
+        fd, partial = tempfile.mkstemp(prefix=f".{name}.", suffix=PARTIAL_SUFFIX, dir=directory)
+    except OSError as e:  # name the file asked for, not the hidden temporary one
+        raise type(e)(e.errno, e.strerror, target) from None
     text = mode == "w"
     try:
         with open(fd, mode, encoding=(encoding or "utf-8") if text else None, newline="" if text else None) as file:
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o666 & ~_umask())  # the permissions open() would give a new file
             yield file
-        os.replace(partial, target)
+        try:
+            os.replace(partial, target)
+        except OSError as e:
+            raise type(e)(e.errno, e.strerror, target) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(partial)

@@ -10,31 +10,31 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import itertools
 import json
 import math
 import os
-import re
 import signal
 import sys
 import threading
 import time
+import urllib.parse
 import warnings
 import zipfile
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
-from .abundance import AbundanceResult, daily_abundance, write_abundance_csv
+from .abundance import AbundanceResult, DayPlan, daily_abundance, plan_days, score_files, write_abundance_csv
 from .atomic import atomic_file
-from .batch import BinFailure, iter_bin_metadata
+from .batch import BinFailure, bins_under, iter_bin_metadata
 from .bins import open_bin
 from .csv_output import write_rows_csv
+from .daily_output import MANIFEST_NAME, DailyFolder
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory
 from .encoding import encode_image
 from .errors import IfcbError, IfcbWarning
-from .identifiers import add_target, parse_bin
+from .identifiers import add_target, parse_bin, parse_instruments
 from .metrics import METADATA_FIELDS, ML_METHODS, MlMethod
 
 if TYPE_CHECKING:
@@ -277,41 +277,60 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             workers=args.workers, progress=_Progress.for_stderr("metrics"), **_rules(args),
         )  # fmt: skip
     failures = []
+    damaged: list[dict[str, Any]] = []
 
     def rows() -> Iterator[dict[str, Any]]:
         for result in results:
             if isinstance(result, BinFailure):
                 failures.append(result)
             else:
+                if result.get("skipped_lines"):
+                    damaged.append(result)
                 yield result
 
     with _output(args.out) as out:
         write_rows_csv(rows(), METADATA_FIELDS, out)
     for failure in failures:
         _warn("metrics", f"skipped {failure.pid}: {failure.error}")
+    for row in damaged:
+        _warn("metrics", f"{row['pid']}: {row['skipped_lines']} damaged ADC lines skipped (their targets: no image)")
     if failures:
         print(f"ifcbkit metrics: {len(failures)} bins could not be read (see the warnings)", file=sys.stderr)
-        return EXIT_ERROR
-    return 0
+    if damaged:
+        print(f"ifcbkit metrics: {len(damaged)} bins had damaged ADC lines skipped (see the warnings)",
+              file=sys.stderr)  # fmt: skip
+    return EXIT_ERROR if failures or damaged else 0
 
 
-DAILY_FILE = re.compile(r"(\d{4})(\d{2})(\d{2})_daily_summary_long\.csv", re.ASCII)
+def _public_url(url: str) -> str:
+    """A dashboard URL without credentials, query or fragment (what a manifest may keep)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme.lower(), host.lower(), parts.path.rstrip("/"), "", ""))
 
 
-def _complete_days(daily_dir: str | None) -> dict[str, str]:
-    """``{'YYYY-MM-DD': path}`` of the day files already in ``daily_dir`` (each was written whole)."""
-    if daily_dir is None:
-        return {}
-    os.makedirs(daily_dir, exist_ok=True)
-    found = {}
-    for name in sorted(os.listdir(daily_dir)):
-        match = DAILY_FILE.fullmatch(name)
-        if match is not None:
-            found[f"{match[1]}-{match[2]}-{match[3]}"] = os.path.join(daily_dir, name)
-    return found
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Every option that changes an abundance run's numbers, for ``--daily-dir``'s settings key. An
+    option added later joins the key by being added here (a file's content by its sha256)."""
+    instruments = parse_instruments(args.instrument)
+    common = {
+        "threshold": args.threshold, "rule": "winning class at or above the threshold",
+        "instrument": None if instruments is None else sorted(instruments), "version": __version__,
+    }  # fmt: skip
+    if args.dashboard is not None:
+        return {"source": "dashboard", "dashboard": _public_url(args.dashboard), "dataset": args.dataset,
+                "model": args.model, "method": args.method or "dashboard", **common}  # fmt: skip
+    rules = _rules(args)
+    return {
+        "source": "local", "root": os.path.realpath(args.root), "products": os.path.realpath(args.products),
+        "method": args.method or "adc", "include": sorted(rules["include"]), "exclude": sorted(rules["exclude"]),
+        **common,
+    }  # fmt: skip
 
 
-def _abundance(args: argparse.Namespace, skip_days: Container[str]) -> AbundanceResult:
+def _abundance(args: argparse.Namespace, plan: DayPlan | None) -> AbundanceResult:
     progress = _Progress.for_stderr("abundance")
     if args.dashboard is not None:
         from .dashboard_abundance import daily_abundance_from_dashboard
@@ -319,38 +338,48 @@ def _abundance(args: argparse.Namespace, skip_days: Container[str]) -> Abundance
         return daily_abundance_from_dashboard(
             args.dashboard, args.dataset, threshold=args.threshold, start_time=args.start, end_time=args.end,
             instrument=args.instrument, method=args.method, model=args.model, max_concurrency=args.connections,
-            skip_days=skip_days, progress=progress,
+            plan=plan, progress=progress,
         )  # fmt: skip
     if not os.path.exists(args.products):
         raise IfcbError(f"products {args.products} does not exist")
     method: MlMethod = args.method or "adc"
     if args.scheduler is not None:
+        scores: Any = args.products
+        pids: list[str] | None = None
+        if plan is not None:  # the days to count, as daily_abundance plans them
+            rules = _rules(args)
+            _, listed = bins_under(args.root, rules["include"], rules["exclude"], args.start, args.end, args.instrument)
+            pids, scores = plan_days(listed, score_files(args.products), plan)
         result: AbundanceResult = _on_dask().daily_abundance(
-            _directory(args), args.products, threshold=args.threshold,
+            _directory(args), scores, bins=pids, threshold=args.threshold,
             method=method, start_time=args.start, end_time=args.end, instrument=args.instrument,
             scheduler=args.scheduler,
         )  # fmt: skip
         return result
     return daily_abundance(
         args.root, args.products, threshold=args.threshold, method=method, start_time=args.start, end_time=args.end,
-        instrument=args.instrument, workers=args.workers, progress=progress, skip_days=skip_days, **_rules(args),
+        instrument=args.instrument, workers=args.workers, progress=progress, plan=plan, **_rules(args),
     )  # fmt: skip
 
 
+def _note(message: str) -> None:
+    print(f"ifcbkit abundance: {message}", file=sys.stderr)
+
+
 def cmd_abundance(args: argparse.Namespace) -> int:
-    complete = _complete_days(args.daily_dir)
+    folder = None
+    if args.daily_dir is not None:
+        span = FilesetFilter(start_time=args.start, end_time=args.end)
+        folder = DailyFolder(
+            args.daily_dir, _settings(args), start=span.start, end=span.end, note=_note,
+            warn=lambda message: _warn("abundance", message), recompute=args.recompute,
+        )  # fmt: skip
     with _output(args.out) as out:
-        result = _abundance(args, complete)
-        rows: list[dict[str, Any]] = [row for row in result.rows if row["date"] not in complete]
-        if args.daily_dir is not None:
-            for day, day_rows in itertools.groupby(list(rows), key=lambda row: row["date"]):
-                name = f"{day.replace('-', '')}_daily_summary_long.csv"
-                with atomic_file(os.path.join(args.daily_dir, name), "w") as f:
-                    write_abundance_csv(day_rows, f)
-            for path in complete.values():  # days a previous run completed: their rows, as written
-                with open(path, newline="", encoding="utf-8") as f:
-                    rows += csv.DictReader(f)
-            rows.sort(key=lambda row: row["date"])
+        result = _abundance(args, folder)
+        rows: list[dict[str, Any]] = result.rows
+        if folder is not None:
+            rows = folder.rows(result.rows)  # the days counted and the days reused: the requested range only
+            folder.record(result)
         write_abundance_csv(rows, out)
     if args.plot is not None:
         from .tables import plot_abundance
@@ -358,21 +387,25 @@ def cmd_abundance(args: argparse.Namespace) -> int:
         plot_abundance(rows, args.plot)
     for skipped in result.skipped:
         _warn("abundance", f"skipped {skipped.pid}: {skipped.reason}")
-    if complete:
-        print(f"ifcbkit abundance: {len(complete)} days already complete in {args.daily_dir}, not fetched again",
-              file=sys.stderr)  # fmt: skip
-    if not result.bins and not complete:
-        if not result.skipped:
+    damaged = [b for b in result.bins if b.skipped_lines]
+    for b in damaged:
+        _warn("abundance", f"{b.pid}: {b.skipped_lines} damaged ADC lines skipped (counted without their targets)")
+    reused = folder.reused if folder is not None else {}
+    if reused:
+        _note(f"{len(reused)} days reused from {args.daily_dir} (same settings, whole UTC days, no errors)")
+    if not result.bins and not any(reused.values()):
+        if not result.skipped and not reused:
             where = f"dataset {args.dataset!r}" if args.dashboard is not None else args.root
-            print(f"ifcbkit abundance: no bins in {where} in that range", file=sys.stderr)
+            _note(f"no bins in {where} in that range")
         else:
-            print(f"ifcbkit abundance: no bin could be counted ({len(result.skipped)} skipped)", file=sys.stderr)
+            _note(f"no bin could be counted ({len(result.skipped)} skipped)")
         return EXIT_ERROR
     errors = sum(skipped.error for skipped in result.skipped)
     if errors:
-        print(f"ifcbkit abundance: {errors} bins skipped for errors (see the warnings)", file=sys.stderr)
-        return EXIT_ERROR
-    return 0
+        _note(f"{errors} bins skipped for errors (see the warnings)")
+    if damaged:
+        _note(f"{len(damaged)} bins had damaged ADC lines skipped (see the warnings)")
+    return EXIT_ERROR if errors or damaged else 0
 
 
 # ----- the parser -----------------------------------------------------------------------------
@@ -553,9 +586,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--connections", type=_workers, default=8, help="requests in flight to the dashboard (default 8)"
     )
     abundance.add_argument(
-        "--daily-dir", metavar="DIR", help="also write DIR/YYYYMMDD_daily_summary_long.csv per day; a re-run skips "
-        "days already there",
+        "--daily-dir", metavar="DIR", help="also write DIR/YYYYMMDD_daily_summary_long.csv per day, with "
+        f"DIR/{MANIFEST_NAME}; a re-run reuses a day only if it was made with the same settings, covers the "
+        "whole UTC day and had no errors (and asks again for bins that had no class scores)",
     )  # fmt: skip
+    abundance.add_argument(
+        "--recompute", action="store_true", help="with --daily-dir: count every day again, reusing nothing"
+    )
     abundance.add_argument(
         "--threshold", type=_threshold, default=0.7, help="a ROI counts when its winning score is at least this "
         "(default 0.7)",
@@ -592,6 +629,8 @@ def _show_warnings_as_lines(command: str) -> None:
 def _check_sources(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.command != "abundance":
         return
+    if args.recompute and args.daily_dir is None:
+        parser.error("--recompute goes with --daily-dir")
     if args.dashboard is not None:
         if args.root is not None or args.products is not None:
             parser.error("--dashboard reads bins and class scores from the dashboard: give no ROOT or PRODUCTS")

@@ -20,7 +20,16 @@ import math
 from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
-from .abundance import AbundanceResult, BinCounts, Skipped, check_threshold, class_counts, summarize_daily
+from .abundance import (
+    NO_CLASS_SCORES,
+    AbundanceResult,
+    BinCounts,
+    DayPlan,
+    Skipped,
+    check_threshold,
+    class_counts,
+    summarize_daily,
+)
 from .errors import IfcbError, ProductNotFoundError
 from .filters import TimeLike
 from .metrics import MlMethod, check_method
@@ -42,9 +51,12 @@ async def adaily_abundance_from_dashboard(
     version: int | str | None = None,
     skip_days: Container[str] = (),
     progress: Progress | None = None,
+    plan: DayPlan | None = None,
 ) -> AbundanceResult:
     """Daily abundance of the store's dataset over ``[start_time, end_time)`` (see the module doc).
-    Bins of the UTC dates in ``skip_days`` (``'YYYY-MM-DD'``: days a re-run already has) are left out.
+    Bins of the UTC dates in ``skip_days`` (``'YYYY-MM-DD'``: days a re-run already has) are left out,
+    and so are the days ``plan`` reuses (see :class:`ifcbkit.abundance.DayPlan`): their bins that had
+    no class scores are asked for them again, and the day is counted if one has them now.
 
     Raises:
         NotFoundError: for an unknown dataset; ValueError: for a bad threshold or method.
@@ -57,15 +69,19 @@ async def adaily_abundance_from_dashboard(
         Skipped(problem.pid or f"line {problem.error.line}", f"unreadable listing row: {problem.error}", error=True)
         for problem in listing.problems
     ]
-    todo = []
+    days: dict[str, list[ListedBin]] = {}
     for listed in listing.bins:
-        if listed.sample_time.date().isoformat() in skip_days:
-            continue
-        if listed.skip:
-            skipped.append(Skipped(listed.pid, "flagged skip on the dashboard"))
-            continue
-        todo.append(listed)
+        day = listed.sample_time.date().isoformat()
+        if day not in skip_days:
+            days.setdefault(day, []).append(listed)
+    reused: dict[str, list[ListedBin]] = {}  # day -> its bins to ask for class scores again
+    if plan is not None:
+        for day, members in days.items():
+            again = plan.reuse(day, {listed.pid: listing_stamp(listed) for listed in members})
+            if again is not None:
+                reused[day] = [listed for listed in members if listed.pid in again and not listed.skip]
     done = 0
+    total = sum(map(len, reused.values()))
 
     async def count(listed: ListedBin) -> BinCounts | Skipped:
         nonlocal done
@@ -74,9 +90,34 @@ async def adaily_abundance_from_dashboard(
         finally:
             done += 1
             if progress is not None:
-                progress(done, len(todo))
+                progress(done, total)
 
-    results = await asyncio.gather(*(count(listed) for listed in todo))  # the store bounds the connections
+    checked = await asyncio.gather(*(count(listed) for members in reused.values() for listed in members))
+    results: list[BinCounts | Skipped] = []
+    for day, members in list(reused.items()):
+        answers, checked = checked[: len(members)], checked[len(members) :]
+        changed = [r for r in answers if not (isinstance(r, Skipped) and r.reason == NO_CLASS_SCORES)]
+        if changed:  # classified since, or failed now: the day is counted again, with these answers
+            now = "has them now" if isinstance(changed[0], BinCounts) else f"now: {changed[0].reason}"
+            assert plan is not None
+            plan.recomputed(day, f"{len(changed)} of its bins without class scores answer otherwise now "
+                                 f"({changed[0].pid} {now})")  # fmt: skip
+            del reused[day]
+        results += answers
+    asked = {r.pid for r in results}
+    todo = []
+    for day, members in days.items():
+        if day in reused:
+            continue
+        for listed in members:
+            if listed.skip:
+                skipped.append(Skipped(listed.pid, "flagged skip on the dashboard"))
+            elif listed.pid not in asked:
+                todo.append(listed)
+    total += len(todo)
+    results += await asyncio.gather(*(count(listed) for listed in todo))  # the store bounds the connections
+    order = {listed.pid: i for i, listed in enumerate(listing.bins)}
+    results.sort(key=lambda r: order.get(r.pid, -1))  # listing order, as a run without a plan
     bins = [r for r in results if isinstance(r, BinCounts)]
     skipped += [r for r in results if isinstance(r, Skipped)]
     return AbundanceResult(summarize_daily(bins, threshold), bins, skipped)
@@ -90,21 +131,27 @@ async def _bin_counts(
     try:
         scores = await store.read_class_scores(pid, version=version, model=model)
     except ProductNotFoundError:
-        return Skipped(pid, "no class scores")
+        return Skipped(pid, NO_CLASS_SCORES)
     except IfcbError as e:
         return Skipped(pid, f"unreadable class scores: {e}", error=True)
-    volume, lat, lng, label = listed.ml_analyzed, listed.lat, listed.lng, "dashboard"
+    volume, lat, lng, label, lines = listed.ml_analyzed, listed.lat, listed.lng, "dashboard", 0
     if method is not None:
         try:
             meta: Mapping[str, Any] = await store.bin_metadata(pid, method=method)
         except IfcbError as e:
             return Skipped(pid, f"unreadable bin: {e}", error=True)
-        volume, label = meta["ml_analyzed"], method
+        volume, label, lines = meta["ml_analyzed"], method, int(meta.get("skipped_lines") or 0)
         if meta.get("ml_analyzed_reason"):
             return Skipped(pid, f"no ml_analyzed ({meta['ml_analyzed_reason']})")
     if not (isinstance(volume, float) and math.isfinite(volume) and volume > 0):
         return Skipped(pid, "no ml_analyzed on the dashboard")
-    return BinCounts(pid, class_counts(scores, threshold), volume, label, lat, lng)
+    return BinCounts(pid, class_counts(scores, threshold), volume, label, lat, lng, lines)
+
+
+def listing_stamp(listed: ListedBin) -> str:
+    """What a re-run compares to see that the dashboard changed a bin: its listed volume, image count
+    and skip flag."""
+    return f"ml_analyzed {listed.ml_analyzed!r}, n_images {listed.n_images}" + (", skip" if listed.skip else "")
 
 
 def daily_abundance_from_dashboard(
@@ -121,6 +168,7 @@ def daily_abundance_from_dashboard(
     version: int | str | None = None,
     progress: Progress | None = None,
     skip_days: Container[str] = (),
+    plan: DayPlan | None = None,
     **store_options: Any,
 ) -> AbundanceResult:
     """:func:`adaily_abundance_from_dashboard` on a dashboard store made (and closed) here, with at most
@@ -134,10 +182,10 @@ def daily_abundance_from_dashboard(
         async with AsyncDashboardBinStore(base_url, dataset, max_concurrency=max_concurrency, **store_options) as store:
             return await adaily_abundance_from_dashboard(
                 store, threshold=threshold, start_time=start_time, end_time=end_time, instrument=instrument,
-                method=method, model=model, version=version, skip_days=skip_days, progress=progress,
+                method=method, model=model, version=version, skip_days=skip_days, progress=progress, plan=plan,
             )  # fmt: skip
 
     return asyncio.run(run())
 
 
-__all__ = ["adaily_abundance_from_dashboard", "daily_abundance_from_dashboard"]
+__all__ = ["adaily_abundance_from_dashboard", "daily_abundance_from_dashboard", "listing_stamp"]
