@@ -26,11 +26,11 @@ from .cache import LRUCache, cache_token
 from .errors import DuplicateBinWarning, InvalidIdentifierError, NotFoundError, StoreError
 from .faces import Blocking, Op, Request, Shared, map_emits
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
-from .filters import EnterRule, FilesetFilter, TimeLike, not_excluded
+from .filters import EnterRule, FilesetFilter, TimeLike, not_a_date, not_excluded
 from .identifiers import BIN_EXTENSIONS, bin_day_dir, bin_of, is_bin_id
 from .ranges import ByteRange
 from .sources import BinSource
-from .walk import walk, warn_skipped
+from .walk import Skip, walk, warn_skipped
 
 ADCMOD_DIR = "adcmod"
 ADCMOD_EXT = ".adc.mod"
@@ -443,8 +443,14 @@ class _BinVisitor:
         self.adcmod = adcmod
         self.checked = checked  # path components not in include: each must be a substring of every bin id
 
-    def enter(self, name: str) -> _BinVisitor | None:
+    def enter(self, name: str) -> _BinVisitor | Skip | None:
         if not self.enter_rule(self.keep, name):
+            # a listing says why it leaves out a dated name that is no date (D20241399): no bin of a
+            # valid id can be under it (a search for one bin enters only that bin's dates anyway)
+            if self.enter_rule is FilesetFilter.enter and name not in self.keep.include | self.keep.exclude:
+                reason = not_a_date(name)
+                if reason is not None:
+                    return Skip(f"{reason}, so no bin can be under it")
             return None
         checked = self.checked
         if self.validate and name not in self.keep.include:  # a part inside another needs no test of its own
