@@ -50,6 +50,9 @@ from ifcbkit import (
 from ifcbkit.directory import FilesetFilter, SkippedPathWarning
 from ifcbkit.testing import Roi, make_bin, stitched_pair, write_bin
 
+# the years tree's decoy D20231301 is skipped with a warning each listing (asserted once, below)
+pytestmark = pytest.mark.filterwarnings("ignore:skipped .*D20231301:ifcbkit.errors.SkippedPathWarning")
+
 DIRECTORIES = {"sync": SyncIfcbDataDirectory, "async": AsyncIfcbDataDirectory}
 
 

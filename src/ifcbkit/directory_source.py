@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from .cache import LRUCache, cache_token
-from .errors import DuplicateBinWarning, InvalidIdentifierError, NotFoundError, StoreError
+from .errors import DuplicateBinWarning, InvalidArgumentError, InvalidIdentifierError, NotFoundError, StoreError
 from .faces import Blocking, Op, Request, Shared, map_emits
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
 from .filters import EnterRule, FilesetFilter, TimeLike, not_a_date, not_excluded
@@ -63,7 +63,8 @@ class DirectorySource(BinSource):
         the files ``require_adc`` and ``require_roi`` ask for.
 
         Raises:
-            ValueError: if ``include`` and ``exclude`` overlap, or for ``require_roi`` without ``require_adc``.
+            InvalidArgumentError: (a ``ValueError``) if ``include`` and ``exclude`` overlap, or for
+                ``require_roi`` without ``require_adc``.
         """
         self.root_path = root_path
         self.root = os.path.abspath(os.fspath(root_path))
@@ -74,7 +75,9 @@ class DirectorySource(BinSource):
         self.exclude = tuple(exclude)
         self._filter = FilesetFilter(self.include, self.exclude)  # checks the overlap
         if require_roi and not require_adc:
-            raise ValueError("require_roi=True needs require_adc=True (a .roi is unreadable without its .adc)")
+            raise InvalidArgumentError(
+                "require_roi", "require_roi=True needs require_adc=True (a .roi is unreadable without its .adc)"
+            )
         self.require_adc = require_adc
         self.require_roi = require_roi
         self.adcmod_root = os.path.join(os.path.dirname(self.root), ADCMOD_DIR)
@@ -143,7 +146,8 @@ class DirectorySource(BinSource):
         and for the given instrument(s). ``validate=False`` drops the include rule.
 
         Raises:
-            ValueError: for an invalid time or instrument; NotFoundError: if the root does not exist.
+            InvalidArgumentError: (a ``ValueError``) for an invalid time; InvalidIdentifierError (a
+                ``ValueError``) for an invalid instrument; NotFoundError: if the root does not exist.
         """
         keep = FilesetFilter(self.include, self.exclude, start_time, end_time, instrument)
         if not validate:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 
+from .errors import ArgumentTypeError, InvalidArgumentError
 from .identifiers import is_bin_id, parse_bin, parse_instruments, valid_bin_ids
 
 DEFAULT_INCLUDE: list[str] = ["data"]  # lists, as in 0.3.1; never mutated here
@@ -38,6 +39,12 @@ def could_be_in_bin_id(name: str) -> bool:
 
 
 def as_utc(value: TimeLike | None, what: str) -> datetime | None:
+    """``value`` as an aware UTC datetime (a naive one is UTC; a date is its midnight).
+
+    Raises:
+        InvalidArgumentError: (a ``ValueError``) for a string that is not ISO 8601;
+            ArgumentTypeError (a ``TypeError``) for another type. ``what`` names the argument.
+    """
     if value is None:
         return None
     if isinstance(value, str):
@@ -45,12 +52,12 @@ def as_utc(value: TimeLike | None, what: str) -> datetime | None:
         try:
             value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         except ValueError:
-            raise ValueError(f"{what}: not an ISO date or time: {text!r}") from None
+            raise InvalidArgumentError(what, f"{what}: not an ISO date or time: {text!r}") from None
     if isinstance(value, datetime):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    raise TypeError(f"{what} must be a datetime, a date or an ISO string, not {type(value).__name__}")
+    raise ArgumentTypeError(what, f"{what} must be a datetime, a date or an ISO string, not {type(value).__name__}")
 
 
 DATED_DIR = re.compile(r"D(\d{4})(\d{2})?(\d{2})?|IFCB(\d{1,6})_(\d{4})(?:_(\d{3}))?", re.ASCII)
@@ -136,7 +143,7 @@ class FilesetFilter:
         self.include = frozenset(include)
         self.exclude = frozenset(exclude)
         if self.include & self.exclude:
-            raise ValueError(f"include and exclude overlap: {sorted(self.include & self.exclude)}")
+            raise InvalidArgumentError("exclude", f"include and exclude overlap: {sorted(self.include & self.exclude)}")
         self.start = as_utc(start_time, "start_time")
         self.end = as_utc(end_time, "end_time")
         self.instruments = parse_instruments(instrument)

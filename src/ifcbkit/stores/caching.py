@@ -28,7 +28,7 @@ from typing import Any
 
 from ..cache import LRUCache
 from ..directory_source import DirectorySource
-from ..errors import NotFoundError, ReadOnlyError, StoreError
+from ..errors import ArgumentTypeError, InvalidArgumentError, NotFoundError, ReadOnlyError, StoreError
 from ..faces import Op, run_async, run_sync
 from ..filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from ..identifiers import parse_bin_key, parse_roi_id
@@ -56,7 +56,7 @@ def as_source(store: Any, what: str) -> BinSource:
     there); an amplify-shaped object as an object bin store's (year layout).
 
     Raises:
-        TypeError: for anything else.
+        ArgumentTypeError: (a ``TypeError``) for anything else.
     """
     source = getattr(store, "source", None)
     if isinstance(source, BinSource):
@@ -67,7 +67,9 @@ def as_source(store: Any, what: str) -> BinSource:
         return DirectorySource(store, DEFAULT_INCLUDE, DEFAULT_EXCLUDE, require_adc=False, require_roi=False)
     if all(callable(getattr(store, name, None)) for name in ("get", "put", "exists")):
         return ObjectSource(BackendObjects(store), KeyLayout())
-    raise TypeError(f"{what} must be a bin store, a data directory path or an object store, not {type(store).__name__}")
+    raise ArgumentTypeError(
+        what, f"{what} must be a bin store, a data directory path or an object store, not {type(store).__name__}"
+    )
 
 
 class CachingSource(BinSource):
@@ -244,10 +246,11 @@ class CachingBinsBase:
         bin store, data directory, or a data root path); either may be ``None``.
 
         Raises:
-            ValueError: without either; TypeError: for a tier of another kind, or a cache that cannot be written.
+            InvalidArgumentError: (a ``ValueError``) without either; ArgumentTypeError (a ``TypeError``)
+                for a tier of another kind, or a cache that cannot be written.
         """
         if fs is None and s3 is None:
-            raise ValueError("a caching bin store needs at least one of fs and s3")
+            raise InvalidArgumentError("fs", "a caching bin store needs fs or s3 (or both), and both are None")
         self.fs = fs if fs is not None else s3
         self.s3 = s3
         self._writes_to: ObjectSource | None = None  # the s3 store, which takes the writes
@@ -256,7 +259,7 @@ class CachingBinsBase:
         else:
             cache = as_source(s3, "s3")
             if not isinstance(cache, ObjectSource):
-                raise TypeError(f"the cache store {type(s3).__name__} cannot be written to")
+                raise ArgumentTypeError("s3", f"s3 must be a store that can be written to, not {type(s3).__name__}")
             self._writes_to = cache
             if fs is None:  # the s3 store alone does the reading too
                 self.source = CachingSource(cache, None)
@@ -329,9 +332,12 @@ class TieredImages:
         self.s3_store = s3
         self.fs_store = fs
         self.tiers = [tier for tier in (cache, s3, fs) if tier is not None]
-        types = {tier.file_type for tier in self.tiers if isinstance(getattr(tier, "file_type", None), str)}
-        if len(types) > 1:
-            raise ValueError(f"the tiers hold different image types: {sorted(types)}")
+        named = {name: tier.file_type for name, tier in (("cache", cache), ("s3", s3), ("fs", fs))
+                 if isinstance(getattr(tier, "file_type", None), str)}  # fmt: skip
+        if len(set(named.values())) > 1:
+            odd = [name for name, file_type in named.items() if file_type != next(iter(named.values()))]
+            shown = ", ".join(f"{name}: {file_type!r}" for name, file_type in named.items())
+            raise InvalidArgumentError(odd[0], f"the tiers hold different image types ({shown})")
 
     def __repr__(self) -> str:
         return ", ".join(_name(t) for t in self.tiers)
@@ -399,7 +405,7 @@ class CachingRoisBase:
         """Tiers in order: ``cache`` (``None``: a new one in memory), ``s3`` and ``fs``.
 
         Raises:
-            ValueError: if the tiers hold different image types.
+            InvalidArgumentError: (a ``ValueError``) if the tiers hold different image types.
         """
         self.images = TieredImages(self._memory_tier() if cache is None else cache, s3, fs)
 
