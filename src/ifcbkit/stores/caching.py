@@ -112,8 +112,9 @@ class CachingSource(BinSource):
             return has_bin, has_bin
         return True, (yield from self.fs.exists(bin_id, ext))
 
-    def _holder(self, bin_id: str, ext: str) -> Op[tuple[BinSource | None, bool]]:
-        """The tier that holds the bin (``None``: neither), and whether it has the ``ext`` file."""
+    def _holder(self, bin_id: str, ext: str, *, ask_cache: bool = True) -> Op[tuple[BinSource | None, bool]]:
+        """The tier that holds the bin (``None``: neither), and whether it has the ``ext`` file (for the
+        cache, assumed without ``ask_cache``: a read of a file it lacks says so itself)."""
         has_bin, has_file = yield from self._fs_has(bin_id, ext)
         if has_bin or self.cache is None:
             self._in_cache.discard(bin_id)
@@ -121,15 +122,16 @@ class CachingSource(BinSource):
         if not (yield from self.cache.exists(bin_id, "hdr")):
             return None, False
         self._in_cache.put(bin_id, True)
-        return self.cache, (True if ext == "hdr" else (yield from self.cache.exists(bin_id, ext)))
+        return self.cache, (ext == "hdr" or not ask_cache or (yield from self.cache.exists(bin_id, ext)))
 
-    def _tier(self, bin_id: str, ext: str) -> Op[BinSource]:
-        """The tier that holds the bin and its ``ext`` file.
+    def _tier(self, bin_id: str, ext: str, *, reading: bool = False) -> Op[BinSource]:
+        """The tier that holds the bin and its ``ext`` file (``reading``: the cache is not asked
+        whether it has the file, the read will tell).
 
         Raises:
             NotFoundError: when neither tier holds the bin, or the one that does lacks the file.
         """
-        tier, has_file = yield from self._holder(bin_id, ext)
+        tier, has_file = yield from self._holder(bin_id, ext, ask_cache=not reading)
         if tier is None:
             assert self.cache is not None
             raise NotFoundError(f"no bin {bin_id}: no {self.fs.describe(bin_id, 'hdr')} "
@@ -181,7 +183,7 @@ class CachingSource(BinSource):
     def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         if self.cache is None:
             return (yield from self.fs.read(bin_id, ext))
-        tier = yield from self._tier(bin_id, ext)
+        tier = yield from self._tier(bin_id, ext, reading=True)
         if tier is self.cache:
             return (yield from self.cache.read(bin_id, ext))
         hit, data = yield from self._from_cache(self.cache.read(bin_id, ext), bin_id, ext)
@@ -193,7 +195,7 @@ class CachingSource(BinSource):
     def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
         if self.cache is None:
             return (yield from self.fs.read_ranges(bin_id, ext, ranges))
-        tier = yield from self._tier(bin_id, ext)
+        tier = yield from self._tier(bin_id, ext, reading=True)
         if tier is self.cache:
             return (yield from self.cache.read_ranges(bin_id, ext, ranges))
         hit, chunks = yield from self._from_cache(self.cache.read_ranges(bin_id, ext, ranges), bin_id, ext)
@@ -214,7 +216,7 @@ class CachingSource(BinSource):
     def versions(self, bin_id: str) -> Op[Hashable | None]:
         if self.cache is None:
             return (yield from self.fs.versions(bin_id))
-        tier = yield from self._tier(bin_id, "adc")
+        tier = yield from self._tier(bin_id, "hdr")  # its versions say when the ADC is missing
         versions = yield from tier.versions(bin_id)
         # a cached index of a bin the cache holds is never taken for one of the filesystem tier's
         return versions if tier is self.fs else ("cache", self.cache.cache_token(), versions)
