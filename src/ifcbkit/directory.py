@@ -46,7 +46,8 @@ class DataDirectoryBase:
         with the files ``require_adc`` and ``require_roi`` ask for.
 
         Raises:
-            ValueError: if ``include`` and ``exclude`` overlap, or ``require_roi`` without ``require_adc``.
+            InvalidArgumentError: (a ``ValueError``) if ``include`` and ``exclude`` overlap, or
+                ``require_roi`` without ``require_adc``.
         """
         self.source = DirectorySource(root_path, include, exclude, require_adc, require_roi)
         self.reader = BinReader(self.source, strict=strict)
@@ -99,7 +100,9 @@ class SyncTree:
         the given instrument(s). ``validate=False`` drops the include rule.
 
         Raises:
-            ValueError: for an invalid time or instrument; NotFoundError: if the root does not exist.
+            InvalidArgumentError: (a ``ValueError``) for an invalid time (ArgumentTypeError, a
+                ``TypeError``, for one of another type); InvalidIdentifierError (a ``ValueError``) for an
+                invalid instrument; NotFoundError: if the root does not exist.
         """
         return iterate_sync(self.source.list(start_time, end_time, instrument, validate=validate))
 
@@ -183,7 +186,8 @@ class AsyncTree:
         """``async for`` over the bins in the tree (:meth:`SyncIfcbDataDirectory.list`).
 
         Raises:
-            ValueError, NotFoundError: as :meth:`SyncIfcbDataDirectory.list` does.
+            InvalidArgumentError, InvalidIdentifierError, NotFoundError: as
+                :meth:`SyncIfcbDataDirectory.list` does.
         """
         return iterate_async(self.source.list(start_time, end_time, instrument, validate=validate))
 

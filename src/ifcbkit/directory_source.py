@@ -23,14 +23,14 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from .cache import LRUCache, cache_token
-from .errors import DuplicateBinWarning, InvalidIdentifierError, NotFoundError, StoreError
+from .errors import DuplicateBinWarning, InvalidArgumentError, InvalidIdentifierError, NotFoundError, StoreError
 from .faces import Blocking, Op, Request, Shared, map_emits
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
-from .filters import EnterRule, FilesetFilter, TimeLike, not_excluded
+from .filters import EnterRule, FilesetFilter, TimeLike, not_a_date, not_excluded
 from .identifiers import BIN_EXTENSIONS, bin_day_dir, bin_of, is_bin_id
 from .ranges import ByteRange
 from .sources import BinSource
-from .walk import walk, warn_skipped
+from .walk import Skip, walk, warn_skipped
 
 ADCMOD_DIR = "adcmod"
 ADCMOD_EXT = ".adc.mod"
@@ -63,7 +63,8 @@ class DirectorySource(BinSource):
         the files ``require_adc`` and ``require_roi`` ask for.
 
         Raises:
-            ValueError: if ``include`` and ``exclude`` overlap, or for ``require_roi`` without ``require_adc``.
+            InvalidArgumentError: (a ``ValueError``) if ``include`` and ``exclude`` overlap, or for
+                ``require_roi`` without ``require_adc``.
         """
         self.root_path = root_path
         self.root = os.path.abspath(os.fspath(root_path))
@@ -74,7 +75,9 @@ class DirectorySource(BinSource):
         self.exclude = tuple(exclude)
         self._filter = FilesetFilter(self.include, self.exclude)  # checks the overlap
         if require_roi and not require_adc:
-            raise ValueError("require_roi=True needs require_adc=True (a .roi is unreadable without its .adc)")
+            raise InvalidArgumentError(
+                "require_roi", "require_roi=True needs require_adc=True (a .roi is unreadable without its .adc)"
+            )
         self.require_adc = require_adc
         self.require_roi = require_roi
         self.adcmod_root = os.path.join(os.path.dirname(self.root), ADCMOD_DIR)
@@ -143,7 +146,8 @@ class DirectorySource(BinSource):
         and for the given instrument(s). ``validate=False`` drops the include rule.
 
         Raises:
-            ValueError: for an invalid time or instrument; NotFoundError: if the root does not exist.
+            InvalidArgumentError: (a ``ValueError``) for an invalid time; InvalidIdentifierError (a
+                ``ValueError``) for an invalid instrument; NotFoundError: if the root does not exist.
         """
         keep = FilesetFilter(self.include, self.exclude, start_time, end_time, instrument)
         if not validate:
@@ -443,8 +447,14 @@ class _BinVisitor:
         self.adcmod = adcmod
         self.checked = checked  # path components not in include: each must be a substring of every bin id
 
-    def enter(self, name: str) -> _BinVisitor | None:
+    def enter(self, name: str) -> _BinVisitor | Skip | None:
         if not self.enter_rule(self.keep, name):
+            # a listing says why it leaves out a dated name that is no date (D20241399): no bin of a
+            # valid id can be under it (a search for one bin enters only that bin's dates anyway)
+            if self.enter_rule is FilesetFilter.enter and name not in self.keep.include | self.keep.exclude:
+                reason = not_a_date(name)
+                if reason is not None:
+                    return Skip(f"{reason}, so no bin can be under it")
             return None
         checked = self.checked
         if self.validate and name not in self.keep.include:  # a part inside another needs no test of its own

@@ -7,6 +7,8 @@ from typing import Literal
 
 from PIL import Image
 
+from .errors import InvalidArgumentError
+
 __all__ = ["ImageFormat", "check_file_type", "encode_image"]
 
 ImageFormat = Literal["png", "jpg"]
@@ -15,11 +17,11 @@ _PIL_FORMATS = {"png": "PNG", "jpg": "JPEG"}
 
 def check_file_type(file_type: str) -> ImageFormat:
     """The image type ROI stores encode, ``'png'`` or ``'jpg'`` (``'.PNG'`` and ``'jpeg'`` are accepted
-    spellings); ``ValueError`` otherwise."""
+    spellings); :class:`~ifcbkit.errors.InvalidArgumentError` (a ``ValueError``) otherwise."""
     normal = file_type.lower().lstrip(".") if isinstance(file_type, str) else file_type
     normal = "jpg" if normal == "jpeg" else normal
     if normal not in _PIL_FORMATS:
-        raise ValueError(f"Unsupported file_type: {file_type!r} (expected 'png' or 'jpg')")
+        raise InvalidArgumentError("file_type", f"Unsupported file_type: {file_type!r} (expected 'png' or 'jpg')")
     return normal  # type: ignore[return-value]
 
 

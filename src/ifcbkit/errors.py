@@ -115,6 +115,31 @@ class ClosedBinError(IfcbError, ValueError):
     file raises ``ValueError``."""
 
 
+class InvalidArgumentError(IfcbError, ValueError):
+    """An argument whose value ifcbkit cannot use (a key prefix with ``..``, a byte range starting
+    before 0, a year that is not one). ``argument`` names the parameter, and so does the message. A
+    ``ValueError``, as such arguments raised before."""
+
+    def __init__(self, argument: str, message: str):
+        self.argument = argument
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[InvalidArgumentError], tuple[str, str]]:
+        return type(self), (self.argument, str(self))
+
+
+class ArgumentTypeError(IfcbError, TypeError):
+    """An argument of a type ifcbkit cannot use. ``argument`` names the parameter, and so does the
+    message. A ``TypeError``, as such arguments raised before."""
+
+    def __init__(self, argument: str, message: str):
+        self.argument = argument
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[ArgumentTypeError], tuple[str, str]]:
+        return type(self), (self.argument, str(self))
+
+
 class MissingDependencyError(IfcbError, ImportError):
     """An optional feature whose extra is not installed."""
 

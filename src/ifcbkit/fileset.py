@@ -24,7 +24,7 @@ from .directory import (
     TimeLike,
     adcmod_path,
 )
-from .errors import InvalidIdentifierError, NotFoundError
+from .errors import InvalidArgumentError, InvalidIdentifierError, NotFoundError
 from .faces import Emit, Op, iterate_async, iterate_sync, run_async, run_sync
 from .fileio import FileExists, Listing, ScanDirs
 from .identifiers import Instruments, validate_bin_id
@@ -43,7 +43,7 @@ PathLike = str | os.PathLike[str]
 def _check_disjoint(include: Iterable[str], exclude: Iterable[str]) -> None:
     overlap = set(include) & set(exclude)
     if overlap:
-        raise ValueError(f"include and exclude must be disjoint (both name {sorted(overlap)})")
+        raise InvalidArgumentError("exclude", f"include and exclude must be disjoint (both name {sorted(overlap)})")
 
 
 def validate_path(filepath: PathLike, exclude: Iterable[str] = DEFAULT_EXCLUDE,

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 
+from .errors import ArgumentTypeError, InvalidArgumentError
 from .identifiers import is_bin_id, parse_bin, parse_instruments, valid_bin_ids
 
 DEFAULT_INCLUDE: list[str] = ["data"]  # lists, as in 0.3.1; never mutated here
@@ -17,7 +18,7 @@ TimeLike = datetime | date | str
 
 __all__ = [
     "DATED_DIR", "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "EnterRule", "FilesetFilter", "TimeLike", "as_utc",
-    "could_be_in_bin_id", "dir_span", "not_excluded",
+    "could_be_in_bin_id", "dir_span", "not_a_date", "not_excluded",
 ]  # fmt: skip
 
 
@@ -38,6 +39,12 @@ def could_be_in_bin_id(name: str) -> bool:
 
 
 def as_utc(value: TimeLike | None, what: str) -> datetime | None:
+    """``value`` as an aware UTC datetime (a naive one is UTC; a date is its midnight).
+
+    Raises:
+        InvalidArgumentError: (a ``ValueError``) for a string that is not ISO 8601;
+            ArgumentTypeError (a ``TypeError``) for another type. ``what`` names the argument.
+    """
     if value is None:
         return None
     if isinstance(value, str):
@@ -45,40 +52,71 @@ def as_utc(value: TimeLike | None, what: str) -> datetime | None:
         try:
             value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
         except ValueError:
-            raise ValueError(f"{what}: not an ISO date or time: {text!r}") from None
+            raise InvalidArgumentError(what, f"{what}: not an ISO date or time: {text!r}") from None
     if isinstance(value, datetime):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    raise TypeError(f"{what} must be a datetime, a date or an ISO string, not {type(value).__name__}")
+    raise ArgumentTypeError(what, f"{what} must be a datetime, a date or an ISO string, not {type(value).__name__}")
 
 
 DATED_DIR = re.compile(r"D(\d{4})(\d{2})?(\d{2})?|IFCB(\d{1,6})_(\d{4})(?:_(\d{3}))?", re.ASCII)
 
+# The end of a span that would run past the last day datetime can hold (a directory D99991231)
+_END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
 
-def dir_span(name: str) -> tuple[datetime, datetime, int | None] | None:
-    """The time span (and instrument) every bin under a dated directory name must fall in."""
+
+def _first_of(year: int, month: int = 1) -> datetime:
+    """The first of ``month`` (13: January of the next year), or the end of time past year 9999."""
+    year, month = (year + 1, 1) if month == 13 else (year, month)
+    return datetime(year, month, 1, tzinfo=timezone.utc) if year <= 9999 else _END_OF_TIME
+
+
+def _day_after(start: datetime) -> datetime:
+    return start + timedelta(days=1) if start.date() < date.max else _END_OF_TIME
+
+
+def _dated(name: str) -> tuple[datetime, datetime, int | None] | str | None:
+    """The span (and instrument) of a dated directory name; the reason when it names no calendar
+    date; ``None`` for any other name."""
     m = DATED_DIR.fullmatch(name)
     if m is None:
         return None
-    try:
-        if name.startswith("D"):
-            year, month, day = int(m[1]), m[2], m[3]
-            if month is None:
-                return datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 1, tzinfo=timezone.utc), None
-            start = datetime(year, int(month), int(day or 1), tzinfo=timezone.utc)
-            if day is not None:
-                return start, start + timedelta(days=1), None
-            end = datetime(year + (start.month == 12), start.month % 12 + 1, 1, tzinfo=timezone.utc)
-            return start, end, None
-        instrument, year = int(m[4]), int(m[5])
-        start = datetime(year, 1, 1, tzinfo=timezone.utc)
-        if m[6] is None:
-            return start, datetime(year + 1, 1, 1, tzinfo=timezone.utc), instrument
-        start += timedelta(days=int(m[6]) - 1)
-        return start, start + timedelta(days=1), instrument
-    except ValueError:
-        return None  # not a real date: cannot prune on it
+    if name.startswith("D"):
+        year, month, day = int(m[1]), m[2], m[3]
+        try:
+            start = datetime(year, int(month or 1), int(day or 1), tzinfo=timezone.utc)
+        except ValueError:
+            parts = [f"year {m[1]}", *([f"month {month}"] if month else []), *([f"day {day}"] if day else [])]
+            return f"{name} names no calendar date ({', '.join(parts)})"
+        if day is not None:
+            return start, _day_after(start), None
+        return start, _first_of(year, start.month + 1) if month is not None else _first_of(year + 1), None
+    instrument, year = int(m[4]), int(m[5])
+    if year == 0:
+        return f"{name} names no calendar date (year {m[5]})"
+    start = datetime(year, 1, 1, tzinfo=timezone.utc)
+    if m[6] is None:
+        return start, _first_of(year + 1), instrument
+    days = (_first_of(year + 1).date() - start.date()).days if year < 9999 else 365
+    if not 1 <= int(m[6]) <= days:
+        return f"{name} names no calendar date (day {m[6]} of a {days}-day year)"
+    start += timedelta(days=int(m[6]) - 1)
+    return start, _day_after(start), instrument
+
+
+def dir_span(name: str) -> tuple[datetime, datetime, int | None] | None:
+    """The time span (and instrument) every bin under a dated directory name must fall in (``None``
+    for a name that is not a calendar date)."""
+    span = _dated(name)
+    return None if isinstance(span, str) else span
+
+
+def not_a_date(name: str) -> str | None:
+    """Why a dated directory name (``D20241399``, ``D0000``, ``IFCB5_2024_400``) names no calendar
+    date, so that no bin can be below it; ``None`` for a real date or a name that is not dated."""
+    span = _dated(name)
+    return span if isinstance(span, str) else None
 
 
 def _d_style_key(when: datetime | None) -> str | None:
@@ -105,7 +143,7 @@ class FilesetFilter:
         self.include = frozenset(include)
         self.exclude = frozenset(exclude)
         if self.include & self.exclude:
-            raise ValueError(f"include and exclude overlap: {sorted(self.include & self.exclude)}")
+            raise InvalidArgumentError("exclude", f"include and exclude overlap: {sorted(self.include & self.exclude)}")
         self.start = as_utc(start_time, "start_time")
         self.end = as_utc(end_time, "end_time")
         self.instruments = parse_instruments(instrument)
@@ -137,10 +175,10 @@ class FilesetFilter:
             return True
         if not could_be_in_bin_id(name):
             return False
-        if self.start is None and self.end is None and self.instruments is None:
-            return True
-        span = dir_span(name)
-        if span is None:
+        span = _dated(name)
+        if isinstance(span, str):  # D20241399: no valid bin id has that in it
+            return False
+        if span is None or (self.start is None and self.end is None and self.instruments is None):
             return True
         start, end, instrument = span
         if self.start is not None and end <= self.start:

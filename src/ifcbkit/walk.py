@@ -4,25 +4,34 @@ Depth-first, in sorted name order (chronological for standard layouts). All the
 subdirectories a directory's visitor enters are listed in one
 :class:`~ifcbkit.fileio.ScanDirs` request, so the async face makes one
 worker-thread hop per level of the tree, never one per directory or entry. A
-*visitor* decides which subdirectories to enter (and with which visitor) and what
-to emit for each run of the other names; the walk itself skips unreadable
-directories and symlink loops with a :class:`~ifcbkit.errors.SkippedPathWarning`.
+*visitor* decides which subdirectories to enter (and with which visitor), which to
+skip with a warning (:class:`Skip`), and what to emit for each run of the other
+names; the walk itself skips unreadable directories and symlink loops with a
+:class:`~ifcbkit.errors.SkippedPathWarning`.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .errors import IfcbError, NotFoundError, SkippedPathWarning
 from .faces import EmitMany, Op
 from .fileio import Listing, ScanDirs
 
 
+class Skip(NamedTuple):
+    """What a visitor's ``enter`` returns for a subdirectory to leave out with a
+    :class:`~ifcbkit.errors.SkippedPathWarning` naming its path: why."""
+
+    reason: str
+
+
 class Visitor(Protocol):
-    def enter(self, name: str) -> Visitor | None:
-        """The visitor for subdirectory ``name``, or ``None`` to leave it alone."""
+    def enter(self, name: str) -> Visitor | Skip | None:
+        """The visitor for subdirectory ``name``, ``None`` to leave it alone, or :class:`Skip` to leave
+        it out with a warning."""
 
     def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
         """What to emit, in name order, for a run of non-directory ``names`` of ``listing`` (a leaf
@@ -54,6 +63,9 @@ def _walk(listing: Listing, visitor: Visitor, seen: set[str]) -> Op[None]:
     for name in sorted(listing.dirs):
         child = visitor.enter(name)
         if child is None:
+            continue
+        if isinstance(child, Skip):
+            warn_skipped(f"skipped {os.path.join(listing.path, name)}: {child.reason}")
             continue
         target = listing.linked_dirs.get(name)
         if target is not None:  # a symlink: never into an ancestor, never twice into one place

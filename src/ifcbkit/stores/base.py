@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
 from ..encoding import ImageFormat, check_file_type, encode_image
-from ..errors import InvalidIdentifierError, ReadOnlyError
+from ..errors import ArgumentTypeError, InvalidArgumentError, InvalidIdentifierError, ReadOnlyError
 from ..faces import Op, run_async, run_sync
 from ..identifiers import parse_bin_key
 from ..ranges import ByteRange
@@ -120,9 +120,20 @@ def key_exists(source: BinSource, key: str) -> Op[bool]:
 
 
 def key_range(source: BinSource, key: str, start: int, end: int) -> Op[bytes]:
-    """Bytes ``[start:end]`` of a bin file by key."""
-    byte_range = ByteRange.between(start, end)
-    return (yield from source.read(*parse_bin_key(key), byte_range))
+    """Bytes ``[start:end]`` of a bin file by key.
+
+    Raises:
+        ArgumentTypeError: (a ``TypeError``) when ``start`` or ``end`` is not an int;
+            InvalidArgumentError (a ``ValueError``) for a negative ``start`` or an ``end`` before it.
+    """
+    for name, value in (("start", start), ("end", end)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ArgumentTypeError(name, f"{name} of a range of {key!r} must be an int, not {type(value).__name__}")
+    if start < 0:
+        raise InvalidArgumentError("start", f"invalid range [{start}:{end}] of {key!r}: start must be 0 or more")
+    if end < start:
+        raise InvalidArgumentError("end", f"invalid range [{start}:{end}] of {key!r}: end must not be before start")
+    return (yield from source.read(*parse_bin_key(key), ByteRange.between(start, end)))
 
 
 class HasSource(Protocol):
@@ -147,7 +158,8 @@ class SyncSourceKeys:
         """Bytes ``[start:end]`` of a bin file (slice semantics, end exclusive).
 
         Raises:
-            NotFoundError: (a ``KeyError``) if it is not there; ValueError for an invalid range.
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidArgumentError (a ``ValueError``)
+                for an invalid range.
         """
         return run_sync(key_range(self.source, key, start, end))
 
@@ -171,7 +183,8 @@ class AsyncSourceKeys:
         """Await bytes ``[start:end]`` of a bin file (slice semantics, end exclusive).
 
         Raises:
-            NotFoundError: (a ``KeyError``) if it is not there; ValueError for an invalid range.
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidArgumentError (a ``ValueError``)
+                for an invalid range.
         """
         return await run_async(key_range(self.source, key, start, end))
 

@@ -1,14 +1,18 @@
-"""Caching tiers: S3 (or any object store) as a cache over a filesystem source of truth.
+"""Caching tiers: S3 (or any object store) as a cache in front of a filesystem.
 
-:class:`CachingBinStore` reads a bin file from the cache store and, on a miss, from the
-filesystem, then copies the whole file into the cache ("promotion"), so the next ranged
-read is served by the cache. :class:`CachingRoiStore` looks an encoded ROI image up in its
-tiers in order (memory → S3 → images rendered from the raw files) and promotes it into the
-tiers that missed. Promotion is best effort: a failed write is logged and never turns a
-successful read into a failure; a cache that fails to *read* is logged and skipped.
+:class:`CachingBinStore` finds a bin in either tier, as 0.3.1's does: the filesystem holds it when
+it has the bin's header, else the cache when that has it. A bin the filesystem holds is read from
+the cache's copy of a file when there is one, else from the filesystem, and then the whole file is
+copied into the cache ("promotion"), so the next ranged read is served by the cache. A bin only in
+the cache is read from the cache. Existence, versions and sizes are those of the tier that holds the
+bin, never a mix of both. :class:`CachingRoiStore` looks an encoded ROI image up in its tiers in
+order (memory → S3 → images rendered from the raw files) and promotes it into the tiers that
+missed. Promotion is best effort: a failed write is logged and never turns a successful read into
+a failure; a cache that fails to *read* a bin the filesystem holds is logged and skipped.
 
-Cached files are assumed not to change (raw IFCB files are written once): cached indexes
-follow the filesystem's file versions, cached bytes are not revalidated.
+Cached copies are assumed to be the filesystem's files (raw IFCB files are written once); a copy
+whose end differs from the file's (one made while the instrument was still writing the bin) is
+noticed where a read reaches its end, and read again from the filesystem.
 
 The stores are shells over :class:`CachingSource` (bins) and :class:`TieredImages` (ROI images).
 Give the async stores non-blocking tiers (async stores, or in-memory objects such as
@@ -22,8 +26,9 @@ import os
 from collections.abc import Hashable
 from typing import Any
 
+from ..cache import LRUCache
 from ..directory_source import DirectorySource
-from ..errors import NotFoundError, ReadOnlyError, StoreError
+from ..errors import ArgumentTypeError, InvalidArgumentError, NotFoundError, ReadOnlyError, StoreError
 from ..faces import Op, run_async, run_sync
 from ..filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from ..identifiers import parse_bin_key, parse_roi_id
@@ -51,7 +56,7 @@ def as_source(store: Any, what: str) -> BinSource:
     there); an amplify-shaped object as an object bin store's (year layout).
 
     Raises:
-        TypeError: for anything else.
+        ArgumentTypeError: (a ``TypeError``) for anything else.
     """
     source = getattr(store, "source", None)
     if isinstance(source, BinSource):
@@ -62,25 +67,80 @@ def as_source(store: Any, what: str) -> BinSource:
         return DirectorySource(store, DEFAULT_INCLUDE, DEFAULT_EXCLUDE, require_adc=False, require_roi=False)
     if all(callable(getattr(store, name, None)) for name in ("get", "put", "exists")):
         return ObjectSource(BackendObjects(store), KeyLayout())
-    raise TypeError(f"{what} must be a bin store, a data directory path or an object store, not {type(store).__name__}")
+    raise ArgumentTypeError(
+        what, f"{what} must be a bin store, a data directory path or an object store, not {type(store).__name__}"
+    )
 
 
 class CachingSource(BinSource):
-    """Bin files from ``cache`` when it has them, else from ``fs`` (the truth), then copied whole into
-    ``cache`` (promotion, best effort). Versions, sizes and existence are the truth's."""
+    """Bin files from the tier that holds the bin, as 0.3.1's ``exists`` looks in both tiers: ``fs``
+    when it has the bin's header, else ``cache`` when that has it. A bin ``fs`` holds is read from the
+    cache when the cache has a copy of the file, else from ``fs`` and then copied whole into the cache
+    (promotion, best effort); a file ``fs`` lacks is missing, whatever the cache has. A bin only in
+    the cache is read from the cache. Existence, versions and sizes are those of the tier that holds
+    the bin, never a mix of both."""
 
     def __init__(self, fs: BinSource, cache: ObjectSource | None):
         self.fs = fs
         self.cache = cache
+        self._in_cache: LRUCache[bool] = LRUCache(4096)  # bins last found only in the cache (for describe)
 
     def __repr__(self) -> str:
         return f"CachingSource({self.fs!r}, {self.cache!r})"
 
     def describe(self, bin_id: str, ext: str) -> str:
+        if self.cache is not None and self._in_cache.get(bin_id):
+            return self.cache.describe(bin_id, ext)
         return self.fs.describe(bin_id, ext)
 
     def cache_token(self) -> Hashable:
-        return self.fs.cache_token()  # the same files: share the truth's cached indexes
+        # fs's, to share its cached indexes: the versions of a bin the cache holds say where they are from
+        return self.fs.cache_token()
+
+    # ----- which tier holds a bin -----------------------------------------------------------------
+
+    def _fs_has(self, bin_id: str, ext: str) -> Op[tuple[bool, bool]]:
+        """Whether the filesystem tier holds the bin (has its header), and whether it has the ``ext`` file."""
+        if isinstance(self.fs, DirectorySource):  # one look at the bin's files
+            try:
+                fileset = yield from self.fs.find(bin_id)
+            except NotFoundError:
+                return False, False
+            return True, fileset.get(ext) is not None
+        has_bin = yield from self.fs.exists(bin_id, "hdr")
+        if not has_bin or ext == "hdr":
+            return has_bin, has_bin
+        return True, (yield from self.fs.exists(bin_id, ext))
+
+    def _holder(self, bin_id: str, ext: str, *, ask_cache: bool = True) -> Op[tuple[BinSource | None, bool]]:
+        """The tier that holds the bin (``None``: neither), and whether it has the ``ext`` file (for the
+        cache, assumed without ``ask_cache``: a read of a file it lacks says so itself)."""
+        has_bin, has_file = yield from self._fs_has(bin_id, ext)
+        if has_bin or self.cache is None:
+            self._in_cache.discard(bin_id)
+            return (self.fs if has_bin else None), has_file
+        if not (yield from self.cache.exists(bin_id, "hdr")):
+            return None, False
+        self._in_cache.put(bin_id, True)
+        return self.cache, (ext == "hdr" or not ask_cache or (yield from self.cache.exists(bin_id, ext)))
+
+    def _tier(self, bin_id: str, ext: str, *, reading: bool = False) -> Op[BinSource]:
+        """The tier that holds the bin and its ``ext`` file (``reading``: the cache is not asked
+        whether it has the file, the read will tell).
+
+        Raises:
+            NotFoundError: when neither tier holds the bin, or the one that does lacks the file.
+        """
+        tier, has_file = yield from self._holder(bin_id, ext, ask_cache=not reading)
+        if tier is None:
+            assert self.cache is not None
+            raise NotFoundError(f"no bin {bin_id}: no {self.fs.describe(bin_id, 'hdr')} "
+                                f"and no {self.cache.describe(bin_id, 'hdr')}")  # fmt: skip
+        if not has_file:
+            raise NotFoundError(f"bin {bin_id} has no .{ext} file ({tier.describe(bin_id, ext)})")
+        return tier
+
+    # ----- reads ----------------------------------------------------------------------------------
 
     def _from_cache(self, read: Op[Any], bin_id: str, ext: str) -> Op[tuple[bool, Any]]:
         """``(True, result)`` of a read on the cache, ``(False, None)`` on a miss or a cache failure."""
@@ -95,7 +155,7 @@ class CachingSource(BinSource):
             return False, None
 
     def _fetch(self, bin_id: str, ext: str) -> Op[bytes]:
-        """The whole file from the truth, promoted into the cache."""
+        """The whole file from the filesystem tier, promoted into the cache."""
         data = yield from self.fs.read(bin_id, ext)
         if self.cache is not None:
             try:
@@ -105,35 +165,76 @@ class CachingSource(BinSource):
                                failure_reason(e.__cause__ or e))  # fmt: skip
         return data
 
+    def _stale(self, bin_id: str, ext: str, ranges: list[ByteRange], chunks: list[bytes]) -> Op[bool]:
+        """Whether the cache's copy of a file ``fs`` holds is not ``fs``'s file, as far as the chunks
+        read from it show: one that ends elsewhere (a copy made while the instrument was still writing
+        the bin, or of a file since replaced). Asks ``fs`` for the file's size only when a chunk came
+        back short (always for a whole file, read as one range past any end)."""
+        if all(len(chunk) == r.length for r, chunk in zip(ranges, chunks)):
+            return False
+        size = yield from self.fs.size(bin_id, ext)
+        if all(len(chunk) == len(range(r.offset, min(r.end, size))) for r, chunk in zip(ranges, chunks)):
+            return False
+        assert self.cache is not None
+        logger.info("the cached %s is not %s (%d bytes): reading the latter", self.cache.describe(bin_id, ext),
+                    self.fs.describe(bin_id, ext), size)  # fmt: skip
+        return True
+
     def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         if self.cache is None:
             return (yield from self.fs.read(bin_id, ext))
+        tier = yield from self._tier(bin_id, ext, reading=True)
+        if tier is self.cache:
+            return (yield from self.cache.read(bin_id, ext))
         hit, data = yield from self._from_cache(self.cache.read(bin_id, ext), bin_id, ext)
-        return data if hit else (yield from self._fetch(bin_id, ext))
+        # the whole copy: asked as one range past any end, so that a copy of another length is stale
+        if hit and not (yield from self._stale(bin_id, ext, [ByteRange(0, len(data) + 1)], [data])):
+            return data
+        return (yield from self._fetch(bin_id, ext))
 
     def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
         if self.cache is None:
             return (yield from self.fs.read_ranges(bin_id, ext, ranges))
+        tier = yield from self._tier(bin_id, ext, reading=True)
+        if tier is self.cache:
+            return (yield from self.cache.read_ranges(bin_id, ext, ranges))
         hit, chunks = yield from self._from_cache(self.cache.read_ranges(bin_id, ext, ranges), bin_id, ext)
-        if hit:
+        if hit and not (yield from self._stale(bin_id, ext, ranges, chunks)):
             return chunks
         data = yield from self._fetch(bin_id, ext)  # the whole file, so that the cache gets it
         return [r.of(data) for r in ranges]
 
+    # ----- what the tier that holds the bin says --------------------------------------------------
+
     def version(self, bin_id: str, ext: str) -> Op[Hashable | None]:
-        return (yield from self.fs.version(bin_id, ext))
+        if self.cache is None:
+            return (yield from self.fs.version(bin_id, ext))
+        tier = yield from self._tier(bin_id, ext)
+        version = yield from tier.version(bin_id, ext)
+        return version if tier is self.fs else ("cache", self.cache.cache_token(), version)
 
     def versions(self, bin_id: str) -> Op[Hashable | None]:
-        return (yield from self.fs.versions(bin_id))
+        if self.cache is None:
+            return (yield from self.fs.versions(bin_id))
+        tier = yield from self._tier(bin_id, "hdr")  # its versions say when the ADC is missing
+        versions = yield from tier.versions(bin_id)
+        # a cached index of a bin the cache holds is never taken for one of the filesystem tier's
+        return versions if tier is self.fs else ("cache", self.cache.cache_token(), versions)
 
     def exists(self, bin_id: str, ext: str) -> Op[bool]:
-        return (yield from self.fs.exists(bin_id, ext))
+        if self.cache is None:
+            return (yield from self.fs.exists(bin_id, ext))
+        tier, has_file = yield from self._holder(bin_id, ext)
+        return tier is not None and has_file
 
     def size(self, bin_id: str, ext: str) -> Op[int]:
-        return (yield from self.fs.size(bin_id, ext))
+        if self.cache is None:
+            return (yield from self.fs.size(bin_id, ext))
+        tier = yield from self._tier(bin_id, ext)
+        return (yield from tier.size(bin_id, ext))
 
     def path(self, key: str) -> Op[str | None]:
-        """The local file behind ``key`` in the truth, when that is a directory."""
+        """The local file behind ``key`` in the filesystem tier, when that is a directory."""
         return (yield from path_of(self.fs, key)) if isinstance(self.fs, DirectorySource) else None
 
 
@@ -147,10 +248,11 @@ class CachingBinsBase:
         bin store, data directory, or a data root path); either may be ``None``.
 
         Raises:
-            ValueError: without either; TypeError: for a tier of another kind, or a cache that cannot be written.
+            InvalidArgumentError: (a ``ValueError``) without either; ArgumentTypeError (a ``TypeError``)
+                for a tier of another kind, or a cache that cannot be written.
         """
         if fs is None and s3 is None:
-            raise ValueError("a caching bin store needs at least one of fs and s3")
+            raise InvalidArgumentError("fs", "a caching bin store needs fs or s3 (or both), and both are None")
         self.fs = fs if fs is not None else s3
         self.s3 = s3
         self._writes_to: ObjectSource | None = None  # the s3 store, which takes the writes
@@ -159,7 +261,7 @@ class CachingBinsBase:
         else:
             cache = as_source(s3, "s3")
             if not isinstance(cache, ObjectSource):
-                raise TypeError(f"the cache store {type(s3).__name__} cannot be written to")
+                raise ArgumentTypeError("s3", f"s3 must be a store that can be written to, not {type(s3).__name__}")
             self._writes_to = cache
             if fs is None:  # the s3 store alone does the reading too
                 self.source = CachingSource(cache, None)
@@ -232,9 +334,12 @@ class TieredImages:
         self.s3_store = s3
         self.fs_store = fs
         self.tiers = [tier for tier in (cache, s3, fs) if tier is not None]
-        types = {tier.file_type for tier in self.tiers if isinstance(getattr(tier, "file_type", None), str)}
-        if len(types) > 1:
-            raise ValueError(f"the tiers hold different image types: {sorted(types)}")
+        named = {name: tier.file_type for name, tier in (("cache", cache), ("s3", s3), ("fs", fs))
+                 if isinstance(getattr(tier, "file_type", None), str)}  # fmt: skip
+        if len(set(named.values())) > 1:
+            odd = [name for name, file_type in named.items() if file_type != next(iter(named.values()))]
+            shown = ", ".join(f"{name}: {file_type!r}" for name, file_type in named.items())
+            raise InvalidArgumentError(odd[0], f"the tiers hold different image types ({shown})")
 
     def __repr__(self) -> str:
         return ", ".join(_name(t) for t in self.tiers)
@@ -302,7 +407,7 @@ class CachingRoisBase:
         """Tiers in order: ``cache`` (``None``: a new one in memory), ``s3`` and ``fs``.
 
         Raises:
-            ValueError: if the tiers hold different image types.
+            InvalidArgumentError: (a ``ValueError``) if the tiers hold different image types.
         """
         self.images = TieredImages(self._memory_tier() if cache is None else cache, s3, fs)
 

@@ -50,7 +50,8 @@ class FilesystemBinsBase(DataDirectoryBase):
         """Bin files under ``root_path`` (by default, every file that is there counts).
 
         Raises:
-            ValueError: if ``include`` and ``exclude`` overlap, or ``require_roi`` without ``require_adc``.
+            InvalidArgumentError: (a ``ValueError``) if ``include`` and ``exclude`` overlap, or
+                ``require_roi`` without ``require_adc``.
         """
         super().__init__(root_path, include, exclude, require_adc, require_roi, strict=strict)
 
@@ -104,7 +105,8 @@ class FilesystemRoisBase:
         """Images of the bins under ``base_path``.
 
         Raises:
-            ValueError: for an unknown ``file_type``, or if ``include`` and ``exclude`` overlap.
+            InvalidArgumentError: (a ``ValueError``) for an unknown ``file_type``, or if ``include`` and
+                ``exclude`` overlap.
         """
         self.bins = DirectorySource(base_path, include, exclude, require_adc=True, require_roi=True)
         self.images = RenderedImages(BinReader(self.bins), check_file_type(file_type), stitch)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..errors import InvalidIdentifierError
+from ..errors import ArgumentTypeError, InvalidArgumentError, InvalidIdentifierError
 from ..identifiers import add_target, bin_key, parse_bin, parse_bin_key, parse_roi_id
 
 Layout = Literal["year", "flat"]
@@ -21,12 +21,22 @@ class KeyLayout:
     Ids are validated before they become keys.
     """
 
-    def __init__(self, prefix: str | None = None, layout: Layout = "year"):
+    def __init__(self, prefix: str | None = None, layout: Layout = "year", *, prefix_name: str = "prefix"):
+        """Keys under ``prefix`` (``prefix_name`` names it in errors: ``s3_prefix`` for S3 stores).
+
+        Raises:
+            InvalidArgumentError: (a ``ValueError``) for another layout, or a prefix with an empty,
+                ``.`` or ``..`` part; ArgumentTypeError: (a ``TypeError``) for a prefix that is not a string.
+        """
         if layout not in ("year", "flat"):
-            raise ValueError(f"layout must be 'year' or 'flat', not {layout!r}")
+            raise InvalidArgumentError("layout", f"layout must be 'year' or 'flat', not {layout!r}")
+        if prefix is not None and not isinstance(prefix, str):
+            raise ArgumentTypeError(prefix_name, f"{prefix_name} must be a string, not {type(prefix).__name__}")
         prefix = (prefix or "").strip("/")
         if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
-            raise ValueError(f"invalid key prefix {prefix!r}")
+            raise InvalidArgumentError(
+                prefix_name, f"invalid key prefix {prefix_name}={prefix!r}: a part is empty, '.' or '..'"
+            )
         self.prefix = prefix
         self.layout = layout
 
@@ -69,14 +79,18 @@ class KeyLayout:
         return None
 
     def listing_prefixes(self, year: int | str | None = None) -> list[str]:
-        """The key prefixes to list for the bins of ``year`` (an int, ``'legacy'`` or ``None``: all)."""
+        """The key prefixes to list for the bins of ``year`` (an int, ``'legacy'`` or ``None``: all).
+
+        Raises:
+            InvalidArgumentError: (a ``ValueError``) for any other year.
+        """
         root = self._root()
         if year is None or self.layout == "flat":
             return [root]
         if str(year) == LEGACY:
             return [f"{root}{LEGACY}/"]
         if isinstance(year, bool) or not str(year).isdigit() or not str(year).isascii() or len(str(year)) != 4:
-            raise ValueError(f"year must be a 4-digit year or 'legacy', not {year!r}")
+            raise InvalidArgumentError("year", f"year must be a 4-digit year or 'legacy', not {year!r}")
         return [f"{root}{int(year)}/", f"{root}{LEGACY}/"]  # I-style bins of that year are under legacy/
 
     def parse_bin_file(self, key: str) -> tuple[str, str] | None:
@@ -93,6 +107,7 @@ class KeyLayout:
         return (bin_id, ext) if directory == self.group(bin_id) else None
 
 
-def make_layout(prefix: str | None, layout: Layout | KeyLayout) -> KeyLayout:
-    """``layout`` as is when it is a :class:`KeyLayout`, else a new one with ``prefix``."""
-    return layout if isinstance(layout, KeyLayout) else KeyLayout(prefix, layout)
+def make_layout(prefix: str | None, layout: Layout | KeyLayout, prefix_name: str = "prefix") -> KeyLayout:
+    """``layout`` as is when it is a :class:`KeyLayout`, else a new one with ``prefix`` (named
+    ``prefix_name`` in errors)."""
+    return layout if isinstance(layout, KeyLayout) else KeyLayout(prefix, layout, prefix_name=prefix_name)

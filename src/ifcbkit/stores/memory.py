@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..cache import LRUCache
+from ..errors import NotFoundError
 
 __all__ = ["MemoryStore"]
 
@@ -18,10 +19,14 @@ class MemoryStore:
         return f"MemoryStore({len(self._entries)} objects, {self._entries.size} bytes)"
 
     def get(self, key: str) -> bytes:
-        """The value under ``key`` (``KeyError`` when there is none)."""
+        """The value under ``key``.
+
+        Raises:
+            NotFoundError: (a ``KeyError``) when there is none.
+        """
         value = self._entries.get(key)
         if value is None:
-            raise KeyError(key)
+            raise NotFoundError(f"no {key!r} in {self!r}")
         return value
 
     def get_range(self, key: str, start: int, end: int) -> bytes:

@@ -61,7 +61,7 @@ class ObjectBinsBase:
         """Bin files in ``backend`` (amplify-shaped, see the module doc), placed by ``prefix`` and ``layout``.
 
         Raises:
-            ValueError: for an invalid prefix or layout.
+            InvalidArgumentError: (a ``ValueError``) for an invalid prefix or layout.
         """
         self.backend = backend
         self.source = ObjectSource(BackendObjects(backend), make_layout(prefix, layout))
@@ -106,7 +106,8 @@ class ObjectBinStore(ObjectBinsBase, SyncSourceKeys, SyncBinStore):
         backend lists keys in order (S3 does), the D-style years first.
 
         Raises:
-            ValueError: for an invalid year or instrument.
+            InvalidArgumentError: (a ``ValueError``) for an invalid year; InvalidIdentifierError (a
+                ``ValueError``) for an invalid instrument.
         """
         return iterate_sync(self.source.list_bins(year, instrument))
 
@@ -135,7 +136,8 @@ class AsyncObjectBinStore(ObjectBinsBase, AsyncSourceKeys, AsyncBinStore):
         """``async for`` over the ids of the complete bins (:meth:`ObjectBinStore.list_bins`).
 
         Raises:
-            ValueError: for an invalid year or instrument.
+            InvalidArgumentError: (a ``ValueError``) for an invalid year; InvalidIdentifierError (a
+                ``ValueError``) for an invalid instrument.
         """
         return iterate_async(self.source.list_bins(year, instrument))
 
@@ -155,7 +157,7 @@ class ObjectRoisBase:
         """Encoded images in ``backend``, placed by ``prefix`` and ``layout``.
 
         Raises:
-            ValueError: for an invalid prefix, layout or file type.
+            InvalidArgumentError: (a ``ValueError``) for an invalid prefix, layout or file type.
         """
         self.backend = backend
         self.images = ObjectImages(BackendObjects(backend), make_layout(prefix, layout), check_file_type(file_type))

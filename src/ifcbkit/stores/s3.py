@@ -26,7 +26,7 @@ from collections.abc import Hashable
 from typing import Any, NamedTuple
 
 from ..encoding import ImageFormat, check_file_type
-from ..errors import MissingDependencyError, NotFoundError, StoreError
+from ..errors import InvalidArgumentError, InvalidIdentifierError, MissingDependencyError, NotFoundError, StoreError
 from ..faces import Call, Emit, Op
 from ..identifiers import add_target, parse_bin_key, parse_roi_id
 from ..ranges import ByteRange
@@ -73,7 +73,7 @@ class S3Objects(ObjectAccess):
 
     def __init__(self, bucket: str, client: Any = None, *, check_versions: bool = False):
         if not isinstance(bucket, str) or not bucket:
-            raise ValueError(f"s3_bucket must be a non-empty string, not {bucket!r}")
+            raise InvalidArgumentError("s3_bucket", f"s3_bucket must be a non-empty string, not {bucket!r}")
         if client is None:  # as in 0.3.1: a default boto3 client (its calls run in worker threads when async)
             try:
                 import boto3
@@ -186,12 +186,12 @@ class S3BinStore(ObjectBinStore):
         """Bin files in ``s3_bucket`` under ``s3_prefix`` (a default boto3 client without ``s3_client``).
 
         Raises:
-            ValueError: for an empty bucket name or an invalid prefix or layout.
+            InvalidArgumentError: (a ``ValueError``) for an empty bucket name or an invalid prefix or layout.
             MissingDependencyError: without a client and without boto3 (the ``s3`` extra).
         """
         self.objects = S3Objects(s3_bucket, s3_client, check_versions=check_versions)
         self.backend = self.objects
-        self.source = ObjectSource(self.objects, make_layout(s3_prefix, layout))
+        self.source = ObjectSource(self.objects, make_layout(s3_prefix, layout, "s3_prefix"))
         self.reader = BinReader(self.source)
 
     def __repr__(self) -> str:
@@ -229,12 +229,14 @@ class S3RoiStore(ObjectRoiStore):
         """Images in ``s3_bucket`` under ``s3_prefix`` (a default boto3 client without ``s3_client``).
 
         Raises:
-            ValueError: for an empty bucket name, an invalid prefix, layout or file type.
+            InvalidArgumentError: (a ``ValueError``) for an empty bucket name, an invalid prefix, layout
+                or file type.
             MissingDependencyError: without a client and without boto3 (the ``s3`` extra).
         """
         self.objects = S3Objects(s3_bucket, s3_client)
         self.backend = self.objects
-        self.images = ObjectImages(self.objects, make_layout(s3_prefix, layout), check_file_type(file_type))
+        layout = make_layout(s3_prefix, layout, "s3_prefix")
+        self.images = ObjectImages(self.objects, layout, check_file_type(file_type))
 
     __repr__ = S3BinStore.__repr__
     bucket = S3BinStore.bucket
@@ -277,11 +279,11 @@ class IfcbPidTransformer:
         """The ROI id of a key.
 
         Raises:
-            ValueError: for a key of another shape.
+            InvalidIdentifierError: (a ``ValueError``) for a key of another shape.
         """
         parts = s3_key.split("/")
         if len(parts) < 3 or not parts[-1].endswith(".png"):
-            raise ValueError(f"not a ROI image key ('{{year}}/{{bin_id}}/{{target:05d}}.png'): {s3_key!r}")
+            raise InvalidIdentifierError(f"not a ROI image key ('{{year}}/{{bin_id}}/{{target:05d}}.png'): {s3_key!r}")
         roi_id = f"{parts[-2]}_{parts[-1][: -len('.png')]}"
         parse_roi_id(roi_id)
         return roi_id
