@@ -12,6 +12,14 @@ what it held once its input was ready:
 
 ``--before REF`` measures the git revision REF too (its ``src`` exported to a temporary directory), so
 both columns come from one machine in one run. The data is generated under a temporary directory.
+
+One run on the 2-core development machine (shared, so times are noisy), ``--before main``, for a
+107 MB ADC of 999,000 targets (extra = peak growth, the ADC's own bytes included):
+
+    case          before                  after
+    metadata      18.30 s  1118.2 MB      8.54 s  139.0 MB
+    thumbnail      1.41 s   115.4 MB      0.50 s   16.0 MB
+    stream         2.13 s   108.3 MB      2.20 s    2.6 MB
 """
 
 from __future__ import annotations
