@@ -264,13 +264,13 @@ def test_reading_one_d_style_image_parses_one_adc_line(monkeypatch):
     rois = [Roi(width=3, height=3) for _ in range(200)]
     d = make_bin(D_ID, rois, seed=4)
     parsed: list[int] = []
-    real = ifcbkit.index.parse_roi_record
+    real = ifcbkit.index.geometry_values
 
-    def counting(line, target, *args):
-        parsed.append(target)
-        return real(line, target, *args)
+    def counting(line, positions):
+        parsed.append(int(line.split(b",")[0]))
+        return real(line, positions)
 
-    monkeypatch.setattr(ifcbkit.index, "parse_roi_record", counting)
+    monkeypatch.setattr(ifcbkit.index, "geometry_values", counting)
     images = bin_images(D_ID, d.adc, d.roi)
     assert images[150].tobytes() == d.roi[149 * 9 : 150 * 9]
     assert parsed == [150]

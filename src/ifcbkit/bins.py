@@ -109,9 +109,27 @@ class Bin:
     def _thumbnail(self) -> Image.Image | None:
         if self.paths["roi"] is None or self.closed:
             return None
-        from .mosaic import mosaic
+        from .mosaic import mosaic_of_sizes
 
-        return mosaic(self.images.items(), shape=(240, 320), scale=0.33).image
+        images = self.images
+        # the page is planned from the ADC geometry alone: only the images it shows are read and decoded
+        return mosaic_of_sizes(self._image_sizes(images), images.__getitem__, shape=(240, 320), scale=0.33).image  # type: ignore[arg-type]
+
+    def _image_sizes(self, images: BinImages) -> list[tuple[int | str, tuple[int, int]]]:
+        """``(target, (width, height))`` of each image, a stitched pair's being its composite's."""
+        firsts = images.index.firsts() if images.stitch else {}
+        record = self.index.record
+        sizes: list[tuple[int | str, tuple[int, int]]] = []
+        for t in images:
+            a = record(t)
+            partner = firsts.get(t)
+            if partner is None:
+                sizes.append((t, (a.width, a.height)))
+                continue
+            b = record(partner)
+            sizes.append((t, (max(a.x + a.width, b.x + b.width) - min(a.x, b.x),
+                              max(a.y + a.height, b.y + b.height) - min(a.y, b.y))))  # fmt: skip
+        return sizes
 
     def _repr_html_(self) -> str:
         return display.summary_html(self._summary(), self._thumbnail())

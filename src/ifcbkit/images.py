@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence, ValuesView
 from typing import IO, Any
 
@@ -14,6 +15,10 @@ from .identifiers import add_target
 from .index import AdcIndex, TargetRole, second_half_error
 from .roi import Buffer, RoiReader, read_roi_image, roi_reader
 from .stitching import detect_pairs, infill_stitched_image, stitch_pair
+
+# How many stitched pairs a BinImages keeps (composite, gap mask and infilled image each): enough for
+# pair_view, get_raw and a lookup after a stream, bounded whatever the bin's size.
+STITCHED_MEMO = 16
 
 
 class _GivenImages:
@@ -92,7 +97,9 @@ class BinImages(Mapping[int, Image.Image]):
         self.stitch = stitch
         self._raw = raw
         self._keys: list[int] | None = None
-        self._stitched: dict[int, tuple[Image.Image, Image.Image, Image.Image]] = {}
+        # the last few stitched pairs (composite, gap mask, infilled): a stream over the bin holds a few,
+        # never all of them
+        self._stitched: OrderedDict[int, tuple[Image.Image, Image.Image, Image.Image]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"<BinImages {self.bin_id}: {len(self)} images, stitch={self.stitch}>"
@@ -105,6 +112,8 @@ class BinImages(Mapping[int, Image.Image]):
     def _all_keys(self) -> list[int]:
         if self._keys is None:
             self._keys = self.index.keys(stitch=self.stitch)
+            if isinstance(self.index, AdcIndex):  # a pass over the bin: it says which lines it left out
+                self.index.warn_skipped()
         return self._keys
 
     def __iter__(self) -> Iterator[int]:
@@ -118,7 +127,7 @@ class BinImages(Mapping[int, Image.Image]):
             return False
         try:
             return self.index.role(target, stitch=self.stitch).role != "second"
-        except NotFoundError:
+        except (NotFoundError, FormatError):  # no image, or a line skipped as damaged
             return False
 
     def _role(self, target: int) -> tuple[str, int | None]:
@@ -131,7 +140,9 @@ class BinImages(Mapping[int, Image.Image]):
 
     def _pair(self, a: int, b: int) -> tuple[Image.Image, Image.Image, Image.Image]:
         done = self._stitched.get(a)
-        if done is None:
+        if done is not None:
+            self._stitched.move_to_end(a)
+        else:
             image_a, image_b = self._raw(a), self._raw(b)
             try:
                 composite, gap = stitch_pair(self.index.record(a), self.index.record(b), image_a, image_b)
@@ -139,6 +150,8 @@ class BinImages(Mapping[int, Image.Image]):
                 where = getattr(self.index, "source", f"{self.bin_id}.adc")
                 raise FormatError(where, f"targets {a} and {b}: {e.reason}") from None
             done = self._stitched[a] = (composite, gap, infill_stitched_image(composite, gap))
+            if len(self._stitched) > STITCHED_MEMO:
+                self._stitched.popitem(last=False)
         return done
 
     def __getitem__(self, target: int) -> Image.Image:
@@ -226,11 +239,13 @@ def bin_images(
     ``roi_bytes`` may be the ``.roi`` bytes, a memory map of it, or an open binary
     file: only the images asked for are read from it. ``columns`` are the
     header's ADC column names, if it names them. Damaged ADC lines are skipped with a
-    warning (``strict=True``: :class:`~ifcbkit.errors.FormatError` when first parsed).
+    warning at each pass over the images (``strict=True``: :class:`~ifcbkit.errors.FormatError` at once),
+    and asking for a damaged line's target is a ``FormatError`` naming the line.
 
     Raises:
         InvalidIdentifierError: if ``bin_id`` is not a bin id.
-        FormatError: for a damaged ADC line when ``strict``; TruncatedBinError: for an image
+        FormatError: for a damaged ADC line when ``strict``, and for a damaged line's target when
+            asked for; TruncatedBinError: for an image
             whose bytes run past the end of the ROI data, when it is read.
     """
     index = AdcIndex(bin_id, adc_bytes, columns=columns, strict=strict)

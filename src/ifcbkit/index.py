@@ -1,20 +1,35 @@
 """A random-access index of one bin's ADC: which targets have images, where, and which are stitched.
 
-Building the index only splits the ADC into lines; a target's line is parsed
-when it is first asked for. Reading one ROI from a bin with thousands of
-targets therefore costs one line split and one line parse, not a full parse;
-reading every ROI parses each line once.
+Building the index only finds where the ADC's lines are (two arrays of offsets); a
+target's line is parsed when it is first asked for. Reading one ROI from a bin with
+thousands of targets therefore costs one pass to find the lines and one line parse, not
+a full parse; a pass over every ROI parses the geometry columns once, region by region,
+into arrays (about 64 bytes a line, where lists of lines and records cost 300).
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
+from itertools import compress, islice
+from operator import eq, mul
 from typing import Literal, NamedTuple
 
-from .adc import RoiRecord, geometry_positions, no_image, parse_roi_record, split_adc_lines
-from .errors import NotFoundError
+from .adc import (
+    Geometry,
+    LineSpans,
+    RoiRecord,
+    _new_record,
+    geometry_positions,
+    geometry_values,
+    no_image,
+    region_geometry,
+    scan_adc,
+    warn_skipped,
+)
+from .errors import FormatError, NotFoundError
 from .identifiers import add_target, parse_bin
-from .stitching import detect_pairs, is_stitch_pair
+from .stitching import is_stitch_pair
 
 Role = Literal["single", "first", "second"]
 
@@ -28,11 +43,17 @@ class TargetRole(NamedTuple):
 
 
 class AdcIndex:
-    """Geometry of every target of one bin, parsed lazily, plus stitched-pair detection."""
+    """Geometry of every target of one bin, parsed lazily, plus stitched-pair detection.
+
+    Damaged lines are never reported here (no warning): they are noted in :attr:`damaged`, and the
+    passes over the bin report them each time (:meth:`warn_skipped`); asking for such a target by
+    number raises :class:`~ifcbkit.errors.FormatError` naming the file and line. With ``strict``,
+    every line is parsed at once and a damaged one raises.
+    """
 
     __slots__ = (
-        "_all", "_lines", "_pairs", "_positions", "_records", "bin_id", "damaged", "nbytes", "source", "strict",
-        "style",
+        "_data", "_geo", "_odd", "_pairs", "_positions", "_records", "_spans", "bin_id", "damaged", "nbytes",
+        "source", "strict", "style",
     )  # fmt: skip
 
     def __init__(
@@ -41,77 +62,122 @@ class AdcIndex:
     ):  # fmt: skip
         self.bin_id = bin_id
         self.strict = strict
-        self.damaged: set[int] = set()  # targets whose line was damaged (skipped: no image), as parsed so far
+        # {target: (line, problem)} of the damaged lines (skipped: no image), as parsed so far (all of them
+        # once a pass over the bin has run)
+        self.damaged: dict[int, tuple[int, str]] = {}
         self.style = parse_bin(bin_id).style
         self.source = source or f"{bin_id}.adc"
         self.nbytes = len(data)
+        self._data = data
         self._positions = geometry_positions(bin_id, columns)
-        self._lines = split_adc_lines(data)
-        self._records: dict[int, RoiRecord] = {}
-        self._all: list[RoiRecord] | None = None
+        self._spans: LineSpans | None = None  # where each line is, for parsing one line at a time
+        self._records: dict[int, RoiRecord] = {}  # lines parsed one at a time
+        self._geo: Geometry | None = None  # every line's geometry, as arrays, after a pass over the bin
+        self._odd: dict[int, RoiRecord] = {}  # records whose numbers do not fit the arrays
         self._pairs: dict[int, int] | None = None
+        if strict:  # a damaged line anywhere raises, whatever the operation
+            self._parse_all()
 
-    # What one line costs once split and parsed: its bytes object, list slot, record and memo entry.
-    LINE_OVERHEAD = 300
+    # What one line costs: before a pass, its offsets (16 bytes, with the ADC bytes); after one, its six
+    # geometry values (48, with the arrays' slack; the ADC bytes are then let go).
+    SPAN_BYTES = 16
+    PARSED_BYTES = 56
 
     def memory(self) -> int:
-        """An upper estimate of the bytes this index holds once every line is parsed (a cache charges it:
-        short-line ADCs hold several times their size)."""
-        return self.nbytes + self.LINE_OVERHEAD * len(self._lines.lines)
+        """An upper estimate of the bytes this index holds, before or after a pass over every line (a
+        cache charges it)."""
+        n = len(self)
+        return max(self.nbytes + self.SPAN_BYTES * n, self.PARSED_BYTES * n) + 300 * len(self._records)
+
+    def _lines(self) -> LineSpans:
+        if self._spans is None:
+            self._spans = LineSpans(self._data)
+        return self._spans
 
     def __len__(self) -> int:
         """The number of targets (ADC lines)."""
-        return len(self._lines.lines)
+        return len(self._geo[0]) if self._geo is not None else len(self._lines())
 
     def __repr__(self) -> str:
         return f"<AdcIndex {self.bin_id}: {len(self)} targets>"
 
     def record(self, target: int) -> RoiRecord:
-        """One target's geometry (:class:`NotFoundError` outside 1..len)."""
+        """One target's geometry (:class:`NotFoundError` outside 1..len); a damaged line's target has none."""
+        geo = self._geo
+        if geo is not None:
+            if not 1 <= target <= len(geo[0]):
+                raise NotFoundError(f"{self.bin_id} has no target {target} (it has {len(self)})")
+            odd = self._odd.get(target) if self._odd else None
+            if odd is not None:
+                return odd
+            i = target - 1
+            return _new_record(RoiRecord, (target, geo[0][i], geo[1][i], geo[2][i], geo[3][i], geo[4][i], geo[5][i]))
         r = self._records.get(target)
         if r is None:
-            if not 1 <= target <= len(self._lines.lines):
+            spans = self._lines()
+            if not 1 <= target <= len(spans):
                 raise NotFoundError(f"{self.bin_id} has no target {target} (it has {len(self)})")
-            line = self._lines.lines[target - 1]
-            r = self._parse(line, target)
+            r = self._parse(spans.line(target), target, spans.line_number(target))
             self._records[target] = r
         return r
 
-    def _parse(self, line: bytes, target: int) -> RoiRecord:
-        r = parse_roi_record(line, target, self._positions, self.source, self._lines.line_number(target), self.strict)
-        if r is None:
-            self.damaged.add(target)
+    def _parse(self, line: bytes, target: int, line_number: int) -> RoiRecord:
+        try:
+            values = geometry_values(line, self._positions)
+        except ValueError as e:
+            if self.strict:
+                raise FormatError(self.source, str(e), line=line_number) from None
+            self.damaged[target] = (line_number, str(e))
             return no_image(target)
-        return r
+        return _new_record(RoiRecord, (target, *values))
+
+    def _parse_all(self) -> Geometry:
+        """Every line's geometry, in one pass over the bytes a region at a time (kept as arrays)."""
+        if self._geo is None:
+            geo = tuple(array("q") for _ in range(6))
+            damaged: dict[int, tuple[int, str]] = {}
+            odd: dict[int, RoiRecord] = {}
+            for region in scan_adc(self._data, self._positions):
+                parts = region_geometry(region, self._positions, self.source, self.strict, damaged, odd)
+                for column, part in zip(geo, parts):
+                    column.extend(part)
+            self.damaged, self._odd = damaged, odd
+            self._geo = geo  # type: ignore[assignment]
+            self._records, self._spans, self._data = {}, None, b""  # the arrays say all: let the bytes go
+        return self._geo  # type: ignore[return-value]
+
+    def damaged_error(self, target: int) -> FormatError:
+        """The error for asking for ``target``, whose line was skipped as damaged."""
+        line_number, problem = self.damaged[target]
+        return FormatError(self.source, f"target {target}: its ADC line is damaged and was skipped ({problem})",
+                           line=line_number)  # fmt: skip
+
+    def warn_skipped(self) -> None:
+        """An :class:`~ifcbkit.errors.AdcLineWarning` for each damaged line, at the caller's line outside
+        ifcbkit (every pass over the bin calls this: a cached index does not stay silent)."""
+        self._parse_all()
+        warn_skipped(self.source, self.damaged)
 
     def records(self) -> list[RoiRecord]:
         """Every target's geometry, in order."""
-        if self._all is None:  # one pass over the lines, without the per-target memo
-            split, positions, source, strict = self._lines, self._positions, self.source, self.strict
-            done = self._records
-            records = [
-                done.get(t) or parse_roi_record(line, t, positions, source, split.line_number(t), strict)
-                for t, line in enumerate(split.lines, 1)
-            ]
-            for t, r in enumerate(records, 1):
-                if r is None:
-                    self.damaged.add(t)
-                    records[t - 1] = no_image(t)
-            self._all = done_records = records  # type: ignore[assignment]
-            self._records = dict(enumerate(done_records, 1))  # type: ignore[arg-type]
-            return done_records  # type: ignore[return-value]
-        return self._all
+        self._parse_all()
+        return [self.record(t) for t in range(1, len(self) + 1)]
 
     def image_targets(self) -> list[int]:
         """The targets that have an image, in order (stitching not applied)."""
-        return [r.target for r in self.records() if r.has_image]
+        geo = self._parse_all()
+        targets = list(compress(range(1, len(geo[0]) + 1), map(mul, geo[3], geo[4])))
+        if self._odd:
+            with_image = {t for t, r in self._odd.items() if r.has_image}
+            targets = sorted(with_image.union(targets))
+        return targets
 
     def pairs(self) -> list[tuple[int, int]]:
         """The stitched pairs ``(a, b)``; always empty for D-style bins."""
         if self.style != "I":
             return []
         if self._pairs is None:
-            self._pairs = dict(detect_pairs(self.bin_id, {r.target: r for r in self.records()}))
+            self._pairs = dict(_pairs_among(self.image_targets(), self.record))
         return list(self._pairs.items())
 
     def firsts(self) -> dict[int, int]:
@@ -127,12 +193,12 @@ class AdcIndex:
 
     def geometry(self) -> dict[int, dict[str, int | str]]:
         """``{target: {'roi_id', 'x', 'y', 'width', 'height'}}`` for the targets with an image."""
-        bin_id = self.bin_id
-        return {
-            r.target: {"roi_id": add_target(bin_id, r.target), "x": r.x, "y": r.y, "width": r.width, "height": r.height}
-            for r in self.records()
-            if r.width and r.height
-        }
+        bin_id, record = self.bin_id, self.record
+        out: dict[int, dict[str, int | str]] = {}
+        for t in self.image_targets():
+            r = record(t)
+            out[t] = {"roi_id": add_target(bin_id, t), "x": r.x, "y": r.y, "width": r.width, "height": r.height}
+        return out
 
     def roi_ids(self, *, stitch: bool = True) -> list[str]:
         """The ROI ids of the bin's images, in order (with stitching, without the hidden halves)."""
@@ -148,13 +214,16 @@ class AdcIndex:
         return None
 
     def role(self, target: int, *, stitch: bool = True) -> TargetRole:
-        """How ``target`` appears; :class:`NotFoundError` if it has no image.
+        """How ``target`` appears; :class:`NotFoundError` if it has no image, :class:`FormatError` (naming
+        the file and line) if its line was skipped as damaged.
 
         Decided from the target's neighbours only, so one ROI can be read
         without parsing the whole ADC.
         """
         r = self.record(target)
         if not r.has_image:
+            if target in self.damaged:
+                raise self.damaged_error(target)
             raise NotFoundError(f"{add_target(self.bin_id, target)} has no image")
         if not stitch or self.style != "I":
             return TargetRole("single", None)
@@ -165,6 +234,54 @@ class AdcIndex:
         if following is not None and is_stitch_pair(r, following):
             return TargetRole("first", following.target)
         return TargetRole("single", None)
+
+
+def _pairs_among(targets: list[int], record: Callable[[int], RoiRecord]) -> list[tuple[int, int]]:
+    """The stitched pairs among consecutive image ``targets``: only neighbours with one trigger are compared."""
+    triggers = [record(t).trigger for t in targets]
+    same = compress(range(len(targets) - 1), map(eq, triggers, islice(triggers, 1, None)))
+    return [(targets[k], targets[k + 1]) for k in same if is_stitch_pair(record(targets[k]), record(targets[k + 1]))]
+
+
+def count_targets(
+    bin_id: str, data: bytes, *, columns: Sequence[str] | None = None, source: str | None = None,
+    strict: bool = False,
+) -> tuple[int, int, dict[int, tuple[int, str]]]:  # fmt: skip
+    """``(targets, images after stitching, damaged lines)`` of an ADC, in one pass a region at a time:
+    nothing is kept per line (bin metrics of a million-line ADC hold its bytes and a few arrays).
+
+    Raises:
+        FormatError: for a damaged line when ``strict``, or an ADC whose header names no geometry.
+    """
+    positions = geometry_positions(bin_id, columns)
+    source = source or f"{bin_id}.adc"
+    stitched = parse_bin(bin_id).style == "I"
+    damaged: dict[int, tuple[int, str]] = {}
+    targets = images = pairs = 0
+    last: RoiRecord | None = None  # the last image of the regions before
+    for region in scan_adc(data, positions):
+        odd: dict[int, RoiRecord] = {}
+        geo = region_geometry(region, positions, source, strict, damaged, odd)
+        first = region.first_target
+
+        def record(t: int, geo: Geometry = geo, odd: dict[int, RoiRecord] = odd, first: int = first) -> RoiRecord:
+            found = odd.get(t) if odd else None
+            if found is not None:
+                return found
+            i = t - first
+            return _new_record(RoiRecord, (t, geo[0][i], geo[1][i], geo[2][i], geo[3][i], geo[4][i], geo[5][i]))
+
+        with_image = list(compress(range(first, first + region.targets), map(mul, geo[3], geo[4])))
+        if odd:
+            with_image = sorted({t for t, r in odd.items() if r.has_image}.union(with_image))
+        targets += region.targets
+        images += len(with_image)
+        if stitched and with_image:
+            if last is not None and is_stitch_pair(last, record(with_image[0])):
+                pairs += 1
+            pairs += len(_pairs_among(with_image, record))
+            last = record(with_image[-1])
+    return targets, images - pairs, damaged
 
 
 def second_half_error(bin_id: str, target: int, partner: int, role: Callable[[int], TargetRole]) -> NotFoundError:

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import math
 import statistics
+from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from itertools import pairwise
+from itertools import islice, repeat
+from operator import le, mul, sub, truediv
 from typing import Any, Literal, NamedTuple
 
-from .adc import AdcTable, parse_adc_table
+from .adc import AdcTable, parse_adc_table, warn_skipped
 from .errors import FormatError
 from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import BinId, parse_bin
-from .index import AdcIndex
+from .index import count_targets
 from .stitching import detect_pairs
 
 MlMethod = Literal["adc", "hdr", "reference"]
@@ -120,22 +122,46 @@ def _header_times(header: Mapping[str, Any]) -> _Times:
     return _Times(run, inhibit, f"the header has no {' or '.join(missing)}" if missing else None)
 
 
-def _d_style_adc_times(adc_time: list[float], run: list[float], inhibit: list[float]) -> _Times:
-    """The D-style ADC estimate of run and inhibit time (at least 2 rows)."""
+def _d_style_adc_times(adc_time: Sequence[float], run: Sequence[float], inhibit: Sequence[float]) -> _Times:
+    """The D-style ADC estimate of run and inhibit time (at least 2 rows), in one pass over the columns
+    (no list per row: a million-row ADC costs its three columns)."""
     n = len(inhibit)
-    if all(v == 0 for v in inhibit):
+    if not any(inhibit):  # every value 0 (NaN is true)
         return _Times(_NAN, _NAN, "InhibitTime is 0 on every ADC row")
-    good = [0] + [i for i in range(1, n) if inhibit[i] > 0 and -0.1 < inhibit[i] - inhibit[i - 1] < 5]
-    mode_inhibit = mode_smallest([round_half_even(inhibit[b] - inhibit[a], 4) for a, b in pairwise(good)])
+    # the good rows: the first, and those whose InhibitTime grew by a plausible step; the mode of the steps
+    # between consecutive good rows is the inhibit time one trigger costs
+    steps: Counter[float] = Counter()
+    rises = array("d", map(sub, islice(inhibit, 1, None), inhibit))
+    every_row_good = all(map(math.isfinite, inhibit)) and min(inhibit) > 0 and min(rises) > -0.1 and max(rises) < 5
+    if every_row_good:
+        # round_half_even(rise, 4) for each step, without a Python call per row
+        steps.update(map(truediv, map(round, map(mul, rises, repeat(10.0**4))), repeat(10.0**4)))
+        n_good, last_good = n, n - 1
+    else:
+        n_good, last_good, previous = 1, 0, inhibit[0]
+        for i, value in enumerate(islice(inhibit, 1, None), 1):
+            if value > 0 and -0.1 < value - previous < 5:
+                step = round_half_even(value - inhibit[last_good], 4)
+                if not math.isnan(step):
+                    steps[step] += 1
+                n_good += 1
+                last_good = i
+            previous = value
+    del rises
+    if steps:
+        top = max(steps.values())
+        mode_inhibit = min(v for v, c in steps.items() if c == top)
+    else:
+        mode_inhibit = _NAN
     runtime_offset = inhibit_offset = 0.0
     if run[1] - adc_time[1] > 10:
         runtime_offset = run[1] - adc_time[1]
         inhibit_offset = inhibit[1] + 2 * mode_inhibit
-    n_bad = n - len(good)
+    n_bad = n - n_good
     if n_bad == 0:
         inhibit_time = inhibit[-1] - inhibit_offset
     else:
-        inhibit_time = inhibit[good[-1]] + n_bad * mode_inhibit - inhibit_offset
+        inhibit_time = inhibit[last_good] + n_bad * mode_inhibit - inhibit_offset
     run_time = run[-1] - runtime_offset
     m = min(n, 50)
     runtime2 = adc_time[-1] + _median([run[i] - adc_time[i] for i in range(m)]) - runtime_offset
@@ -149,18 +175,20 @@ def _d_style_adc_times(adc_time: list[float], run: list[float], inhibit: list[fl
     return _Times(run_time, inhibit_time, reason)
 
 
-def _d_style_estimate(bin_id: str, header: Mapping[str, Any], adc: AdcLike | None, source: str | None) -> _Times:
+def _d_style_estimate(
+    bin_id: str, header: Mapping[str, Any], adc: AdcLike | None, source: str | None, strict: bool = False
+) -> _Times:
     """The D-style ADC estimate, falling back to the header without RunTime/InhibitTime or with one row."""
     if adc is None:
         raise TypeError("method 'adc' and 'reference' need the ADC")
-    table = _table(bin_id, header, adc, D_ADC_COLUMNS, source)
+    table = _table(bin_id, header, adc, D_ADC_COLUMNS, source, strict)
     if table is None:
         return _header_times(header)
     if len(table) == 0:
         return _Times(_NAN, _NAN, "the ADC has no rows")
     if len(table) == 1:
         return _header_times(header)
-    return _d_style_adc_times(*(table.column(c) for c in D_ADC_COLUMNS))
+    return _d_style_adc_times(*(table.values(c) for c in D_ADC_COLUMNS))
 
 
 def _cross_check(header_value: float, adc_value: float) -> float:
@@ -178,24 +206,46 @@ def min_proc_time(bin_id: BinId) -> float:
     return MIN_PROC_TIME
 
 
-def _i_style(bin_id: BinId, table: AdcTable | None, method: str) -> MlAnalyzed:
-    if table is None:
-        return _nan(method, f"the ADC lacks the {', '.join(I_ADC_COLUMNS)} columns")
-    triggers, opens, grabs = (table.column(c) for c in I_ADC_COLUMNS)
+def _first_rows(triggers: Sequence[float]) -> Iterator[int]:
+    """The rows where each trigger number first appears (a set only when the triggers are not in order)."""
+    if all(map(le, triggers, islice(triggers, 1, None))):  # in order (no NaN): a new trigger is a change
+        previous = None
+        for i, trigger in enumerate(triggers):
+            if trigger != previous:
+                yield i
+            previous = trigger
+        return
     seen: set[float] = set()
-    kept = []
     for i, trigger in enumerate(triggers):
         if trigger not in seen:
             seen.add(trigger)
-            kept.append(i)
-    if not kept:
-        return _nan(method, "the ADC has no rows")
-    open_times = [opens[i] + 86400 if opens[i] < 0 else opens[i] for i in kept]
-    grab_times = [grabs[i] + 86400 if grabs[i] < 0 else grabs[i] for i in kept]
+            yield i
+
+
+def _i_style(bin_id: BinId, table: AdcTable | None, method: str) -> MlAnalyzed:
+    if table is None:
+        return _nan(method, f"the ADC lacks the {', '.join(I_ADC_COLUMNS)} columns")
+    triggers, opens, grabs = (table.values(c) for c in I_ADC_COLUMNS)
     floor = min_proc_time(bin_id)
-    run_time = grab_times[-1]
-    proc = [max(open_times[k + 1] - grab_times[k], floor) for k in range(len(kept) - 1)]
-    look_time = run_time - math.fsum(proc) - floor
+    last: list[float] = []  # the last kept row's grab time
+
+    def processing_times() -> Iterator[float]:
+        previous_grab: float | None = None
+        for i in _first_rows(triggers):
+            open_time, grab_time = opens[i], grabs[i]
+            open_time = open_time + 86400 if open_time < 0 else open_time
+            grab_time = grab_time + 86400 if grab_time < 0 else grab_time
+            if previous_grab is not None:
+                yield max(open_time - previous_grab, floor)
+            previous_grab = grab_time
+        if previous_grab is not None:
+            last.append(previous_grab)
+
+    proc = math.fsum(processing_times())
+    if not last:
+        return _nan(method, "the ADC has no rows")
+    run_time = last[0]
+    look_time = run_time - proc - floor
     ml = look_time * I_FLOW_RATE
     reason = "the ADC trigger times are not numbers" if math.isnan(ml) else None
     return MlAnalyzed(ml, look_time, run_time, run_time - look_time, method, reason)
@@ -223,20 +273,21 @@ def _as_header(hdr: HeaderLike, source: str | None) -> Mapping[str, Any]:
 
 
 def _table(
-    bin_id: str, header: Mapping[str, Any], adc: AdcLike, wanted: Sequence[str], source: str | None
-) -> AdcTable | None:
+    bin_id: str, header: Mapping[str, Any], adc: AdcLike, wanted: Sequence[str], source: str | None,
+    strict: bool = False,
+) -> AdcTable | None:  # fmt: skip
     """Only the ``wanted`` columns of the ADC, or ``None`` when it does not have them all."""
     if isinstance(adc, AdcTable):
         if not all(c in adc for c in wanted):
             return None
-        return AdcTable(wanted, [tuple(row) for row in zip(*(adc.column(c) for c in wanted))])
+        return adc
     if not isinstance(adc, (bytes, bytearray, memoryview)):
         raise TypeError(f"adc must be the .adc bytes or an AdcTable, not {type(adc).__name__}")
     columns = adc_column_names(header)
     if columns is not None and not all(c in columns for c in wanted):
         return None
     try:
-        return parse_adc_table(bin_id, bytes(adc), columns=columns, usecols=wanted, source=source)
+        return parse_adc_table(bin_id, bytes(adc), columns=columns, usecols=wanted, source=source, strict=strict)
     except KeyError:  # the default columns, cut to a narrower file (22-column D-style ADC)
         return None
 
@@ -282,7 +333,7 @@ def _positive(result: MlAnalyzed) -> MlAnalyzed:
 
 def _ml_analyzed(
     bin_id: str, hdr: HeaderLike, adc: AdcLike | None, method: MlMethod, hdr_source: str | None,
-    adc_source: str | None,
+    adc_source: str | None, strict: bool = False,
 ) -> MlAnalyzed:  # fmt: skip
     check_method(method)
     parsed = parse_bin(bin_id)
@@ -295,8 +346,8 @@ def _ml_analyzed(
     if parsed.style == "I":
         if adc is None:
             raise TypeError(f"method {method!r} needs the ADC")
-        return _i_style(parsed, _table(bin_id, header, adc, I_ADC_COLUMNS, adc_source), method)
-    estimate = _d_style_estimate(bin_id, header, adc, adc_source)
+        return _i_style(parsed, _table(bin_id, header, adc, I_ADC_COLUMNS, adc_source, strict), method)
+    estimate = _d_style_estimate(bin_id, header, adc, adc_source, strict)
     if method == "adc":
         return _from_times(estimate, method)
     from_header = _header_times(header)
@@ -311,8 +362,10 @@ def _ml_analyzed(
 # ----- bin metadata ---------------------------------------------------------------------------
 
 
-def _num_images(bin_id: str, header: Mapping[str, Any], adc: AdcLike, source: str | None) -> tuple[int, int, int]:
-    """``(num_triggers, num_images after stitching, damaged ADC lines skipped)``."""
+def _num_images(
+    bin_id: str, header: Mapping[str, Any], adc: AdcLike, source: str | None, strict: bool
+) -> tuple[int, int, dict[int, tuple[int, str]]]:
+    """``(num_triggers, num_images after stitching, {target: (line, problem)} of the damaged ADC lines)``."""
     if isinstance(adc, AdcTable):
         geometry = ("trigger", "x", "y", "width", "height")
         if not all(c in adc for c in geometry):
@@ -321,9 +374,9 @@ def _num_images(bin_id: str, header: Mapping[str, Any], adc: AdcLike, source: st
         rois = {k: dict(zip(geometry, row)) for k, row in rows if not any(math.isnan(v) for v in row)}
         images = [t for t, r in rois.items() if r["width"] > 0 and r["height"] > 0]
         pairs = detect_pairs(bin_id, rois)
-        return len(adc), len(images) - len(pairs), len(adc) - len(rois)
-    index = AdcIndex(bin_id, bytes(adc), columns=adc_column_names(header), source=source)
-    return len(index), len(index.keys(stitch=True)), len(index.damaged)
+        skipped = {k: (k, "a geometry value is not a number") for k in range(1, len(adc) + 1) if k not in rois}
+        return len(adc), len(images) - len(pairs), skipped
+    return count_targets(bin_id, bytes(adc), columns=adc_column_names(header), source=source, strict=strict)
 
 
 def _coordinate(header: Mapping[str, Any], key: str) -> float | None:
@@ -346,6 +399,7 @@ def bin_metadata(
     method: MlMethod = "adc",
     hdr_source: str | None = None,
     adc_source: str | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """A bin's metrics and metadata, with the keys of the dashboard's ``/api/bin/{id}``.
 
@@ -357,11 +411,27 @@ def bin_metadata(
     ``ml_analyzed`` is a float in ml, NaN when not computable (then
     ``ml_analyzed_reason`` says why), and ``trigger_freq`` and ``concentration``
     are NaN when their denominator is not a positive number.
+
+    Raises:
+        FormatError: for a damaged ADC line or a field that is not a number, when ``strict``.
     """
+    metadata, damaged = metadata_and_damaged(bin_id, hdr, adc, size=size, method=method, hdr_source=hdr_source,
+                                             adc_source=adc_source, strict=strict)  # fmt: skip
+    warn_skipped(adc_source or f"{bin_id}.adc", damaged)
+    return metadata
+
+
+def metadata_and_damaged(
+    bin_id: str, hdr: HeaderLike, adc: AdcLike, *, size: int | None = None, method: MlMethod = "adc",
+    hdr_source: str | None = None, adc_source: str | None = None, strict: bool = False,
+) -> tuple[dict[str, Any], dict[int, tuple[int, str]]]:  # fmt: skip
+    """:func:`bin_metadata` without the warnings: the metadata and the damaged ADC lines skipped
+    (``{target: (line, problem)}``), for a caller that reports them itself (at its own caller's line)."""
     parsed = parse_bin(bin_id)
     header = _as_header(hdr, hdr_source)
-    num_triggers, num_images, skipped_lines = _num_images(bin_id, header, adc, adc_source)
-    ml = compute_ml_analyzed(bin_id, header, adc, method=method, adc_source=adc_source)
+    num_triggers, num_images, damaged = _num_images(bin_id, header, adc, adc_source, strict)
+    skipped_lines = len(damaged)
+    ml = _positive(_ml_analyzed(bin_id, header, adc, method, None, adc_source, strict))
     sample_type = header.get("sampleType")
     return {
         "pid": bin_id,
@@ -383,7 +453,7 @@ def bin_metadata(
         "size": size,
         "temperature": _coordinate(header, "temperature"),
         "humidity": _coordinate(header, "humidity"),
-    }
+    }, damaged
 
 
 METADATA_FIELDS: tuple[str, ...] = (

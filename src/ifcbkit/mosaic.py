@@ -9,7 +9,7 @@ so a notebook or web page can map a click back to its ROI.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 from PIL import Image
@@ -48,29 +48,61 @@ def mosaic(
     Raises:
         ValueError: for a page without pixels or a scale that is not positive.
     """
+    items = list(images.items()) if isinstance(images, Mapping) else list(images)
+    sizes: list[tuple[int | str, tuple[int, int]]] = [(k, image.size) for k, (_, image) in enumerate(items)]
+    by_position = mosaic_of_sizes(sizes, lambda k: items[k][1], shape, scale, background=background)  # type: ignore[index]
+    placements = [p._replace(key=items[p.key][0]) for p in by_position.placements]  # type: ignore[index]
+    return Mosaic(by_position.image, placements, [items[k][0] for k in by_position.left_out])  # type: ignore[index]
+
+
+def plan(
+    sizes: Iterable[tuple[int | str, tuple[int, int]]], shape: tuple[int, int] = (600, 800), scale: float = 0.33
+) -> tuple[list[Placement], list[int | str]]:
+    """Where :func:`mosaic` puts images of these ``(key, (width, height))`` sizes: the placements and the
+    keys left out, from the sizes alone (nothing is decoded to decide).
+
+    Raises:
+        ValueError: for a page without pixels or a scale that is not positive.
+    """
     height, width = shape
     if height < 1 or width < 1:
         raise ValueError(f"shape must be (height, width) in pixels, both at least 1, not {shape!r}")
     if not scale > 0:
         raise ValueError(f"scale must be positive, not {scale!r}")
-    items = list(images.items()) if isinstance(images, Mapping) else list(images)
-    scaled = []
-    for key, image in items:
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        scaled.append((key, image, size))
-    scaled.sort(key=lambda item: (item[2][1], item[2][0]), reverse=True)  # tallest first, then widest
-    page = Image.new("L", (width, height), background)
+    scaled = [(key, (max(1, round(w * scale)), max(1, round(h * scale)))) for key, (w, h) in sizes]
+    scaled.sort(key=lambda item: (item[1][1], item[1][0]), reverse=True)  # tallest first, then widest
     shelves: list[list[int]] = []  # [y, shelf height, x of its free space]
     placements: list[Placement] = []
     left_out: list[int | str] = []
-    for key, image, (w, h) in scaled:
+    for key, (w, h) in scaled:
         spot = _place(shelves, w, h, width, height)
         if spot is None:
             left_out.append(key)
             continue
-        x, y = spot
+        placements.append(Placement(key, spot[0], spot[1], w, h))
+    return placements, left_out
+
+
+def mosaic_of_sizes(
+    sizes: Iterable[tuple[int | str, tuple[int, int]]],
+    load: Callable[[int | str], Image.Image],
+    shape: tuple[int, int] = (600, 800),
+    scale: float = 0.33,
+    *,
+    background: int = BACKGROUND,
+) -> Mosaic:
+    """:func:`mosaic` of images known by their sizes first: only the images that fit on the page are
+    loaded (``load(key)``), so a thumbnail of a 40,000-image bin decodes the few dozen it shows.
+
+    Raises:
+        ValueError: for a page without pixels or a scale that is not positive.
+    """
+    placements, left_out = plan(sizes, shape, scale)
+    height, width = shape
+    page = Image.new("L", (width, height), background)
+    for key, x, y, w, h in placements:
+        image = load(key)
         page.paste(image.convert("L").resize((w, h)) if (w, h) != image.size else image.convert("L"), (x, y))
-        placements.append(Placement(key, x, y, w, h))
     return Mosaic(page, placements, left_out)
 
 

@@ -17,16 +17,15 @@ from typing import Any
 
 from PIL import Image
 
-from .adc import RoiRecord
+from .adc import RoiRecord, warn_skipped
 from .cache import ADC_INDEX_CACHE
-from .errors import NotFoundError
+from .errors import FormatError, NotFoundError
 from .faces import Blocking, Emit, Op, Shared
 from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import add_target, parse_roi_id, validate_bin_id
 from .images import BinImages
 from .index import AdcIndex, second_half_error
-from .metrics import MlMethod, check_method
-from .metrics import bin_metadata as compute_bin_metadata
+from .metrics import MlMethod, check_method, metadata_and_damaged
 from .roi import BufferRoiReader, ChunkRoiReader, plan_ranges, report_missing
 from .sources import BinSource
 
@@ -66,7 +65,8 @@ def _render(images: BinImages, targets: list[int]) -> dict[int, Image.Image]:
 
 class BinReader:
     """The read operations of data directories and bin stores over one source (sans-I/O; see the
-    module doc). ``strict``: damaged ADC lines and unknown targets raise instead of warning."""
+    module doc). ``strict``: damaged ADC lines (anywhere in the bin, whatever the operation) and unknown
+    targets raise instead of warning."""
 
     def __init__(self, source: BinSource, *, strict: bool = False):
         self.source = source
@@ -145,7 +145,8 @@ class BinReader:
 
     def _present(self, index: AdcIndex, targets: list[int], stitch: bool) -> list[int]:
         """The targets (in order, once each) that are images of the bin; the others are reported
-        (a warning, or an error when strict) and left out, as in 0.3.1."""
+        (a warning, or an error when strict) and left out, as in 0.3.1. A target whose ADC line was
+        skipped as damaged is a :class:`FormatError` naming the file and line: it never goes missing silently."""
         present: list[int] = []
         missing: list[int] = []
         for t in dict.fromkeys(targets):
@@ -178,12 +179,16 @@ class BinReader:
         """The bin's ADC geometry ``{target: {'roi_id', 'x', 'y', 'width', 'height'}}`` for every target
         with an image (both halves of a stitched pair), as ``parse_adc_bytes`` gives it."""
         index = (yield from self._bin_index(bin_id)).index
-        return (yield Blocking(index.geometry))
+        geometry = yield Blocking(index.geometry)
+        index.warn_skipped()
+        return geometry
 
     def list_roi_ids(self, bin_id: str, *, stitch: bool = True) -> Op[list[str]]:
         """The ROI ids of the bin's images, in order (with stitching, without the hidden halves)."""
         index = (yield from self._bin_index(bin_id)).index
-        return (yield Blocking(functools.partial(index.roi_ids, stitch=stitch)))
+        roi_ids = yield Blocking(functools.partial(index.roi_ids, stitch=stitch))
+        index.warn_skipped()
+        return roi_ids
 
     def image_exists(self, roi_id: str, *, stitch: bool = True) -> Op[bool]:
         """Whether a ROI image exists (``False`` for an unknown bin, a target without an image and,
@@ -206,7 +211,7 @@ class BinReader:
         for roi_id, (other, target) in zip(roi_ids, parsed):
             exists = False
             if index is not None and other == bin_id:
-                with contextlib.suppress(NotFoundError):
+                with contextlib.suppress(NotFoundError, FormatError):  # no image, or a damaged line
                     exists = index.role(target, stitch=stitch).role != "second"
             out[roi_id] = exists
         return out
@@ -221,6 +226,7 @@ class BinReader:
         index = (yield from self._bin_index(bin_id)).index
         if rois is None:
             keys = yield Blocking(functools.partial(index.keys, stitch=stitch))
+            index.warn_skipped()  # every pass over the bin says which lines it left out
         else:
             keys = self._present(index, _targets_of(bin_id, rois), stitch)
         batch: list[int] = []
@@ -252,8 +258,11 @@ class BinReader:
             roi_size = yield from self.source.size(bin_id, "roi")
         except NotFoundError:
             roi_size = 0
+        adc_source = self.source.describe(bin_id, "adc")
         compute = functools.partial(
-            compute_bin_metadata, bin_id, hdr, adc, size=len(hdr) + len(adc) + roi_size, method=method,
-            hdr_source=self.source.describe(bin_id, "hdr"), adc_source=self.source.describe(bin_id, "adc"),
+            metadata_and_damaged, bin_id, hdr, adc, size=len(hdr) + len(adc) + roi_size, method=method,
+            hdr_source=self.source.describe(bin_id, "hdr"), adc_source=adc_source, strict=self.strict,
         )  # fmt: skip
-        return (yield Blocking(compute))
+        metadata, damaged = yield Blocking(compute)
+        warn_skipped(adc_source, damaged)  # here, not in the worker thread: at the caller's line
+        return metadata
