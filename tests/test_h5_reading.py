@@ -161,6 +161,22 @@ def test_a_hung_worker_is_killed_and_the_next_read_has_a_new_one(tmp_path, monke
     assert no_children()
 
 
+def test_a_worker_is_not_trusted_after_an_error(tmp_path, no_children):
+    """An HDF5 error means the library went down a damaged file's paths: the next file gets a new child."""
+    good = tmp_path / f"{PID}_class.h5"
+    good.write_bytes(class_h5())
+    damaged = tmp_path / "x_class.h5"
+    damaged.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(200))
+    read_class_scores(good)
+    before = idle_workers()
+    with pytest.raises(FormatError, match="not a readable v3 class scores file"):
+        read_class_scores(damaged)
+    assert idle_workers() == set() and h5_reading._live == {}
+    assert read_class_scores(good).scores[1] == (0.9, 0.1)
+    assert idle_workers().isdisjoint(before)
+    assert no_children()
+
+
 def test_a_worker_idle_too_long_leaves_and_is_replaced(tmp_path, monkeypatch, no_children):
     path = tmp_path / f"{PID}_class.h5"
     path.write_bytes(class_h5())

@@ -37,9 +37,10 @@ __all__ = ["IDLE_SECONDS", "READ_SECONDS", "H5ReadFailure", "read_datasets", "st
 # How long one file's datasets may take to read: real class-score files take milliseconds.
 READ_SECONDS = 30.0
 
-# How long a worker waits for its next file before it leaves: it holds a copy-on-write image of
-# this process as it was when forked, which memory freed here since does not shrink.
-IDLE_SECONDS = 60.0
+# How long a worker waits for its next file before it leaves (to be reaped by the next read or at
+# exit): it holds a copy-on-write image of this process as it was when forked, which memory freed
+# here since does not shrink. A run that reads file after file keeps its worker.
+IDLE_SECONDS = 10.0
 
 # Workers kept waiting for the next file; more run at once when threads read at once.
 _MAX_IDLE = 4
@@ -170,30 +171,30 @@ def _in_worker(source: str, names: tuple[str, ...]) -> Any:
     seconds = READ_SECONDS
     _reap(0)
     worker = _take()
-    answered = False
+    trusted = False
     try:
         answer = worker.read(source, names, seconds)
-        answered = True
+        # after an error the HDF5 library went down a damaged file's paths: the next file gets a new child
+        trusted = answer[0] != "error"
         return answer
-    finally:  # a timeout, a crash, an exception or a signal: the child is killed, whatever it was doing
-        if answered:
+    finally:  # a timeout, a crash, an error, an exception or a signal: the child is killed, whatever it did
+        if trusted:
             _give_back(worker)
         else:
             _end(worker)
 
 
 def _take() -> _Worker:
-    """An idle worker that runs this module's ``outcome`` and is sure not to be leaving, or a new one."""
-    stale = []
+    """An idle worker that runs this module's ``outcome`` and is sure not to be leaving, or a new one;
+    idle workers that left, or are about to, are reaped or killed on the way."""
+    now = time.monotonic()
     chosen = None
     with _lock:
-        while _idle and chosen is None:
-            worker = _idle.pop()
-            fresh = time.monotonic() - worker.idle_since < IDLE_SECONDS / 2
-            if worker.code is outcome and fresh and not worker.gone():
-                chosen = worker
-            else:
-                stale.append(worker)
+        usable = [w for w in _idle if w.code is outcome and now - w.idle_since < IDLE_SECONDS / 2 and not w.gone()]
+        stale = [w for w in _idle if w not in usable]
+        if usable:
+            chosen = usable.pop()
+        _idle[:] = usable
     for worker in stale:
         _end(worker)
     return chosen if chosen is not None else _fork()
