@@ -170,17 +170,18 @@ _unreaped: list[int] = []  # children killed but not yet reaped
 def _in_worker(source: str, names: tuple[str, ...]) -> Any:
     seconds = READ_SECONDS
     _reap(0)
-    worker = _take()
+    worker = None
     trusted = False
     try:
+        worker = _take()
         answer = worker.read(source, names, seconds)
         # after an error the HDF5 library went down a damaged file's paths: the next file gets a new child
         trusted = answer[0] != "error"
         return answer
     finally:  # a timeout, a crash, an error, an exception or a signal: the child is killed, whatever it did
-        if trusted:
+        if worker is not None and trusted:
             _give_back(worker)
-        else:
+        elif worker is not None:
             _end(worker)
 
 
