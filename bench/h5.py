@@ -4,8 +4,10 @@ for comparison), in alternating rounds.
 
     python bench/h5.py [--rounds 3] [--reads 20]
 
-Prints the median of each round's reads, per way of reading, and the first read of the run (which
-forks the worker, where the library keeps one).
+Prints the median of each round's reads, per way of reading, what the child adds to each round, and
+the first read of the run (which forks the worker, where the library keeps one). Run it against two
+versions of the library in turn (``PYTHONPATH``) to compare them: on a shared machine, compare what
+the child adds, measured in the same run, rather than raw times.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def main() -> None:
     for way, values in medians.items():
         shown = ", ".join(f"{v * 1000:.1f}" for v in values)
         print(f"{way:>10}: medians of {args.reads} reads, {args.rounds} rounds: {shown} ms")
+    extra = ", ".join(f"{(c - i) * 1000:+.1f}" for c, i in zip(medians["child"], medians["in process"]))
+    print(f"{'the child':>10}: {extra} ms per read, round by round")
 
 
 if __name__ == "__main__":

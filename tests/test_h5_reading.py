@@ -38,6 +38,12 @@ def class_h5() -> bytes:
     return buffer.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def _no_workers_yet():
+    """Each test starts with no worker: those of other tests would be counted as this one's."""
+    h5_reading.stop_workers()
+
+
 @pytest.fixture
 def short_reads(monkeypatch):
     monkeypatch.setattr(h5_reading, "READ_SECONDS", 1.0)
@@ -139,7 +145,6 @@ def test_a_new_interpreter_reads_what_a_worker_reads(tmp_path):
 def test_one_worker_reads_file_after_file(tmp_path, no_children):
     path = tmp_path / f"{PID}_class.h5"
     path.write_bytes(class_h5())
-    h5_reading.stop_workers()
     read_class_scores(path)
     (worker,) = idle_workers()
     for _ in range(3):
@@ -180,7 +185,6 @@ def test_a_worker_is_not_trusted_after_an_error(tmp_path, no_children):
 def test_a_worker_idle_too_long_leaves_and_is_replaced(tmp_path, monkeypatch, no_children):
     path = tmp_path / f"{PID}_class.h5"
     path.write_bytes(class_h5())
-    h5_reading.stop_workers()
     monkeypatch.setattr(h5_reading, "IDLE_SECONDS", 0.3)
     read_class_scores(path)
     (first,) = idle_workers()
@@ -206,6 +210,33 @@ def test_threads_reading_at_once_each_get_a_worker(tmp_path, no_children):
         thread.join()
     assert len(results) == 18 and all(scores[2] == (0.2, 0.8) for scores in results)
     assert len(idle_workers()) <= h5_reading._MAX_IDLE
+    assert no_children()
+
+
+def test_a_forked_process_reads_with_workers_of_its_own(tmp_path, no_children):
+    """A process forked from this one (a fork process pool) must not talk to this one's workers."""
+    path = tmp_path / f"{PID}_class.h5"
+    path.write_bytes(class_h5())
+    read_class_scores(path)
+    (mine,) = idle_workers()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the forked process: read twice, say with which workers, and leave
+        try:
+            os.close(read_end)
+            answers = [sorted(read_class_scores(path).scores) for _ in range(2)]
+            with os.fdopen(write_end, "w") as out:
+                json.dump({"answers": answers, "workers": sorted(idle_workers())}, out)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as answer:
+        report = json.load(answer)
+    os.waitpid(pid, 0)
+    assert report["answers"] == [[1, 2, 3], [1, 2, 3]]
+    assert mine not in report["workers"] and len(report["workers"]) == 1
+    assert read_class_scores(path).scores[2] == (0.2, 0.8)
+    assert idle_workers() == {mine}
     assert no_children()
 
 
