@@ -392,3 +392,35 @@ def test_sigterm_during_a_hung_read_ends_the_cli_with_143_and_kills_the_reader(t
     assert cli.returncode == 143, stderr
     assert "interrupted by SIGTERM" in stderr
     assert gone(readers[0].pid, within=0)
+
+
+def test_sigterm_during_a_hung_read_in_a_process_pool_ends_the_cli_within_seconds(tmp_path, sample_root):
+    """The same hung read in a pool process (``--workers 2``): the run does not wait for the pool's
+    hung job (up to the read's 30 s limit) but stops it, and no process of the run is left."""
+    scores = tmp_path / f"{PID}_class.h5"
+    os.mkfifo(scores)
+    command = [sys.executable, "-m", "ifcbkit.cli", "abundance", str(sample_root), str(scores), "--workers", "2"]
+    cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=python_env())
+    family: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 20
+        readers: list[psutil.Process] = []
+        while not readers and time.monotonic() < deadline:
+            family = psutil.Process(cli.pid).children(recursive=True)
+            readers = [p for p in family if p.ppid() != cli.pid]  # a pool process's own child
+            time.sleep(0.02)
+        assert readers, "no reader started in the pool"
+        time.sleep(0.3)
+        assert cli.poll() is None
+        cli.send_signal(signal.SIGTERM)
+        _, stderr = cli.communicate(timeout=8)
+    finally:
+        for process in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        cli.kill()
+        cli.communicate()
+    assert cli.returncode == 143, stderr
+    assert "interrupted by SIGTERM" in stderr
+    for process in family:
+        assert gone(process.pid, within=3)

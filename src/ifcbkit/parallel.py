@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -79,21 +80,52 @@ def parallel_map(
         executor: Executor | None = None
     else:
         if pool == "process":
-            executor = ProcessPoolExecutor(workers, mp_context=_mp_context())
+            executor = ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=_worker_started)
         elif pool == "thread":
             executor = ThreadPoolExecutor(workers)
         else:
             raise ValueError(f"pool must be 'process' or 'thread', not {pool!r}")
         chunksize = max(1, min(64, total // (workers * 8))) if pool == "process" else 1
         results = executor.map(fn, jobs, chunksize=chunksize)
+    completed = False
     try:
         for done, result in enumerate(results, 1):
             if progress is not None:
                 progress(done, total)
             yield result
+        completed = True
     finally:
-        if executor is not None:
+        if isinstance(executor, ProcessPoolExecutor) and not completed:
+            _stop_processes(executor)
+        elif executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_started() -> None:
+    # A pool process ends on SIGTERM by unwinding, so that what it started (an HDF5 reader process)
+    # is stopped by its own ``finally``, rather than left behind by an abrupt exit.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _stop_processes(executor: ProcessPoolExecutor, grace: float = 3.0) -> None:
+    """End a pool whose results are no longer wanted (an error, an interruption, an iterator closed
+    early): work under way is stopped, not waited for. Waiting could take as long as the slowest job,
+    such as a hung read that only its 30 s limit ends, while the user waits for Ctrl-C or SIGTERM to act."""
+    # ProcessPoolExecutor offers no public way to stop its processes before Python 3.14
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(grace)
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
 
 
 def __getattr__(name: str) -> object:
