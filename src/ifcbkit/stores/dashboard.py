@@ -23,12 +23,21 @@ a body shorter than its ``Content-Range`` is a :class:`~ifcbkit.errors.FormatErr
 failures are :class:`~ifcbkit.errors.StoreError`. Error messages and log records name URLs
 without their user info and never carry request headers.
 
-Time and memory stay bounded whatever a server does. ``timeout`` bounds connecting and each read;
-``deadline`` (600 s) bounds one request from sending it to the last byte of its answer, so a server
-that drips its answer is cut off (the sync face checks it as chunks arrive, so it may run one read
-timeout over). An answer larger than ``max_bytes[kind]`` (``hdr``/``adc``/``roi`` files and ``api``
-JSON, defaults in :data:`DEFAULT_MAX_BYTES`), or a 206 larger than its range, is refused with a
+Time and memory stay bounded whatever a server does. ``timeout`` bounds connecting and each read.
+``deadline``, when given, bounds each whole call (``read_header``, ``read_image``, ``read_images``,
+``bin_metadata``, a product, a listing), its retries and backoff included: no retry starts that the
+deadline leaves no time for. Without it, each request alone must end within
+:data:`REQUEST_DEADLINE` (600 s) from sending it to the last byte of its answer, and a missed one is
+retried, so a server that drips its answer is cut off and long downloads are not. (The sync face
+checks as chunks arrive, each read waiting at most what is left.) An answer larger than
+``max_bytes[kind]`` (``hdr``/``adc``/``roi`` files and ``api`` JSON, defaults in
+:data:`DEFAULT_MAX_BYTES`), or a 206 larger than its range, is refused with a
 :class:`~ifcbkit.errors.FormatError` as soon as its ``Content-Length`` or its bytes show it.
+
+With ``cache_dir``, whole files are kept on disk with the validators of the answer that brought
+them (``{file}.validators``: ETag, Last-Modified, length); a store checks a kept file with a HEAD
+request on its first use and fetches it again if the server has replaced it. An unusable
+``cache_dir`` is a :class:`~ifcbkit.errors.StoreError` when the store is made.
 """
 
 from __future__ import annotations
