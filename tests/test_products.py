@@ -9,7 +9,6 @@ import tracemalloc
 import zipfile
 
 import h5py
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -479,5 +478,8 @@ def test_float32_rounding_above_one_is_a_score(tmp_path):
     path = tmp_path / f"{PID}_class_scores.csv"
     path.write_text(f"pid,diatom,ciliate\n{PID}_00001,1.0000001,0.0\n{PID}_00002,-0.0,1.0\n")
     assert read_class_scores(path).scores == {1: (1.0000001, 0.0), 2: (-0.0, 1.0)}
-    h5 = _scores_h5(tmp_path / f"{PID}_class.h5", np.array([[1.0000001, 0.0]], dtype="float32"), [b"a", b"b"], [1])
+    h5 = _scores_h5(tmp_path / f"{PID}_class.h5", [[0.5, 0.5]], [b"a", b"b"], [1])
+    with h5py.File(h5, "a") as f:
+        del f["output_scores"]
+        f.create_dataset("output_scores", data=[[1.0000001, 0.0]], dtype="float32")
     assert read_class_scores(h5).scores[1][0] == pytest.approx(1.0, abs=2e-7)
