@@ -217,6 +217,11 @@ class DashboardServer:
     - ``products`` (``{pid: {kind: path}}``): ``/{dataset}/{pid}_class_scores.csv``,
       ``_features.csv`` and ``_blob.zip`` (also under ``/data/`` but for class scores);
     - 404 for anything else. ``served`` counts the body bytes sent per path.
+
+    Raw files carry only a Content-Length, as ifcbdb's ``FileResponse`` does; with ``validators``
+    also an ETag (of their bytes) and a Last-Modified (their mtime), as a caching proxy adds.
+    ``listing_utc_offset``: the hours east of UTC in which ``start_date``/``end_date`` are days (a
+    dashboard whose days are not UTC's).
     """
 
     files: Mapping[str, Path]  # pid -> base path (without extension)
@@ -226,6 +231,8 @@ class DashboardServer:
     requests: list[Seen] = field(default_factory=list)
     catalog: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     products: Mapping[str, Mapping[str, Path]] = field(default_factory=dict)
+    validators: bool = False
+    listing_utc_offset: float = 0.0
 
     def __post_init__(self) -> None:
         from collections import Counter
@@ -292,9 +299,10 @@ class DashboardServer:
             return 404, {}, b"no bins match the given query"
         start = query.get("start_date", [None])[0]
         end = query.get("end_date", [None])[0]
-        low = datetime.fromisoformat(start).replace(tzinfo=timezone.utc) if start else None
+        shift = timedelta(hours=self.listing_utc_offset)  # local midnight, in UTC
+        low = datetime.fromisoformat(start).replace(tzinfo=timezone.utc) - shift if start else None
         high = (
-            datetime.fromisoformat(end).replace(tzinfo=timezone.utc) + timedelta(days=1) if end else None
+            datetime.fromisoformat(end).replace(tzinfo=timezone.utc) + timedelta(days=1) - shift if end else None
         )  # inclusive
         instrument = query.get("instrument", [None])[0]
         include_skip = query.get("include_skip", ["true"])[0].lower() == "true"
@@ -379,7 +387,7 @@ class DashboardServer:
         data = path.read_bytes()
         asked = re.fullmatch(r"bytes=(\d+)-(\d+)", headers.get("Range") or "")
         if not b.ranges or asked is None:
-            return 200, {}, data
+            return 200, self._validators(path, data), data
         start, end = int(asked[1]), min(int(asked[2]), len(data) - 1)
         if start >= len(data):
             return 416, {"Content-Range": f"bytes */{len(data)}"}, b""
@@ -396,6 +404,15 @@ class DashboardServer:
         if b.partial == "long":  # more bytes than the range, labelled as the range
             return 206, {"Content-Range": f"bytes {start}-{end}/{len(data)}"}, data[start : end + 100]
         return 206, {"Content-Range": f"bytes {start}-{end}/{len(data)}"}, body
+
+    def _validators(self, path: Path, data: bytes) -> dict[str, str]:
+        if not self.validators:
+            return {}
+        import hashlib
+        from email.utils import formatdate
+
+        return {"ETag": f'"{hashlib.sha256(data).hexdigest()[:32]}"',
+                "Last-Modified": formatdate(path.stat().st_mtime, usegmt=True)}  # fmt: skip
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

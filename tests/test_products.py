@@ -31,6 +31,7 @@ from ifcbkit.products import (
     async_features_path,
     async_find_product_file,
     async_list_product_files,
+    parse_class_scores_csv,
     parse_product_name,
     read_blobs,
     read_class_scores,
@@ -435,3 +436,50 @@ def test_ifcb_features_names_are_found(tmp_path):
     assert products.find(PID, "features") == str(features) and products.find(PID, "blobs") == str(blobs)
     assert parse_product_name(f"{PID}_features_v4.csv") == (PID, "features", 4)
     assert read_features(features) == [(1, {"Area": 12})]
+
+
+# ----- numbers that are scores ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("score", "why"),
+    [
+        ("inf", "not a finite number"),
+        ("-inf", "not a finite number"),
+        ("nan", "not a finite number"),
+        ("1" * 5000, "a number of 5000 characters"),
+        ("1e400", "not a finite number"),
+        ("-0.5", r"outside \[0, 1\]"),
+        ("1.5", r"outside \[0, 1\]"),
+        ("", "has no score"),
+    ],
+)
+def test_a_csv_class_score_that_is_not_a_probability_names_the_file_and_line(tmp_path, score, why):
+    """Scores of inf, or of 5,000 digits, were read as inf and took part in counting."""
+    path = tmp_path / f"{PID}_class_scores.csv"
+    path.write_text(f"pid,diatom,ciliate\n{PID}_00001,0.5,0.5\n{PID}_00002,{score},0.25\n")
+    with pytest.raises(FormatError, match=rf"'diatom' (is not a score: .*)?{why}|'diatom' is {why}") as e:
+        read_class_scores(path)
+    assert e.value.source == str(path) and e.value.line == 3
+    with pytest.raises(FormatError, match="line 3"):
+        parse_class_scores_csv(path.read_bytes(), source="https://dashboard/x_class_scores.csv")
+
+
+@pytest.mark.parametrize("score", [float("inf"), float("nan"), -0.5, 1.5, -1e-3])
+def test_an_h5_class_score_that_is_not_a_probability_names_the_file_and_roi(tmp_path, score):
+    path = _scores_h5(tmp_path / f"{PID}_class.h5", [[0.5, 0.5], [score, 0.1]], [b"diatom", b"ciliate"], [1, 7])
+    with pytest.raises(FormatError, match=r"ROI 7, class 'diatom': not a score") as e:
+        read_class_scores(path)
+    assert e.value.source == str(path)
+
+
+def test_float32_rounding_above_one_is_a_score(tmp_path):
+    """A softmax in float32 can end one ulp above 1 (printed 1.0000001); it is still a probability."""
+    path = tmp_path / f"{PID}_class_scores.csv"
+    path.write_text(f"pid,diatom,ciliate\n{PID}_00001,1.0000001,0.0\n{PID}_00002,-0.0,1.0\n")
+    assert read_class_scores(path).scores == {1: (1.0000001, 0.0), 2: (-0.0, 1.0)}
+    h5 = _scores_h5(tmp_path / f"{PID}_class.h5", [[0.5, 0.5]], [b"a", b"b"], [1])
+    with h5py.File(h5, "a") as f:
+        del f["output_scores"]
+        f.create_dataset("output_scores", data=[[1.0000001, 0.0]], dtype="float32")
+    assert read_class_scores(h5).scores[1][0] == pytest.approx(1.0, abs=2e-7)

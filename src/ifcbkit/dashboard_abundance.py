@@ -129,7 +129,7 @@ async def _bin_counts(
 ) -> BinCounts | Skipped:  # fmt: skip
     pid = listed.pid
     try:
-        scores = await store.read_class_scores(pid, version=version, model=model)
+        scores = await store.read_class_scores(pid, version=version, model=model, n_images=listed.n_images)
     except ProductNotFoundError:
         return Skipped(pid, NO_CLASS_SCORES)
     except IfcbError as e:

@@ -3,8 +3,9 @@ whose names this module also offers, where ifcbkit 0.3.1 has them).
 
 The readers are plain functions over files, each over a ``parse_*`` function of the file's bytes
 that products fetched from elsewhere (a dashboard) go through. Both class-score formats read into
-one shape, :class:`ClassScores`. HDF5 needs h5py (the ``hdf5`` extra), imported
-only when an ``.h5`` file is read.
+one shape, :class:`ClassScores`; every score must be a finite probability (:data:`SCORE_RANGE`,
+within :data:`SCORE_SLACK`), or the file is a :class:`~ifcbkit.errors.FormatError`. HDF5 needs h5py
+(the ``hdf5`` extra), imported only when an ``.h5`` file is read.
 """
 
 from __future__ import annotations
@@ -62,6 +63,15 @@ _ZIP_ERRORS: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError, ValueError, OverflowError,
     *((zipfile.lzma.LZMAError,) if getattr(zipfile, "lzma", None) else ()),  # type: ignore[attr-defined]
 )  # fmt: skip
+
+# Class scores are probabilities: a score outside [0, 1] by more than SCORE_SLACK, or not finite, is
+# damage. The slack admits what float32 arithmetic gives (a softmax computed with a reciprocal can
+# end 1 ulp, 6e-8, above 1; printed as "1.0000001"), and nothing a threshold could tell apart.
+SCORE_RANGE = (0.0, 1.0)
+SCORE_SLACK = 1e-6
+
+# A score written with more characters than this is damage (a double needs 24; 5,000 digits is an attack).
+MAX_SCORE_CHARS = 100
 
 # The largest blob image a blobs zip may hold, uncompressed: a mask of the largest ROI an ADC line
 # may declare (2048 x 2048) is 4 MiB as 8-bit pixels, and far less as a PNG.
@@ -170,6 +180,29 @@ def _float(text: str, source: str, line: int, column: str) -> float:
         return float(text)
     except ValueError:
         raise FormatError(source, f"{column!r} is not a number: {text[:40]!r}", line=line) from None
+
+
+def check_score(value: float) -> str | None:
+    """Why ``value`` cannot be a class score (a probability, see :data:`SCORE_RANGE`), or ``None``."""
+    low, high = SCORE_RANGE
+    if not math.isfinite(value):
+        return f"{value!r} is not a finite number"
+    if not low - SCORE_SLACK <= value <= high + SCORE_SLACK:
+        return f"{value!r} is outside [{low:g}, {high:g}] (class scores are probabilities)"
+    return None
+
+
+def _score(text: str, source: str, line: int, column: str) -> float:
+    text = text.strip()
+    if len(text) > MAX_SCORE_CHARS:
+        raise FormatError(source, f"{column!r} is a number of {len(text)} characters, not a score", line=line)
+    value = _float(text, source, line, column)
+    if math.isnan(value) and not text:
+        raise FormatError(source, f"{column!r} has no score", line=line)
+    why = check_score(value)
+    if why is not None:
+        raise FormatError(source, f"{column!r} is not a score: {why}", line=line)
+    return value
 
 
 def _target(value: Any, source: str, line: int | None) -> int:
@@ -331,7 +364,7 @@ def _read_class_csv(source: str, data: bytes | None = None, pid: str | None = No
             raise FormatError(source, f"ROI {row[key].strip()} is not in bin {pid}", line=line)
         if target in scores:
             raise FormatError(source, f"ROI {row[key].strip()} appears twice", line=line)
-        scores[target] = tuple(_float(row[i], source, line, name) for i, name in classes)
+        scores[target] = tuple(_score(row[i], source, line, name) for i, name in classes)
     return ClassScoresRows.from_scores([name for _, name in classes], scores, pid)
 
 
@@ -385,7 +418,12 @@ def _read_class_h5(source: str) -> ClassScoresRows:
         if target in scores:
             raise FormatError(source, f"ROI number {target} appears twice")
         try:
-            scores[target] = tuple(float(v) for v in row)
+            values = tuple(float(v) for v in row)
         except (TypeError, ValueError):
             raise FormatError(source, f"ROI {target}: scores are not numbers ({str(row)[:60]})") from None
+        for name, value in zip(names, values):
+            why = check_score(value)
+            if why is not None:
+                raise FormatError(source, f"ROI {target}, class {name!r}: not a score: {why}")
+        scores[target] = values
     return ClassScoresRows.from_scores(names, scores, _name_pid(source))

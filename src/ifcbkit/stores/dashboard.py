@@ -23,18 +23,28 @@ a body shorter than its ``Content-Range`` is a :class:`~ifcbkit.errors.FormatErr
 failures are :class:`~ifcbkit.errors.StoreError`. Error messages and log records name URLs
 without their user info and never carry request headers.
 
-Time and memory stay bounded whatever a server does. ``timeout`` bounds connecting and each read;
-``deadline`` (600 s) bounds one request from sending it to the last byte of its answer, so a server
-that drips its answer is cut off (the sync face checks it as chunks arrive, so it may run one read
-timeout over). An answer larger than ``max_bytes[kind]`` (``hdr``/``adc``/``roi`` files and ``api``
-JSON, defaults in :data:`DEFAULT_MAX_BYTES`), or a 206 larger than its range, is refused with a
+Time and memory stay bounded whatever a server does. ``timeout`` bounds connecting and each read.
+``deadline``, when given, bounds each whole call (``read_header``, ``read_image``, ``read_images``,
+``bin_metadata``, a product, a listing), its retries and backoff included: no retry starts that the
+deadline leaves no time for. Without it, each request alone must end within
+:data:`REQUEST_DEADLINE` (600 s) from sending it to the last byte of its answer, and a missed one is
+retried, so a server that drips its answer is cut off and long downloads are not. (The sync face
+checks as chunks arrive, each read waiting at most what is left.) An answer larger than
+``max_bytes[kind]`` (``hdr``/``adc``/``roi`` files and ``api`` JSON, defaults in
+:data:`DEFAULT_MAX_BYTES`), or a 206 larger than its range, is refused with a
 :class:`~ifcbkit.errors.FormatError` as soon as its ``Content-Length`` or its bytes show it.
+
+With ``cache_dir``, whole files are kept on disk with the validators of the answer that brought
+them (``{file}.validators``: ETag, Last-Modified, length); a store checks a kept file with a HEAD
+request on its first use and fetches it again if the server has replaced it. An unusable
+``cache_dir`` is a :class:`~ifcbkit.errors.StoreError` when the store is made.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import json
 import logging
@@ -42,12 +52,13 @@ import math
 import os
 import random
 import re
+import tempfile
 import time
 import urllib.parse
 import warnings
 from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ..atomic import atomic_file
 from ..cache import LRUCache, cache_token
@@ -64,18 +75,22 @@ from ..faces import Blocking, Call, EmitMany, Op, Request, Shared, iterate_async
 from ..fileio import FileExists, ReadRanges
 from ..filters import FilesetFilter, TimeLike
 from ..identifiers import Instruments, bin_key, parse_instruments, validate_bin_id
+from ..metrics import MlMethod
 from ..products import ClassScoresRows, parse_blobs_zip, parse_class_scores_csv, parse_features_csv
 from ..ranges import ByteRange
 from ..reading import BinReader
 from ..sources import BinSource
 from .base import AsyncBinStore, AsyncSourceKeys, SyncBinStore, SyncSourceKeys
 from .dashboard_listing import (
+    MAX_NUMBER_CHARS,
     ListedBin,
     ListingProblem,
+    check_volume,
     date_chunks,
     export_query,
     in_span,
     listed_from_api,
+    merge_listings,
     parse_export_metadata,
 )
 
@@ -130,6 +145,17 @@ DEFAULT_MAX_BYTES: dict[str, int] = {
 }  # fmt: skip
 
 
+# Seconds one request may take, from sending it to the last byte of its answer, when the store has
+# no ``deadline`` (which then bounds each whole call instead).
+REQUEST_DEADLINE = 600.0
+
+T = TypeVar("T")
+
+# The deadline of the store call running in this context (thread or task): (its source, monotonic time).
+_CALL: contextvars.ContextVar[tuple[object, float] | None] = contextvars.ContextVar(
+    "ifcbkit_dashboard_call", default=None
+)
+
 # Days of bins per /api/export_metadata request: one a month keeps each answer a few thousand rows.
 CHUNK_DAYS = 31
 
@@ -138,7 +164,8 @@ MAX_WALK = 500_000
 
 
 class _Deadline(Exception):
-    """An answer did not arrive in full within the request's deadline (retried like a timeout)."""
+    """An answer did not arrive in full within the request's deadline (retried like a timeout, while
+    the call's deadline leaves time)."""
 
 
 class _Answer(NamedTuple):
@@ -210,7 +237,7 @@ class _Fetch(Request):
     timeout); the async face streams on ``httpx.AsyncClient`` under ``asyncio.wait_for`` and holds a
     semaphore slot while it runs."""
 
-    __slots__ = ("asked", "deadline_at", "kind", "limit", "method", "options", "store", "url")
+    __slots__ = ("asked", "call_at", "deadline_at", "kind", "limit", "method", "options", "store", "url")
 
     def __init__(
         self,
@@ -224,12 +251,24 @@ class _Fetch(Request):
         self.store, self.method, self.url, self.kind, self.options = store, method, url, kind, options
         self.limit = store.max_bytes[kind]
         self.asked = asked
+        self.call_at = store._call_at()  # the deadline of the call this request is part of, if any
         self.deadline_at = math.inf
+
+    def _seconds_left(self) -> float:
+        """Seconds this request may still take (its own bound, and its call's): ``_Deadline`` at 0."""
+        now = time.monotonic()
+        left = self.store.request_deadline
+        if self.call_at is not None:
+            left = min(left, self.call_at - now)
+        if left <= 0:
+            raise _Deadline
+        return left
 
     def _stream_options(self) -> dict[str, Any]:
         store = self.store
-        self.deadline_at = time.monotonic() + store.deadline
-        return {**self.options, "timeout": store._httpx.Timeout(min(store.timeout, store.deadline))}
+        left = self._seconds_left()
+        self.deadline_at = time.monotonic() + left
+        return {**self.options, "timeout": store._httpx.Timeout(min(store.timeout, left))}
 
     def run_sync(self) -> _Answer:
         with self.store._client.stream(self.method, self.url, **self._stream_options()) as response:
@@ -251,7 +290,7 @@ class _Fetch(Request):
             return await super().run_async()
         async with store._semaphore or contextlib.nullcontext():
             try:
-                return await asyncio.wait_for(self._stream(), store.deadline)
+                return await asyncio.wait_for(self._stream(), self._seconds_left())
             except asyncio.TimeoutError:
                 raise _Deadline from None
 
@@ -284,17 +323,31 @@ def _public_url(url: str) -> str:
 
 
 def _quantity(value: Any) -> float:
-    """A number from the API: ``2.851``, ``"2.851"`` or ``"2.851 ml"``; NaN when absent."""
+    """A finite number from the API: ``2.851``, ``"2.851"`` or ``"2.851 ml"``; NaN when absent.
+
+    Raises:
+        ValueError: for anything else (``"1e400 ml"`` included: it is not a finite number).
+    """
     if value is None:
         return math.nan
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    number = text.split()[0] if text else ""
-    try:
-        return float(number)
-    except ValueError:
-        raise ValueError(f"not a quantity: {value!r}") from None
+        number = float(value)
+    else:
+        text = str(value).strip()
+        word = text.split()[0] if text else ""
+        if len(word) > MAX_NUMBER_CHARS:
+            raise ValueError(f"not a quantity: a number of {len(word)} characters")
+        try:
+            number = float(word)
+        except ValueError:
+            raise ValueError(f"not a quantity: {str(value)[:40]!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{str(value)[:40]!r} is not a finite number")
+    return number
+
+
+def _volume(value: Any) -> float:
+    return check_volume(_quantity(value))
 
 
 def _optional_float(value: Any) -> float | None:
@@ -317,16 +370,48 @@ def metadata_from_api(bin_id: str, api: Mapping[str, Any]) -> dict[str, Any]:
     plus the answer itself under ``'api'``; ``ml_analyzed`` ``"2.851 ml"`` becomes ``2.851``."""
     converters: dict[str, Any] = {
         "timestamp_iso": str, "instrument": str, "num_triggers": int, "num_images": int,
-        "trigger_freq": _quantity, "ml_analyzed": _quantity, "concentration": _quantity,
+        "trigger_freq": _quantity, "ml_analyzed": _volume, "concentration": _quantity,
         "lat": _optional_float, "lng": _optional_float, "size": int, "sample_type": str,
     }  # fmt: skip
     out: dict[str, Any] = {"pid": bin_id}
     for name in API_METADATA_FIELDS:
         if name in api:
             value, convert = api[name], converters[name]
-            out[name] = convert(value) if value is not None or convert is _quantity else None
+            out[name] = convert(value) if value is not None or convert in (_quantity, _volume) else None
     out["api"] = dict(api)
     return out
+
+
+def parse_json(content: bytes, *, source: str) -> Any:
+    """A dashboard's JSON answer, with finite numbers only (``NaN``, ``Infinity`` and ``1e400`` are
+    refused) and bounded nesting.
+
+    Raises:
+        FormatError: naming ``source``.
+    """
+    try:
+        return json.loads(content, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise FormatError(source, "the answer nests deeper than any dashboard answer") from None
+    except ValueError as e:
+        raise FormatError(source, f"the answer is not JSON ({e})") from None
+
+
+def parse_bin_api(content: bytes, *, source: str, pid: str) -> dict[str, Any]:
+    """:func:`metadata_from_api` of the bytes of an ``/api/bin/{pid}`` answer (a pure function: what
+    ``bin_metadata`` and the listing by walking read).
+
+    Raises:
+        FormatError: naming ``source`` for an answer that is not bin metadata, or whose volume or
+            counts are not finite numbers in range.
+    """
+    api = parse_json(content, source=source)
+    if not isinstance(api, dict):
+        raise FormatError(source, "the answer is not a JSON object")
+    try:
+        return metadata_from_api(pid, api)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise FormatError(source, f"unexpected bin metadata: {e}") from None
 
 
 class DashboardSource(BinSource):
@@ -345,7 +430,7 @@ class DashboardSource(BinSource):
         max_concurrency: int = 8,
         retries: int | RetryPolicy = 3,
         backoff: float = 0.25,
-        deadline: float = 600.0,
+        deadline: float | None = None,
         max_bytes: Mapping[str, int] | None = None,
         file_cache_bytes: int = 256 << 20,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -359,13 +444,17 @@ class DashboardSource(BinSource):
             raise InvalidIdentifierError(f"invalid dataset name {dataset!r}")
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        if not (timeout > 0 and deadline > 0):
+        if not (timeout > 0 and (deadline is None or deadline > 0)):
             raise ValueError("timeout and deadline must be positive numbers of seconds")
         unknown = set(max_bytes or ()) - set(DEFAULT_MAX_BYTES)
         if unknown:
             raise ValueError(f"max_bytes takes the keys {sorted(DEFAULT_MAX_BYTES)}, not {sorted(unknown)}")
         self.max_bytes = {**DEFAULT_MAX_BYTES, **(max_bytes or {})}
-        self.timeout, self.deadline = float(timeout), float(deadline)
+        self.timeout = float(timeout)
+        # deadline: each call (read_header, read_image, a listing, ...) as a whole, retries included;
+        # without one, each request alone, within REQUEST_DEADLINE (long downloads are not cut)
+        self.deadline = None if deadline is None else float(deadline)
+        self.request_deadline = REQUEST_DEADLINE if deadline is None else float(deadline)
         auth = None
         if parts.username is not None or parts.password is not None:  # user info → basic auth, out of URLs
             user, password = urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or "")
@@ -392,7 +481,8 @@ class DashboardSource(BinSource):
         # None until the first ranged read tells.
         self.rangeless: bool | None = None
         self._files: LRUCache[bytes] = LRUCache(max_size=file_cache_bytes)
-        self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
+        self.cache_dir = None if cache_dir is None else _usable_cache_dir(cache_dir, dataset or "data")
+        self._fresh: set[tuple[str, str]] = set()  # files in cache_dir found current in this process
         if client is None:
             client = (httpx.AsyncClient if async_client else httpx.Client)(
                 headers=dict(headers or {}),
@@ -443,6 +533,25 @@ class DashboardSource(BinSource):
             raise TypeError(f"{store!r} uses an injected HTTP client, which cannot be sent to another process")
         return self.base_url, self.dataset, self._settings
 
+    def _call_at(self) -> float | None:
+        """When the store call running here must end (monotonic time), or ``None``."""
+        call = _CALL.get()
+        return call[1] if call is not None and call[0] is self else None
+
+    def bounded(self, op: Op[T]) -> Op[T]:
+        """``op`` as one call within the store's ``deadline`` (when it has one): its requests, retries
+        and backoff end by then, or the call is a :class:`~ifcbkit.errors.StoreError`. A call within
+        a call keeps the outer one's deadline. (Its steps run in the caller's context, and concurrent
+        sub-operations copy it, so the deadline follows the call and no other.)"""
+        if self.deadline is None or self._call_at() is not None:
+            return (yield from op)
+        token = _CALL.set((self, time.monotonic() + self.deadline))
+        try:
+            return (yield from op)
+        finally:
+            with contextlib.suppress(ValueError):  # (closed from another context: nothing to undo there)
+                _CALL.reset(token)
+
     def close(self) -> Op[None]:
         """Close the HTTP client (unless it was injected)."""
         if self._owns_client:
@@ -487,23 +596,32 @@ class DashboardSource(BinSource):
             options["data"] = dict(form)
         attempt = 0
         while True:
+            fetch = _Fetch(self, method, url, kind, options, asked)
+            delay = self.retry.delay(attempt)
+            last = attempt >= self.retry.retries  # (or no time left in the call for a wait and a retry)
             try:
-                response = yield _Fetch(self, method, url, kind, options, asked)
+                response = yield fetch
             except _Deadline:
-                reason = f"no complete answer within the {self.deadline:g} s deadline"
-                if attempt >= self.retry.retries:
+                reason = f"no complete answer within the {self.request_deadline:g} s deadline"
+                if fetch.call_at is not None:
+                    last = last or time.monotonic() + delay >= fetch.call_at
+                if last:
                     raise StoreError(f"{method} {url} failed after {attempt + 1} attempts ({reason})") from None
             except self._httpx.TransportError as e:  # connection errors, timeouts: retried
                 reason = type(e).__name__
-                if attempt >= self.retry.retries:
+                if fetch.call_at is not None and time.monotonic() + delay >= fetch.call_at:
+                    reason += f"; no complete answer within the {self.request_deadline:g} s deadline"
+                    last = True
+                if last:
                     raise StoreError(f"{method} {url} failed after {attempt + 1} attempts ({reason})") from e
             except self._httpx.HTTPError as e:  # too many redirects, undecodable body: not retried
                 raise StoreError(f"{method} {url} failed ({type(e).__name__})") from e
             else:
-                if response.status_code < 500 or attempt >= self.retry.retries:
+                if fetch.call_at is not None:
+                    last = last or time.monotonic() + delay >= fetch.call_at
+                if response.status_code < 500 or last:
                     return response
                 reason = f"HTTP {response.status_code}"
-            delay = self.retry.delay(attempt)
             attempt += 1
             logger.warning(
                 "%s %s: %s; retry %d of %d in %.2f s", method, url, reason, attempt, self.retry.retries, delay
@@ -518,8 +636,8 @@ class DashboardSource(BinSource):
         if status >= 400:
             raise StoreError(f"{method} {url} failed (HTTP {status})")
 
-    def _get_range(self, url: str, ext: str, offset: int, length: int) -> Op[tuple[bytes, bytes | None]]:
-        """``(bytes [offset, offset + length), None)`` from a 206, or ``(slice, whole body)`` when
+    def _get_range(self, url: str, ext: str, offset: int, length: int) -> Op[tuple[bytes, _Answer | None]]:
+        """``(bytes [offset, offset + length), None)`` from a 206, or ``(slice, the whole answer)`` when
         the server ignored the range and sent the file."""
         if length <= 0:
             return b"", None
@@ -531,7 +649,7 @@ class DashboardSource(BinSource):
         self._check(response, "GET", url)
         body = response.content
         if response.status_code != 206:
-            return body[offset : offset + length], body
+            return body[offset : offset + length], response
         # a 206 to a Range request: its Content-Range was checked, and the body bounded by it, as it arrived
         start, end, total = response.content_range  # type: ignore[misc]
         if len(body) < end - start + 1:
@@ -551,10 +669,7 @@ class DashboardSource(BinSource):
         return ("dashboard", self.base_url, self.dataset)
 
     def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
-        url = self._file_url(bin_id, ext)
-        response = yield from self._request("GET", url, ext)
-        self._check(response, "GET", url)
-        return response.content
+        return (yield from self._download(bin_id, ext)).content
 
     def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
         kept = yield from self._kept_ranges(bin_id, ext, ranges)
@@ -583,11 +698,12 @@ class DashboardSource(BinSource):
             if whole is not None:  # the server ignores ranges: slice the file it already sent
                 out.append(whole[offset : offset + length])
                 continue
-            data, whole = yield from self._get_range(url, ext, offset, length)
-            if whole is not None:  # the first 200 to a Range request: from now on, whole files, kept
+            data, answer = yield from self._get_range(url, ext, offset, length)
+            if answer is not None:  # the first 200 to a Range request: from now on, whole files, kept
                 self.rangeless = True
                 logger.info("%s ignores Range requests: its files are fetched whole and kept", self.base_url)
-                yield from self._keep(bin_id, ext, whole)
+                whole = answer.content
+                yield from self._keep(bin_id, ext, answer)
             elif length > 0 and self.rangeless is None:
                 self.rangeless = False
             out.append(data)
@@ -598,20 +714,53 @@ class DashboardSource(BinSource):
             return None
         return os.path.join(self.cache_dir, self.dataset or "data", bin_key(bin_id, ext))
 
-    def _keep(self, bin_id: str, ext: str, data: bytes) -> Op[None]:
+    def _keep(self, bin_id: str, ext: str, answer: _Answer) -> Op[None]:
+        """Keep a whole file: in memory, or in ``cache_dir`` with the validators of the answer that
+        brought it (ETag, Last-Modified, length), which its first use in a later process checks."""
+        data = answer.content
         path = self._cache_path(bin_id, ext)
         if path is None:
             self._files.put((bin_id, ext), data, size=len(data))
-        else:
-            yield Blocking(_write_whole, path, data)
+            return
+        yield Blocking(_write_kept, path, data, _validators(answer.headers, len(data)))
+        self._fresh.add((bin_id, ext))
 
     def _kept_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes] | None]:
-        """Ranges of a file kept whole (in ``cache_dir``, or in memory), or ``None`` if it is not kept."""
+        """Ranges of a file kept whole (in ``cache_dir``, or in memory), or ``None`` if it is not kept
+        (or ``cache_dir`` holds a version the server has since replaced)."""
         path = self._cache_path(bin_id, ext)
         if path is not None:
-            return (yield ReadRanges(path, ranges)) if (yield FileExists(path)) else None
+            if not (yield FileExists(path)):
+                return None
+            if (bin_id, ext) not in self._fresh:
+                key = ("dashboard-revalidate", cache_token(self), bin_id, ext)
+                if not (yield Shared(key, lambda: self._revalidate(bin_id, ext, path))):
+                    return None
+            return (yield ReadRanges(path, ranges))
         data = self._files.get((bin_id, ext))
         return None if data is None else [r.of(data) for r in ranges]
+
+    def _revalidate(self, bin_id: str, ext: str, path: str) -> Op[bool]:
+        """Whether the file kept at ``path`` (by an earlier process, or store) is the server's current
+        version: a HEAD request's ETag, else Last-Modified, else Content-Length against those recorded
+        when it was kept. A file that is not is removed, to be fetched again.
+
+        Raises:
+            NotFoundError: if the server no longer has the file.
+        """
+        recorded = yield Blocking(_read_validators, path)
+        url = self._file_url(bin_id, ext)
+        if recorded is not None:
+            response = yield from self._request("HEAD", url, ext)
+            if response.status_code == 404:
+                yield Blocking(_forget, path)
+                raise NotFoundError(f"{url} does not exist (HTTP 404)")
+            if response.status_code < 400 and _same_version(recorded, _validators(response.headers, None)):
+                self._fresh.add((bin_id, ext))
+                return True
+        logger.info("%s: the copy in %s is not the server's current version; fetching it again", url, path)
+        yield Blocking(_forget, path)
+        return False
 
     def _whole_file_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
         """Ranges of a file fetched whole, once (concurrent first reads share one download)."""
@@ -627,9 +776,15 @@ class DashboardSource(BinSource):
         return [r.of(data) for r in ranges]  # too big for the memory cache
 
     def _fetch_and_keep(self, bin_id: str, ext: str) -> Op[bytes]:
-        data = yield from self.read(bin_id, ext)
-        yield from self._keep(bin_id, ext, data)
-        return data
+        answer = yield from self._download(bin_id, ext)
+        yield from self._keep(bin_id, ext, answer)
+        return answer.content
+
+    def _download(self, bin_id: str, ext: str) -> Op[_Answer]:
+        url = self._file_url(bin_id, ext)
+        response = yield from self._request("GET", url, ext)
+        self._check(response, "GET", url)
+        return response
 
     def _head(self, bin_id: str, ext: str) -> Op[Any]:
         url = self._file_url(bin_id, ext)
@@ -657,6 +812,9 @@ class DashboardSource(BinSource):
         of the local ``bin_metadata`` the API has (``ml_analyzed`` as a float in ml), plus the
         API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
         from the raw files, as for any store (the ``.roi`` is sized by a HEAD request)."""
+        return (yield from self.bounded(self._bin_metadata(bin_id, method)))
+
+    def _bin_metadata(self, bin_id: str, method: str) -> Op[dict[str, Any]]:
         if method != "api":
             return (yield from BinReader(self).bin_metadata(bin_id, method=method))  # type: ignore[arg-type]
         url = self._api_url(bin_id)
@@ -664,29 +822,9 @@ class DashboardSource(BinSource):
         if response.status_code == 404:
             raise NotFoundError(f"no bin {bin_id} on {self.base_url} ({url}: HTTP 404)")
         self._check(response, "GET", url)
-        try:
-            api = json.loads(response.content, parse_constant=_no_constant, parse_float=_finite)
-        except RecursionError:
-            raise FormatError(url, "the answer nests deeper than any bin metadata") from None
-        except ValueError as e:
-            raise FormatError(url, f"the answer is not bin metadata JSON ({e})") from None
-        if not isinstance(api, dict):
-            raise FormatError(url, "the answer is not a JSON object")
-        try:
-            return metadata_from_api(bin_id, api)
-        except (TypeError, ValueError, OverflowError) as e:
-            raise FormatError(url, f"unexpected bin metadata: {e}") from None
+        return parse_bin_api(response.content, source=url, pid=bin_id)
 
     # ----- JSON answers -----
-
-    @staticmethod
-    def _json(url: str, content: bytes) -> Any:
-        try:
-            return json.loads(content, parse_constant=_no_constant, parse_float=_finite)
-        except RecursionError:
-            raise FormatError(url, "the answer nests deeper than any dashboard answer") from None
-        except ValueError as e:
-            raise FormatError(url, f"the answer is not JSON ({e})") from None
 
     def _api(
         self, path: str, params: Mapping[str, str] | None = None, form: Mapping[str, str] | None = None
@@ -698,7 +836,7 @@ class DashboardSource(BinSource):
         if response.status_code == 404:
             return None
         self._check(response, method, url)
-        return self._json(url, response.content)
+        return parse_json(response.content, source=url)
 
     # ----- listing -----
 
@@ -708,7 +846,7 @@ class DashboardSource(BinSource):
         Raises:
             StoreError: if the dashboard does not answer; FormatError: for an answer of another shape.
         """
-        answer = yield from self._api("list_datasets")
+        answer = yield from self.bounded(self._api("list_datasets"))
         if answer is None:
             raise NotFoundError(f"{self.base_url} has no /api/list_datasets (HTTP 404)")
         names = answer.get("datasets") if isinstance(answer, dict) else None
@@ -729,19 +867,37 @@ class DashboardSource(BinSource):
         the listing carries (time, volume, position, images, skip): from ``/api/export_metadata``, one
         request per ``chunk_days`` days, or, when that endpoint answers nothing, by walking the bins'
         ``previous_bin_id``/``next_bin_id`` from ``/api/closest_bin``. Rows that cannot be read are in
-        ``problems`` with their line, never dropped silently.
+        ``problems`` with their line, never dropped silently; so is a bin listed twice with different
+        metadata (left out, with a :class:`~ifcbkit.errors.SkippedBinWarning` naming both values).
 
         Raises:
             NotFoundError: if the dashboard has no such dataset; StoreError, FormatError: for a
                 failing or garbled answer.
         """
+        listing, conflicts = yield from self.bounded(
+            self._listing(start_time, end_time, instrument, include_skip, chunk_days)
+        )
+        for problem in conflicts:
+            warnings.warn(SkippedBinWarning(f"left out a bin: {problem.error}"), stacklevel=2)
+        return listing
+
+    def _listing(
+        self,
+        start_time: TimeLike | None,
+        end_time: TimeLike | None,
+        instrument: int | str | Iterable[int | str] | None,
+        include_skip: bool,
+        chunk_days: int,
+    ) -> Op[tuple[DashboardListing, list[ListingProblem]]]:
+        """The listing, and the problems among its ``problems`` that are bins listed twice with
+        different metadata (:func:`~ifcbkit.stores.dashboard_listing.merge_listings`)."""
         if isinstance(chunk_days, bool) or not isinstance(chunk_days, int) or chunk_days < 1:
             raise ValueError(f"chunk_days must be a positive number of days, not {chunk_days!r}")
         keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
         spans = date_chunks(keep.start, keep.end, chunk_days)
         instruments = parse_instruments(instrument)
         path = f"{self.base_url}/api/export_metadata/{self.dataset or ''}"
-        bins: dict[str, ListedBin] = {}
+        rows: list[ListedBin] = []
         problems: list[ListingProblem] = []
         answered = 0
         for start, end in spans:
@@ -755,16 +911,17 @@ class DashboardSource(BinSource):
             answered += 1
             source = f"{path}?{urllib.parse.urlencode(params)}"
             found, bad = yield Blocking(functools.partial(parse_export_metadata, response.content, source=source))
-            for listed in found:
-                wanted = in_span(listed.sample_time, start, end) and keep((), listed.pid)
-                if wanted and listed.pid not in bins and (include_skip or not listed.skip):
-                    bins[listed.pid] = listed
+            # every row in the whole range counts, whichever chunk's answer carries it (a server's day
+            # boundaries need not be UTC's); chunks that overlap list a bin twice, merged below
+            rows += [b for b in found if in_span(b.sample_time, keep.start, keep.end) and keep((), b.pid)]
             problems += bad
         if not answered:
             yield from self._check_dataset()
-            return (yield from self._walk(keep, include_skip))
-        ordered = sorted(bins.values(), key=lambda b: (b.sample_time, b.pid))
-        return DashboardListing(ordered, problems, "export_metadata")
+            return (yield from self._walk(keep, include_skip)), []
+        bins, conflicts = merge_listings(rows)
+        kept = [b for b in bins.values() if include_skip or not b.skip]
+        ordered = sorted(kept, key=lambda b: (b.sample_time, b.pid))
+        return DashboardListing(ordered, problems + conflicts, "export_metadata"), conflicts
 
     def _check_dataset(self) -> Op[None]:
         if self.dataset is None:
@@ -824,11 +981,10 @@ class DashboardSource(BinSource):
         if response.status_code == 404:
             return None
         self._check(response, "GET", url)
-        api = self._json(url, response.content)
-        if not isinstance(api, dict):
-            raise FormatError(url, "the answer is not a JSON object")
+        metadata = parse_bin_api(response.content, source=url, pid=pid)
+        api = metadata["api"]
         try:
-            listed = listed_from_api(pid, api, metadata_from_api(pid, api))
+            listed = listed_from_api(pid, api, metadata)
         except (TypeError, ValueError, OverflowError) as e:
             raise FormatError(url, f"unexpected bin metadata: {e}") from None
         links = {k: api.get(k) if isinstance(api.get(k), str) else None for k in ("previous_bin_id", "next_bin_id")}
@@ -844,7 +1000,7 @@ class DashboardSource(BinSource):
     ) -> Op[None]:
         """The ids of the dataset's bins in time order (see :meth:`list_metadata`); a row that cannot
         be read is left out with a :class:`~ifcbkit.errors.SkippedBinWarning` naming it."""
-        listing = yield from self.list_metadata(start_time, end_time, instrument=instrument, include_skip=include_skip)
+        listing, _ = yield from self.bounded(self._listing(start_time, end_time, instrument, include_skip, CHUNK_DAYS))
         for problem in listing.problems:
             warnings.warn(SkippedBinWarning(f"skipped a listed bin: {problem.error}"), stacklevel=2)
         yield EmitMany([b.pid for b in listing.bins])
@@ -853,7 +1009,7 @@ class DashboardSource(BinSource):
 
     def _product(self, bin_id: str, name: str, what: str, params: Mapping[str, str]) -> Op[tuple[bytes, str]]:
         url = self._data_url(name)
-        response = yield from self._request("GET", url, "product", params=params)
+        response = yield from self.bounded(self._request("GET", url, "product", params=params))
         if response.status_code == 404:
             raise ProductNotFoundError(f"no {what} for {bin_id} on {self.base_url} ({url}: HTTP 404)")
         self._check(response, "GET", url)
@@ -861,21 +1017,31 @@ class DashboardSource(BinSource):
         return response.content, url + query
 
     def read_class_scores(
-        self, bin_id: str, *, version: int | str | None = None, model: str | None = None
-    ) -> Op[ClassScoresRows]:
+        self, bin_id: str, *, version: int | str | None = None, model: str | None = None,
+        n_images: int | None = None,
+    ) -> Op[ClassScoresRows]:  # fmt: skip
         """The bin's class scores from ``/{dataset}/{pid}_class_scores.csv`` (``?v=`` for ``version``,
         ``?model=`` for ``model``, dashboards 5.2 on), read as a local ``_class_scores.csv`` is.
+        ``n_images``: the bin's image count in the dashboard's listing; fewer rows is an answer cut
+        short. (ifcbdb counts a stitched pair of an I-style bin as one image, as class scores do.)
 
         Raises:
             ProductNotFoundError: (a ``NotFoundError``) on a 404, and without a dataset (the dashboard
-                serves class scores per dataset); FormatError: naming the URL and line.
+                serves class scores per dataset); FormatError: naming the URL and line, or the URL
+                for fewer rows than ``n_images``.
         """
         bin_id = validate_bin_id(bin_id)
         if self.dataset is None:
             raise ProductNotFoundError(f"class scores are served per dataset: {self!r} has none")
         params = {k: str(v) for k, v in (("v", version), ("model", model)) if v is not None}
         data, source = yield from self._product(bin_id, f"{bin_id}_class_scores.csv", "class scores", params)
-        return (yield Blocking(functools.partial(parse_class_scores_csv, data, source=source, pid=bin_id)))
+        scores = yield Blocking(functools.partial(parse_class_scores_csv, data, source=source, pid=bin_id))
+        if n_images is not None and len(scores.rows) < n_images:
+            raise FormatError(
+                source, f"{len(scores.rows)} rows of class scores for the {n_images} images the listing says"
+                " the bin has (an answer cut short, or scores of an older version of the bin)"
+            )  # fmt: skip
+        return scores
 
     def read_features(self, bin_id: str, *, version: int | None = None) -> Op[list[tuple[int, dict[str, int | float]]]]:
         """The bin's features (``/{dataset}/{pid}_features.csv``, ``?v=`` for ``version``), read as a
@@ -911,10 +1077,115 @@ class DashboardListing(NamedTuple):
     method: str
 
 
-def _write_whole(path: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with atomic_file(path) as f:
-        f.write(data)
+def _usable_cache_dir(cache_dir: str | os.PathLike[str], folder: str) -> str:
+    """``cache_dir`` as a string, once its ``folder`` for this dataset is made and takes files.
+
+    Raises:
+        StoreError: naming ``cache_dir`` if it is a file, or cannot be made or written.
+    """
+    root = os.fspath(cache_dir)
+    try:
+        os.makedirs(os.path.join(root, folder), exist_ok=True)
+        with tempfile.TemporaryFile(dir=os.path.join(root, folder)):
+            pass
+    except OSError as e:
+        raise StoreError(f"cache_dir {root!r} cannot hold files ({e.strerror or type(e).__name__})") from None
+    return root
+
+
+_VALIDATORS = ".validators"  # beside each file kept in cache_dir: JSON of what the server said of it
+
+
+def _validators(headers: Any, size: int | None) -> dict[str, Any]:
+    """What identifies a version of a file in an answer's headers (a HEAD's length from Content-Length)."""
+    declared = headers.get("content-length", "")
+    length = size if size is not None else int(declared) if declared.isdigit() else None
+    return {"etag": headers.get("etag"), "last_modified": headers.get("last-modified"), "length": length}
+
+
+def _same_version(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """Whether two sets of validators name one version: by ETag when both have one, else by
+    Last-Modified and length, else by length (ifcbdb sends only Content-Length)."""
+    if recorded.get("etag") and current.get("etag"):
+        return bool(recorded["etag"] == current["etag"])
+    if current["length"] is None or recorded.get("length") != current["length"]:
+        return False
+    if recorded.get("last_modified") and current.get("last_modified"):
+        return bool(recorded["last_modified"] == current["last_modified"])
+    return True
+
+
+def _write_kept(path: str, data: bytes, validators: Mapping[str, Any]) -> None:
+    """Keep ``data`` at ``path`` and its validators beside it (the old ones go first: a file
+    without validators is fetched again, never trusted).
+
+    Raises:
+        StoreError: naming the path if it cannot be written.
+    """
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path + _VALIDATORS)
+        with atomic_file(path) as f:
+            f.write(data)
+        with atomic_file(path + _VALIDATORS) as f:
+            f.write(json.dumps(dict(validators)).encode())
+    except OSError as e:
+        raise StoreError(f"cannot keep {path} in cache_dir ({e.strerror or type(e).__name__})") from None
+
+
+def _read_validators(path: str) -> dict[str, Any] | None:
+    """The validators kept beside ``path``, or ``None`` when they are missing, unreadable, or do not
+    match the file kept (a damaged cache)."""
+    try:
+        with open(path + _VALIDATORS, "rb") as f:
+            recorded = json.loads(f.read(1 << 16))
+        size = os.path.getsize(path)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(recorded, dict) or recorded.get("length") != size:
+        return None
+    return recorded
+
+
+def _forget(path: str) -> None:
+    for name in (path + _VALIDATORS, path):
+        try:
+            os.remove(name)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise StoreError(f"cannot remove {name} from cache_dir ({e.strerror or type(e).__name__})") from None
+
+
+class _BoundedReader(BinReader):
+    """A dashboard store's reader: each read is one call within the store's ``deadline``."""
+
+    source: DashboardSource
+
+    def read_header(self, bin_id: str) -> Op[dict[str, Any]]:
+        return (yield from self.source.bounded(super().read_header(bin_id)))
+
+    def read_image(self, roi_id: str, *, stitch: bool = True) -> Op[Any]:
+        return (yield from self.source.bounded(super().read_image(roi_id, stitch=stitch)))
+
+    def read_images(self, bin_id: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True) -> Op[Any]:
+        return (yield from self.source.bounded(super().read_images(bin_id, rois, stitch=stitch)))
+
+    def list_images(self, bin_id: str) -> Op[dict[int, dict[str, Any]]]:
+        return (yield from self.source.bounded(super().list_images(bin_id)))
+
+    def list_roi_ids(self, bin_id: str, *, stitch: bool = True) -> Op[list[str]]:
+        return (yield from self.source.bounded(super().list_roi_ids(bin_id, stitch=stitch)))
+
+    def image_exists(self, roi_id: str, *, stitch: bool = True) -> Op[bool]:
+        return (yield from self.source.bounded(super().image_exists(roi_id, stitch=stitch)))
+
+    def images_exist(self, bin_id: str, roi_ids: Iterable[str], *, stitch: bool = True) -> Op[dict[str, bool]]:
+        return (yield from self.source.bounded(super().images_exist(bin_id, roi_ids, stitch=stitch)))
+
+    def bin_metadata(self, bin_id: str, *, method: MlMethod = "adc") -> Op[dict[str, Any]]:
+        return (yield from self.source.bounded(super().bin_metadata(bin_id, method=method)))
 
 
 def _rebuilt(cls: type[DashboardBinsBase], base_url: str, dataset: str | None, settings: dict[str, Any]) -> Any:
@@ -940,7 +1211,7 @@ class DashboardBinsBase:
         max_concurrency: int = 8,
         retries: int | RetryPolicy = 3,
         backoff: float = 0.25,
-        deadline: float = 600.0,
+        deadline: float | None = None,
         max_bytes: Mapping[str, int] | None = None,
         file_cache_bytes: int = 256 << 20,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -958,7 +1229,7 @@ class DashboardBinsBase:
             retries=retries, backoff=backoff, deadline=deadline, max_bytes=max_bytes,
             file_cache_bytes=file_cache_bytes, cache_dir=cache_dir, async_client=self._async_client,
         )  # fmt: skip
-        self.reader = BinReader(self.source)
+        self.reader: BinReader = _BoundedReader(self.source)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, dataset={self.dataset!r})"
@@ -1050,16 +1321,19 @@ class DashboardBinStore(DashboardBinsBase, SyncSourceKeys, SyncBinStore):
         )
 
     def read_class_scores(
-        self, bin_id: str, *, version: int | str | None = None, model: str | None = None
-    ) -> ClassScoresRows:
+        self, bin_id: str, *, version: int | str | None = None, model: str | None = None,
+        n_images: int | None = None,
+    ) -> ClassScoresRows:  # fmt: skip
         """The bin's class scores from ``/{dataset}/{pid}_class_scores.csv`` (``?v=`` for ``version``,
         ``?model=`` for ``model``, dashboards 5.2 on), read as a local ``_class_scores.csv`` is.
+        ``n_images`` (the listing's): fewer rows than that is an answer cut short.
 
         Raises:
             ProductNotFoundError: (a ``NotFoundError``) on a 404, and without a dataset (the dashboard
-                serves class scores per dataset); FormatError: naming the URL and line.
+                serves class scores per dataset); FormatError: naming the URL and line, or the URL
+                for fewer rows than ``n_images``.
         """
-        return run_sync(self.source.read_class_scores(bin_id, version=version, model=model))
+        return run_sync(self.source.read_class_scores(bin_id, version=version, model=model, n_images=n_images))
 
     def read_features(self, bin_id: str, *, version: int | None = None) -> Features:
         """The bin's features (``/{dataset}/{pid}_features.csv``, ``?v=`` for ``version``), read as a
@@ -1140,14 +1414,17 @@ class AsyncDashboardBinStore(DashboardBinsBase, AsyncSourceKeys, AsyncBinStore):
         return iterate_async(op)
 
     async def read_class_scores(
-        self, bin_id: str, *, version: int | str | None = None, model: str | None = None
-    ) -> ClassScoresRows:
+        self, bin_id: str, *, version: int | str | None = None, model: str | None = None,
+        n_images: int | None = None,
+    ) -> ClassScoresRows:  # fmt: skip
         """Await the bin's class scores (:meth:`DashboardBinStore.read_class_scores`).
 
         Raises:
-            ProductNotFoundError: (a ``NotFoundError``) on a 404, and without a dataset.
+            ProductNotFoundError: (a ``NotFoundError``) on a 404, and without a dataset; FormatError:
+                naming the URL and line, or the URL for fewer rows than ``n_images``.
         """
-        return await run_async(self.source.read_class_scores(bin_id, version=version, model=model))
+        op = self.source.read_class_scores(bin_id, version=version, model=model, n_images=n_images)
+        return await run_async(op)
 
     async def read_features(self, bin_id: str, *, version: int | None = None) -> Features:
         """Await the bin's features (:meth:`DashboardBinStore.read_features`).
