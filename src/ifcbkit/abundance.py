@@ -336,7 +336,7 @@ def counting(
     one = None if threshold is None else check_threshold(threshold)
     spec: ThresholdSpec | None = one
     if thresholds is not None:
-        source = "thresholds"
+        source = thresholds.source if isinstance(thresholds, PerClassThresholds) else "thresholds"
         if isinstance(thresholds, (str, os.PathLike)):
             source = f"thresholds file {os.fspath(thresholds)}"
             thresholds = read_thresholds(thresholds)
@@ -689,9 +689,9 @@ def daily_abundance(
     how = counting(threshold, thresholds, rule, carbon=carbon, convention=convention, micron_factor=micron_factor,
                    biovolume_column=biovolume_column, diatoms=diatoms)  # fmt: skip
     check_method(method)
-    key, pids = bins_under(data_root, include, exclude, start_time, end_time, instrument)
     found = score_files(scores)
     volumes = feature_files(scores if features is None else features) if carbon else None
+    key, pids = bins_under(data_root, include, exclude, start_time, end_time, instrument)
     pids, files = plan_days(pids, found, plan, skip_days, volumes)
     _needed_extras(files)
     jobs = [CountsJob(key, pid, files.get(pid), how, method, None if volumes is None else volumes.get(pid))

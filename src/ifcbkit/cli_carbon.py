@@ -16,7 +16,7 @@ from typing import IO, Any
 from .atomic import atomic_file
 from .biovolumes import BIOVOLUME_COLUMNS
 from .carbon import CONVENTIONS, DEFAULT_MICRON_FACTOR
-from .class_rules import DEFAULT_THRESHOLD, RULES, read_thresholds
+from .class_rules import DEFAULT_THRESHOLD, RULES, PerClassThresholds, read_thresholds
 from .daily_output import file_sha256
 from .diatoms import read_diatom_list
 from .errors import IfcbError
@@ -95,7 +95,8 @@ def _read_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     args.thresholds_map = args.diatom_table = None
     try:
         if args.thresholds is not None:
-            args.thresholds_map = read_thresholds(args.thresholds)
+            found = read_thresholds(args.thresholds)
+            args.thresholds_map = PerClassThresholds(found, source=f"--thresholds file {args.thresholds}")
         if getattr(args, "diatoms", None) is not None:
             args.diatom_table = read_diatom_list(args.diatoms)
     except IfcbError as e:
