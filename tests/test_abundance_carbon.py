@@ -81,8 +81,8 @@ def write_features(path: Path, rois: dict, *, extra: int | None = EXTRA_FEATURE_
     path.write_text("\n".join(lines) + "\n")
 
 
-@pytest.fixture
-def tree(tmp_path):
+def carbon_tree(tmp_path: Path) -> dict[str, Path]:
+    """Bins A and B with class scores and features, C with class scores only (one day, IFCB10)."""
     data, products = tmp_path / "data", tmp_path / "products"
     write_bin(data / "D20240301", A, timed_rois(4), header={"gpsLatitude": 41.0, "gpsLongitude": -70.0})
     write_bin(data / "D20240301", B, timed_rois(2))
@@ -93,6 +93,11 @@ def tree(tmp_path):
     write_features(products / "D20240301" / f"{B}_features_v4.csv", B_ROIS)  # the other features name
     write_scores(products / "D20240301" / f"{C}_class_scores.csv", C, {1: ((0.9, 0.05, 0.05), 10)})  # no features
     return {"root": data, "products": products, "tmp": tmp_path}
+
+
+@pytest.fixture
+def tree(tmp_path):
+    return carbon_tree(tmp_path)
 
 
 def ifcbkit(*args: object) -> subprocess.CompletedProcess[str]:
