@@ -16,7 +16,7 @@ import pytest
 from ifcbkit import SyncIfcbDataDirectory, daily_abundance
 from ifcbkit.dashboard_abundance import daily_abundance_from_dashboard
 from servers import DashboardBehaviour, DashboardServer
-from test_abundance_carbon import A, B, C, LARGE, PROTIST, carbon_tree
+from test_abundance_carbon import LARGE, PROTIST, A, B, C, carbon_tree
 
 
 def site(tmp_path: Path) -> tuple[dict[str, Path], DashboardServer]:
@@ -58,7 +58,7 @@ def test_carbon_from_the_dashboard_equals_the_local_tree(tmp_path, convention):
 
 
 def test_the_cli_reads_features_from_the_dashboard_per_bin(tmp_path):
-    tree, server = site(tmp_path)
+    _, server = site(tmp_path)
     thresholds = tmp_path / "t.csv"
     thresholds.write_text("Guinardia,0.8\n")
     with server:
