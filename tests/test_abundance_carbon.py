@@ -12,9 +12,7 @@ import sys
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
-import scipy.io
 
 from ifcbkit.abundance import (
     ABUNDANCE_CARBON_FIELDS,
@@ -247,15 +245,10 @@ def test_class_files_with_their_own_thresholds_are_honoured(tree):
         f.create_dataset("output_scores", data=[list(s) for s, _ in A_ROIS.values()])
         f.create_dataset("thresholds", data=[0.95, 0.3, 0.7])
     (products / f"{B}_class_scores.csv").unlink()
-    labels = np.empty((2, 1), dtype=object)
-    labels[0, 0], labels[1, 0] = "unclassified", "Ciliate"
-    classes = np.empty((4, 1), dtype=object)
-    for i, name in enumerate([*CLASSES, "unclassified"]):
-        classes[i, 0] = name
-    scipy.io.savemat(products / f"{B}_class_v1.mat", {
-        "class2useTB": classes, "TBscores": np.array([s for s, _ in B_ROIS.values()]),
-        "roinum": np.array([[1], [2]], dtype=np.uint16), "TBclass_above_threshold": labels,
-    })  # fmt: skip
+    from test_class_v1_mat import write_v1  # SciPy, the mat extra, only there
+
+    write_v1(products / f"{B}_class_v1.mat", scores=[list(s) for s, _ in B_ROIS.values()], rois=list(B_ROIS),
+             above=["unclassified", "Ciliate"], classes=CLASSES)  # fmt: skip
     assert {p.pid: p.kind for p in SyncProductDirectory(tree["products"]).list("class_scores")}[B] == "class_scores"
     out = ifcbkit("abundance", tree["root"], tree["products"], "--carbon", "--per", "bin", "--workers", "1")
     a, b = by_class(table(out.stdout), A), by_class(table(out.stdout), B)
