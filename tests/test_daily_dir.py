@@ -274,3 +274,33 @@ def test_fuzz_rows_near_the_format_give_rows_or_a_format_error(cells, cut):
     else:
         for row in parsed:
             assert row["date"] == "2024-03-01" and row["count"].isdigit() and row["threshold"] not in ("", "nan")
+
+
+def test_carbon_days_are_reused_only_with_the_same_carbon_settings(tmp_path):
+    """--carbon day files carry the carbon columns and read back; the convention, micron factor and
+    the diatoms file's content are in the settings key, and so is each bin's features file."""
+    from test_abundance_carbon import carbon_tree
+
+    tree = carbon_tree(tmp_path)
+    (tree["products"] / "D20240301" / "D20240301T140000_IFCB010_class_scores.csv").unlink()  # no error that day
+    diatoms = tmp_path / "diatoms.txt"
+    diatoms.write_text("Guinardia\n")
+    base = ["abundance", tree["root"], tree["products"], "--carbon", "--diatoms", diatoms, "--workers", "1",
+            "--daily-dir", tmp_path / "daily"]  # fmt: skip
+    first = ifcbkit(*base)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0].endswith(",diatom,biovolume_mm3,carbon_ug,biovolume_mm3_per_L,carbon_ug_per_L")
+    again = ifcbkit(*base)
+    assert "1 days reused" in again.stderr and again.stdout == first.stdout
+    other = ifcbkit(*base, "--carbon-convention", "irfcb-auto")
+    assert "carbon_convention 'ifcb-analysis', now 'irfcb-auto'" in other.stderr and other.stdout != first.stdout
+    diatoms.write_text("Guinardia\nChaetoceros_chain\n")
+    changed = ifcbkit(*base, "--carbon-convention", "irfcb-auto")
+    assert "diatoms_sha256" in changed.stderr
+    features = tree["products"] / "D20240301" / "D20240301T100000_IFCB010_fea_v2.csv"
+    features.write_text(features.read_text().replace(",7,", ",8,"))
+    touched = ifcbkit(*base, "--carbon-convention", "irfcb-auto")
+    assert "counted again: the listing differs" in touched.stderr and "features" in touched.stderr
+    plain = ifcbkit("abundance", tree["root"], tree["products"], "--workers", "1", "--daily-dir", tmp_path / "daily")
+    assert "carbon True, now False" in plain.stderr
+    assert plain.stdout.splitlines()[0] == ",".join(ABUNDANCE_FIELDS)

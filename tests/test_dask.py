@@ -389,3 +389,18 @@ def test_without_the_extra_nothing_imports_dask_and_the_flag_says_what_to_instal
     assert flagged.stderr.strip() == (
         "ifcbkit metrics: ifcbkit.dask needs the optional package 'dask[distributed]': pip install 'ifcbkit[dask]'"
     )
+
+
+def test_carbon_on_the_cluster_equals_the_serial_run(client, tmp_path):
+    """abundance --carbon on the cluster: the same biomass, rows and skipped bins (the bin without
+    features) as a serial run, per-class thresholds and the rule travelling with the tasks."""
+    from test_abundance_carbon import carbon_tree
+
+    tree = carbon_tree(tmp_path)
+    options = {"carbon": True, "convention": "irfcb-auto", "thresholds": {"Guinardia": 0.8}, "rule": "any-above"}
+    serial = daily_abundance(tree["root"], tree["products"], workers=1, **options)
+    on_cluster = on_dask.daily_abundance(tree["root"], tree["products"], scheduler=client, **options)
+    assert plain(on_cluster) == plain(serial)
+    assert [b.pid for b in on_cluster.bins] == ["D20240301T100000_IFCB010", "D20240301T120000_IFCB010"]
+    assert on_cluster.bins[0].biomass["Chaetoceros_chain"].carbon_pg == pytest.approx(136.8155077321634)
+    assert [s.pid for s in on_cluster.skipped] == ["D20240301T140000_IFCB010"]

@@ -93,6 +93,15 @@ def _pid_of(source: str) -> str | None:
 
 
 def _checked_row(source: str, roi: int, names: Sequence[str], row: Sequence[Any]) -> tuple[float, ...]:
+    if len(row) == len(names) and row:
+        try:
+            values = tuple(map(float, row))
+        except (TypeError, ValueError):
+            pass
+        else:  # the usual case, checked at C speed: a NaN makes the sum NaN, an infinity the min or max
+            total = sum(values)
+            if total == total and min(values) >= 0 and max(values) <= 1:
+                return values
     if len(row) != len(names):
         raise FormatError(source, f"ROI {roi}: {len(row)} scores for {len(names)} classes")
     out = []
@@ -151,10 +160,18 @@ def from_class_scores(
         applied = tuple(file_thresholds)
     else:
         applied = (DEFAULT_THRESHOLD,) * len(names)
-    rows = [
-        (roi, _checked_row(source, roi, names, tuple(row.get(n, math.nan) for n in names))) for roi, row in scores.rows
-    ]
+    rows = [(roi, _checked_row(source, roi, names, _values(row, names))) for roi, row in scores.rows]
     return _by_rule(source, scores.pid or _pid_of(source), names, rows, applied, rule)
+
+
+def _values(row: Mapping[str, float], names: Sequence[str]) -> tuple[float, ...]:
+    """The scores of ``names`` in ``row``, NaN where it has none."""
+    if len(row) == len(names):
+        try:
+            return tuple([row[n] for n in names])
+        except KeyError:
+            pass
+    return tuple(row.get(n, math.nan) for n in names)
 
 
 def _labelled(

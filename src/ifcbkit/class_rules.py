@@ -21,15 +21,17 @@ import io
 import math
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .errors import FormatError, IfcbWarning
 from .fileio import read_local_file
 
 __all__ = [
-    "DEFAULT_THRESHOLD", "RULES", "Rule", "ThresholdSpec", "UnknownClassWarning", "assign", "check_rule",
-    "check_threshold", "parse_thresholds", "read_thresholds", "resolve_thresholds", "warn_unknown_classes",
+    "DEFAULT_THRESHOLD", "RULES", "PerClassThresholds", "Rule", "ThresholdSpec", "UnknownClassWarning", "assign",
+    "check_rule", "check_threshold", "parse_thresholds", "read_thresholds", "resolve_thresholds",
+    "warn_unknown_classes",
 ]  # fmt: skip
 
 # ifcbkit's threshold for class files without their own (``abundance --threshold``'s default).
@@ -45,6 +47,25 @@ ThresholdSpec = float | Mapping[str, float]
 class UnknownClassWarning(IfcbWarning):
     """A file or option names classes the class results do not have (a misspelling, another
     classifier's list); the message names them."""
+
+
+@dataclass(frozen=True)
+class PerClassThresholds(Mapping[str, float]):
+    """``{class: threshold}`` with its own threshold for the classes it leaves out (``--thresholds
+    FILE`` with ``--threshold X``); ``source`` names where it came from, in warnings."""
+
+    per_class: Mapping[str, float] = field(default_factory=dict)
+    default: float = DEFAULT_THRESHOLD
+    source: str = "thresholds"
+
+    def __getitem__(self, name: str) -> float:
+        return self.per_class[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.per_class)
+
+    def __len__(self) -> int:
+        return len(self.per_class)
 
 
 def check_rule(rule: str) -> Rule:
@@ -144,12 +165,15 @@ def resolve_thresholds(
     class_names: Sequence[str], spec: ThresholdSpec, default: float = DEFAULT_THRESHOLD, *, what: str = "thresholds"
 ) -> tuple[float, ...]:
     """The threshold of each of ``class_names``: ``spec`` itself when it is a number, else
-    ``spec[class]`` or ``default`` for the classes it leaves out. Mapping keys that are not in
+    ``spec[class]`` or ``default`` (a :class:`PerClassThresholds`' own) for the classes it leaves
+    out. Mapping keys that are not in
     ``class_names`` get an :class:`UnknownClassWarning` (``what`` names their source).
 
     Raises:
         ValueError: for a threshold that is not from 0 to 1.
     """
+    if isinstance(spec, PerClassThresholds):
+        default, what = spec.default, spec.source
     if isinstance(spec, Mapping):
         default = check_threshold(default)
         checked = {name: check_threshold(value) for name, value in spec.items()}
@@ -163,6 +187,9 @@ def assign(scores: Sequence[float], thresholds: Sequence[float], rule: Rule = "w
     """The index of the class a ROI of ``scores`` goes to under ``rule`` and the per-class
     ``thresholds`` (same order), or ``None``. NaN scores never count."""
     if rule == "winner":
+        if scores and sum(scores) == sum(scores):  # no NaN: the first of the highest, at C speed
+            top = scores.index(max(scores))
+            return top if scores[top] >= thresholds[top] else None
         best: int | None = None
         for i, score in enumerate(scores):
             if not math.isnan(score) and (best is None or score > scores[best]):

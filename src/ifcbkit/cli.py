@@ -1,4 +1,5 @@
-"""The ``ifcbkit`` command line: list bins, show one, extract its images, bin metrics, daily abundance.
+"""The ``ifcbkit`` command line: list bins, show one, extract its images, bin metrics, daily abundance
+(with biomass), per-ROI carbon.
 
 Every subcommand has ``--help``. Bad input (a missing root, an unknown or
 invalid pid, a bad date, an unwritable output) ends with a one-line message on
@@ -25,10 +26,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__
-from .abundance import AbundanceResult, DayPlan, daily_abundance, plan_days, score_files, write_abundance_csv
+from .abundance import (
+    AbundanceResult,
+    DayPlan,
+    bin_rows,
+    daily_abundance,
+    feature_files,
+    plan_days,
+    score_files,
+    write_abundance_csv,
+    write_bin_csv,
+)
 from .atomic import atomic_file
 from .batch import BinFailure, bins_under, iter_bin_metadata
 from .bins import open_bin
+from .class_rules import DEFAULT_THRESHOLD
+from .cli_carbon import add_carbon_command, add_carbon_options, carbon_settings, check_carbon_args, counting_options
 from .csv_output import write_rows_csv
 from .daily_output import MANIFEST_NAME, DailyFolder
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory
@@ -316,8 +329,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     option added later joins the key by being added here (a file's content by its sha256)."""
     instruments = parse_instruments(args.instrument)
     common = {
-        "threshold": args.threshold, "rule": "winning class at or above the threshold",
-        "instrument": None if instruments is None else sorted(instruments), "version": __version__,
+        **carbon_settings(args), "instrument": None if instruments is None else sorted(instruments),
+        "version": __version__,
     }  # fmt: skip
     if args.dashboard is not None:
         return {"source": "dashboard", "dashboard": _public_url(args.dashboard), "dataset": args.dataset,
@@ -336,9 +349,9 @@ def _abundance(args: argparse.Namespace, plan: DayPlan | None) -> AbundanceResul
         from .dashboard_abundance import daily_abundance_from_dashboard
 
         return daily_abundance_from_dashboard(
-            args.dashboard, args.dataset, threshold=args.threshold, start_time=args.start, end_time=args.end,
+            args.dashboard, args.dataset, start_time=args.start, end_time=args.end,
             instrument=args.instrument, method=args.method, model=args.model, max_concurrency=args.connections,
-            plan=plan, progress=progress,
+            plan=plan, progress=progress, **counting_options(args),
         )  # fmt: skip
     if not os.path.exists(args.products):
         raise IfcbError(f"products {args.products} does not exist")
@@ -349,16 +362,18 @@ def _abundance(args: argparse.Namespace, plan: DayPlan | None) -> AbundanceResul
         if plan is not None:  # the days to count, as daily_abundance plans them
             rules = _rules(args)
             _, listed = bins_under(args.root, rules["include"], rules["exclude"], args.start, args.end, args.instrument)
-            pids, scores = plan_days(listed, score_files(args.products), plan)
+            volumes = feature_files(args.products) if args.carbon else None
+            pids, scores = plan_days(listed, score_files(args.products), plan, (), volumes)
         result: AbundanceResult = _on_dask().daily_abundance(
-            _directory(args), scores, bins=pids, threshold=args.threshold,
+            _directory(args), scores, bins=pids, features=args.products if args.carbon else None,
             method=method, start_time=args.start, end_time=args.end, instrument=args.instrument,
-            scheduler=args.scheduler,
+            scheduler=args.scheduler, **counting_options(args),
         )  # fmt: skip
         return result
     return daily_abundance(
-        args.root, args.products, threshold=args.threshold, method=method, start_time=args.start, end_time=args.end,
+        args.root, args.products, method=method, start_time=args.start, end_time=args.end,
         instrument=args.instrument, workers=args.workers, progress=progress, plan=plan, **_rules(args),
+        **counting_options(args),
     )  # fmt: skip
 
 
@@ -372,7 +387,7 @@ def cmd_abundance(args: argparse.Namespace) -> int:
         span = FilesetFilter(start_time=args.start, end_time=args.end)
         folder = DailyFolder(
             args.daily_dir, _settings(args), start=span.start, end=span.end, note=_note,
-            warn=lambda message: _warn("abundance", message), recompute=args.recompute,
+            warn=lambda message: _warn("abundance", message), recompute=args.recompute, carbon=args.carbon,
         )  # fmt: skip
     with _output(args.out) as out:
         result = _abundance(args, folder)
@@ -380,7 +395,11 @@ def cmd_abundance(args: argparse.Namespace) -> int:
         if folder is not None:
             rows = folder.rows(result.rows)  # the days counted and the days reused: the requested range only
             folder.record(result)
-        write_abundance_csv(rows, out)
+        if args.per == "bin":
+            threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+            write_bin_csv(bin_rows(result.bins, threshold), out, carbon=args.carbon)
+        else:
+            write_abundance_csv(rows, out, carbon=args.carbon)
     if args.plot is not None:
         from .tables import plot_abundance
 
@@ -569,8 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     abundance = commands.add_parser(
         "abundance", help="daily objects per ml of each class, as CSV",
         description="Daily abundance per class (long format CSV) from the bins under ROOT and their class scores "
-        "(_class.h5 or _class_scores.csv) under PRODUCTS. Bins without class scores or ml_analyzed are skipped "
-        "with a warning.",
+        "(_class.h5, _class_v1.mat or _class_scores.csv) under PRODUCTS; with --carbon, biovolume and carbon per "
+        "class from the features files there too (docs/carbon.md). Bins without class scores or ml_analyzed are "
+        "skipped with a warning, and with --carbon so are bins without features.",
     )  # fmt: skip
     abundance.add_argument("root", metavar="ROOT", nargs="?", help="data root (not with --dashboard)")
     abundance.add_argument(
@@ -594,14 +614,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--recompute", action="store_true", help="with --daily-dir: count every day again, reusing nothing"
     )
     abundance.add_argument(
-        "--threshold", type=_threshold, default=0.7, help="a ROI counts when its winning score is at least this "
-        "(default 0.7)",
+        "--threshold", type=_threshold, default=None, help="a ROI counts when its winning score is at least this "
+        "(default: the class file's own thresholds when it has them, else 0.7)",
     )  # fmt: skip
+    add_carbon_options(abundance)
     _add_filters(abundance)
     _add_method(abundance, default=None)
     abundance.add_argument("--out", metavar="FILE", help="write the CSV here instead of stdout")
     _add_workers(abundance)
     abundance.set_defaults(run=cmd_abundance)
+
+    add_carbon_command(commands, _threshold)
     return parser
 
 
@@ -676,6 +699,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _check_range(parser, args)
     _check_sources(parser, args)
+    check_carbon_args(parser, args)
     _show_warnings_as_lines(args.command)
     try:
         with _sigterm_unwinds():

@@ -40,7 +40,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from .abundance import ABUNDANCE_FIELDS, NO_CLASS_SCORES, AbundanceResult, write_abundance_csv
+from .abundance import ABUNDANCE_CARBON_FIELDS, ABUNDANCE_FIELDS, NO_CLASS_SCORES, AbundanceResult, write_abundance_csv
 from .atomic import atomic_file
 from .errors import FormatError, IfcbError
 from .identifiers import parse_bin
@@ -62,7 +62,13 @@ MANIFEST_VERSION = 1
 DAY_FILE = re.compile(r"(\d{4})(\d{2})(\d{2})_daily_summary_long\.csv", re.ASCII)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _INSTRUMENT = re.compile(r"IFCB\d+", re.ASCII)
-_FLOATS = ("latitude", "longitude", "ml_analyzed_total", "objects_per_ml", "objects_per_L", "threshold")
+_FLOATS = (
+    "latitude", "longitude", "ml_analyzed_total", "objects_per_ml", "objects_per_L", "threshold", "biovolume_mm3",
+    "carbon_ug", "biovolume_mm3_per_L", "carbon_ug_per_L",
+)  # fmt: skip
+# Cells that may be empty: no GPS, no volume to divide by, a class whose labels came precomputed.
+_MAY_BE_EMPTY = ("latitude", "longitude", "ml_analyzed_total", "objects_per_ml", "objects_per_L", "threshold",
+                 "biovolume_mm3_per_L", "carbon_ug_per_L")  # fmt: skip
 
 Say = Callable[[str], None]
 
@@ -105,10 +111,11 @@ def _whole(day: str, span: tuple[datetime, datetime] | None) -> bool:
     return span == (first, first + timedelta(days=1))
 
 
-def read_day_file(data: bytes, source: str, day: str | None = None) -> list[dict[str, str]]:
-    """The rows of a day file (cells as written), checked to be whole: UTF-8, the abundance columns,
-    every row complete, with a date (``day`` when given), an instrument, a class and numbers where
-    numbers go. Pure over ``data``.
+def read_day_file(data: bytes, source: str, day: str | None = None, *, carbon: bool = False) -> list[dict[str, str]]:
+    """The rows of a day file (cells as written), checked to be whole: UTF-8, the abundance columns
+    (with ``carbon``, :data:`~ifcbkit.abundance.ABUNDANCE_CARBON_FIELDS`), every row complete, with a
+    date (``day`` when given), an instrument, a class and numbers where numbers go. Pure over
+    ``data``.
 
     Raises:
         FormatError: naming ``source`` and the line of the first damage.
@@ -121,20 +128,21 @@ def read_day_file(data: bytes, source: str, day: str | None = None) -> list[dict
     if text and not text.endswith("\n"):
         raise FormatError(source, "the last row is cut short (no end of line)", line=text.count("\n") + 1)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    fields = ABUNDANCE_CARBON_FIELDS if carbon else ABUNDANCE_FIELDS
     rows: list[dict[str, str]] = []
     try:
         header = next(reader, None)
         if header is None:
             raise FormatError(source, "empty: no header line", line=1)
-        if tuple(header) != ABUNDANCE_FIELDS:
-            missing = [name for name in ABUNDANCE_FIELDS if name not in header]
+        if tuple(header) != fields:
+            missing = [name for name in fields if name not in header]
             what = f"no {missing[0]} column" if missing else "columns out of order or extra columns"
             raise FormatError(source, f"{what}: not the abundance columns", line=1)
         for cells in reader:
             line = reader.line_num
-            if len(cells) != len(ABUNDANCE_FIELDS):
-                raise FormatError(source, f"{len(cells)} cells, not {len(ABUNDANCE_FIELDS)}", line=line)
-            row = dict(zip(ABUNDANCE_FIELDS, cells, strict=True))
+            if len(cells) != len(fields):
+                raise FormatError(source, f"{len(cells)} cells, not {len(fields)}", line=line)
+            row = dict(zip(fields, cells, strict=True))
             _check_row(row, source, line, day)
             rows.append(row)
     except csv.Error as e:
@@ -151,9 +159,11 @@ def _check_row(row: Mapping[str, str], source: str, line: int, day: str | None) 
         raise FormatError(source, "no class", line=line)
     if not (row["count"].isascii() and row["count"].isdigit()):
         raise FormatError(source, f"count {row['count']!r} is not a whole number", line=line)
+    if "diatom" in row and row["diatom"] not in ("true", "false"):
+        raise FormatError(source, f"diatom {row['diatom'][:40]!r} is not true or false", line=line)
     for name in _FLOATS:
-        cell = row[name]
-        if cell == "" and name != "threshold":
+        cell = row.get(name)
+        if cell is None or (cell == "" and name in _MAY_BE_EMPTY):
             continue
         try:
             value = float(cell) if len(cell) < 64 else math.nan
@@ -177,12 +187,13 @@ class DailyFolder:
 
     ``settings`` holds every option that changes numbers; ``start``/``end`` are the run's range (UTC);
     ``note`` hears why a day is counted again, ``warn`` about damaged files; ``recompute`` reuses
-    nothing.
+    nothing; ``carbon``: the day files have the carbon columns.
     """
 
     def __init__(
         self, path: str | os.PathLike[str], settings: Mapping[str, Any], *, start: datetime | None,
         end: datetime | None, note: Say, warn: Say, recompute: bool = False, now: datetime | None = None,
+        carbon: bool = False,
     ):  # fmt: skip
         self.path = os.fspath(path)
         if os.path.exists(self.path) and not os.path.isdir(self.path):
@@ -194,6 +205,7 @@ class DailyFolder:
         self.now = now or _now()
         self.note, self.warn = note, warn
         self.recompute = recompute
+        self.carbon = carbon  # day files with the carbon columns
         self.manifest_path = os.path.join(self.path, MANIFEST_NAME)
         self.reused: dict[str, list[dict[str, str]]] = {}  # day -> its rows, as the file holds them
         self.listed: dict[str, dict[str, str]] = {}  # day -> {pid: stamp}, every day the engine listed
@@ -307,7 +319,7 @@ class DailyFolder:
             self.note(f"{day} counted again: {file}: {e.strerror}")
             return None
         try:
-            rows = read_day_file(data, file, day)
+            rows = read_day_file(data, file, day, carbon=self.carbon)
         except FormatError as e:
             self.warn(f"{e}; {day} is counted again")
             return None
@@ -364,7 +376,7 @@ class DailyFolder:
                 digest = None
                 if rows_of.get(day):
                     out = io.StringIO(newline="")
-                    write_abundance_csv(rows_of[day], out)
+                    write_abundance_csv(rows_of[day], out, carbon=self.carbon)
                     data = out.getvalue().encode("utf-8")
                     with atomic_file(file, "wb") as f:
                         f.write(data)

@@ -8,6 +8,10 @@ the dashboard store's retries and backoff. The volume of a bin is the dashboard'
 ``'reference'``. Bins flagged *skip* on the dashboard, and bins without class scores, are reported
 in ``skipped``, as are listing rows and class-score files that cannot be read (``error=True``).
 
+With ``carbon``, each bin's features come from ``/{dataset}/{pid}_features.csv`` and its class
+results are turned into biovolume and carbon per class as :func:`ifcbkit.daily_abundance` does;
+a bin with class scores but no features is skipped (``error=True``), never counted with zero carbon.
+
 A day's volume is the sum over every bin that had class scores, including bins where no ROI reached
 the threshold. Summing only the bins that counted something, as the dashboard notebook does, gives
 higher concentrations on days with empty bins; on data where every bin counts something, both agree.
@@ -22,15 +26,23 @@ from typing import Any
 
 from .abundance import (
     NO_CLASS_SCORES,
+    NO_FEATURES,
     AbundanceResult,
     BinCounts,
+    Counting,
     DayPlan,
     Skipped,
-    check_threshold,
+    biomass_of,
     class_counts,
+    classify_scores,
+    counting,
     summarize_daily,
+    warn_unknown,
 )
+from .carbon import DEFAULT_MICRON_FACTOR
+from .diatoms import DiatomTable
 from .errors import IfcbError, ProductNotFoundError
+from .faces import run_async
 from .filters import TimeLike
 from .metrics import MlMethod, check_method
 from .stores.dashboard import AsyncDashboardBinStore, DashboardListing
@@ -42,7 +54,14 @@ Progress = Callable[[int, int], None]
 async def adaily_abundance_from_dashboard(
     store: AsyncDashboardBinStore,
     *,
-    threshold: float,
+    threshold: float | None = None,
+    thresholds: Mapping[str, float] | str | None = None,
+    rule: str = "winner",
+    carbon: bool = False,
+    convention: str = "ifcb-analysis",
+    micron_factor: float = DEFAULT_MICRON_FACTOR,
+    biovolume_column: str = "Biovolume",
+    diatoms: DiatomTable | Iterable[str] | str | None = None,
     start_time: TimeLike | None = None,
     end_time: TimeLike | None = None,
     instrument: int | str | Iterable[int | str] | None = None,
@@ -57,11 +76,15 @@ async def adaily_abundance_from_dashboard(
     Bins of the UTC dates in ``skip_days`` (``'YYYY-MM-DD'``: days a re-run already has) are left out,
     and so are the days ``plan`` reuses (see :class:`ifcbkit.abundance.DayPlan`): their bins that had
     no class scores are asked for them again, and the day is counted if one has them now.
+    ``threshold``, ``thresholds``, ``rule`` and the carbon options as in
+    :func:`ifcbkit.daily_abundance` (a dashboard's class scores carry no thresholds of their own).
 
     Raises:
-        NotFoundError: for an unknown dataset; ValueError: for a bad threshold or method.
+        NotFoundError: for an unknown dataset; ValueError: for a bad threshold, rule, method or
+            carbon option.
     """
-    threshold = check_threshold(threshold)
+    how = counting(threshold, thresholds, rule, carbon=carbon, convention=convention, micron_factor=micron_factor,
+                   biovolume_column=biovolume_column, diatoms=diatoms)  # fmt: skip
     if method is not None:
         check_method(method)
     listing: DashboardListing = await store.list_metadata(start_time, end_time, instrument=instrument)
@@ -86,7 +109,9 @@ async def adaily_abundance_from_dashboard(
     async def count(listed: ListedBin) -> BinCounts | Skipped:
         nonlocal done
         try:
-            return await _bin_counts(store, listed, threshold, method, model, version)
+            if how.plain:
+                return await _bin_counts(store, listed, how.run_threshold, method, model, version)
+            return await _bin_biomass(store, listed, how, method, model, version)
         finally:
             done += 1
             if progress is not None:
@@ -120,7 +145,9 @@ async def adaily_abundance_from_dashboard(
     results.sort(key=lambda r: order.get(r.pid, -1))  # listing order, as a run without a plan
     bins = [r for r in results if isinstance(r, BinCounts)]
     skipped += [r for r in results if isinstance(r, Skipped)]
-    return AbundanceResult(summarize_daily(bins, threshold), bins, skipped)
+    if bins:
+        warn_unknown(how, (name for b in bins for name in b.counts))
+    return AbundanceResult(summarize_daily(bins, how.run_threshold), bins, skipped)
 
 
 async def _bin_counts(
@@ -148,6 +175,52 @@ async def _bin_counts(
     return BinCounts(pid, class_counts(scores, threshold), volume, label, lat, lng, lines)
 
 
+async def _bin_biomass(
+    store: AsyncDashboardBinStore, listed: ListedBin, how: Counting, method: MlMethod | None,
+    model: str | None, version: int | str | None,
+) -> BinCounts | Skipped:  # fmt: skip
+    """:func:`_bin_counts` under per-class thresholds, another rule, or with carbon (the bin's
+    features from ``/{dataset}/{pid}_features.csv``)."""
+    pid = listed.pid
+    try:
+        scores = await store.read_class_scores(pid, version=version, model=model)
+    except ProductNotFoundError:
+        return Skipped(pid, NO_CLASS_SCORES)
+    except IfcbError as e:
+        return Skipped(pid, f"unreadable class scores: {e}", error=True)
+    features: tuple[bytes, str] | None = None
+    if how.carbon is not None:
+        try:  # the raw bytes: only two columns of ~240 are read (ifcbkit.biovolumes)
+            features = await run_async(store.source._product(pid, f"{pid}_features.csv", "features", {}))
+        except ProductNotFoundError:
+            return Skipped(pid, f"{NO_FEATURES} ({scores.pid or pid} on {store.base_url})", error=True)
+        except IfcbError as e:
+            return Skipped(pid, f"no carbon: {e}", error=True)
+    volume, lat, lng, label, lines = listed.ml_analyzed, listed.lat, listed.lng, "dashboard", 0
+    if method is not None:
+        try:
+            meta: Mapping[str, Any] = await store.bin_metadata(pid, method=method)
+        except IfcbError as e:
+            return Skipped(pid, f"unreadable bin: {e}", error=True)
+        volume, label, lines = meta["ml_analyzed"], method, int(meta.get("skipped_lines") or 0)
+        if meta.get("ml_analyzed_reason"):
+            return Skipped(pid, f"no ml_analyzed ({meta['ml_analyzed_reason']})")
+    if not (isinstance(volume, float) and math.isfinite(volume) and volume > 0):
+        return Skipped(pid, "no ml_analyzed on the dashboard")
+    source = f"{store.base_url}/{store.dataset}/{pid}_class_scores.csv"
+    try:
+        counts, applied, result = classify_scores(scores, how, source)
+    except IfcbError as e:
+        return Skipped(pid, f"unreadable class scores: {e}", error=True)
+    biomass = None
+    if how.carbon is not None and features is not None and result is not None:
+        try:
+            biomass = biomass_of(result, pid, features[0], how.carbon, features[1])
+        except IfcbError as e:
+            return Skipped(pid, f"no carbon: {e}", error=True)
+    return BinCounts(pid, counts, volume, label, lat, lng, lines, applied, biomass)
+
+
 def listing_stamp(listed: ListedBin) -> str:
     """What a re-run compares to see that the dashboard changed a bin: its listed volume, image count
     and skip flag."""
@@ -158,7 +231,14 @@ def daily_abundance_from_dashboard(
     base_url: str,
     dataset: str,
     *,
-    threshold: float,
+    threshold: float | None = None,
+    thresholds: Mapping[str, float] | str | None = None,
+    rule: str = "winner",
+    carbon: bool = False,
+    convention: str = "ifcb-analysis",
+    micron_factor: float = DEFAULT_MICRON_FACTOR,
+    biovolume_column: str = "Biovolume",
+    diatoms: DiatomTable | Iterable[str] | str | None = None,
     start_time: TimeLike | None = None,
     end_time: TimeLike | None = None,
     instrument: int | str | Iterable[int | str] | None = None,
@@ -172,7 +252,8 @@ def daily_abundance_from_dashboard(
     **store_options: Any,
 ) -> AbundanceResult:
     """:func:`adaily_abundance_from_dashboard` on a dashboard store made (and closed) here, with at most
-    ``max_concurrency`` connections; ``store_options`` go to :class:`AsyncDashboardBinStore`.
+    ``max_concurrency`` connections; ``store_options`` go to :class:`AsyncDashboardBinStore`; the
+    other options as in :func:`adaily_abundance_from_dashboard`.
 
     Raises:
         NotFoundError: for an unknown dataset; StoreError: if the dashboard cannot be reached.
@@ -181,7 +262,9 @@ def daily_abundance_from_dashboard(
     async def run() -> AbundanceResult:
         async with AsyncDashboardBinStore(base_url, dataset, max_concurrency=max_concurrency, **store_options) as store:
             return await adaily_abundance_from_dashboard(
-                store, threshold=threshold, start_time=start_time, end_time=end_time, instrument=instrument,
+                store, threshold=threshold, thresholds=thresholds, rule=rule, carbon=carbon, convention=convention,
+                micron_factor=micron_factor, biovolume_column=biovolume_column, diatoms=diatoms, start_time=start_time,
+                end_time=end_time, instrument=instrument,
                 method=method, model=model, version=version, skip_days=skip_days, progress=progress, plan=plan,
             )  # fmt: skip
 

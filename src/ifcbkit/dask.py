@@ -28,9 +28,19 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from .abundance import AbundanceResult, abundance_result, check_threshold, counts_or_skipped, score_files
+from .abundance import (
+    AbundanceResult,
+    Counting,
+    abundance_result,
+    counting,
+    counts_or_skipped,
+    feature_files,
+    score_files,
+    warn_unknown,
+)
 from .atomic import atomic_file
 from .batch import BinFailure, metadata_or_failure
+from .carbon import DEFAULT_MICRON_FACTOR
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory, TimeLike
 from .encoding import ImageFormat, check_file_type, encode_image
 from .errors import IfcbError, MissingDependencyError
@@ -298,16 +308,26 @@ def metadata_dataframe(
 
 
 def _counts_partition(
-    pids: list[str], source: Any, files: dict[str, str], threshold: float, method: MlMethod
-) -> list[Any]:
-    return [counts_or_skipped(source, pid, files.get(pid), threshold, method) for pid in pids]
+    pids: list[str], source: Any, files: dict[str, str], how: Counting, method: MlMethod,
+    features: dict[str, str] | None = None,
+) -> list[Any]:  # fmt: skip
+    return [counts_or_skipped(source, pid, files.get(pid), how, method, None if features is None else features.get(pid))
+            for pid in pids]  # fmt: skip
 
 
 def daily_abundance(
     source: Source,
     scores: Any,
     *,
-    threshold: float,
+    threshold: float | None = None,
+    thresholds: Any = None,
+    rule: str = "winner",
+    carbon: bool = False,
+    features: Any = None,
+    convention: str = "ifcb-analysis",
+    micron_factor: float = DEFAULT_MICRON_FACTOR,
+    biovolume_column: str = "Biovolume",
+    diatoms: Any = None,
     method: MlMethod = "adc",
     start_time: TimeLike | None = None,
     end_time: TimeLike | None = None,
@@ -316,38 +336,44 @@ def daily_abundance(
     bins: Iterable[str] | None = None,
     scheduler: Scheduler = None,
 ) -> AbundanceResult:
-    """:func:`ifcbkit.daily_abundance` on a cluster: per-bin class counts in tasks, summed by day in a
-    reduction; the same rows, bins and skipped bins as a serial run. Class-score files (``scores``: a
-    products root, files, or ``{pid: path}``) are found here and read by the workers, so they must
-    see the same paths (a shared file system).
+    """:func:`ifcbkit.daily_abundance` on a cluster: per-bin class counts (and with ``carbon``,
+    biomass) in tasks, summed by day in a reduction; the same rows, bins and skipped bins as a
+    serial run, with the same options. Class-score files (``scores``: a products root, files, or
+    ``{pid: path}``) and features files (``features``, default ``scores``) are found here and read
+    by the workers, so they must see the same paths (a shared file system).
 
     Raises:
-        ValueError: for a threshold outside 0..1 or an unknown ``method``; NotFoundError: if
-            ``scores`` does not exist.
+        ValueError: for a threshold outside 0..1, an unknown ``method``, rule or convention;
+            NotFoundError: if ``scores`` does not exist.
     """
-    threshold = check_threshold(threshold)
+    how = counting(threshold, thresholds, rule, carbon=carbon, convention=convention, micron_factor=micron_factor,
+                   biovolume_column=biovolume_column, diatoms=diatoms)  # fmt: skip
     check_method(method)
     reader = as_source(source)
     pids = _bin_ids(reader, bins, start_time, end_time, instrument)
     files = score_files(scores)
+    volumes = feature_files(scores if features is None else features) if carbon else None
     keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
     bag = bins_bag(pids, partition_size=partition_size).map_partitions(
-        _counts_partition, _shared(reader), _shared(files), threshold, method
+        _counts_partition, _shared(reader), _shared(files), how, method, _shared(volumes)
     )
     where = str(getattr(reader, "root", reader))
-    reduced = bag.reduction(list, _Summary(pids, files, keep, where, threshold), split_every=False)
-    return _compute(reduced, scheduler)
+    reduced = bag.reduction(list, _Summary(pids, files, keep, where, how), split_every=False)
+    result: AbundanceResult = _compute(reduced, scheduler)
+    if result.bins:  # here, not on the worker that summed them
+        warn_unknown(how, (name for b in result.bins for name in b.counts))
+    return result
 
 
 class _Summary:
     """The reduction's last step: every partition's per-bin results, in order, to the daily summary."""
 
-    def __init__(self, pids: list[str], files: dict[str, str], keep: FilesetFilter, where: str, threshold: float):
-        self.args = (pids, files, keep, where, threshold)
+    def __init__(self, pids: list[str], files: dict[str, str], keep: FilesetFilter, where: str, how: Counting):
+        self.args = (pids, files, keep, where, how)
 
     def __call__(self, parts: Iterable[list[Any]]) -> AbundanceResult:
-        pids, files, keep, where, threshold = self.args
-        return abundance_result(itertools.chain.from_iterable(parts), pids, files, keep, where, threshold)
+        pids, files, keep, where, how = self.args
+        return abundance_result(itertools.chain.from_iterable(parts), pids, files, keep, where, how, warn=False)
 
 
 # ----- image extraction -------------------------------------------------------------------------

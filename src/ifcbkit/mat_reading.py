@@ -26,6 +26,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def import_scipy_io() -> Any:
+    """``scipy.io``, or :class:`~ifcbkit.errors.MissingDependencyError` naming the ``mat`` extra.
+
+    Raises:
+        MissingDependencyError: without SciPy.
+    """
+    try:
+        import scipy.io
+    except ImportError:
+        raise MissingDependencyError("reading ifcb-analysis .mat class files", "mat", "scipy") from None
+    return scipy.io
+
+
 def read_mat_variables(path: str | os.PathLike[str], names: tuple[str, ...]) -> dict[str, Any]:
     """The variables ``names`` of the ``.mat`` file at ``path`` that it has (absent ones are left
     out), cells as lists, numeric arrays as (nested) lists, squeezed as MATLAB's column and row
@@ -37,14 +50,11 @@ def read_mat_variables(path: str | os.PathLike[str], names: tuple[str, ...]) -> 
         FormatError: naming the file when it is not a readable v4-v7 MAT file (v7.3 files are HDF5).
     """
     source = os.fspath(path)
-    try:
-        import scipy.io
-    except ImportError:
-        raise MissingDependencyError("reading ifcb-analysis .mat class files", "mat", "scipy") from None
+    scipy_io = import_scipy_io()
     if not os.path.isfile(source):
         raise MissingFileError(f"no .mat file {source}")
     try:
-        raw = scipy.io.loadmat(source, variable_names=list(names), simplify_cells=True)
+        raw = scipy_io.loadmat(source, variable_names=list(names), simplify_cells=True)
     except NotImplementedError as e:  # scipy's answer to a v7.3 (HDF5) file
         raise FormatError(source, f"a MATLAB v7.3 file, which is not read here ({e})") from None
     except Exception as e:  # scipy raises ValueError, TypeError, OSError, ... on damaged files

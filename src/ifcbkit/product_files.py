@@ -2,8 +2,10 @@
 
 Products (section 8 of docs/formats.md) live in trees of their own, found by
 name: ``{pid}_blobs_v{2|4}.zip``, ``{pid}_fea_v{2|4}.csv`` or ``{pid}_features_v{N}.csv`` (as
-ifcb-features writes it), ``{pid}_class.h5`` (class scores v3) and ``{pid}_class_scores.csv`` (as
-the dashboard serves them). Discovery is one sans-I/O walk with a sync and an async face; when
+ifcb-features writes it), ``{pid}_class.h5`` (class scores v3), ``{pid}_class_v1.mat``
+(ifcb-analysis's class results, version 1) and ``{pid}_class_scores.csv`` (as the dashboard serves
+them); a bin with several class files is read from the highest version (``.h5``, then ``.mat``).
+Discovery is one sans-I/O walk with a sync and an async face; when
 looking for one bin's product, dated directories (``D2024``, ``D20240215``, ``IFCB5_2012_028``)
 that cannot hold it are not entered.
 """
@@ -51,6 +53,7 @@ _NAMES: tuple[tuple[str, re.Pattern[str], int | None], ...] = (
     ("features", re.compile(r"(.+)_fea_v(\d{1,3})\.csv", re.ASCII), None),
     ("features", re.compile(r"(.+)_features_v(\d{1,3})\.csv", re.ASCII), None),  # ifcb-features' name
     ("class_scores", re.compile(r"(.+)_class\.h5", re.ASCII), 3),
+    ("class_scores", re.compile(r"(.+)_class_v1\.mat", re.ASCII), 1),  # ifcb-analysis's class results
     ("class_scores", re.compile(r"(.+)_class_scores\.csv", re.ASCII), None),
 )
 
@@ -101,7 +104,7 @@ class ProductFinder:
     def find(self, pid: str, kind: ProductKind, version: int | None = None) -> Op[str | None]:
         """The path of a bin's product of ``kind`` (``'blobs'``, ``'features'``, ``'class_scores'``), or
         ``None``. Without ``version`` the highest version wins (for class scores: ``_class.h5``, v3,
-        before ``_class_scores.csv``); between equal versions, the first in walk order."""
+        then ``_class_v1.mat``, then ``_class_scores.csv``); between equal versions, the first in walk order."""
         validate_bin_id(pid)
         _check_kind(kind)
         if kind is None:
@@ -150,7 +153,7 @@ class SyncProductDirectory(ProductDirectoryBase):
     def find(self, pid: str, kind: ProductKind, version: int | None = None) -> str | None:
         """The path of a bin's product of ``kind`` (``'blobs'``, ``'features'``, ``'class_scores'``), or
         ``None``. Without ``version`` the highest version wins (for class scores: ``_class.h5``, v3,
-        before ``_class_scores.csv``); between equal versions, the first in walk order.
+        then ``_class_v1.mat``, then ``_class_scores.csv``); between equal versions, the first in walk order.
 
         Raises:
             InvalidIdentifierError: if ``pid`` is not a bin id; ValueError: for an unknown kind.
