@@ -13,7 +13,7 @@ from . import display
 from .errors import FormatError, NotFoundError
 from .identifiers import add_target
 from .index import AdcIndex, TargetRole, second_half_error
-from .roi import Buffer, RoiReader, read_roi_image, read_roi_view, roi_reader
+from .roi import Buffer, RoiReader, read_roi_image, roi_reader, roi_viewer
 from .stitching import detect_pairs, infill_stitched_image, stitch_pair
 
 # How many stitched pairs a BinImages keeps (composite, gap mask and infilled image each): enough for
@@ -97,7 +97,7 @@ class BinImages(Mapping[int, Image.Image]):
         stitch: bool = True,
     ):  # fmt: skip
         given = _GivenImages(bin_id, adc_data, images)
-        self._setup(given, given.image, lambda target: image_view(given.image(target)), stitch)
+        self._setup(given, given.image, lambda: lambda target: image_view(given.image(target)), stitch)
 
     @classmethod
     def from_index(cls, index: AdcIndex, roi: RoiReader, *, stitch: bool = True) -> BinImages:
@@ -105,18 +105,18 @@ class BinImages(Mapping[int, Image.Image]):
         self = cls.__new__(cls)
         record = index.record
         image = lambda target: read_roi_image(roi, record(target))  # noqa: E731
-        self._setup(index, image, lambda target: read_roi_view(roi, record(target)), stitch)
+        self._setup(index, image, lambda: roi_viewer(roi, record), stitch)
         return self
 
     def _setup(
-        self, index: AdcIndex | _GivenImages, raw: Callable[[int], Image.Image], view: Callable[[int], memoryview],
-        stitch: bool,
+        self, index: AdcIndex | _GivenImages, raw: Callable[[int], Image.Image],
+        viewer: Callable[[], Callable[[int], memoryview]], stitch: bool,
     ) -> None:  # fmt: skip
         self.index = index
         self.bin_id = index.bin_id
         self.stitch = stitch
         self._raw = raw
-        self._view = view
+        self._viewer = viewer  # gives a function target -> view, for one or many lookups
         self._keys: list[int] | None = None
         # the last few stitched pairs (composite, gap mask, infilled): a stream over the bin holds a few,
         # never all of them
@@ -210,13 +210,14 @@ class BinImages(Mapping[int, Image.Image]):
         role, partner = self._role(target)
         if role == "first":
             return image_view(self._pair(target, partner)[2])  # type: ignore[arg-type]
-        return self._view(target)
+        return self._viewer()(target)
 
     def arrays(self) -> Iterator[tuple[int, memoryview]]:
         """``(target, pixels)`` for every key in order, the pixels as :meth:`array` gives them."""
         firsts = self.index.firsts() if self.stitch else {}
-        view = self._view
-        for target in self._all_keys():
+        keys = self._all_keys()
+        view = self._viewer()
+        for target in keys:
             partner = firsts.get(target)
             if partner is None:
                 yield target, view(target)

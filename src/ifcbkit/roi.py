@@ -18,7 +18,7 @@ import mmap
 import os
 import threading
 import warnings
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import IO, Any, Protocol
 
 from PIL import Image
@@ -79,6 +79,10 @@ class BufferRoiReader:
             raise ClosedBinError(f"{self.source or 'the ROI data'} is closed (its memory map was closed)") from None
         return whole[offset : offset + length]
 
+    def whole(self) -> memoryview:
+        """All of ``data`` as one view (no copy)."""
+        return self.view(0, self.size)
+
 
 class FileRoiReader:
     """ROI bytes from an open binary file: ``os.pread`` when it has a descriptor, else seek + read.
@@ -123,6 +127,12 @@ class FileRoiReader:
                     except (OSError, ValueError):
                         self._unmappable = True
         return self._map
+
+    def whole(self) -> memoryview | None:
+        """The file's memory map as one view, or ``None`` when it cannot be mapped."""
+        self._check_open()
+        mapping = self._mapping()
+        return None if mapping is None else memoryview(mapping)
 
     def view(self, offset: int, length: int) -> memoryview:
         """The bytes at ``offset`` as a view into the file's memory map (short at its end); a copy
@@ -247,6 +257,32 @@ def read_roi_view(reader: RoiReader, record: RoiRecord) -> memoryview:
     if len(data) != n:  # the data ends early (or the file shrank since we looked at its size)
         raise TruncatedBinError(reader.source, record.target, end, record.offset + len(data))
     return data.toreadonly().cast("B", (record.height, record.width))
+
+
+def roi_viewer(reader: RoiReader, record: Callable[[int], RoiRecord]) -> Callable[[int], memoryview]:
+    """A function giving :func:`read_roi_view` of a target (``record`` gives its geometry), for a pass
+    over many: the reader's whole data is looked up once, then each view is a slice of it.
+
+    Raises:
+        ClosedBinError: if the file or memory map the reader reads is closed.
+    """
+    whole_of = getattr(reader, "whole", None)
+    whole = whole_of() if whole_of is not None else None
+    if whole is None:
+        return lambda target: read_roi_view(reader, record(target))
+    data = whole.toreadonly()
+    limit = len(data) if reader.size is None else min(reader.size, len(data))
+    source = reader.source
+
+    def view(target: int) -> memoryview:
+        r = record(target)
+        width, height, offset = r.width, r.height, r.offset
+        end = offset + width * height
+        if end > limit:
+            raise TruncatedBinError(source, target, end, limit)
+        return data[offset:end].cast("B", (height, width))
+
+    return view
 
 
 def read_roi_image(reader: RoiReader, record: RoiRecord) -> Image.Image:
