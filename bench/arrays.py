@@ -29,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from ifcbkit import open_bin  # noqa: E402
-from ifcbkit.testing import Roi, write_bin  # noqa: E402
+from ifcbkit import open_bin
+from ifcbkit.testing import Roi, write_bin
 
 PID = "D20240215T150055_IFCB010"
 

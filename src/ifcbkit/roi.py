@@ -267,10 +267,10 @@ def roi_viewer(reader: RoiReader, record: Callable[[int], RoiRecord]) -> Callabl
         ClosedBinError: if the file or memory map the reader reads is closed.
     """
     whole_of = getattr(reader, "whole", None)
-    whole = whole_of() if whole_of is not None else None
+    whole: memoryview | None = whole_of() if whole_of is not None else None
     if whole is None:
         return lambda target: read_roi_view(reader, record(target))
-    data = whole.toreadonly()
+    data: memoryview = whole.toreadonly()
     limit = len(data) if reader.size is None else min(reader.size, len(data))
     source = reader.source
 
