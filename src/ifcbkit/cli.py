@@ -602,6 +602,10 @@ def build_parser() -> argparse.ArgumentParser:
     abundance.add_argument("--out", metavar="FILE", help="write the CSV here instead of stdout")
     _add_workers(abundance)
     abundance.set_defaults(run=cmd_abundance)
+
+    from .cli_ecotaxa import add_ecotaxa_parser
+
+    add_ecotaxa_parser(commands)
     return parser
 
 
