@@ -92,7 +92,7 @@ def test_bad_files_name_the_file(tmp_path):
     assert e.value.source == str(path)
     bad = [row[:] for row in SCORES]
     bad[1][2] = float("nan")
-    with pytest.raises(FormatError, match="ROI 3: score of 'detritus'"):
+    with pytest.raises(FormatError, match="ROI 3, class 'detritus': not a score"):
         read_class_v1_mat(write_v1(tmp_path / f"{PID}_class_v1.mat", scores=bad))
     scipy.io.savemat(tmp_path / "other.mat", {"x": 1.0})
     with pytest.raises(FormatError, match="no class2useTB, TBscores, roinum"):

@@ -89,6 +89,7 @@ from .identifiers import (
 )
 from .images import BinImages, bin_images
 from .index import AdcIndex
+from .manual_classes import read_manual_classes, write_manual_classes
 from .metrics import (
     ML_METHODS,
     MlAnalyzed,
@@ -171,5 +172,5 @@ __all__ = [
     "SyncCachingRoiStore", "SyncFilesystemBinStore", "SyncProductDirectory", "TruncatedBinError", "__version__",
     "adc_column_names", "bin_metadata", "class_counts", "compute_ml_analyzed", "daily_abundance", "iter_bin_metadata",
     "iter_roi_records", "normalize_column_name", "open_bin", "parse_adc_table", "parse_bin", "parse_id",
-    "summarize_daily", "write_abundance_csv"
+    "summarize_daily", "write_abundance_csv", "read_manual_classes", "write_manual_classes"
 ]  # fmt: skip

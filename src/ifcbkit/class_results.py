@@ -28,7 +28,7 @@ from .class_rules import DEFAULT_THRESHOLD, Rule, ThresholdSpec, assign, check_r
 from .errors import FormatError
 from .h5_reading import H5ReadFailure, read_datasets
 from .identifiers import is_bin_id
-from .products import ClassScoresRows, read_class_scores
+from .products import ClassScoresRows, check_score, read_class_scores
 
 __all__ = [
     "UNCLASSIFIED", "ClassResult", "RoiClass", "from_class_scores", "read_class_h5", "read_class_result",
@@ -93,6 +93,7 @@ def _pid_of(source: str) -> str | None:
 
 
 def _checked_row(source: str, roi: int, names: Sequence[str], row: Sequence[Any]) -> tuple[float, ...]:
+    """``row`` as scores, each checked as every class-score reader checks it (:func:`check_score`)."""
     if len(row) == len(names) and row:
         try:
             values = tuple(map(float, row))
@@ -109,9 +110,10 @@ def _checked_row(source: str, roi: int, names: Sequence[str], row: Sequence[Any]
         try:
             score = float(value)
         except (TypeError, ValueError):
-            raise FormatError(source, f"ROI {roi}: score of {name!r} is not a number ({str(value)[:40]})") from None
-        if not math.isfinite(score) or not 0 <= score <= 1:
-            raise FormatError(source, f"ROI {roi}: score of {name!r} is {score!r}, not from 0 to 1")
+            raise FormatError(source, f"ROI {roi}, class {name!r}: not a score: {str(value)[:40]!r}") from None
+        why = check_score(score)
+        if why is not None:
+            raise FormatError(source, f"ROI {roi}, class {name!r}: not a score: {why}")
         out.append(score)
     return tuple(out)
 

@@ -625,6 +625,10 @@ def build_parser() -> argparse.ArgumentParser:
     abundance.set_defaults(run=cmd_abundance)
 
     add_carbon_command(commands, _threshold)
+
+    from .cli_ecotaxa import add_ecotaxa_parser
+
+    add_ecotaxa_parser(commands)
     return parser
 
 

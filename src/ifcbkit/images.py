@@ -13,7 +13,7 @@ from . import display
 from .errors import FormatError, NotFoundError
 from .identifiers import add_target
 from .index import AdcIndex, TargetRole, second_half_error
-from .roi import Buffer, RoiReader, read_roi_image, roi_reader
+from .roi import Buffer, RoiReader, read_roi_image, roi_reader, roi_viewer
 from .stitching import detect_pairs, infill_stitched_image, stitch_pair
 
 # How many stitched pairs a BinImages keeps (composite, gap mask and infilled image each): enough for
@@ -60,6 +60,18 @@ class _GivenImages:
         return self.images[target]
 
 
+def image_view(image: Image.Image) -> memoryview:
+    """A mode ``'L'`` image's pixels as one read-only buffer, a ``memoryview`` of shape ``(height, width)``.
+
+    Raises:
+        ValueError: for an image of another mode (arrays are of 8-bit grey images).
+    """
+    if image.mode != "L":
+        raise ValueError(f"arrays are of 8-bit grey (mode 'L') images, not of a mode {image.mode!r} image")
+    width, height = image.size
+    return memoryview(image.tobytes()).cast("B", (height, width))
+
+
 class BinImages(Mapping[int, Image.Image]):
     """The images of one bin by target number, built when asked for.
 
@@ -72,6 +84,10 @@ class BinImages(Mapping[int, Image.Image]):
     ``extract_roi_images`` returns them). Readers build theirs with :meth:`from_index`, over
     an :class:`~ifcbkit.index.AdcIndex` and the ROI data: pixels are then read only for
     the images asked for.
+
+    :meth:`array` and :meth:`arrays` give the pixels as ``memoryview`` objects (``numpy.asarray``
+    takes them without a copy): views into the bin's bytes for single ROIs, one buffer for a
+    stitched pair's infilled composite.
     """
 
     index: AdcIndex | _GivenImages
@@ -81,21 +97,26 @@ class BinImages(Mapping[int, Image.Image]):
         stitch: bool = True,
     ):  # fmt: skip
         given = _GivenImages(bin_id, adc_data, images)
-        self._setup(given, given.image, stitch)
+        self._setup(given, given.image, lambda: lambda target: image_view(given.image(target)), stitch)
 
     @classmethod
     def from_index(cls, index: AdcIndex, roi: RoiReader, *, stitch: bool = True) -> BinImages:
         """The images of a bin from its ADC index and a reader of its ROI data."""
         self = cls.__new__(cls)
         record = index.record
-        self._setup(index, lambda target: read_roi_image(roi, record(target)), stitch)
+        image = lambda target: read_roi_image(roi, record(target))  # noqa: E731
+        self._setup(index, image, lambda: roi_viewer(roi, record), stitch)
         return self
 
-    def _setup(self, index: AdcIndex | _GivenImages, raw: Callable[[int], Image.Image], stitch: bool) -> None:
+    def _setup(
+        self, index: AdcIndex | _GivenImages, raw: Callable[[int], Image.Image],
+        viewer: Callable[[], Callable[[int], memoryview]], stitch: bool,
+    ) -> None:  # fmt: skip
         self.index = index
         self.bin_id = index.bin_id
         self.stitch = stitch
         self._raw = raw
+        self._viewer = viewer  # gives a function target -> view, for one or many lookups
         self._keys: list[int] | None = None
         # the last few stitched pairs (composite, gap mask, infilled): a stream over the bin holds a few,
         # never all of them
@@ -170,6 +191,38 @@ class BinImages(Mapping[int, Image.Image]):
                 yield target, raw(target)
             else:
                 yield target, self._pair(target, partner)[2]
+
+    def array(self, target: int) -> memoryview:
+        """The pixels of ``self[target]`` as a read-only ``memoryview`` of format ``B`` and shape
+        ``(height, width)``, equal to the image's.
+
+        A single ROI's view looks into the bin's bytes (the memory map of a local ``.roi``, the
+        bytes downloaded otherwise) without a copy; a stitched pair's infilled composite is one
+        buffer of its own. ``numpy.asarray(view)`` shares the memory (read-only: ``numpy.array``
+        to change pixels). Views stay valid after the bin is closed: they keep what they look into
+        alive (see docs/handoffs.md); asking a closed bin for more raises ``ClosedBinError``.
+
+        Raises:
+            NotFoundError: if ``target`` is not one of the keys (as ``self[target]``).
+            FormatError: for a damaged ADC line's target; TruncatedBinError: for an image whose
+                bytes run past the end of the ROI data; ClosedBinError: once the bin is closed.
+        """
+        role, partner = self._role(target)
+        if role == "first":
+            return image_view(self._pair(target, partner)[2])  # type: ignore[arg-type]
+        return self._viewer()(target)
+
+    def arrays(self) -> Iterator[tuple[int, memoryview]]:
+        """``(target, pixels)`` for every key in order, the pixels as :meth:`array` gives them."""
+        firsts = self.index.firsts() if self.stitch else {}
+        keys = self._all_keys()
+        view = self._viewer()
+        for target in keys:
+            partner = firsts.get(target)
+            if partner is None:
+                yield target, view(target)
+            else:
+                yield target, image_view(self._pair(target, partner)[2])
 
     def items(self) -> ItemsView[int, Image.Image]:
         return _Items(self)

@@ -4,6 +4,11 @@ Images are mode ``'L'`` PIL images of size ``(width, height)`` that own their
 pixels (they never keep a view on a caller's buffer or a memory map alive).
 An image whose bytes run past the end of the data is a truncated bin
 (:class:`~ifcbkit.errors.TruncatedBinError`), never a shorter image.
+
+Arrays (:func:`read_roi_view`) are the other way round: read-only ``memoryview`` objects of
+shape ``(height, width)`` *into* the ROI data (a memory map of a local file, the bytes
+downloaded), without a copy per image. A view keeps what it looks into alive: the memory map of a
+file stays mapped until its last view is released, even after the file is closed.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import mmap
 import os
 import threading
 import warnings
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import IO, Any, Protocol
 
 from PIL import Image
@@ -49,8 +54,9 @@ class RoiReader(Protocol):
 class BufferRoiReader:
     """ROI bytes from an in-memory buffer (``bytes``, ``bytearray``, ``mmap``, ...).
 
-    No buffer is exported from ``data`` (slices are copied out), so a memory map
-    can be closed while the reader is still referenced.
+    :meth:`read` exports no buffer from ``data`` (slices are copied out), so a memory map can be
+    closed while the reader is still referenced; only the views :meth:`view` gives export it
+    (closing a memory map they look into raises ``BufferError``, as ``mmap`` does).
     """
 
     def __init__(self, data: Buffer, *, source: str | None = None):
@@ -65,14 +71,35 @@ class BufferRoiReader:
     def read(self, offset: int, length: int) -> bytes:
         return bytes(self._data[offset : offset + length])
 
+    def view(self, offset: int, length: int) -> memoryview:
+        """The bytes at ``offset`` as a view into ``data`` (short at its end), no copy."""
+        try:
+            whole = memoryview(self._data)
+        except ValueError:  # a memory map closed by its owner
+            raise ClosedBinError(f"{self.source or 'the ROI data'} is closed (its memory map was closed)") from None
+        return whole[offset : offset + length]
+
+    def whole(self) -> memoryview:
+        """All of ``data`` as one view (no copy)."""
+        return self.view(0, self.size)
+
 
 class FileRoiReader:
-    """ROI bytes from an open binary file: ``os.pread`` when it has a descriptor, else seek + read."""
+    """ROI bytes from an open binary file: ``os.pread`` when it has a descriptor, else seek + read.
+
+    :meth:`view` maps the file into memory (once, when first asked) and gives views into the
+    map. The map is never closed here: it lives as long as this reader or a view of it, and closing
+    the file does not invalidate views already taken (their pages stay mapped until the last one is
+    released; the map holds its own descriptor). A file truncated by another program while views of
+    it are alive is beyond what any memory map can guard: leave bins alone while they are read.
+    """
 
     def __init__(self, file: IO[bytes], *, source: str | None = None):
         self._file = file
         self.source = source if source is not None else _name_of(file)
         self._lock = threading.Lock()
+        self._map: mmap.mmap | None = None
+        self._unmappable = False
         try:
             self._fd: int | None = file.fileno()
             self.size = os.fstat(self._fd).st_size
@@ -83,10 +110,41 @@ class FileRoiReader:
                 self.size = file.seek(0, os.SEEK_END)
                 file.seek(here)
 
-    def read(self, offset: int, length: int) -> bytes:
+    def _check_open(self) -> None:
         if getattr(self._file, "closed", False):  # (its descriptor may since name another file)
             where = self.source or "the .roi"
             raise ClosedBinError(f"{where} is closed: read a bin's images before it is closed (inside its with block)")
+
+    def _mapping(self) -> mmap.mmap | None:
+        """The file mapped read-only, or ``None`` when it cannot be (no descriptor, empty, a pipe)."""
+        if self._map is None and not self._unmappable:
+            with self._lock:
+                if self._map is None and not self._unmappable:
+                    try:
+                        if self._fd is None or not self.size:
+                            raise ValueError("nothing to map")
+                        self._map = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
+                    except (OSError, ValueError):
+                        self._unmappable = True
+        return self._map
+
+    def whole(self) -> memoryview | None:
+        """The file's memory map as one view, or ``None`` when it cannot be mapped."""
+        self._check_open()
+        mapping = self._mapping()
+        return None if mapping is None else memoryview(mapping)
+
+    def view(self, offset: int, length: int) -> memoryview:
+        """The bytes at ``offset`` as a view into the file's memory map (short at its end); a copy
+        read from the file when it cannot be mapped."""
+        self._check_open()
+        mapping = self._mapping()
+        if mapping is None:
+            return memoryview(self.read(offset, length))
+        return memoryview(mapping)[offset : offset + length]
+
+    def read(self, offset: int, length: int) -> bytes:
+        self._check_open()
         if self._fd is not None and hasattr(os, "pread"):
             return os.pread(self._fd, length, offset)
         with self._lock:
@@ -122,6 +180,19 @@ class ChunkRoiReader:
             data = self._chunks[start]
             if offset <= start + len(data):
                 return data[offset - start : offset - start + length]
+        raise ValueError(f"bytes at {offset} of {self.source} were not fetched")
+
+    def view(self, offset: int, length: int) -> memoryview:
+        """:meth:`read` as a view into the fetched chunk, no copy."""
+        data = self._chunks.get(offset)
+        if data is not None and len(data) <= length:
+            return memoryview(data)
+        i = bisect.bisect_right(self._starts, offset) - 1
+        if i >= 0:
+            start = self._starts[i]
+            data = self._chunks[start]
+            if offset <= start + len(data):
+                return memoryview(data)[offset - start : offset - start + length]
         raise ValueError(f"bytes at {offset} of {self.source} were not fetched")
 
 
@@ -166,6 +237,52 @@ def read_roi_bytes(reader: RoiReader, record: RoiRecord) -> bytes:
     if len(data) != n:  # the data ends early (or the file shrank since we looked at its size)
         raise TruncatedBinError(reader.source, record.target, end, record.offset + len(data))
     return data
+
+
+def read_roi_view(reader: RoiReader, record: RoiRecord) -> memoryview:
+    """One target's pixels as a read-only ``memoryview`` of format ``B`` and shape ``(height, width)``:
+    a view into the reader's data when it can give one (``view``), without a copy; else one
+    buffer read for it. ``numpy.asarray`` takes it without copying.
+
+    Raises:
+        TruncatedBinError: if the image's bytes run past the end of the data.
+        ClosedBinError: if the file or memory map it reads is closed.
+    """
+    n = record.nbytes
+    end = record.offset + n
+    if reader.size is not None and end > reader.size:
+        raise TruncatedBinError(reader.source, record.target, end, reader.size)
+    view = getattr(reader, "view", None)
+    data = view(record.offset, n) if view is not None else memoryview(reader.read(record.offset, n))
+    if len(data) != n:  # the data ends early (or the file shrank since we looked at its size)
+        raise TruncatedBinError(reader.source, record.target, end, record.offset + len(data))
+    return data.toreadonly().cast("B", (record.height, record.width))
+
+
+def roi_viewer(reader: RoiReader, record: Callable[[int], RoiRecord]) -> Callable[[int], memoryview]:
+    """A function giving :func:`read_roi_view` of a target (``record`` gives its geometry), for a pass
+    over many: the reader's whole data is looked up once, then each view is a slice of it.
+
+    Raises:
+        ClosedBinError: if the file or memory map the reader reads is closed.
+    """
+    whole_of = getattr(reader, "whole", None)
+    whole: memoryview | None = whole_of() if whole_of is not None else None
+    if whole is None:
+        return lambda target: read_roi_view(reader, record(target))
+    data: memoryview = whole.toreadonly()
+    limit = len(data) if reader.size is None else min(reader.size, len(data))
+    source = reader.source
+
+    def view(target: int) -> memoryview:
+        r = record(target)
+        width, height, offset = r.width, r.height, r.offset
+        end = offset + width * height
+        if end > limit:
+            raise TruncatedBinError(source, target, end, limit)
+        return data[offset:end].cast("B", (height, width))
+
+    return view
 
 
 def read_roi_image(reader: RoiReader, record: RoiRecord) -> Image.Image:
