@@ -143,7 +143,8 @@ def test_scores_must_be_finite_and_from_0_to_1(tmp_path, bad):
         write_h5(tmp_path / f"{PID}_class.h5", scores),
     ):
         # the CSV reader names the line (ROI 2 is line 3), the HDF5 reader the ROI
-        where = "line 3: 'Dinophysis' is not a score" if path.suffix == ".csv" else "ROI 2, class 'Dinophysis': not a score"
+        csv_file = path.suffix == ".csv"
+        where = "line 3: 'Dinophysis' is not a score" if csv_file else "ROI 2, class 'Dinophysis': not a score"
         with pytest.raises(FormatError, match=where) as e:
             read_class_result(path)
         assert e.value.source == str(path)
