@@ -155,8 +155,8 @@ class DirectorySource(BinSource):
         validate: bool = True,
     ) -> Op[None]:
         """The bins in the tree as ``{'pid', 'hdr', 'adc', 'roi'}`` dicts (paths; ``None`` for a
-        file that is allowed to be missing), in sorted walk order, within ``[start_time, end_time)``
-        and for the given instrument(s). ``validate=False`` drops the include rule.
+        file that is allowed to be missing), in sample-time order across naming styles, within
+        ``[start_time, end_time)`` and for the given instrument(s). ``validate=False`` drops the include rule.
 
         Raises:
             InvalidArgumentError: (a ``ValueError``) for an invalid time; InvalidIdentifierError (a
@@ -185,7 +185,8 @@ class DirectorySource(BinSource):
                 )
 
     def list_data_dirs(self) -> Op[None]:
-        """The directories (absolute paths) that directly hold at least one bin, in walk order."""
+        """The directories (absolute paths) that directly hold at least one bin, in the order
+        :meth:`list` reaches them."""
         emitted: set[str] = set()
 
         def emit(fileset: Fileset) -> str | None:
@@ -279,8 +280,8 @@ class DirectorySource(BinSource):
         when there is one).
 
         Raises:
-            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (also a
-                ``KeyError``) if ``pid`` is not a bin or ROI id.
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (a ``ValueError``
+                and a ``KeyError``) if ``pid`` is not a bin id (for a ROI id, the message names its bin).
         """
         return dict((yield from self._locate_checked(pid)))
 
@@ -288,8 +289,8 @@ class DirectorySource(BinSource):
         """The bin's ``{'hdr', 'adc', 'roi'}`` paths (``None`` for a file allowed to be missing).
 
         Raises:
-            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (also a
-                ``KeyError``) if ``pid`` is not a bin or ROI id.
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (a ``ValueError``
+                and a ``KeyError``) if ``pid`` is not a bin id (for a ROI id, the message names its bin).
         """
         fileset = yield from self._locate_checked(pid)
         return {"hdr": fileset["hdr"], "adc": fileset["adc"], "roi": fileset["roi"]}
