@@ -22,12 +22,12 @@ from PIL import Image
 from ifcbkit import SyncIfcbDataDirectory
 from ifcbkit.testing import Roi, write_bin
 
-SAMPLE_PIDS = [
+SAMPLE_PIDS = [  # in sample-time order
+    "IFCB5_2014_100_120000",
     "D20240215T150055_IFCB010",
     "D20240215T152410_IFCB010",
     "D20240216T010203_IFCB010",
     "D20240216T020000_IFCB010",
-    "IFCB5_2014_100_120000",
 ]
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "tests" / "data" / "sample"
@@ -94,9 +94,9 @@ def test_console_script_and_version():
 
 def test_ls(sample_root):
     assert ok("ls", sample_root).split() == SAMPLE_PIDS
-    assert ok("ls", sample_root, "--start", "2024-02-16").split() == SAMPLE_PIDS[2:4]
-    assert ok("ls", sample_root, "--end", "2024-02-15T15:10:00Z", "--start", "2024-01-01").split() == SAMPLE_PIDS[:1]
-    assert ok("ls", sample_root, "--instrument", "5").split() == SAMPLE_PIDS[4:]
+    assert ok("ls", sample_root, "--start", "2024-02-16").split() == SAMPLE_PIDS[3:5]
+    assert ok("ls", sample_root, "--end", "2024-02-15T15:10:00Z", "--start", "2024-01-01").split() == SAMPLE_PIDS[1:2]
+    assert ok("ls", sample_root, "--instrument", "5").split() == SAMPLE_PIDS[:1]
 
 
 def test_info(sample_root):
@@ -167,11 +167,11 @@ def test_metrics_csv_on_stdout(sample_root):
                 assert (row[key] == "") if math.isnan(value) else (row[key] == repr(float(f"{value:.12g}"))), key
             else:
                 assert row[key] == ("" if value is None else str(value)), (row["pid"], key)
-    first = rows[0]
+    first = rows[1]
     assert float(first["ml_analyzed"]) == pytest.approx(ml_d(20.05 - 0.4), rel=1e-12)
     assert first["look_time"] == "19.65"  # not 19.650000000000002
     assert (first["num_images"], first["lat"], first["lng"]) == ("34", "41.325", "-70.5667")
-    assert rows[3]["ml_analyzed"] == "" and rows[3]["ml_analyzed_reason"] == "the ADC has no rows"
+    assert rows[4]["ml_analyzed"] == "" and rows[4]["ml_analyzed_reason"] == "the ADC has no rows"
 
 
 def test_readme_main_job_works_from_a_fresh_clone(tmp_path, sample_root):

@@ -48,6 +48,7 @@ from ifcbkit import (
     validate_path,
 )
 from ifcbkit.directory import FilesetFilter, SkippedPathWarning
+from ifcbkit.identifiers import time_key
 from ifcbkit.testing import Roi, make_bin, stitched_pair, write_bin
 
 # the years tree's decoy D20231301 is skipped with a warning each listing (asserted once, below)
@@ -192,14 +193,7 @@ def test_make_fileset_filter():
 
 async def test_real_tree_lists_exactly_the_two_bins_under_data(real_data, face):
     listed = await call(directory(face, real_data), "list")
-    assert listed == [
-        {
-            "pid": "D20130526T095207_IFCB013",
-            **{
-                ext: str(real_data / "data/D2013/D20130526" / f"D20130526T095207_IFCB013.{ext}")
-                for ext in ("hdr", "adc", "roi")
-            },
-        },
+    assert listed == [  # in sample-time order: the 2012 I-style bin before the 2013 D-style one
         {
             "pid": "IFCB5_2012_028_081515",
             **{
@@ -207,10 +201,17 @@ async def test_real_tree_lists_exactly_the_two_bins_under_data(real_data, face):
                 for ext in ("hdr", "adc", "roi")
             },
         },
+        {
+            "pid": "D20130526T095207_IFCB013",
+            **{
+                ext: str(real_data / "data/D2013/D20130526" / f"D20130526T095207_IFCB013.{ext}")
+                for ext in ("hdr", "adc", "roi")
+            },
+        },
     ]
     assert await call(directory(face, real_data), "list_data_dirs") == [
-        str(real_data / "data/D2013/D20130526"),
         str(real_data / "data/IFCB5_2012_028"),
+        str(real_data / "data/D2013/D20130526"),
     ]
 
 
@@ -270,17 +271,18 @@ async def test_real_bins_read_like_the_core_layer(real_data, face):
 
 async def test_sample_tree_order_and_decoys(sample_root, face):
     d = directory(face, sample_root)
-    assert await pids(d) == [
+    assert await pids(d) == [  # in sample-time order across naming styles: the 2014 I-style bin first
+        "IFCB5_2014_100_120000",
         "D20240215T150055_IFCB010",
         "D20240215T152410_IFCB010",
         "D20240216T010203_IFCB010",
         "D20240216T020000_IFCB010",
-        "IFCB5_2014_100_120000",
     ]
     # with other rules the decoys are found
     assert "D20240215T170000_IFCB010" in await pids(directory(face, sample_root, include=["data", "notes"]))
     with_skip = await pids(directory(face, sample_root, include=["data", "skip"], exclude=["beads"]))
-    assert with_skip == [*await pids(d), "D20240215T160000_IFCB010"]  # data/skip sorts after data/IFCB5_...
+    everything = [*await pids(d), "D20240215T160000_IFCB010"]
+    assert with_skip == sorted(everything, key=time_key)  # data/skip's bin in its time among the others
     # the root itself is always walked, whatever its name
     assert await pids(directory(face, sample_root / "data" / "skip")) == ["D20240215T160000_IFCB010"]
     assert await pids(directory(face, sample_root / "notes")) == ["D20240215T170000_IFCB010"]
@@ -337,7 +339,7 @@ async def test_time_range_is_half_open(sample_root, face):
     end = datetime(2024, 2, 16, 2, 0, 0, tzinfo=timezone.utc)
     assert await pids(d, start_time=start, end_time=end) == SAMPLE_D[1:3]  # start kept, end excluded
     assert await pids(d, start_time=start) == SAMPLE_D[1:]
-    assert await pids(d, end_time=start) == [SAMPLE_D[0], SAMPLE_I]
+    assert await pids(d, end_time=start) == [SAMPLE_I, SAMPLE_D[0]]
     assert await pids(d, start_time=end, end_time=end) == []
 
 
@@ -365,7 +367,7 @@ async def test_instrument_filter(sample_root, face):
     assert await pids(d, instrument=5) == [SAMPLE_I]
     assert await pids(d, instrument="10") == SAMPLE_D
     assert await pids(d, instrument="010") == SAMPLE_D
-    assert await pids(d, instrument=[5, "10"]) == [*SAMPLE_D, SAMPLE_I]
+    assert await pids(d, instrument=[5, "10"]) == [SAMPLE_I, *SAMPLE_D]
     assert await pids(d, instrument=(i for i in [5])) == [SAMPLE_I]
     assert await pids(d, instrument=[]) == []
     assert await pids(d, instrument=11) == []
@@ -492,10 +494,10 @@ async def test_list_data_dirs(gen, face, sample_root):
         str(gen / "IFCB7_2024_060"),
     ]
     data = sample_root / "data"
-    assert await call(directory(face, sample_root), "list_data_dirs") == [
+    assert await call(directory(face, sample_root), "list_data_dirs") == [  # in the order list() finds them
+        str(data / "IFCB5_2014_100"),
         str(data / "D2024" / "D20240215"),
         str(data / "D2024" / "D20240216"),
-        str(data / "IFCB5_2014_100"),
     ]
 
 
@@ -642,7 +644,7 @@ def test_years_tree_full_listing(years):
     ]
     # no decoy: not notes/, thumbnails/, skip/, nor the bin under the nonsense date D20231301 (said)
     with pytest.warns(SkippedPathWarning, match=r"D2023.D20231301: D20231301 names no calendar date"):
-        assert [f["pid"] for f in SyncIfcbDataDirectory(years).list()] == expected
+        assert [f["pid"] for f in SyncIfcbDataDirectory(years).list()] == sorted(expected, key=time_key)
 
 
 async def test_a_time_filter_prunes_directories_instead_of_walking_them(years, face, monkeypatch):
@@ -651,8 +653,8 @@ async def test_a_time_filter_prunes_directories_instead_of_walking_them(years, f
     seen = scans(monkeypatch)
     december = await pids(d, start_time="2023-12-01", end_time="2024-01-01")
     assert december == [
-        "D20231201T000000_IFCB1", "D20231201T123000_IFCB27", "D20231215T000000_IFCB1", "D20231215T123000_IFCB27",
-        "D20231228T000000_IFCB1", "D20231228T123000_IFCB27", "IFCB9_2023_340_081500",
+        "D20231201T000000_IFCB1", "D20231201T123000_IFCB27", "IFCB9_2023_340_081500", "D20231215T000000_IFCB1",
+        "D20231215T123000_IFCB27", "D20231228T000000_IFCB1", "D20231228T123000_IFCB27",
     ]  # fmt: skip
     data = years / "data"
     assert sorted(p for p in seen if not p.startswith(adcmod)) == sorted(
@@ -817,12 +819,12 @@ async def test_sync_and_async_agree(request, tree, require_roi, sample_root, gen
 
 async def test_module_functions_agree(sample_root, gen):
     listed = list(sync_list_filesets(sample_root))
-    assert [pid for _, pid in listed] == [*SAMPLE_D, SAMPLE_I]
-    assert listed[-1] == (str(sample_root / "data" / "IFCB5_2014_100"), SAMPLE_I)
+    assert [pid for _, pid in listed] == [SAMPLE_I, *SAMPLE_D]
+    assert listed[0] == (str(sample_root / "data" / "IFCB5_2014_100"), SAMPLE_I)
     assert [f async for f in async_list_filesets(sample_root)] == listed
     # directory options and list filters in one call
     options = {"include": ["data", "notes"], "start_time": "2024-02-15T16:00", "instrument": 10}
-    expected = ["D20240216T010203_IFCB010", "D20240216T020000_IFCB010", "D20240215T170000_IFCB010"]
+    expected = ["D20240215T170000_IFCB010", "D20240216T010203_IFCB010", "D20240216T020000_IFCB010"]
     assert [pid for _, pid in sync_list_filesets(sample_root, **options)] == expected
     assert [pid async for _, pid in async_list_filesets(sample_root, **options)] == expected
     assert [pid for _, pid in sync_list_filesets(gen, require_roi=False)] == [D1, D2, D_EMPTY, D_PARTIAL, I1]
@@ -1139,9 +1141,9 @@ async def test_a_symlinked_year_directory_never_lists_a_bin_twice(tmp_path, face
     os.symlink(root / "data" / "D2024", root / "D2024")
     with pytest.warns(DuplicateBinWarning) as caught:
         listed = await pids(directory(face, root))
-    assert listed == [*SAMPLE_D, SAMPLE_I]  # each once, from the first place the walk finds it
-    duplicate = str(root / "data" / "D2024" / "D20240215" / "D20240215T150055_IFCB010.hdr")
-    first = str(root / "D2024" / "D20240215" / "D20240215T150055_IFCB010.hdr")  # D2024 sorts before data
+    assert listed == [SAMPLE_I, *SAMPLE_D]  # each once, from the first place the walk finds it
+    duplicate = str(root / "D2024" / "D20240215" / "D20240215T150055_IFCB010.hdr")
+    first = str(root / "data" / "D2024" / "D20240215" / "D20240215T150055_IFCB010.hdr")  # data: no date, opened first
     assert f"skipped {duplicate}: bin D20240215T150055_IFCB010 was already listed from {first}" in [
         str(w.message) for w in caught
     ]

@@ -11,7 +11,7 @@ from PIL import Image
 
 from . import display
 from .adc import AdcTable, parse_adc_table
-from .errors import ClosedBinError, NotFoundError
+from .errors import ClosedBinError, InvalidArgumentError, NotFoundError
 from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import BIN_EXTENSIONS, add_target, parse_bin
 from .images import BinImages
@@ -160,7 +160,20 @@ def open_bin(path: str | os.PathLike[str]) -> Bin:
 
     A bin without a ``.roi`` opens (header and ADC are usable); asking it for
     images raises :class:`~ifcbkit.errors.NotFoundError`.
+
+    Raises:
+        InvalidArgumentError: (a ``ValueError``) for a directory: a tree of bins is a
+            :class:`~ifcbkit.directory.SyncIfcbDataDirectory` (or ``AsyncIfcbDataDirectory``).
+        InvalidIdentifierError: if the file name is not a bin id; NotFoundError if the ``.hdr`` or
+            ``.adc`` is missing.
     """
+    if os.path.isdir(path) and not os.path.isfile(os.fspath(path) + ".hdr"):
+        raise InvalidArgumentError(
+            "path",
+            f"{os.fspath(path)} is a directory, not a bin: open a tree of bins with"
+            f" SyncIfcbDataDirectory({os.fspath(path)!r}) (AsyncIfcbDataDirectory for asyncio), or give open_bin"
+            " the path of one bin's .hdr, .adc or .roi",
+        )
     paths = bin_paths(path)
     roi = paths["roi"] if os.path.exists(paths["roi"]) else None
     return Bin(paths["hdr"], paths["adc"], roi, pid=paths["pid"])

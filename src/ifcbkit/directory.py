@@ -42,7 +42,8 @@ class DataDirectoryBase:
         *,
         strict: bool = False,
     ):
-        """A tree rooted at ``root_path``; bins count under directories the include/exclude rule allows,
+        """A tree rooted at ``root_path``; bins count under directories the include/exclude rule allows
+        (``include`` and ``exclude`` hold directory names or glob patterns such as ``EN*``),
         with the files ``require_adc`` and ``require_roi`` ask for.
 
         Raises:
@@ -67,12 +68,12 @@ class DataDirectoryBase:
 
     @property
     def include(self) -> tuple[str, ...]:
-        """Directory names that always count."""
+        """Directory names (or glob patterns) that always count."""
         return self.source.include
 
     @property
     def exclude(self) -> tuple[str, ...]:
-        """Directory names never entered."""
+        """Directory names (or glob patterns) never entered."""
         return self.source.exclude
 
     @property
@@ -96,8 +97,8 @@ class SyncTree:
         *, validate: bool = True,
     ) -> Iterator[Fileset]:  # fmt: skip
         """The bins in the tree as ``{'pid', 'hdr', 'adc', 'roi'}`` dicts (paths; ``None`` for a file
-        that is allowed to be missing), in sorted walk order, within ``[start_time, end_time)`` and for
-        the given instrument(s). ``validate=False`` drops the include rule.
+        that is allowed to be missing), in sample-time order across naming styles, within
+        ``[start_time, end_time)`` and for the given instrument(s). ``validate=False`` drops the include rule.
 
         Raises:
             InvalidArgumentError: (a ``ValueError``) for an invalid time (ArgumentTypeError, a
@@ -107,7 +108,8 @@ class SyncTree:
         return iterate_sync(self.source.list(start_time, end_time, instrument, validate=validate))
 
     def list_data_dirs(self) -> Iterator[str]:
-        """The directories (absolute paths) that directly hold at least one bin, in walk order.
+        """The directories (absolute paths) that directly hold at least one bin, in the order
+        :meth:`list` reaches them.
 
         Raises:
             NotFoundError: if the root does not exist.
@@ -119,8 +121,8 @@ class SyncTree:
         when there is one).
 
         Raises:
-            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (also a
-                ``KeyError``) if ``pid`` is not a bin or ROI id.
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (a ``ValueError``
+                and a ``KeyError``) if ``pid`` is not a bin id (for a ROI id, the message names its bin).
         """
         return run_sync(self.source.find(pid))
 
@@ -128,8 +130,8 @@ class SyncTree:
         """The bin's ``{'hdr', 'adc', 'roi'}`` paths (``None`` for a file allowed to be missing).
 
         Raises:
-            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (also a
-                ``KeyError``) if ``pid`` is not a bin or ROI id.
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (a ``ValueError``
+                and a ``KeyError``) if ``pid`` is not a bin id (for a ROI id, the message names its bin).
         """
         return run_sync(self.source.paths(pid))
 
@@ -203,7 +205,8 @@ class AsyncTree:
         """Await the bin's fileset (:meth:`SyncIfcbDataDirectory.find`).
 
         Raises:
-            NotFoundError: (a ``KeyError``) if it is not there, or ``pid`` is not a bin or ROI id.
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError if ``pid`` is not
+                a bin id (a ROI id included).
         """
         return await run_async(self.source.find(pid))
 
@@ -211,7 +214,8 @@ class AsyncTree:
         """Await the bin's ``{'hdr', 'adc', 'roi'}`` paths (:meth:`SyncIfcbDataDirectory.paths`).
 
         Raises:
-            NotFoundError: (a ``KeyError``) if it is not there, or ``pid`` is not a bin or ROI id.
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError if ``pid`` is not
+                a bin id (a ROI id included).
         """
         return await run_async(self.source.paths(pid))
 

@@ -1,7 +1,9 @@
 """A data directory as a bin source: finding, listing and reading the bins of a tree on disk.
 
-A tree is walked depth-first in sorted name order (chronological for standard
-layouts), with one ``os.scandir`` per directory; :mod:`ifcbkit.filters` decides
+A tree is listed in sample-time order, whatever the naming styles: each directory's bins
+sorted by time, and sibling subtrees merged as they stream (a dated directory, ``D2024``,
+``D20240215`` or ``IFCB5_2014_100``, is opened only when the listing reaches its first day),
+with one ``os.scandir`` per directory; :mod:`ifcbkit.filters` decides
 which directories are entered and which bins are kept. One bin is found where its
 id puts it (a few ``stat`` calls: the year and day directories the usual layouts
 use), and a walk of the directories that can hold it runs only when those miss.
@@ -18,16 +20,16 @@ import builtins
 import functools
 import os
 import stat
-import warnings
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
+from .adc import warn_user
 from .cache import LRUCache, cache_token
 from .errors import DuplicateBinWarning, InvalidArgumentError, InvalidIdentifierError, NotFoundError, StoreError
 from .faces import Blocking, Op, Request, Shared, map_emits
 from .fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
-from .filters import EnterRule, FilesetFilter, TimeLike, not_a_date, not_excluded
-from .identifiers import BIN_EXTENSIONS, bin_day_dir, bin_of, is_bin_id
+from .filters import EnterRule, FilesetFilter, NameRule, TimeLike, dir_time_key, not_a_date, not_excluded
+from .identifiers import BIN_EXTENSIONS, bin_day_dir, is_bin_id, time_key, validate_bin_id
 from .ranges import ByteRange
 from .sources import BinSource
 from .walk import Skip, walk, warn_skipped
@@ -74,6 +76,10 @@ class DirectorySource(BinSource):
         self._adcmod: bool | None = None
         self.exclude = tuple(exclude)
         self._filter = FilesetFilter(self.include, self.exclude)  # checks the overlap
+        # direct lookups build paths from exact include names only, never from a pattern
+        self._lookup_include = tuple(
+            name for name in dict.fromkeys(self.include) if name in self._filter.included.names
+        )
         if require_roi and not require_adc:
             raise InvalidArgumentError(
                 "require_roi", "require_roi=True needs require_adc=True (a .roi is unreadable without its .adc)"
@@ -89,15 +95,22 @@ class DirectorySource(BinSource):
     # ----- walking ---------------------------------------------------------------------------
 
     def _walk(
-        self, keep: FilesetFilter, enter: EnterRule, emit: Callable[[Fileset], Any] | None, validate: bool = True
-    ) -> Op[None]:
+        self, keep: FilesetFilter, enter: EnterRule, emit: Callable[[Fileset], Any] | None, validate: bool = True,
+        *, ordered: bool = True,
+    ) -> Op[None]:  # fmt: skip
         """Walk the tree, entering the directories ``enter`` allows, and emit ``emit(fileset)`` (unless it
         is ``None``; the fileset itself without ``emit``) for each bin ``keep`` accepts (and, when
-        ``validate``, whose directory path passes the include rule)."""
+        ``validate``, whose directory path passes the include rule): in sample-time order when
+        ``ordered``, else in name order."""
         adcmod = _Adcmod(self.adcmod_root)
         yield from adcmod.check()
-        visitor = _BinVisitor(self, keep, enter, emit, adcmod, [], validate)
-        yield from walk(self.root, visitor, what="data directory")
+        visitor = _BinVisitor(self, keep, enter, emit, adcmod, [], validate, ordered=ordered)
+        included = keep.included
+
+        def bound(name: str) -> str:  # a dated name promises its dates, unless it is an included name
+            return "" if name in included else dir_time_key(name)
+
+        yield from walk(self.root, visitor, what="data directory", bound=bound if ordered else None)
 
     def _filesets(self, listing: Listing, pids: list[str], checked: list[str], keep: FilesetFilter) -> list[Fileset]:
         """The bins (from the names of their ``.hdr`` files) of one directory that pass the filter and have
@@ -142,8 +155,8 @@ class DirectorySource(BinSource):
         validate: bool = True,
     ) -> Op[None]:
         """The bins in the tree as ``{'pid', 'hdr', 'adc', 'roi'}`` dicts (paths; ``None`` for a
-        file that is allowed to be missing), in sorted walk order, within ``[start_time, end_time)``
-        and for the given instrument(s). ``validate=False`` drops the include rule.
+        file that is allowed to be missing), in sample-time order across naming styles, within
+        ``[start_time, end_time)`` and for the given instrument(s). ``validate=False`` drops the include rule.
 
         Raises:
             InvalidArgumentError: (a ``ValueError``) for an invalid time; InvalidIdentifierError (a
@@ -172,7 +185,8 @@ class DirectorySource(BinSource):
                 )
 
     def list_data_dirs(self) -> Op[None]:
-        """The directories (absolute paths) that directly hold at least one bin, in walk order."""
+        """The directories (absolute paths) that directly hold at least one bin, in the order
+        :meth:`list` reaches them."""
         emitted: set[str] = set()
 
         def emit(fileset: Fileset) -> str | None:
@@ -191,14 +205,14 @@ class DirectorySource(BinSource):
         keep = self._filter
 
         def enter(keep: FilesetFilter, name: str) -> bool:
-            return name not in keep.exclude and (name in keep.include or name in pid)
+            return name not in keep.excluded and (name in keep.included or name in pid)
 
         def emit(fileset: Fileset) -> None:
             if fileset["pid"] == pid:
                 raise _Found(fileset)
 
         try:
-            yield from self._walk(keep, enter, emit)
+            yield from self._walk(keep, enter, emit, ordered=False)
         except _Found as found:
             return found.fileset
         return None
@@ -207,7 +221,7 @@ class DirectorySource(BinSource):
         """The bin where its id puts it (a few ``stat`` calls), or ``None``."""
         root = self._root_prefix
         day = bin_id[:9] if bin_id.startswith("D") else bin_id.rsplit("_", 1)[0]
-        layouts = _implied_dirs(day, self.include, self._filter.exclude)
+        layouts = _implied_dirs(day, self._lookup_include, self._filter.excluded)
         last = self._last_layout  # a tree has one layout: try the one that last held a bin first
         fileset = None
         if last < len(layouts):
@@ -235,7 +249,7 @@ class DirectorySource(BinSource):
     def _locate(self, pid: str, *, fresh: bool = False) -> Op[Fileset]:
         """The bin's fileset: remembered, else where its id puts it, else found by a walk of the
         directories that can hold it (concurrent walks for one bin run once)."""
-        return (yield from self._locate_bin(bin_of(pid), fresh))
+        return (yield from self._locate_bin(_bin_id(pid), fresh))
 
     def _locate_bin(self, bin_id: str, fresh: bool) -> Op[Fileset]:
         fileset = None if fresh else self._located.get(bin_id)
@@ -253,7 +267,7 @@ class DirectorySource(BinSource):
     def _locate_checked(self, pid: str) -> Op[Fileset]:
         """:meth:`_locate` for questions about the disk itself: a remembered location is checked
         (one ``stat`` per file), and a bin moved or deleted since is searched again."""
-        bin_id = bin_of(pid)
+        bin_id = _bin_id(pid)
         remembered = self._located.get(bin_id)
         if remembered is not None:
             files = [path for ext in BIN_EXTENSIONS if (path := remembered.get(ext)) is not None]
@@ -266,8 +280,8 @@ class DirectorySource(BinSource):
         when there is one).
 
         Raises:
-            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (also a
-                ``KeyError``) if ``pid`` is not a bin or ROI id.
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (a ``ValueError``
+                and a ``KeyError``) if ``pid`` is not a bin id (for a ROI id, the message names its bin).
         """
         return dict((yield from self._locate_checked(pid)))
 
@@ -275,8 +289,8 @@ class DirectorySource(BinSource):
         """The bin's ``{'hdr', 'adc', 'roi'}`` paths (``None`` for a file allowed to be missing).
 
         Raises:
-            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (also a
-                ``KeyError``) if ``pid`` is not a bin or ROI id.
+            NotFoundError: (a ``KeyError``) if it is not there; InvalidIdentifierError (a ``ValueError``
+                and a ``KeyError``) if ``pid`` is not a bin id (for a ROI id, the message names its bin).
         """
         fileset = yield from self._locate_checked(pid)
         return {"hdr": fileset["hdr"], "adc": fileset["adc"], "roi": fileset["roi"]}
@@ -352,12 +366,17 @@ class DirectorySource(BinSource):
             return False
 
 
+def _bin_id(pid: str) -> str:
+    """``pid`` if it is a bin id (one pattern match); else the error says what it is (a ROI id: whose)."""
+    return pid if is_bin_id(pid) else validate_bin_id(pid)
+
+
 def _all_files(paths: list[str]) -> bool:
     return all(os.path.isfile(path) for path in paths)
 
 
 @functools.lru_cache(maxsize=4096)
-def _implied_dirs(bin_id_day: str, include: tuple[str, ...], exclude: frozenset[str]) -> tuple[str, ...]:
+def _implied_dirs(bin_id_day: str, include: tuple[str, ...], exclude: NameRule) -> tuple[str, ...]:
     """The directories (relative to the root, each ending in a separator) where the usual layouts put
     the bins of one day (``bin_id_day`` is a bin id up to its day: ``D20240215``, ``IFCB5_2012_028``),
     the most common first: the day directory under its year directory (``D2024/D20240215/``), then
@@ -373,7 +392,7 @@ def _implied_dirs(bin_id_day: str, include: tuple[str, ...], exclude: frozenset[
         outer = f"{instrument}_{year}"
     middles = [(outer, day), (day,), (), (year, day)]
     candidates = [parts for mid in middles for parts in (mid, *((name, *mid) for name in include))]
-    kept = [parts for parts in candidates if not exclude.intersection(parts)]
+    kept = [parts for parts in candidates if not any(part in exclude for part in parts)]
     return tuple("".join(part + os.sep for part in parts) for parts in kept)
 
 
@@ -415,7 +434,7 @@ def _a_bin_the_rule_leaves_out(root: str, include: tuple[str, ...], exclude: tup
             continue
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                if entry.name not in exclude:
+                if entry.name not in keep.excluded:
                     stack.append((entry.path, left_out or not keep.enter(entry.name)))
             elif left_out and entry.name.endswith(".hdr") and is_bin_id(entry.name[:-4]):
                 return entry.path
@@ -431,14 +450,15 @@ class _BinVisitor:
     """What a data-directory walk does in each directory: bins from the ``.hdr`` names, and into which
     subdirectories to go (with the filter narrowed to the subtree, see :meth:`FilesetFilter.within`)."""
 
-    __slots__ = ("adcmod", "checked", "directory", "emit", "enter_rule", "keep", "listed", "validate")
+    __slots__ = ("adcmod", "checked", "directory", "emit", "enter_rule", "keep", "listed", "ordered", "validate")
 
     def __init__(
         self, directory: DirectorySource, keep: FilesetFilter, enter_rule: EnterRule,
         emit: Callable[[Fileset], Any] | None, adcmod: _Adcmod, checked: list[str], validate: bool = True,
-        listed: _Listed | None = None,
+        listed: _Listed | None = None, *, ordered: bool = False,
     ):  # fmt: skip
         self.validate = validate
+        self.ordered = ordered  # emit (time key, item) pairs sorted by key
         self.listed = listed if listed is not None else _Listed()
         self.directory = directory
         self.keep = keep
@@ -451,17 +471,21 @@ class _BinVisitor:
         if not self.enter_rule(self.keep, name):
             # a listing says why it leaves out a dated name that is no date (D20241399): no bin of a
             # valid id can be under it (a search for one bin enters only that bin's dates anyway)
-            if self.enter_rule is FilesetFilter.enter and name not in self.keep.include | self.keep.exclude:
+            if (
+                self.enter_rule is FilesetFilter.enter
+                and name not in self.keep.included
+                and name not in self.keep.excluded
+            ):
                 reason = not_a_date(name)
                 if reason is not None:
                     return Skip(f"{reason}, so no bin can be under it")
             return None
         checked = self.checked
-        if self.validate and name not in self.keep.include:  # a part inside another needs no test of its own
+        if self.validate and name not in self.keep.included:  # a part inside another needs no test of its own
             checked = [part for part in checked if part not in name] + [name]
         return _BinVisitor(
             self.directory, self.keep.within(name), self.enter_rule, self.emit, self.adcmod, checked, self.validate,
-            self.listed,
+            self.listed, ordered=self.ordered,
         )  # fmt: skip
 
     def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
@@ -478,6 +502,11 @@ class _BinVisitor:
         return self._emitted(self._found(listing, names))
 
     def _emitted(self, found: list[Fileset]) -> list[Any]:
+        if self.ordered:
+            pairs = sorted(((time_key(f["pid"]), f) for f in found), key=_first)
+            if self.emit is None:
+                return pairs
+            return [(key, item) for key, f in pairs if (item := self.emit(f)) is not None]
         if self.emit is None:
             return found
         return [item for item in map(self.emit, found) if item is not None]
@@ -486,6 +515,10 @@ class _BinVisitor:
         pids = sorted([n[:-4] for n in names if n.endswith(".hdr")])
         found = self.directory._filesets(listing, pids, self.checked, self.keep) if pids else []
         return self.listed.keep_first(found) if found else found
+
+
+def _first(pair: tuple[str, Any]) -> str:
+    return pair[0]
 
 
 class _Listed:
@@ -502,10 +535,10 @@ class _Listed:
         if again:
             for fileset in found:
                 if fileset["pid"] in again:
-                    warnings.warn(DuplicateBinWarning(
+                    warn_user(DuplicateBinWarning(
                         f"skipped {fileset['hdr']}: bin {fileset['pid']} was already listed from "
                         f"{self.paths[fileset['pid']]}"
-                    ), stacklevel=2)  # fmt: skip
+                    ))  # fmt: skip
             found = [f for f in found if f["pid"] not in again]
         self.paths.update((f["pid"], f["hdr"]) for f in found)
         return found

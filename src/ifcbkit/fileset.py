@@ -92,8 +92,8 @@ def sync_list_filesets(
     sort: bool = True, validate: bool = True, require_adc: bool = True, require_roi: bool = True,
     start_time: TimeLike | None = None, end_time: TimeLike | None = None, instrument: Instruments = None,
 ) -> Iterator[tuple[str, str]]:  # fmt: skip
-    """``(directory, pid)`` for each fileset under ``dirpath``, in sorted walk order (``sort`` is
-    accepted for compatibility: the order is always sorted). ``validate=False`` drops the
+    """``(directory, pid)`` for each fileset under ``dirpath``, in sample-time order (``sort`` is
+    accepted for compatibility: the order is always by time). ``validate=False`` drops the
     include rule (excluded directories are still skipped).
 
     Raises:

@@ -4,6 +4,7 @@ bins below them (the listing prunes on it)."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
@@ -17,12 +18,52 @@ DEFAULT_EXCLUDE: list[str] = ["skip", "beads"]
 TimeLike = datetime | date | str
 
 __all__ = [
-    "DATED_DIR", "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "EnterRule", "FilesetFilter", "TimeLike", "as_utc",
-    "could_be_in_bin_id", "dir_span", "not_a_date", "not_excluded",
+    "DATED_DIR", "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "EnterRule", "FilesetFilter", "NameRule", "TimeLike", "as_utc",
+    "could_be_in_bin_id", "dir_span", "dir_time_key", "is_pattern", "not_a_date", "not_excluded",
 ]  # fmt: skip
 
 
 # ----- the include/exclude rule ---------------------------------------------------------------
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def is_pattern(name: str) -> bool:
+    """Whether an ``include``/``exclude`` entry is a glob pattern (``*``, ``?`` or ``[``) rather than a name."""
+    return not _GLOB_CHARS.isdisjoint(name)
+
+
+class NameRule:
+    """Directory names given as exact names and glob patterns (:mod:`fnmatch`, case-sensitive): an
+    ``include`` or ``exclude`` list. ``names`` are the exact ones: only they may build a lookup path."""
+
+    __slots__ = ("_hash", "_match", "names", "patterns")
+
+    def __init__(self, entries: Iterable[str]):
+        entries = list(entries)
+        self.names = frozenset(e for e in entries if not is_pattern(e))
+        self.patterns = tuple(dict.fromkeys(e for e in entries if is_pattern(e)))
+        joined = "|".join(fnmatch.translate(p) for p in self.patterns)
+        self._match = re.compile(joined).match if joined else None
+        self._hash = hash((self.names, self.patterns))  # a key of the lookup cache: hashed at each lookup
+
+    def __contains__(self, name: object) -> bool:
+        """Whether a directory name is one of the names or matches one of the patterns."""
+        if name in self.names:
+            return True
+        return self._match is not None and isinstance(name, str) and self._match(name) is not None
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (
+            isinstance(other, NameRule) and (self.names, self.patterns) == (other.names, other.patterns)
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"NameRule({sorted(self.names) + list(self.patterns)!r})"
+
 
 # A directory name can only be a substring of some bin id if, with its digits masked, it is a
 # substring of one of these skeletons (instrument numbers have 1 to 6 digits).
@@ -105,6 +146,17 @@ def _dated(name: str) -> tuple[datetime, datetime, int | None] | str | None:
     return start, _day_after(start), instrument
 
 
+def dir_time_key(name: str) -> str:
+    """A lower bound of :func:`~ifcbkit.identifiers.time_key` for every bin under a directory named
+    ``name``: the start of the dates a dated name promises (``D2024``: ``'20240101000000'``), else
+    ``''`` (anything may be below it)."""
+    span = dir_span(name)
+    if span is None:
+        return ""
+    t = span[0]
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}000000"
+
+
 def dir_span(name: str) -> tuple[datetime, datetime, int | None] | None:
     """The time span (and instrument) every bin under a dated directory name must fall in (``None``
     for a name that is not a calendar date)."""
@@ -130,7 +182,10 @@ def _d_style_key(when: datetime | None) -> str | None:
 
 class FilesetFilter:
     """Which directories to enter and which bins to keep (the include/exclude rule plus a time range
-    and instruments). Call it with ``(relative_dir_parts, bin_id)``."""
+    and instruments). Call it with ``(relative_dir_parts, bin_id)``.
+
+    ``include`` and ``exclude`` hold directory names or glob patterns (``EN*``, ``leg[12]``); a name
+    that both an include and an exclude entry match is excluded."""
 
     def __init__(
         self,
@@ -140,10 +195,13 @@ class FilesetFilter:
         end_time: TimeLike | None = None,
         instrument: int | str | Iterable[int | str] | None = None,
     ):
-        self.include = frozenset(include)
+        include, exclude = list(include), list(exclude)
+        self.include = frozenset(include)  # the entries as given (names and patterns)
         self.exclude = frozenset(exclude)
         if self.include & self.exclude:
             raise InvalidArgumentError("exclude", f"include and exclude overlap: {sorted(self.include & self.exclude)}")
+        self.included = NameRule(include)  # ``name in self.included``: a name or a pattern's match
+        self.excluded = NameRule(exclude)
         self.start = as_utc(start_time, "start_time")
         self.end = as_utc(end_time, "end_time")
         self.instruments = parse_instruments(instrument)
@@ -155,7 +213,7 @@ class FilesetFilter:
     def within(self, name: str) -> FilesetFilter:
         """The filter for the subtree of directory ``name``: without the time range and instruments
         when the name dates every bin below it inside them (``D20231215`` for a December range)."""
-        if not self.narrows or name in self.include:
+        if not self.narrows or name in self.included:
             return self
         span = dir_span(name)
         if span is None:
@@ -169,9 +227,9 @@ class FilesetFilter:
 
     def enter(self, name: str) -> bool:
         """Whether a directory with this name may hold bins that pass the filter."""
-        if name in self.exclude:
+        if name in self.excluded:
             return False
-        if name in self.include:
+        if name in self.included:
             return True
         if not could_be_in_bin_id(name):
             return False
@@ -217,7 +275,7 @@ class FilesetFilter:
     def __call__(self, relative_parts: Iterable[str], bin_id: str) -> bool:
         """Whether a bin in this directory (parts relative to the root) passes the whole filter."""
         parts = list(relative_parts)
-        if not all(p not in self.exclude and (p in self.include or p in bin_id) for p in parts):
+        if not all(p not in self.excluded and (p in self.included or p in bin_id) for p in parts):
             return False
         return self.accepts(bin_id)
 
@@ -227,4 +285,4 @@ EnterRule = Callable[[FilesetFilter, str], bool]
 
 def not_excluded(keep: FilesetFilter, name: str) -> bool:
     """The enter rule of a walk without the include rule: every directory not excluded."""
-    return name not in keep.exclude
+    return name not in keep.excluded

@@ -198,6 +198,15 @@ def valid_bin_ids(candidates: list[str]) -> list[str]:
     return [c for c in candidates if is_bin_id(c)]
 
 
+def time_key(bin_id: str) -> str:
+    """A string that sorts valid bin ids by sample time across both naming styles (then by id):
+    ``'20240215150055D20240215T150055_IFCB010'``. A D-style id costs two slices; an I-style id is parsed."""
+    if bin_id.startswith("D"):
+        return bin_id[1:9] + bin_id[10:16] + bin_id
+    t = parse_bin(bin_id).timestamp
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}{bin_id}"
+
+
 def bin_of(pid: str) -> str:
     """The bin id of a bin id or a ROI id, validated (a bin id costs one pattern match)."""
     return pid if is_bin_id(pid) else parse_id(pid).bin_id

@@ -9,10 +9,13 @@ so a notebook or web page can map a click back to its ROI.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from PIL import Image
+
+from . import display
 
 BACKGROUND = 200  # the light grey the dashboard's mosaic pages use
 
@@ -28,31 +31,52 @@ class Placement(NamedTuple):
 
 
 class Mosaic(NamedTuple):
-    """The page, each placed image's box, and the keys of images that did not fit."""
+    """The page, each placed image's box, and the keys of images that did not fit. A notebook shows
+    it as its page; :meth:`save` writes the page."""
 
     image: Image.Image
     placements: list[Placement]
     left_out: list[int | str]
 
+    def save(self, fp: str | os.PathLike[str] | IO[bytes], format: str | None = None) -> None:
+        """Write the page (``format`` as Pillow takes it; by default from the file name's extension,
+        PNG for a file object)."""
+        if format is None and not isinstance(fp, (str, os.PathLike)):
+            format = "PNG"
+        self.image.save(fp, format)
+
+    def _repr_png_(self) -> bytes:
+        return display.png_bytes(self.image)
+
 
 def mosaic(
-    images: Mapping[int | str, Image.Image] | Iterable[tuple[int | str, Image.Image]],
+    images: Mapping[int | str, Image.Image] | Iterable[tuple[int | str, Image.Image]] | Iterable[Image.Image],
     shape: tuple[int, int] = (600, 800),
     scale: float = 0.33,
     *,
     background: int = BACKGROUND,
 ) -> Mosaic:
-    """Pack ``images`` (``{key: image}`` or ``(key, image)`` pairs) into a page of ``shape`` =
-    ``(height, width)`` pixels, each scaled by ``scale``.
+    """Pack ``images`` (``{key: image}``, ``(key, image)`` pairs, or images alone, keyed by their
+    position from 0) into a page of ``shape`` = ``(height, width)`` pixels, each scaled by ``scale``.
 
     Raises:
         ValueError: for a page without pixels or a scale that is not positive.
+        TypeError: for an item that is neither an image nor a ``(key, image)`` pair.
     """
-    items = list(images.items()) if isinstance(images, Mapping) else list(images)
+    items = list(images.items()) if isinstance(images, Mapping) else [_item(k, x) for k, x in enumerate(images)]
     sizes: list[tuple[int | str, tuple[int, int]]] = [(k, image.size) for k, (_, image) in enumerate(items)]
     by_position = mosaic_of_sizes(sizes, lambda k: items[k][1], shape, scale, background=background)  # type: ignore[index]
     placements = [p._replace(key=items[p.key][0]) for p in by_position.placements]  # type: ignore[index]
     return Mosaic(by_position.image, placements, [items[k][0] for k in by_position.left_out])  # type: ignore[index]
+
+
+def _item(position: int, item: object) -> tuple[int | str, Image.Image]:
+    """A ``(key, image)`` pair from an item of a sequence: an image is keyed by its position."""
+    if isinstance(item, Image.Image):
+        return position, item
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Image.Image):
+        return item[0], item[1]
+    raise TypeError(f"mosaic takes images, (key, image) pairs or a {{key: image}} mapping, not {type(item).__name__}")
 
 
 def plan(

@@ -17,16 +17,16 @@ from typing import Any
 
 from PIL import Image
 
-from .adc import RoiRecord, warn_skipped
+from .adc import RoiRecord, warn_skipped, warn_user
 from .cache import ADC_INDEX_CACHE
-from .errors import FormatError, NotFoundError
+from .errors import FormatError, MissingTargetWarning, NotFoundError
 from .faces import Blocking, Emit, Op, Shared
 from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import add_target, parse_roi_id, validate_bin_id
 from .images import BinImages
 from .index import AdcIndex, second_half_error
 from .metrics import MlMethod, check_method, metadata_and_damaged
-from .roi import BufferRoiReader, ChunkRoiReader, plan_ranges, report_missing
+from .roi import BufferRoiReader, ChunkRoiReader, plan_ranges
 from .sources import BinSource
 
 # How much of a ``.roi`` :meth:`BinReader.iter_images` reads at a time.
@@ -56,6 +56,17 @@ def _targets_of(bin_id: str, rois: Iterable[int | str]) -> list[int]:
             raise TypeError(f"ROIs are target numbers or ROI ids, not {roi!r}")
         targets.append(target)
     return targets
+
+
+def _report_missing(bin_id: str, missing: list[int], strict: bool) -> None:
+    """Targets asked for that have no image: :class:`NotFoundError` when ``strict``, else a
+    :class:`~ifcbkit.errors.MissingTargetWarning` at the user's line (they are left out, as in 0.3.1)."""
+    if not missing:
+        return
+    listed = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
+    if strict:
+        raise NotFoundError(f"{bin_id}: no image for target(s) {listed}")
+    warn_user(MissingTargetWarning(f"{bin_id}: no image for target(s) {listed}; left out"))
 
 
 def _render(images: BinImages, targets: list[int]) -> dict[int, Image.Image]:
@@ -154,7 +165,7 @@ class BinReader:
                 (present if index.role(t, stitch=stitch).role != "second" else missing).append(t)
             except NotFoundError:
                 missing.append(t)
-        report_missing(index.bin_id, missing, self.strict)
+        _report_missing(index.bin_id, missing, self.strict)
         return present
 
     def read_images(

@@ -77,7 +77,7 @@ def generate_products(data: Path, root: Path) -> None:
 
     directory = SyncIfcbDataDirectory(data)
     rng = random.Random(7)
-    for fileset in directory.list():
+    for fileset in sorted(directory.list(), key=lambda f: f["pid"]):  # the seeded draws in id order
         pid = fileset["pid"]
         roi_ids = directory.list_roi_ids(pid)
         if not roi_ids:
