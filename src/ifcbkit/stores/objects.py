@@ -18,8 +18,8 @@ from typing import Any
 
 from ..cache import cache_token
 from ..errors import StoreError
-from ..faces import Emit, Op, collect, map_emits
-from ..identifiers import parse_bin, parse_instruments, parse_roi_id
+from ..faces import Emit, EmitMany, Op, collect, map_emits
+from ..identifiers import parse_bin, parse_instruments, parse_roi_id, time_key
 from ..ranges import ByteRange
 from ..sources import BinSource
 from .errors import call_backend, is_past_the_end
@@ -212,12 +212,19 @@ class ObjectSource(BinSource):
         self, year: int | str | None = None, instrument: int | str | Iterable[int | str] | None = None
     ) -> Op[None]:
         """Emit the ids of the complete bins (``.hdr``, ``.adc`` and ``.roi``), for one year (an int,
-        or ``'legacy'`` for every I-style bin) and instrument(s) when given, in key order when the
-        backend lists keys in order (S3 does), the D-style years first."""
+        or ``'legacy'`` for every I-style bin) and instrument(s) when given, in sample-time order
+        across naming styles, as every listing is.
+
+        Key order is not time order (``legacy/`` I-style bins list after the D-style years, and
+        backends need not list in order at all), so the ids are collected and sorted: a listing
+        holds its bins' ids, never their files."""
         prefixes = self.layout.listing_prefixes(year)  # checks the year first
         grouper = _BinGrouper(self.layout, year, parse_instruments(instrument))
+        found: list[str] = []
         for prefix in prefixes:
-            yield from map_emits(self.objects.keys(prefix), grouper.feed)
+            found.extend((yield from collect(map_emits(self.objects.keys(prefix), grouper.feed))))
+        if found:
+            yield EmitMany(sorted(found, key=time_key))
 
 
 class _BinGrouper:
