@@ -432,6 +432,12 @@ def _note(message: str) -> None:
     print(f"ifcbkit abundance: {message}", file=sys.stderr)
 
 
+def _finds_a_bin(args: argparse.Namespace) -> bool:
+    """Whether the walk of ``args.root`` finds at least one bin in the range asked (it stops at the first)."""
+    listed = _directory(args).list(start_time=args.start, end_time=args.end, instrument=args.instrument)
+    return next(iter(listed), None) is not None
+
+
 def cmd_abundance(args: argparse.Namespace) -> int:
     folder = None
     if args.daily_dir is not None:
@@ -455,12 +461,14 @@ def cmd_abundance(args: argparse.Namespace) -> int:
         from .tables import plot_abundance
 
         plot_abundance(rows, args.plot)
+    reused = folder.reused if folder is not None else {}
+    if args.dashboard is None and not result.bins and not any(reused.values()) and not _finds_a_bin(args):
+        return _no_bins("abundance", args)  # rather than a warning for each class-score file without its bin
     for skipped in result.skipped:
         _warn("abundance", f"skipped {skipped.pid}: {skipped.reason}")
     damaged = [b for b in result.bins if b.skipped_lines]
     for b in damaged:
         _warn("abundance", f"{b.pid}: {b.skipped_lines} damaged ADC lines skipped (counted without their targets)")
-    reused = folder.reused if folder is not None else {}
     if reused:
         _note(f"{len(reused)} days reused from {args.daily_dir} (same settings, whole UTC days, no errors)")
     if not result.bins and not any(reused.values()):

@@ -289,7 +289,8 @@ def no_bins(root: str, include: Iterable[str], exclude: Iterable[str], *, within
     shown = ", ".join(os.path.join(*parts) for parts in folders)
     flags = " ".join(f"--include {n}" for n in names)
     more = ", and maybe more" if len(folders) >= _NAMED else ""
+    holds = "holds" if len(folders) == 1 else "hold"
     return (
-        f"{where}: the walk did not enter {shown}{more}, which hold files named like bins (it enters "
+        f"{where}: the walk did not enter {shown}{more}, which {holds} files named like bins (it enters "
         f"{sorted(include)!r} and directories named like a bin's year or day); {flags} would list them"
     )
