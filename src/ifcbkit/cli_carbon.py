@@ -36,7 +36,7 @@ _MICRON_FACTOR_RANGE = (1e-3, 100.0)
 
 
 def micron_factor(text: str) -> float:
-    """``--micron-factor``: µm per pixel, a number from 0.001 to 100 (``1/3.4`` is accepted)."""
+    """``--micron-factor``: µm per pixel, above 0.001 and at most 100 (``1/3.4`` is accepted)."""
     value = math.nan
     try:
         if len(text) > 64:
@@ -49,9 +49,9 @@ def micron_factor(text: str) -> float:
     except (ValueError, ZeroDivisionError):
         pass
     low, high = _MICRON_FACTOR_RANGE
-    if not (math.isfinite(value) and low <= value <= high):
+    if not (math.isfinite(value) and low < value <= high):
         raise argparse.ArgumentTypeError(
-            f"not a number of µm per pixel from {low:g} to {high:g}: {cli_args.shown(text)}"
+            f"not a number of µm per pixel above {low:g} and at most {high:g}: {cli_args.shown(text)}"
         )
     return value
 
