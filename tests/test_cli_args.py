@@ -321,3 +321,13 @@ def test_a_bin_missing_a_file_gets_one_message_in_every_command(tmp_path):
     info = ifcbkit_run("info", root, no_adc).stdout
     assert '"metadata": null' in info and '"imagerID": 10' in info  # the header, from the .hdr alone
     assert "no ADC: targets unknown" in ifcbkit_run("show", root, no_adc).stdout
+
+
+def test_dask_arguments_raise_the_librarys_errors():
+    on_dask = pytest.importorskip("ifcbkit.dask")
+    with pytest.raises(InvalidArgumentError) as caught:
+        on_dask.bins_bag([PID], partition_size=0)
+    assert caught.value.argument == "partition_size"
+    with pytest.raises(ArgumentTypeError) as typed:
+        on_dask.as_source(42)
+    assert typed.value.argument == "source" and isinstance(typed.value, TypeError)
