@@ -334,8 +334,8 @@ def test_abundance(sample_root, sample_products, tmp_path):
         (["ls", "{tmp}/nowhere"], 1, "ifcbkit ls: data directory {tmp}/nowhere does not exist"),
         (["metrics", "{tmp}/nowhere"], 1, "ifcbkit metrics: data directory {tmp}/nowhere does not exist"),
         (["info", "{sample}", "D20990101T000000_IFCB010"], 1, "ifcbkit info: no bin D20990101T000000_IFCB010 in"),
-        (["info", "{sample}", "../../etc/passwd"], 1, "ifcbkit info: not an IFCB bin id: '../../etc/passwd'"),
-        (["extract", "{sample}", "D20240215T150055_IFCB01X", "--out", "{tmp}/x"], 1, "ifcbkit extract: not a D-style"),
+        (["info", "{sample}", "../../etc/passwd"], 2, "ifcbkit info: error: argument PID: not an IFCB bin id: '../../"),
+        (["extract", "{sample}", "D20240215T150055_IFCB01X", "--out", "{tmp}/x"], 2, "argument PID: not a D-style"),
         (["extract", "{sample}", "D20990101T000000_IFCB010", "--out", "{tmp}/x"], 1, "ifcbkit extract: no bin"),
         (
             ["extract", "{sample}", "IFCB5_2014_100_120000", "--out", "{hdr}"],
@@ -517,17 +517,17 @@ def test_abundance_daily_files_from_a_local_tree_and_a_resumed_run(sample_root, 
     assert out.read_text() == everything
 
 
-def test_a_tree_organised_by_cruise_warns_and_include_lists_it(tmp_path, sample_root):
+def test_a_tree_organised_by_cruise_fails_and_include_lists_it(tmp_path, sample_root):
     """A cruise-named tree (``ROOT/cruise1/*.hdr``) listed nothing, with exit 0 and no hint."""
     cruise = tmp_path / "cruise1"
     cruise.mkdir()
     for path in (sample_root / "data" / "D2024" / "D20240215").glob("D20240215T150055_IFCB010.*"):
         shutil.copy(path, cruise / path.name)
     silent = ifcbkit("ls", tmp_path)
-    assert silent.returncode == 0 and silent.stdout == ""
-    assert silent.stderr.count("warning:") == 1
-    assert f"though it holds {cruise / 'D20240215T150055_IFCB010.hdr'}" in silent.stderr
-    assert "--include cruise1" in silent.stderr
+    assert silent.returncode == 1 and silent.stdout == ""
+    assert silent.stderr.count("\n") == 1 and "warning:" not in silent.stderr
+    assert f"ifcbkit ls: no bins in {tmp_path}: the walk did not enter cruise1," in silent.stderr
+    assert silent.stderr.rstrip().endswith("--include cruise1 would list them")
     assert ok("ls", tmp_path, "--include", "cruise1") == "D20240215T150055_IFCB010\n"
     rows = csv_rows(ok("metrics", tmp_path, "--include", "cruise1"))
     assert [r["pid"] for r in rows] == ["D20240215T150055_IFCB010"]
@@ -540,7 +540,9 @@ def test_info_on_a_bin_without_roi_shows_its_header_and_says_so(real_data):
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["paths"]["roi"] is None and info["metadata"]["num_images"] == 5 and info["header"]
-    assert "has no .roi file: it has no images" in result.stderr
+    roi = real_data / "partial" / "IFCB5_2012_028_081515.roi"
+    assert result.stderr == (f"ifcbkit info: warning: bin IFCB5_2012_028_081515 has no .roi file ({roi} is missing; "
+                             "it has its .hdr and .adc): it has no images\n")  # fmt: skip
 
 
 def test_show_lists_targets_sizes_and_pairs(sample_root):

@@ -46,7 +46,7 @@ from .class_rules import (
 )
 from .csv_output import write_rows_csv
 from .diatoms import DiatomTable, default_diatoms, read_diatom_list
-from .errors import FormatError, IfcbError, NotFoundError
+from .errors import FormatError, IfcbError, InvalidArgumentError, NotFoundError
 from .filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, TimeLike
 from .identifiers import parse_bin
 from .metrics import MlMethod, check_method
@@ -83,10 +83,12 @@ def check_threshold(threshold: float) -> float:
     """``threshold`` as a float, checked to be a score from 0 to 1.
 
     Raises:
-        ValueError: for anything else.
+        InvalidArgumentError: (a ``ValueError``) for anything else.
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be a score from 0 to 1 (class scores are), not {threshold!r}")
+        raise InvalidArgumentError(
+            "threshold", f"threshold must be a score from 0 to 1 (class scores are), not {threshold!r}"
+        )
     return float(threshold)
 
 
@@ -345,7 +347,10 @@ def counting(
     options = None
     if carbon:
         if biovolume_column not in BIOVOLUME_COLUMNS:
-            raise ValueError(f"the biovolume column is one of {', '.join(BIOVOLUME_COLUMNS)}, not {biovolume_column!r}")
+            raise InvalidArgumentError(
+                "biovolume_column",
+                f"the biovolume_column is one of {', '.join(BIOVOLUME_COLUMNS)}, not {biovolume_column!r}",
+            )
         table: DiatomTable | None
         if diatoms is None or isinstance(diatoms, DiatomTable):
             table = diatoms
@@ -472,15 +477,18 @@ def feature_files(products: ScoresSource) -> dict[str, str]:
     highest version when a bin has several), or from a mapping.
 
     Raises:
-        ValueError: for anything else (a class-score file names no features); NotFoundError: for a
-            missing root.
+        InvalidArgumentError: (a ``ValueError``) for anything else (a class-score file names no
+            features); NotFoundError: for a missing root.
     """
     if isinstance(products, Mapping):
         return {pid: os.fspath(path) for pid, path in products.items()}
     if not isinstance(products, (str, os.PathLike)) or not os.path.isdir(products):
         if isinstance(products, (str, os.PathLike)) and not os.path.exists(products):
             raise NotFoundError(f"no products at {os.fspath(products)} (a products root)")
-        raise ValueError("carbon reads features from a products root (a directory) or {pid: features file}")
+        raise InvalidArgumentError(
+            "features",
+            f"carbon reads features from a products root (a directory) or {{pid: features file}}, not {products!r}",
+        )
     best: dict[str, ProductFile] = {}
     for product in SyncProductDirectory(products).list("features"):
         if product.pid not in best or preference(product) < preference(best[product.pid]):

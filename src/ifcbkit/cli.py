@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, cli_args
 from .abundance import (
     AbundanceResult,
     DayPlan,
@@ -46,7 +46,8 @@ from .csv_output import write_rows_csv
 from .daily_output import MANIFEST_NAME, DailyFolder
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory
 from .encoding import encode_image
-from .errors import IfcbError, IfcbWarning
+from .errors import IfcbError, IfcbWarning, SkippedPathWarning
+from .header import parse_hdr_file
 from .identifiers import add_target, parse_bin, parse_instruments
 from .metrics import METADATA_FIELDS, ML_METHODS, MlMethod
 
@@ -125,9 +126,24 @@ def _rules(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _directory(args: argparse.Namespace) -> SyncIfcbDataDirectory:
+def _directory(args: argparse.Namespace, *, partial: bool = False) -> SyncIfcbDataDirectory:
+    """The data directory of ``args.root`` under --include/--exclude; ``partial``: a bin counts with its
+    ``.hdr`` alone, so that a command can say which of its other files is missing."""
     rules = _rules(args)
-    return SyncIfcbDataDirectory(args.root, include=rules["include"], exclude=rules["exclude"])
+    return SyncIfcbDataDirectory(
+        args.root, include=rules["include"], exclude=rules["exclude"], require_adc=not partial,
+        require_roi=not partial,
+    )  # fmt: skip
+
+
+def _no_bins(command: str, args: argparse.Namespace) -> int:
+    """A walk that found no bin: one line naming the folders it did not enter, and exit 1."""
+    rules = _rules(args)
+    ranged = getattr(args, "start", None) is not None or getattr(args, "end", None) is not None
+    within = (" in that range" if ranged else "") + (" for that instrument" if args.instrument is not None else "")
+    message = cli_args.no_bins(args.root, rules["include"], rules["exclude"], within=within)
+    print(f"ifcbkit {command}: {message}", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -135,22 +151,44 @@ def cmd_ls(args: argparse.Namespace) -> int:
     listed: Iterator[dict[str, Any]] = directory.list(
         start_time=args.start, end_time=args.end, instrument=args.instrument
     )
+    count = 0
     for fileset in listed:
         print(fileset["pid"])
-    return 0
+        count += 1
+    return 0 if count else _no_bins("ls", args)
+
+
+def _bin_paths(args: argparse.Namespace) -> tuple[SyncIfcbDataDirectory, str, dict[str, str | None], str | None]:
+    """The directory, bin id and paths of ``args.pid``, with what the bin lacks (or ``None``)."""
+    directory = _directory(args, partial=True)  # a bin without .roi or .adc still has its header
+    pid = parse_bin(args.pid).bin_id
+    paths = directory.paths(pid)
+    return directory, pid, paths, cli_args.missing_files(pid, paths)
+
+
+def _complete_bin(args: argparse.Namespace) -> tuple[SyncIfcbDataDirectory, str, dict[str, str | None]]:
+    """:func:`_bin_paths` for commands that need images: a bin missing a file is an error saying which."""
+    directory, pid, paths, missing = _bin_paths(args)
+    if missing is not None:
+        raise IfcbError(missing)
+    return directory, pid, paths
+
+
+def _header(directory: SyncIfcbDataDirectory, pid: str, paths: dict[str, str | None]) -> dict[str, Any]:
+    if paths["adc"] is None:  # the directory reads a header with its ADC; the .hdr alone is enough here
+        return parse_hdr_file(str(paths["hdr"]))
+    return directory.read_header(pid)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    directory = SyncIfcbDataDirectory(args.root, require_roi=False)  # a bin without .roi still has its header
-    pid = parse_bin(args.pid).bin_id
-    paths = directory.paths(pid)
-    if paths["roi"] is None:
-        _warn("info", f"bin {pid} has no .roi file: it has no images (its header and ADC are shown)")
+    directory, pid, paths, missing = _bin_paths(args)
+    if missing is not None:
+        _warn("info", missing)
     info = {
         "pid": pid,
         "paths": paths,
-        "metadata": directory.bin_metadata(pid, method=args.method),
-        "header": directory.read_header(pid),
+        "metadata": None if paths["adc"] is None else directory.bin_metadata(pid, method=args.method),
+        "header": _header(directory, pid, paths),
     }
     json.dump(_plain(info), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
@@ -162,11 +200,19 @@ _HIGHLIGHTS = ("runTime", "inhibitTime", "temperature", "humidity", "sampleVolum
 
 
 def _contents(args: argparse.Namespace) -> dict[str, Any]:
-    directory = SyncIfcbDataDirectory(args.root, require_roi=False)
-    pid = parse_bin(args.pid).bin_id
-    header = directory.read_header(pid)
+    directory, pid, paths, missing = _bin_paths(args)
+    if missing is not None:
+        _warn(args.command, missing)
+    header = _header(directory, pid, paths)
+    if paths["adc"] is None:  # no ADC: no targets, no metadata; what the id and the header say
+        parsed = parse_bin(pid)
+        return {
+            "pid": pid, "timestamp": parsed.timestamp.isoformat(), "instrument": f"IFCB{parsed.instrument}",
+            "num_triggers": None, "num_images": None, "pairs": [], "has_roi": paths["roi"] is not None,
+            "missing": missing, "header": {k: header[k] for k in _HIGHLIGHTS if k in header}, "targets": [],
+        }  # fmt: skip
     geometry = directory.list_images(pid)  # every target with an image, both halves of pairs
-    roi = directory.paths(pid)["roi"]
+    roi = paths["roi"]
     shown: set[str] = set()
     pairs: list[list[int]] = []
     if roi is not None:
@@ -183,7 +229,7 @@ def _contents(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "pid": pid, "timestamp": metadata["timestamp_iso"], "instrument": metadata["instrument"],
         "num_triggers": metadata["num_triggers"], "num_images": metadata["num_images"], "pairs": pairs,
-        "has_roi": roi is not None,
+        "has_roi": roi is not None, "missing": missing,
         "header": {k: header[k] for k in _HIGHLIGHTS if k in header}, "targets": targets,
     }  # fmt: skip
 
@@ -195,8 +241,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     print(f"{contents['pid']}  {contents['timestamp']}  {contents['instrument']}")
-    counts = f"{contents['num_triggers']} triggers, {contents['num_images']} images"
-    print(f"{counts}, {len(contents['pairs'])} stitched pairs" + ("" if contents["has_roi"] else " (no .roi file)"))
+    if contents["num_triggers"] is None:
+        print("no ADC: targets unknown")
+    else:
+        counts = f"{contents['num_triggers']} triggers, {contents['num_images']} images"
+        print(f"{counts}, {len(contents['pairs'])} stitched pairs" + ("" if contents["has_roi"] else ", no images"))
     for key, value in contents["header"].items():
         print(f"  {key}: {value}")
     print("target  roi_id                           width  height  note")
@@ -209,8 +258,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_mosaic(args: argparse.Namespace) -> int:
     from .mosaic import mosaic
 
-    directory = SyncIfcbDataDirectory(args.root)
-    pid = parse_bin(args.pid).bin_id
+    directory, pid, _ = _complete_bin(args)
     images: dict[int | str, Image.Image] = {t: image for t, image in directory.read_images(pid).items()}
     page = mosaic(images, shape=args.shape, scale=args.scale)
     if os.path.isdir(args.out):
@@ -225,16 +273,14 @@ def cmd_mosaic(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    directory = SyncIfcbDataDirectory(args.root)
-    pid = parse_bin(args.pid).bin_id
-    directory.paths(pid)  # an unknown bin fails before anything is written
+    directory, pid, paths = _complete_bin(args)  # an unknown or incomplete bin fails before anything is written
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise IfcbError(f"--out {args.out} is a file: extract writes into a directory (created if needed)")
     os.makedirs(args.out, exist_ok=True)
     images: Iterable[tuple[str, Image.Image]] = directory.iter_images(pid, stitch=not args.no_stitch)
     pairs: list[tuple[int, int]] = []
     if args.pairs:
-        images = itertools.chain(images, _pair_pictures(directory.paths(pid)["roi"], pairs))
+        images = itertools.chain(images, _pair_pictures(paths["roi"], pairs))
     count = 0
     if args.zip:
         target = os.path.join(args.out, f"{pid}.zip")
@@ -291,9 +337,12 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         )  # fmt: skip
     failures = []
     damaged: list[dict[str, Any]] = []
+    found = 0
 
     def rows() -> Iterator[dict[str, Any]]:
+        nonlocal found
         for result in results:
+            found += 1
             if isinstance(result, BinFailure):
                 failures.append(result)
             else:
@@ -303,6 +352,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
     with _output(args.out) as out:
         write_rows_csv(rows(), METADATA_FIELDS, out)
+    if not found:
+        return _no_bins("metrics", args)
     for failure in failures:
         _warn("metrics", f"skipped {failure.pid}: {failure.error}")
     for row in damaged:
@@ -381,6 +432,12 @@ def _note(message: str) -> None:
     print(f"ifcbkit abundance: {message}", file=sys.stderr)
 
 
+def _finds_a_bin(args: argparse.Namespace) -> bool:
+    """Whether the walk of ``args.root`` finds at least one bin in the range asked (it stops at the first)."""
+    listed = _directory(args).list(start_time=args.start, end_time=args.end, instrument=args.instrument)
+    return next(iter(listed), None) is not None
+
+
 def cmd_abundance(args: argparse.Namespace) -> int:
     folder = None
     if args.daily_dir is not None:
@@ -404,18 +461,21 @@ def cmd_abundance(args: argparse.Namespace) -> int:
         from .tables import plot_abundance
 
         plot_abundance(rows, args.plot)
+    reused = folder.reused if folder is not None else {}
+    if args.dashboard is None and not result.bins and not any(reused.values()) and not _finds_a_bin(args):
+        return _no_bins("abundance", args)  # rather than a warning for each class-score file without its bin
     for skipped in result.skipped:
         _warn("abundance", f"skipped {skipped.pid}: {skipped.reason}")
     damaged = [b for b in result.bins if b.skipped_lines]
     for b in damaged:
         _warn("abundance", f"{b.pid}: {b.skipped_lines} damaged ADC lines skipped (counted without their targets)")
-    reused = folder.reused if folder is not None else {}
     if reused:
         _note(f"{len(reused)} days reused from {args.daily_dir} (same settings, whole UTC days, no errors)")
     if not result.bins and not any(reused.values()):
         if not result.skipped and not reused:
-            where = f"dataset {args.dataset!r}" if args.dashboard is not None else args.root
-            _note(f"no bins in {where} in that range")
+            if args.dashboard is None:
+                return _no_bins("abundance", args)
+            _note(f"no bins in dataset {args.dataset!r} in that range")
         else:
             _note(f"no bin could be counted ({len(result.skipped)} skipped)")
         return EXIT_ERROR
@@ -434,86 +494,70 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line."""
 
     def error(self, message: str) -> Any:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _time(text: str) -> str:
-    try:
-        FilesetFilter(start_time=text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from None
-    return text
-
-
-def _instrument(text: str) -> str:
-    try:
-        FilesetFilter(instrument=text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an instrument number: {text!r}") from None
-    return text
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 def _threshold(text: str) -> float:
     try:
-        value = float(text)
+        value = float(text) if len(text) <= 64 else math.nan
     except ValueError:
         value = math.nan
     if not 0 <= value <= 1:  # NaN fails too
-        raise argparse.ArgumentTypeError(f"not a score from 0 to 1 (class scores are): {text!r}")
+        raise argparse.ArgumentTypeError(f"not a score from 0 to 1 (class scores are): {cli_args.shown(text)}")
     return value
 
 
-def _shape(text: str) -> tuple[int, int]:
-    height, sep, width = text.lower().partition("x")
-    if not (sep and height.isdigit() and width.isdigit() and int(height) > 0 and int(width) > 0):
-        raise argparse.ArgumentTypeError(f"not a page size HEIGHTxWIDTH in pixels: {text!r}")
-    return int(height), int(width)
+_workers = cli_args.bounded_int(1, cli_args.MAX_WORKERS, "processes")
+_connections = cli_args.bounded_int(1, cli_args.MAX_CONNECTIONS, "connections")
+_scale = cli_args.positive_float("a scale", cli_args.MAX_SCALE)
 
 
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"not a positive scale: {text!r}")
-    return value
-
-
-def _workers(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
-    return int(text)
-
-
-def _add_filters(parser: argparse.ArgumentParser, *, instrument: bool = True) -> None:
-    parser.add_argument("--start", type=_time, help="only bins at or after this UTC date or time (ISO 8601)")
-    parser.add_argument("--end", type=_time, help="only bins before this UTC date or time (ISO 8601)")
-    if instrument:
-        parser.add_argument("--instrument", type=_instrument, help="only this instrument number (10 or IFCB10)")
+def _add_root(parser: argparse.ArgumentParser, *, help: str = "data root", **options: Any) -> None:
+    """ROOT, and the --include/--exclude that say which of its directories are walked."""
+    parser.add_argument("root", metavar="ROOT", type=cli_args.path, help=help, **options)
     parser.add_argument(
-        "--include", action="append", metavar="NAME", help="also walk directories named NAME (repeatable; by "
-        "default only 'data' and names like a bin's year or day, such as D2024 or D20240215)",
+        "--include", action="append", metavar="NAME", type=cli_args.directory_name, help="also walk directories "
+        "matching NAME, a directory name or glob pattern (repeatable; by default only 'data' and names like a "
+        "bin's year or day, such as D2024 or D20240215)",
     )  # fmt: skip
     parser.add_argument(
-        "--exclude", action="append", metavar="NAME", help="never walk directories named NAME (repeatable; "
-        "default: skip, beads)",
+        "--exclude", action="append", metavar="NAME", type=cli_args.directory_name, help="never walk directories "
+        "matching NAME, a directory name or glob pattern (repeatable; default: skip, beads)",
     )  # fmt: skip
 
 
-def _add_method(parser: argparse.ArgumentParser, default: str | None = "adc") -> None:
+def _add_pid(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("pid", metavar="PID", type=cli_args.pid, help="bin id")
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--method", choices=ML_METHODS, default=default,
+        "--start", type=cli_args.start_time, help="only bins at or after this UTC date or time (ISO 8601)"
+    )
+    parser.add_argument("--end", type=cli_args.end_time, help="only bins before this UTC date or time (ISO 8601)")
+    parser.add_argument("--instrument", type=cli_args.instrument, help="only this instrument number (10 or IFCB10)")
+
+
+def _add_method(parser: argparse.ArgumentParser, *, dashboard: bool = False) -> None:
+    also = "; with --dashboard the default is the dashboard's own ml_analyzed, and --method recomputes it"
+    also = f"{also} from the raw files" if dashboard else ""
+    parser.add_argument(
+        "--method", choices=ML_METHODS, default=None if dashboard else "adc",
         help="how ml_analyzed is computed: adc (the dashboard's ADC estimate, default), hdr (header times) or "
-        "reference (header times cross-checked against the ADC, 2%% rule); with --dashboard the default is the "
-        "dashboard's own ml_analyzed, and --method recomputes it from the raw files",
+        f"reference (header times cross-checked against the ADC, 2%% rule){also}",
     )  # fmt: skip
+
+
+def _add_out(parser: argparse.ArgumentParser, help: str, *, required: bool = False, metavar: str = "FILE") -> None:
+    parser.add_argument("--out", required=required, metavar=metavar, type=cli_args.path, help=help)
 
 
 def _add_workers(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=_workers, help="processes to use (default: every core)")
     parser.add_argument(
-        "--scheduler", metavar="ADDRESS",
+        "--workers", type=_workers, help=f"processes to use, 1 to {cli_args.MAX_WORKERS} (default: every core)"
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", type=cli_args.text("a scheduler address"),
         help="run on this Dask scheduler (tcp://host:8786), or 'local' for a LocalCluster; needs ifcbkit[dask]",
     )  # fmt: skip
 
@@ -524,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ls = commands.add_parser("ls", help="list the bins under a data root", description="List the bins under ROOT.")
-    ls.add_argument("root", metavar="ROOT", help="data root")
+    _add_root(ls)
     _add_filters(ls)
     ls.set_defaults(run=cmd_ls)
 
@@ -532,8 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
         "info", help="one bin's metadata and header as JSON",
         description="Print one bin's paths, metadata (as the dashboard's /api/bin) and header as JSON.",
     )  # fmt: skip
-    info.add_argument("root", metavar="ROOT", help="data root")
-    info.add_argument("pid", metavar="PID", help="bin id")
+    _add_root(info)
+    _add_pid(info)
     _add_method(info)
     info.set_defaults(run=cmd_info)
 
@@ -541,9 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
         "extract", help="write a bin's images to files or a zip",
         description="Write a bin's ROI images to DIR as {roi_id}.png (or .jpg), or to DIR/{pid}.zip with --zip.",
     )  # fmt: skip
-    extract.add_argument("root", metavar="ROOT", help="data root")
-    extract.add_argument("pid", metavar="PID", help="bin id")
-    extract.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
+    _add_root(extract)
+    _add_pid(extract)
+    _add_out(extract, "output directory (created if needed)", required=True, metavar="DIR")
     extract.add_argument("--format", choices=("png", "jpg"), default="png", help="image format (default png)")
     extract.add_argument("--zip", action="store_true", help="write one zip archive DIR/{pid}.zip")
     extract.add_argument("--no-stitch", action="store_true", help="keep both halves of stitched I-style pairs")
@@ -557,8 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
         "show", help="what a bin contains: targets, ROI ids, sizes, stitched pairs",
         description="List a bin's targets with their ROI ids and sizes, its stitched pairs and header highlights.",
     )  # fmt: skip
-    show.add_argument("root", metavar="ROOT", help="data root")
-    show.add_argument("pid", metavar="PID", help="bin id")
+    _add_root(show)
+    _add_pid(show)
     show.add_argument("--json", action="store_true", help="print JSON, for scripts")
     show.set_defaults(run=cmd_show)
 
@@ -566,11 +610,17 @@ def build_parser() -> argparse.ArgumentParser:
         "mosaic", help="a page of a bin's images, largest first",
         description="Pack a bin's images (stitched) into one PNG page, largest first, as the dashboard shows them.",
     )  # fmt: skip
-    mosaic.add_argument("root", metavar="ROOT", help="data root")
-    mosaic.add_argument("pid", metavar="PID", help="bin id")
-    mosaic.add_argument("--out", required=True, metavar="FILE", help="the PNG to write")
-    mosaic.add_argument("--shape", type=_shape, default=(600, 800), metavar="HxW", help="page size (default 600x800)")
-    mosaic.add_argument("--scale", type=_scale, default=0.33, help="image scale (default 0.33)")
+    _add_root(mosaic)
+    _add_pid(mosaic)
+    _add_out(mosaic, "the PNG to write", required=True)
+    mosaic.add_argument(
+        "--shape", type=cli_args.page_shape, default=(600, 800), metavar="HxW",
+        help=f"page size in pixels, each side 1 to {cli_args.MAX_PAGE_SIDE} (default 600x800)",
+    )  # fmt: skip
+    mosaic.add_argument(
+        "--scale", type=_scale, default=0.33, help=f"image scale, above 0 and at most {cli_args.MAX_SCALE:g} "
+        "(default 0.33)",
+    )  # fmt: skip
     mosaic.set_defaults(run=cmd_mosaic)
 
     metrics = commands.add_parser(
@@ -578,10 +628,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bin metrics (triggers, images, run and look time, ml_analyzed, concentration, position...) "
         "as CSV, one row per bin, on stdout or in --out.",
     )  # fmt: skip
-    metrics.add_argument("root", metavar="ROOT", help="data root")
+    _add_root(metrics)
     _add_filters(metrics)
     _add_method(metrics)
-    metrics.add_argument("--out", metavar="FILE", help="write the CSV here instead of stdout")
+    _add_out(metrics, "write the CSV here instead of stdout")
     _add_workers(metrics)
     metrics.set_defaults(run=cmd_metrics)
 
@@ -592,23 +642,35 @@ def build_parser() -> argparse.ArgumentParser:
         "class from the features files there too (docs/carbon.md). Bins without class scores or ml_analyzed are "
         "skipped with a warning, and with --carbon so are bins without features.",
     )  # fmt: skip
-    abundance.add_argument("root", metavar="ROOT", nargs="?", help="data root (not with --dashboard)")
+    _add_root(abundance, help="data root (not with --dashboard)", nargs="?")
     abundance.add_argument(
-        "products", metavar="PRODUCTS", nargs="?", help="products root, or one class-score file (not with --dashboard)"
-    )
+        "products", metavar="PRODUCTS", nargs="?", type=cli_args.path,
+        help="products root, or one class-score file (not with --dashboard)",
+    )  # fmt: skip
     abundance.add_argument(
-        "--plot", metavar="FILE.png", help="also plot the top classes' objects per ml over time (needs ifcbkit[plot])"
-    )
-    abundance.add_argument("--dashboard", metavar="URL", help="an IFCB dashboard to read bins and class scores from")
-    abundance.add_argument("--dataset", metavar="NAME", help="the dashboard's dataset (with --dashboard)")
-    abundance.add_argument("--model", help="the dashboard's classifier model for class scores (dashboards 5.2 on)")
+        "--plot", metavar="FILE.png", type=cli_args.path,
+        help="also plot the top classes' objects per ml over time (needs ifcbkit[plot])",
+    )  # fmt: skip
     abundance.add_argument(
-        "--connections", type=_workers, default=8, help="requests in flight to the dashboard (default 8)"
-    )
+        "--dashboard", metavar="URL", type=cli_args.dashboard_url,
+        help="an IFCB dashboard to read bins and class scores from",
+    )  # fmt: skip
     abundance.add_argument(
-        "--daily-dir", metavar="DIR", help="also write DIR/YYYYMMDD_daily_summary_long.csv per day, with "
-        f"DIR/{MANIFEST_NAME}; a re-run reuses a day only if it was made with the same settings, covers the "
-        "whole UTC day and had no errors (and asks again for bins that had no class scores)",
+        "--dataset", metavar="NAME", type=cli_args.name("a dataset name"),
+        help="the dashboard's dataset (with --dashboard)",
+    )  # fmt: skip
+    abundance.add_argument(
+        "--model", type=cli_args.name("a model name"),
+        help="the dashboard's classifier model for class scores (dashboards 5.2 on)",
+    )  # fmt: skip
+    abundance.add_argument(
+        "--connections", type=_connections, default=8,
+        help=f"requests in flight to the dashboard, 1 to {cli_args.MAX_CONNECTIONS} (default 8)",
+    )  # fmt: skip
+    abundance.add_argument(
+        "--daily-dir", metavar="DIR", type=cli_args.path, help="also write DIR/YYYYMMDD_daily_summary_long.csv per "
+        f"day, with DIR/{MANIFEST_NAME}; a re-run reuses a day only if it was made with the same settings, covers "
+        "the whole UTC day and had no errors (and asks again for bins that had no class scores)",
     )  # fmt: skip
     abundance.add_argument(
         "--recompute", action="store_true", help="with --daily-dir: count every day again, reusing nothing"
@@ -619,16 +681,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_carbon_options(abundance)
     _add_filters(abundance)
-    _add_method(abundance, default=None)
-    abundance.add_argument("--out", metavar="FILE", help="write the CSV here instead of stdout")
+    _add_method(abundance, dashboard=True)
+    _add_out(abundance, "write the CSV here instead of stdout")
     _add_workers(abundance)
     abundance.set_defaults(run=cmd_abundance)
 
-    add_carbon_command(commands, _threshold)
+    add_carbon_command(commands, _threshold, _add_root)
 
     from .cli_ecotaxa import add_ecotaxa_parser
 
-    add_ecotaxa_parser(commands)
+    add_ecotaxa_parser(commands, _add_root)
     return parser
 
 
@@ -639,12 +701,19 @@ def _message(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+# How the data directory's warning about an empty listing begins: the commands that walk a tree say
+# more (every folder left out, and exit 1), so it is not shown twice.
+_EMPTY_LISTING = "no bin listed under "
+
+
 def _show_warnings_as_lines(command: str) -> None:
     """ifcbkit's warnings (damaged ADC lines, skipped paths) as one ``warning:`` line each on stderr."""
     default = warnings.showwarning
 
     def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
              line: str | None = None) -> None:  # fmt: skip
+        if issubclass(category, SkippedPathWarning) and str(message).startswith(_EMPTY_LISTING):
+            return  # the command says it, with every folder the walk left out, and exits 1
         if issubclass(category, IfcbWarning):
             _warn(command, str(message))
         else:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from . import cli_args
 from .atomic import atomic_file
 from .biovolumes import BIOVOLUME_COLUMNS
 from .carbon import CONVENTIONS, DEFAULT_MICRON_FACTOR
@@ -30,26 +31,35 @@ _CARBON_ONLY = (
 )  # fmt: skip
 
 
+# µm per pixel: IFCBs have about 0.3; a hundred times that (or a hundredth) is a typo, not an instrument.
+_MICRON_FACTOR_RANGE = (1e-3, 100.0)
+
+
 def micron_factor(text: str) -> float:
-    """``--micron-factor``: µm per pixel, a finite number above 0 (``1/3.4`` is accepted)."""
+    """``--micron-factor``: µm per pixel, above 0.001 and at most 100 (``1/3.4`` is accepted)."""
     value = math.nan
     try:
-        if "/" in text:
+        if len(text) > 64:
+            pass
+        elif "/" in text:
             top, _, bottom = text.partition("/")
             value = float(top) / float(bottom)
         else:
             value = float(text)
     except (ValueError, ZeroDivisionError):
         pass
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"not a number of µm per pixel above 0: {text!r}")
+    low, high = _MICRON_FACTOR_RANGE
+    if not (math.isfinite(value) and low < value <= high):
+        raise argparse.ArgumentTypeError(
+            f"not a number of µm per pixel above {low:g} and at most {high:g}: {cli_args.shown(text)}"
+        )
     return value
 
 
 def _add_rules(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--thresholds", metavar="FILE", help="per-class thresholds, a CSV of class,threshold rows (the others: "
-        "--threshold, else 0.7)",
+        "--thresholds", metavar="FILE", type=cli_args.path, help="per-class thresholds, a CSV of class,threshold "
+        "rows (the others: --threshold, else 0.7)",
     )  # fmt: skip
     parser.add_argument(
         "--rule", choices=RULES, default="winner", help="winner (default): the top class counts when its score is "
@@ -71,8 +81,8 @@ def _add_carbon(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
         help="the features column of each ROI's volume in cubic pixels (default Biovolume)",
     )  # fmt: skip
     parser.add_argument(
-        "--diatoms", metavar="FILE", help="which classes are diatoms: class names one a line, or a CSV with a "
-        "class and a Diatom 0/1 column (default: the bundled table of diatom genera)",
+        "--diatoms", metavar="FILE", type=cli_args.path, help="which classes are diatoms: class names one a line, "
+        "or a CSV with a class and a Diatom 0/1 column (default: the bundled table of diatom genera)",
     )  # fmt: skip
 
 
@@ -168,11 +178,13 @@ def _output(path: str | None) -> Iterator[IO[str]]:
 
 def cmd_carbon(args: argparse.Namespace) -> int:
     from .bin_carbon import bin_roi_carbon, write_roi_carbon_csv
-    from .directory import SyncIfcbDataDirectory
+    from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, SyncIfcbDataDirectory
     from .identifiers import parse_bin
 
     pid = parse_bin(args.pid).bin_id
-    SyncIfcbDataDirectory(args.root, require_roi=False).paths(pid)  # an unknown bin fails here
+    include = args.include if args.include is not None else list(DEFAULT_INCLUDE)
+    exclude = args.exclude if args.exclude is not None else list(DEFAULT_EXCLUDE)
+    SyncIfcbDataDirectory(args.root, include=include, exclude=exclude, require_roi=False).paths(pid)  # unknown: fails
     with _output(args.out) as out:
         rows = bin_roi_carbon(
             args.products, pid, threshold=args.threshold, thresholds=args.thresholds_map, rule=args.rule,
@@ -183,18 +195,21 @@ def cmd_carbon(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_carbon_command(commands: Any, threshold: Any) -> None:
-    """The ``carbon`` subcommand; ``threshold`` is the CLI's ``--threshold`` type."""
+def add_carbon_command(commands: Any, threshold: Any, add_root: Any) -> None:
+    """The ``carbon`` subcommand; ``threshold`` is the CLI's ``--threshold`` type, ``add_root`` adds ROOT
+    and its --include/--exclude."""
     carbon = commands.add_parser(
         "carbon", help="per-ROI biovolume and carbon of one bin, as CSV",
         description="Each classified ROI of bin PID with its class, score, diatom decision, volume (µm³), carbon "
         "(pg) and equivalent spherical diameter (µm), from its class results and features file under PRODUCTS "
         "(docs/carbon.md). For QC and size spectra.",
     )  # fmt: skip
-    carbon.add_argument("root", metavar="ROOT", help="data root (the bin must be there)")
-    carbon.add_argument("products", metavar="PRODUCTS", help="products root: class results and features")
-    carbon.add_argument("pid", metavar="PID", help="bin id")
-    carbon.add_argument("--out", metavar="FILE.csv", help="write the CSV here instead of stdout")
+    add_root(carbon, help="data root (the bin must be there)")
+    carbon.add_argument(
+        "products", metavar="PRODUCTS", type=cli_args.path, help="products root: class results and features"
+    )
+    carbon.add_argument("pid", metavar="PID", type=cli_args.pid, help="bin id")
+    carbon.add_argument("--out", metavar="FILE.csv", type=cli_args.path, help="write the CSV here instead of stdout")
     carbon.add_argument(
         "--threshold", type=threshold, default=None, help="a threshold for every class (default: the class file's "
         f"own, else {DEFAULT_THRESHOLD})",

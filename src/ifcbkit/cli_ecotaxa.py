@@ -22,8 +22,9 @@ def _threshold(text: str) -> float:
     return value
 
 
-def add_ecotaxa_parser(commands: Any) -> None:
-    """Add the ``ecotaxa`` subcommand to the CLI's subparsers."""
+def add_ecotaxa_parser(commands: Any, add_root: Any) -> None:
+    """Add the ``ecotaxa`` subcommand to the CLI's subparsers; ``add_root`` adds ROOT and its
+    --include/--exclude."""
     parser = commands.add_parser(
         "ecotaxa", help="bins to an EcoTaxa import zip (images, features, predicted classes)",
         description="Write an EcoTaxa import zip: for each PID, ecotaxa_{pid}.tsv with one row per image "
@@ -31,7 +32,7 @@ def add_ecotaxa_parser(commands: Any) -> None:
         "object_* columns and its class results (_class.h5, _class_scores.csv or _class_v1.mat) the "
         "predicted object_annotation_category, under the same threshold options as abundance.",
     )  # fmt: skip
-    parser.add_argument("root", metavar="ROOT", help="data root")
+    add_root(parser)
     parser.add_argument("pids", metavar="PID", nargs="+", help="bin ids")
     parser.add_argument("--out", required=True, metavar="FILE.zip", help="the zip to write")
     parser.add_argument("--products", metavar="DIR", help="products root: features and class results")
@@ -60,7 +61,10 @@ def run_ecotaxa(args: argparse.Namespace) -> int:
     spec: ThresholdSpec | None = args.threshold
     if args.thresholds is not None:
         spec = read_thresholds(args.thresholds)
-    done = write_ecotaxa(args.root, args.pids, args.out, products=args.products, thresholds=spec, rule=args.rule)
+    done = write_ecotaxa(
+        args.root, args.pids, args.out, products=args.products, thresholds=spec, rule=args.rule,
+        include=args.include, exclude=args.exclude,
+    )  # fmt: skip
     for info in done:
         parts = [f"{info.images} images"]
         if args.products is not None:

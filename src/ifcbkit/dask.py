@@ -43,7 +43,7 @@ from .batch import BinFailure, metadata_or_failure
 from .carbon import DEFAULT_MICRON_FACTOR
 from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory, TimeLike
 from .encoding import ImageFormat, check_file_type, encode_image
-from .errors import IfcbError, MissingDependencyError
+from .errors import ArgumentTypeError, IfcbError, InvalidArgumentError, MissingDependencyError
 from .identifiers import bin_timestamp, parse_roi_id, validate_bin_id
 from .metrics import METADATA_FIELDS, MlMethod, check_method
 
@@ -86,9 +86,13 @@ def as_source(
     if isinstance(source, (str, os.PathLike)):
         return SyncIfcbDataDirectory(source, include=include, exclude=exclude)
     if _is_async(source, "bin_metadata"):
-        raise TypeError(f"{source!r} is async; Dask tasks read with the sync face: pass its sync twin")
+        raise ArgumentTypeError(
+            "source", f"{source!r} is async; Dask tasks read with the sync face: pass its sync twin"
+        )
     if not hasattr(source, "bin_metadata"):
-        raise TypeError(f"not a bin source (a data root, a data directory or a bin store): {source!r}")
+        raise ArgumentTypeError(
+            "source", f"not a bin source (a data root, a data directory or a bin store): {source!r}"
+        )
     return source
 
 
@@ -111,7 +115,7 @@ def list_bin_ids(
         return [pid for pid in list_bins(instrument=instrument) if keep((), pid)]
     walk = getattr(source, "list", None)
     if walk is None:
-        raise TypeError(f"{source!r} cannot list its bins")
+        raise ArgumentTypeError("source", f"{source!r} cannot list its bins")
     listed: Iterator[dict[str, Any]] = walk(start_time, end_time, instrument)
     return [f["pid"] for f in listed]
 
@@ -143,7 +147,9 @@ def _partitions(pids: Sequence[str], partition_size: int | None) -> list[list[st
             runs[-1].extend(day)
         return runs if runs[0] else []
     if isinstance(partition_size, bool) or not isinstance(partition_size, int) or partition_size < 1:
-        raise ValueError(f"partition_size must be a positive number of bins, not {partition_size!r}")
+        raise InvalidArgumentError(
+            "partition_size", f"partition_size must be a positive number of bins, not {partition_size!r}"
+        )
     return [list(pids[k : k + partition_size]) for k in range(0, len(pids), partition_size)]
 
 
@@ -406,7 +412,9 @@ class _StoreTarget:
 
     def __init__(self, store: Any):
         if _is_async(store, "put"):
-            raise TypeError(f"{store!r} is async; Dask tasks write with the sync face: pass its sync twin")
+            raise ArgumentTypeError(
+                "store", f"{store!r} is async; Dask tasks write with the sync face: pass its sync twin"
+            )
         self.store = store
         self.file_type = check_file_type(getattr(store, "file_type", "png"))
 

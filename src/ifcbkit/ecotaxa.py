@@ -157,13 +157,16 @@ def write_ecotaxa(
     products: str | os.PathLike[str] | None = None,
     thresholds: ThresholdSpec | None = None,
     rule: Rule | str = "winner",
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
 ) -> list[EcotaxaBin]:
     """Write an EcoTaxa import zip to ``out``: for each bin of ``pids`` under the data root ``root``,
     ``ecotaxa_{pid}.tsv`` (one row per image after stitching) and its images as ``{roi_id}.png``
     (see the module doc for the columns). Under ``products``, a bin's features file gives
     ``object_*`` columns and its class results (``_class.h5``, ``_class_scores.csv`` or
     ``_class_v1.mat``, read with ``thresholds`` and ``rule`` as :func:`ifcbkit.class_results.read_class_result`
-    does) ``object_annotation_category``. The zip appears complete under ``out`` or not at all.
+    does) ``object_annotation_category``. ``include``/``exclude`` are the data directory's rules
+    (its defaults when ``None``). The zip appears complete under ``out`` or not at all.
 
     Returns what went in, bin by bin.
 
@@ -179,7 +182,10 @@ def write_ecotaxa(
         raise ValueError("no bins to export")
     if os.path.isdir(out):
         raise IfcbError(f"{os.fspath(out)} is a directory: the EcoTaxa export is one zip file")
-    directory = SyncIfcbDataDirectory(root)
+    rules: dict[str, Any] = {"include": include} if include is not None else {}
+    if exclude is not None:
+        rules["exclude"] = exclude
+    directory = SyncIfcbDataDirectory(root, **rules)
     for pid in wanted:
         directory.paths(pid)  # an unknown bin fails before anything is written
     found = SyncProductDirectory(products) if products is not None else None

@@ -95,7 +95,10 @@ def as_utc(value: TimeLike | None, what: str) -> datetime | None:
         except ValueError:
             raise InvalidArgumentError(what, f"{what}: not an ISO date or time: {text!r}") from None
     if isinstance(value, datetime):
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        try:
+            return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+            raise InvalidArgumentError(what, f"{what}: {value.isoformat()} is outside years 1 to 9999 in UTC") from None
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     raise ArgumentTypeError(what, f"{what} must be a datetime, a date or an ISO string, not {type(value).__name__}")
@@ -176,6 +179,8 @@ def _d_style_key(when: datetime | None) -> str | None:
     if when is None:
         return None
     if when.microsecond:
+        if when >= _END_OF_TIME.replace(microsecond=0):  # no whole second after it: above every bin id
+            return "D99991232T000000"
         when = when.replace(microsecond=0) + timedelta(seconds=1)
     return when.strftime("D%Y%m%dT%H%M%S") if when.year >= 1000 else "D" + "0" * 15
 

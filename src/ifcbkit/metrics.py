@@ -24,7 +24,7 @@ from operator import le, mul, sub, truediv
 from typing import Any, Literal, NamedTuple
 
 from .adc import AdcTable, parse_adc_table, warn_skipped
-from .errors import FormatError
+from .errors import ArgumentTypeError, FormatError, InvalidArgumentError
 from .header import adc_column_names, parse_hdr_bytes
 from .identifiers import BinId, parse_bin
 from .index import count_targets
@@ -49,9 +49,13 @@ AdcLike = bytes | AdcTable
 
 
 def check_method(method: str) -> str:
-    """``method`` if it is a volume method (``'adc'``, ``'hdr'``, ``'reference'``); ``ValueError`` otherwise."""
-    if method not in ML_METHODS:
-        raise ValueError(f"method must be one of {', '.join(ML_METHODS)}, not {method!r}")
+    """``method`` if it is a volume method (``'adc'``, ``'hdr'``, ``'reference'``).
+
+    Raises:
+        InvalidArgumentError: (a ``ValueError``) otherwise.
+    """
+    if not isinstance(method, str) or method not in ML_METHODS:
+        raise InvalidArgumentError("method", f"method must be one of {', '.join(ML_METHODS)}, not {method!r}")
     return method
 
 
@@ -180,7 +184,7 @@ def _d_style_estimate(
 ) -> _Times:
     """The D-style ADC estimate, falling back to the header without RunTime/InhibitTime or with one row."""
     if adc is None:
-        raise TypeError("method 'adc' and 'reference' need the ADC")
+        raise ArgumentTypeError("adc", "method 'adc' and 'reference' need the ADC (adc=None given)")
     table = _table(bin_id, header, adc, D_ADC_COLUMNS, source, strict)
     if table is None:
         return _header_times(header)
@@ -269,7 +273,7 @@ def _as_header(hdr: HeaderLike, source: str | None) -> Mapping[str, Any]:
         return parse_hdr_bytes(bytes(hdr), source=source)
     if isinstance(hdr, Mapping):
         return hdr
-    raise TypeError(f"hdr must be the .hdr bytes or a parsed header mapping, not {type(hdr).__name__}")
+    raise ArgumentTypeError("hdr", f"hdr must be the .hdr bytes or a parsed header mapping, not {type(hdr).__name__}")
 
 
 def _table(
@@ -282,7 +286,7 @@ def _table(
             return None
         return adc
     if not isinstance(adc, (bytes, bytearray, memoryview)):
-        raise TypeError(f"adc must be the .adc bytes or an AdcTable, not {type(adc).__name__}")
+        raise ArgumentTypeError("adc", f"adc must be the .adc bytes or an AdcTable, not {type(adc).__name__}")
     columns = adc_column_names(header)
     if columns is not None and not all(c in columns for c in wanted):
         return None
@@ -345,7 +349,7 @@ def _ml_analyzed(
         return _from_times(times, method)
     if parsed.style == "I":
         if adc is None:
-            raise TypeError(f"method {method!r} needs the ADC")
+            raise ArgumentTypeError("adc", f"method {method!r} needs the ADC (adc=None given)")
         return _i_style(parsed, _table(bin_id, header, adc, I_ADC_COLUMNS, adc_source, strict), method)
     estimate = _d_style_estimate(bin_id, header, adc, adc_source, strict)
     if method == "adc":

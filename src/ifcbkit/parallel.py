@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Literal, TypeVar
 
+from .errors import ArgumentTypeError, InvalidArgumentError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -36,12 +38,31 @@ PoolKind = Literal["process", "thread"]
 # Below this many items per worker, starting processes costs more than it saves.
 _MIN_ITEMS_PER_WORKER = 4
 
+# The most workers a pool may have: each is a process of its own (tens of MB), and per-bin work is CPU
+# work, so more processes than cores only cost memory; this bound keeps a typo (``--workers 99999``)
+# from starting thousands of processes.
+MAX_WORKERS = 256
+
 
 def default_workers() -> int:
     """The number of cores this process may use."""
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
+
+
+def check_workers(workers: object) -> int:
+    """``workers`` if it is an int from 1 to :data:`MAX_WORKERS`.
+
+    Raises:
+        ArgumentTypeError: (a ``TypeError``) for a type that is not an int; InvalidArgumentError (a
+            ``ValueError``) for a number out of that range.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise ArgumentTypeError("workers", f"workers must be an int, not {type(workers).__name__}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise InvalidArgumentError("workers", f"workers must be from 1 to {MAX_WORKERS}, not {workers!r}")
+    return workers
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
@@ -67,13 +88,17 @@ def parallel_map(
     function for a process pool. ``progress(done,
     total)`` is called after each result. Closing the iterator early cancels
     the work not yet started.
+
+    Raises:
+        InvalidArgumentError: (a ``ValueError``) for ``workers`` outside 1 to :data:`MAX_WORKERS` or an
+            unknown ``pool``; ArgumentTypeError (a ``TypeError``) for ``workers`` that is not an int.
     """
     jobs = list(items)
     total = len(jobs)
     if workers is None:
         workers = min(default_workers(), max(1, total // _MIN_ITEMS_PER_WORKER))
-    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, not {workers!r}")
+    else:
+        check_workers(workers)
     workers = min(workers, max(1, total))
     if workers == 1:
         results: Iterator[R] = map(fn, jobs)
@@ -84,7 +109,7 @@ def parallel_map(
         elif pool == "thread":
             executor = ThreadPoolExecutor(workers)
         else:
-            raise ValueError(f"pool must be 'process' or 'thread', not {pool!r}")
+            raise InvalidArgumentError("pool", f"pool must be 'process' or 'thread', not {pool!r}")
         chunksize = max(1, min(64, total // (workers * 8))) if pool == "process" else 1
         results = executor.map(fn, jobs, chunksize=chunksize)
     completed = False

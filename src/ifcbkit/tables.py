@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from .errors import MissingDependencyError
+from .errors import InvalidArgumentError, MissingDependencyError
 
 ABUNDANCE_VALUES = ("objects_per_ml", "objects_per_L", "count")
 
@@ -19,10 +19,10 @@ def abundance_frame(rows: Iterable[Mapping[str, Any]], *, wide: bool = False, va
     """Long-format abundance rows as a DataFrame, or ``wide``: (date, instrument) by class.
 
     Raises:
-        MissingDependencyError: without pandas; ValueError: for an unknown ``value``.
+        MissingDependencyError: without pandas; InvalidArgumentError (a ``ValueError``): for an unknown ``value``.
     """
     if value not in ABUNDANCE_VALUES:
-        raise ValueError(f"value must be one of {', '.join(ABUNDANCE_VALUES)}, not {value!r}")
+        raise InvalidArgumentError("value", f"value must be one of {', '.join(ABUNDANCE_VALUES)}, not {value!r}")
     try:
         import pandas as pd
     except ImportError:
@@ -44,10 +44,11 @@ def plot_abundance(
     Returns the classes plotted.
 
     Raises:
-        MissingDependencyError: without matplotlib; ValueError: for an unknown ``value``.
+        MissingDependencyError: without matplotlib; InvalidArgumentError (a ``ValueError``): for an unknown
+            ``value``.
     """
     if value not in ABUNDANCE_VALUES:
-        raise ValueError(f"value must be one of {', '.join(ABUNDANCE_VALUES)}, not {value!r}")
+        raise InvalidArgumentError("value", f"value must be one of {', '.join(ABUNDANCE_VALUES)}, not {value!r}")
     try:
         import matplotlib
 
