@@ -1,7 +1,7 @@
 """abundance --manual: counts from ifcb-analysis manual annotation files found under PRODUCTS, equal to
 counts made by hand, through the same counting as class scores (issue 25).
 
-An optional-module test (the ``mat`` extra): the manual files are written with SciPy.
+Needs the ``mat`` extra (SciPy), through ifcbkit's own MAT writer.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import scipy.io
 
 from ifcbkit import write_manual_classes
 from ifcbkit.abundance import daily_abundance, manual_files
 from ifcbkit.errors import FormatError
+from ifcbkit.mat_reading import MatCellRow, MatMatrix, write_mat_variables
 from ifcbkit.product_files import SyncProductDirectory, parse_product_name
 from ifcbkit.testing import Roi, write_bin
 
@@ -39,11 +38,9 @@ def timed_rois(n: int) -> list[Roi]:
             for k in range(1, n + 1)]  # fmt: skip
 
 
-def cell(values):
-    out = np.empty((1, len(values)), dtype=object)
-    for i, value in enumerate(values):
-        out.flat[i] = value
-    return out
+def save(path: Path, **variables) -> None:
+    with open(path, "wb") as f:
+        write_mat_variables(f, variables)
 
 
 def manual_tree(tmp_path: Path) -> dict[str, Path]:
@@ -60,11 +57,12 @@ def manual_tree(tmp_path: Path) -> dict[str, Path]:
                                                4: "Mesodinium_rubrum", 5: "Ciliate"}, CLASSES, rois=6)  # fmt: skip
     # B by hand: ROI 1 manual Chaetoceros; ROI 2 no manual class, auto Ciliate; ROI 3 neither; ROI 4 manual
     # detritus over auto Chaetoceros: Chaetoceros 1, Ciliate 1, detritus 1
-    scipy.io.savemat(manual / f"{B}.mat", {
-        "classlist": np.array([[1, 2, np.nan], [2, np.nan, 1], [3, np.nan, np.nan], [4, 5, 2]], dtype=float),
-        "class2use_manual": cell(CLASSES), "class2use_auto": cell(["Ciliate", "Chaetoceros"]),
-        "list_titles": cell(["roi number", "manual", "auto"]), "default_class_original": cell(["unclassified"]),
-    }, do_compression=True, format="5")  # fmt: skip
+    nan = math.nan
+    save(
+        manual / f"{B}.mat", classlist=MatMatrix([(1, 2, nan), (2, nan, 1), (3, nan, nan), (4, 5, 2)], 3),
+        class2use_manual=MatCellRow(CLASSES), class2use_auto=MatCellRow(["Ciliate", "Chaetoceros"]),
+        list_titles=MatCellRow(["roi number", "manual", "auto"]), default_class_original=MatCellRow(["unclassified"]),
+    )  # fmt: skip
     (manual / "D20240302").mkdir()
     write_manual_classes(manual / "D20240302" / f"{C}.mat", {1: "unclassified"}, CLASSES, rois=2)
     scores = products / "class"
@@ -188,7 +186,7 @@ def test_manual_and_class_score_days_are_not_reused_for_each_other(tree):
 
 def test_a_bad_manual_file_is_skipped_as_an_error_naming_it(tree):
     bad = tree["products"] / "manual" / f"{A}.mat"
-    scipy.io.savemat(bad, {"classlist": np.array([[1, 9, np.nan]], dtype=float), "class2use_manual": cell(CLASSES)})
+    save(bad, classlist=MatMatrix([(1, 9, math.nan)], 3), class2use_manual=MatCellRow(CLASSES))
     out = ifcbkit("abundance", tree["root"], tree["products"], "--manual", "--workers", "1")
     assert out.returncode == 1
     assert f"skipped {A}: unreadable class scores" in out.stderr

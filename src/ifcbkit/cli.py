@@ -629,6 +629,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_ecotaxa import add_ecotaxa_parser
 
     add_ecotaxa_parser(commands)
+
+    from .cli_dwca import add_dwca_parser
+
+    add_dwca_parser(commands, _time, _instrument)
     return parser
 
 
