@@ -192,3 +192,10 @@ def test_a_bad_manual_file_is_skipped_as_an_error_naming_it(tree):
     assert f"skipped {A}: unreadable class scores" in out.stderr
     assert str(bad) in out.stderr and "ROI 1" in out.stderr and "beyond class2use_manual" in out.stderr
     assert not math.isnan(float(table(out.stdout)[0]["ml_analyzed_total"]))
+
+
+def test_manual_is_for_local_trees(tree):
+    on_dashboard = ifcbkit("abundance", "--dashboard", "http://127.0.0.1:9", "--dataset", "x", "--manual")
+    assert on_dashboard.returncode == 2 and "--manual reads manual annotation files" in on_dashboard.stderr
+    on_cluster = ifcbkit("abundance", tree["root"], tree["products"], "--manual", "--scheduler", "local")
+    assert on_cluster.returncode == 2 and "not on --scheduler" in on_cluster.stderr
