@@ -10,6 +10,10 @@ summed ``ml_analyzed`` of **every** bin that had class scores, including bins
 where no ROI passed the threshold. Bins without class scores or without a
 computable ``ml_analyzed`` are skipped and reported, never silently dropped; so are, with carbon,
 bins with class results but no features file (never counted with zero carbon).
+
+With ``manual``, the class results are ifcb-analysis's manual annotation files (``{pid}.mat``,
+:mod:`ifcbkit.manual_classes`) instead of class scores: the same counting over labels that come
+precomputed, so their ``threshold`` is empty.
 """
 
 from __future__ import annotations
@@ -57,8 +61,8 @@ from .products import ClassScoresRows, import_h5py, read_class_scores
 __all__ = [
     "ABUNDANCE_CARBON_FIELDS", "ABUNDANCE_FIELDS", "BIN_CARBON_FIELDS", "BIN_FIELDS", "CARBON_FIELDS",
     "NO_CLASS_SCORES", "NO_FEATURES", "AbundanceResult", "BinCounts", "CarbonOptions", "Counting", "DayPlan",
-    "Skipped", "bin_rows", "class_counts", "counting", "daily_abundance", "feature_files", "summarize_daily",
-    "warn_unknown", "winners", "write_abundance_csv", "write_bin_csv",
+    "Skipped", "bin_rows", "class_counts", "counting", "daily_abundance", "feature_files", "manual_files",
+    "summarize_daily", "warn_unknown", "winners", "write_abundance_csv", "write_bin_csv",
 ]  # fmt: skip
 
 ABUNDANCE_FIELDS: tuple[str, ...] = (
@@ -295,17 +299,22 @@ class CarbonOptions(NamedTuple):
 
 class Counting(NamedTuple):
     """How a bin's ROIs are counted: ``thresholds`` (one for every class, per class, or ``None``:
-    the class file's own, else 0.7), the ``rule``, and with ``carbon`` their biomass too. A
+    the class file's own, else 0.7), the ``rule``, and with ``carbon`` their biomass too; with
+    ``manual``, from manual annotation files (labels as they are: no thresholds, no rule). A
     :class:`Counting` travels to the workers with each bin."""
 
     thresholds: ThresholdSpec | None = None
     rule: Rule = "winner"
     carbon: CarbonOptions | None = None
+    manual: bool = False
 
     @property
     def plain(self) -> bool:
         """Whether this is counting as before 0.7: the winner at one threshold, no carbon."""
-        return self.rule == "winner" and self.carbon is None and not isinstance(self.thresholds, Mapping)
+        return (
+            self.rule == "winner" and self.carbon is None and not isinstance(self.thresholds, Mapping)
+            and not self.manual
+        )  # fmt: skip
 
     @property
     def run_threshold(self) -> float:
@@ -323,17 +332,22 @@ def counting(
     micron_factor: float = DEFAULT_MICRON_FACTOR,
     biovolume_column: str = "Biovolume",
     diatoms: DiatomTable | Iterable[str] | str | os.PathLike[str] | None = None,
+    manual: bool = False,
 ) -> Counting:
     """A checked :class:`Counting`: ``threshold`` for every class, ``thresholds`` per class (a
     mapping or a ``class,threshold`` CSV; ``threshold`` or 0.7 for the classes it leaves out),
     ``rule`` (``winner`` or ``any-above``); with ``carbon``, the ``convention``, ``micron_factor``,
     ``biovolume_column`` and ``diatoms`` (a table, class names, or a file for
-    :func:`~ifcbkit.diatoms.read_diatom_list`; ``None``: the bundled genera).
+    :func:`~ifcbkit.diatoms.read_diatom_list`; ``None``: the bundled genera). With ``manual``, from
+    manual annotation files, which take no threshold and no rule.
 
     Raises:
-        ValueError: for a threshold outside 0..1, an unknown rule, convention or column, or a
-            micron factor that is not above 0; FormatError, NotFoundError: for the files.
+        ValueError: for a threshold outside 0..1, an unknown rule, convention or column, a
+            micron factor that is not above 0, or ``manual`` with a threshold or another rule than
+            ``winner``; FormatError, NotFoundError: for the files.
     """
+    if manual and (threshold is not None or thresholds is not None or rule != "winner"):
+        raise ValueError("manual annotations are labels, not scores: they take no threshold, thresholds or rule")
     rule = check_rule(rule)
     one = None if threshold is None else check_threshold(threshold)
     spec: ThresholdSpec | None = one
@@ -360,7 +374,7 @@ def counting(
             table = DiatomTable(tuple((str(name), True) for name in diatoms), source="diatoms")
         options = CarbonOptions(check_convention(convention), check_micron_factor(micron_factor), biovolume_column,
                                 table)  # fmt: skip
-    return Counting(spec, rule, options)
+    return Counting(spec, rule, options, manual)
 
 
 def warn_unknown(how: Counting, class_names: Iterable[str]) -> None:
@@ -383,14 +397,21 @@ Classified = tuple[dict[str, int], dict[str, float | None] | None, ClassResult |
 
 
 def classify(score_path: str, how: Counting) -> Classified:
-    """A bin's class counts from its class file, the threshold applied to each class (``None`` for
-    the run's one threshold) and the :class:`~ifcbkit.class_results.ClassResult` (``None`` when
-    counted as before 0.7: a CSV of scores at one threshold, NaN scores never winning).
+    """A bin's class counts from its class file (with ``how.manual``, its manual annotation file),
+    the threshold applied to each class (``None`` for the run's one threshold) and the
+    :class:`~ifcbkit.class_results.ClassResult` (``None`` when counted as before 0.7: a CSV of
+    scores at one threshold, NaN scores never winning).
 
     Raises:
         FormatError, NotFoundError, MissingDependencyError: as
-            :func:`~ifcbkit.class_results.read_class_result`.
+            :func:`~ifcbkit.class_results.read_class_result` (and
+            :func:`~ifcbkit.manual_classes.read_manual_file`).
     """
+    if how.manual:
+        from .manual_classes import read_manual_file
+
+        manual = read_manual_file(score_path).class_result()
+        return manual.counts(), _applied(manual), manual
     if how.plain and score_path.lower().endswith(".csv"):
         threshold = DEFAULT_THRESHOLD if how.thresholds is None else float(how.thresholds)  # type: ignore[arg-type]
         return class_counts(read_class_scores(score_path), threshold), None, None
@@ -470,6 +491,32 @@ def score_files(scores: ScoresSource) -> dict[str, str]:
         if product.pid not in best or preference(product) < preference(best[product.pid]):
             best[product.pid] = product
     return {pid: product.path for pid, product in best.items()}
+
+
+def manual_files(products: ScoresSource) -> dict[str, str]:
+    """``{pid: manual annotation file}`` from a products root (``{pid}.mat``: the bin id alone before
+    ``.mat``; the first in walk order when a bin has several), one file, a list of files or a mapping.
+
+    Raises:
+        NotFoundError: for a missing root or file; FormatError: for a file not named ``{pid}.mat``.
+    """
+    if isinstance(products, Mapping):
+        return {pid: os.fspath(path) for pid, path in products.items()}
+    if isinstance(products, (str, os.PathLike)) and not os.path.exists(products):
+        raise NotFoundError(f"no manual annotations at {os.fspath(products)} (a products root or a {{pid}}.mat file)")
+    if isinstance(products, (str, os.PathLike)) and os.path.isdir(products):
+        found: dict[str, str] = {}
+        for product in SyncProductDirectory(products).list("manual"):
+            found.setdefault(product.pid, product.path)
+        return found
+    out: dict[str, str] = {}
+    for path in [products] if isinstance(products, (str, os.PathLike)) else list(products):
+        source = os.fspath(path)
+        parsed = parse_product_name(os.path.basename(source))
+        if parsed is None or parsed[1] != "manual":
+            raise FormatError(source, "not a manual annotation file name ({pid}.mat)")
+        out.setdefault(parsed[0], source)
+    return out
 
 
 def feature_files(products: ScoresSource) -> dict[str, str]:
@@ -670,6 +717,7 @@ def daily_abundance(
     progress: Progress | None = None,
     skip_days: Container[str] = (),
     plan: DayPlan | None = None,
+    manual: bool = False,
 ) -> AbundanceResult:
     """Daily abundance of every class over the bins under ``data_root`` that have class scores.
 
@@ -681,7 +729,10 @@ def daily_abundance(
     :mod:`ifcbkit.class_rules`). With ``carbon``, each class's biovolume and carbon too (the rows
     end with :data:`CARBON_FIELDS`), from the features files under ``features`` (a products root or
     ``{pid: path}``; default: ``scores``, a products root), under ``convention``, ``micron_factor``,
-    ``biovolume_column`` and ``diatoms`` (see :func:`counting` and docs/carbon.md).
+    ``biovolume_column`` and ``diatoms`` (see :func:`counting` and docs/carbon.md). With ``manual``,
+    ``scores`` holds ifcb-analysis's manual annotation files instead (``{pid}.mat``, see
+    :func:`manual_files`): each ROI counts in its manual class, else its auto class; no threshold or
+    rule may be given, and the rows' ``threshold`` is empty.
 
     Bins without class scores, without a computable ``ml_analyzed`` or that cannot be read are in
     ``skipped``, and so are class-score files whose bin is not under ``data_root`` (within the same
@@ -691,13 +742,14 @@ def daily_abundance(
     are left out, and so are the days ``plan`` reuses (see :class:`DayPlan`).
 
     Raises:
-        ValueError: for a bad threshold, rule, convention, column or micron factor; FormatError:
-            for a bad thresholds or diatoms file; NotFoundError: for a missing root.
+        ValueError: for a bad threshold, rule, convention, column or micron factor, or a threshold
+            or rule with ``manual``; FormatError: for a bad thresholds or diatoms file; NotFoundError:
+            for a missing root.
     """
     how = counting(threshold, thresholds, rule, carbon=carbon, convention=convention, micron_factor=micron_factor,
-                   biovolume_column=biovolume_column, diatoms=diatoms)  # fmt: skip
+                   biovolume_column=biovolume_column, diatoms=diatoms, manual=manual)  # fmt: skip
     check_method(method)
-    found = score_files(scores)
+    found = manual_files(scores) if manual else score_files(scores)
     volumes = feature_files(scores if features is None else features) if carbon else None
     key, pids = bins_under(data_root, include, exclude, start_time, end_time, instrument)
     pids, files = plan_days(pids, found, plan, skip_days, volumes)

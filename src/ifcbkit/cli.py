@@ -691,6 +691,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_ecotaxa import add_ecotaxa_parser
 
     add_ecotaxa_parser(commands, _add_root)
+
+    from .cli_dwca import add_dwca_parser
+
+    add_dwca_parser(commands, _add_root)
     return parser
 
 

@@ -56,13 +56,13 @@ def micron_factor(text: str) -> float:
     return value
 
 
-def _add_rules(parser: argparse.ArgumentParser) -> None:
+def _add_rules(parser: argparse.ArgumentParser, *, rule_default: str | None = "winner") -> None:
     parser.add_argument(
         "--thresholds", metavar="FILE", type=cli_args.path, help="per-class thresholds, a CSV of class,threshold "
         "rows (the others: --threshold, else 0.7)",
     )  # fmt: skip
     parser.add_argument(
-        "--rule", choices=RULES, default="winner", help="winner (default): the top class counts when its score is "
+        "--rule", choices=RULES, default=rule_default, help="winner (default): the top class counts when its score is "
         "at least its threshold; any-above: the highest-scoring class whose score exceeds its threshold",
     )  # fmt: skip
 
@@ -87,8 +87,12 @@ def _add_carbon(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
 
 
 def add_carbon_options(parser: argparse.ArgumentParser) -> None:
-    """``abundance``'s rules and carbon options."""
-    _add_rules(parser)
+    """``abundance``'s rules, ``--manual`` and carbon options."""
+    _add_rules(parser, rule_default=None)  # None: told apart from an explicit --rule, which --manual refuses
+    parser.add_argument(
+        "--manual", action="store_true", help="count from ifcb-analysis's manual annotation files ({pid}.mat under "
+        "PRODUCTS: each ROI's manual class, else its auto class) instead of class scores; no threshold or rule",
+    )  # fmt: skip
     parser.add_argument(
         "--carbon", action="store_true", help="add biovolume and carbon per class (features from PRODUCTS, or "
         "the dashboard's _features.csv)",
@@ -124,6 +128,16 @@ def check_carbon_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--per bin writes one table of bins; --daily-dir writes day files: choose one")
     if args.per == "bin" and args.plot is not None:
         parser.error("--plot draws daily abundance; it does not go with --per bin")
+    if args.manual:
+        given = [flag for flag, value in (("--threshold", args.threshold), ("--thresholds", args.thresholds),
+                                          ("--rule", args.rule)) if value is not None]  # fmt: skip
+        if given:
+            parser.error(f"--manual counts annotated labels, which have no scores: {given[0]} does not go with it")
+        if args.dashboard is not None:
+            parser.error("--manual reads manual annotation files under PRODUCTS; a dashboard serves class scores")
+        if args.scheduler is not None:
+            parser.error("--manual runs on this machine's processes (--workers), not on --scheduler")
+    args.rule = args.rule or "winner"
     if not args.carbon:
         given = [flag for dest, flag in _CARBON_ONLY if getattr(args, dest) is not None]
         if given:
@@ -140,6 +154,8 @@ def check_carbon_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
 def counting_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of ``daily_abundance`` (and its dashboard and Dask twins) for these options."""
     options: dict[str, Any] = {"threshold": args.threshold, "thresholds": args.thresholds_map, "rule": args.rule}
+    if getattr(args, "manual", False):
+        options["manual"] = True
     if getattr(args, "carbon", True):
         options.update(carbon=True, convention=args.carbon_convention, micron_factor=args.micron_factor,
                        biovolume_column=args.biovolume_column, diatoms=args.diatom_table)  # fmt: skip
@@ -148,11 +164,11 @@ def counting_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def carbon_settings(args: argparse.Namespace) -> dict[str, Any]:
     """What these options add to ``--daily-dir``'s settings key: every one that changes numbers (a
-    file by the sha256 of its content)."""
+    file by the sha256 of its content), ``manual`` among them (manual files or class scores)."""
     settings: dict[str, Any] = {
         "threshold": args.threshold, "rule": args.rule,
         "thresholds_sha256": None if args.thresholds is None else file_sha256(args.thresholds),
-        "carbon": bool(args.carbon),
+        "carbon": bool(args.carbon), "manual": bool(getattr(args, "manual", False)),
     }  # fmt: skip
     if args.carbon:
         settings.update({

@@ -5,6 +5,8 @@ name: ``{pid}_blobs_v{2|4}.zip``, ``{pid}_fea_v{2|4}.csv`` or ``{pid}_features_v
 ifcb-features writes it), ``{pid}_class.h5`` (class scores v3), ``{pid}_class_v1.mat``
 (ifcb-analysis's class results, version 1) and ``{pid}_class_scores.csv`` (as the dashboard serves
 them); a bin with several class files is read from the highest version (``.h5``, then ``.mat``).
+ifcb-analysis's manual annotation files are ``{pid}.mat`` exactly, the bin id and nothing else
+before ``.mat`` (kind ``manual``, no version): a ``_class_v1.mat`` is never one.
 Discovery is one sans-I/O walk with a sync and an async face; when
 looking for one bin's product, dated directories (``D2024``, ``D20240215``, ``IFCB5_2012_028``)
 that cannot hold it are not entered.
@@ -32,14 +34,15 @@ __all__ = [
     "sync_list_product_files", "sync_product_path",
 ]  # fmt: skip
 
-ProductKind = Literal["blobs", "features", "class_scores"]
-PRODUCT_KINDS: tuple[str, ...] = ("blobs", "features", "class_scores")
+ProductKind = Literal["blobs", "features", "class_scores", "manual"]
+PRODUCT_KINDS: tuple[str, ...] = ("blobs", "features", "class_scores", "manual")
 
 PathLike = str | os.PathLike[str]
 
 
 class ProductFile(NamedTuple):
-    """One product file: its bin, kind, version (``None`` for the dashboard's class-score CSV) and path."""
+    """One product file: its bin, kind, version (``None`` for the dashboard's class-score CSV and for
+    manual annotation files) and path."""
 
     pid: str
     kind: str
@@ -55,11 +58,14 @@ _NAMES: tuple[tuple[str, re.Pattern[str], int | None], ...] = (
     ("class_scores", re.compile(r"(.+)_class\.h5", re.ASCII), 3),
     ("class_scores", re.compile(r"(.+)_class_v1\.mat", re.ASCII), 1),  # ifcb-analysis's class results
     ("class_scores", re.compile(r"(.+)_class_scores\.csv", re.ASCII), None),
+    # ifcb-analysis's manual annotations: the bin id alone (checked below), so never a _class_v1.mat
+    ("manual", re.compile(r"(.+)\.mat", re.ASCII), None),
 )
 
 
 def parse_product_name(name: str) -> tuple[str, str, int | None] | None:
-    """``(pid, kind, version)`` of a product file name, or ``None`` if it is not one."""
+    """``(pid, kind, version)`` of a product file name, or ``None`` if it is not one (``{pid}.mat``
+    is a manual annotation file, kind ``manual``)."""
     for kind, pattern, fixed in _NAMES:
         m = pattern.fullmatch(name)
         if m is None:
@@ -102,8 +108,8 @@ class ProductFinder:
         yield from walk(self.root, _ProductVisitor(enter, want, out), what="products directory")
 
     def find(self, pid: str, kind: ProductKind, version: int | None = None) -> Op[str | None]:
-        """The path of a bin's product of ``kind`` (``'blobs'``, ``'features'``, ``'class_scores'``), or
-        ``None``. Without ``version`` the highest version wins (for class scores: ``_class.h5``, v3,
+        """The path of a bin's product of ``kind`` (``'blobs'``, ``'features'``, ``'class_scores'``,
+        ``'manual'``), or ``None``. Without ``version`` the highest version wins (for class scores: ``_class.h5``, v3,
         then ``_class_v1.mat``, then ``_class_scores.csv``); between equal versions, the first in walk order."""
         validate_bin_id(pid)
         _check_kind(kind)
@@ -151,8 +157,8 @@ class SyncProductDirectory(ProductDirectoryBase):
     """A products tree, read synchronously: ``find(pid, kind, version)`` and ``list(kind, version)``."""
 
     def find(self, pid: str, kind: ProductKind, version: int | None = None) -> str | None:
-        """The path of a bin's product of ``kind`` (``'blobs'``, ``'features'``, ``'class_scores'``), or
-        ``None``. Without ``version`` the highest version wins (for class scores: ``_class.h5``, v3,
+        """The path of a bin's product of ``kind`` (``'blobs'``, ``'features'``, ``'class_scores'``,
+        ``'manual'``), or ``None``. Without ``version`` the highest version wins (for class scores: ``_class.h5``, v3,
         then ``_class_v1.mat``, then ``_class_scores.csv``); between equal versions, the first in walk order.
 
         Raises:
