@@ -26,7 +26,7 @@ from ifcbkit import (
     open_bin,
     sync_list_filesets,
 )
-from ifcbkit.errors import SkippedPathWarning
+from ifcbkit.errors import InvalidArgumentError, NotFoundError, SkippedPathWarning
 from ifcbkit.mosaic import Mosaic, mosaic
 from ifcbkit.testing import Roi, write_bin
 
@@ -261,3 +261,24 @@ def test_a_mosaic_shows_itself_in_a_notebook_and_saves(tmp_path):
     with Image.open(tmp_path / "page.png") as saved, Image.open(buffer) as written:
         assert saved.format == written.format == "PNG"
         assert saved.tobytes() == written.tobytes() == page.image.tobytes()
+
+
+@pytest.mark.parametrize("missing", ["roi", "adc"])
+async def test_a_bin_missing_a_file_is_not_found_naming_the_file(tmp_path, face, missing):
+    """The API says what the commands say: which file of which bin is missing, not 'no bin'."""
+    pid = "D20240215T150055_IFCB010"
+    day = tmp_path / "D2024" / "D20240215"
+    day.mkdir(parents=True)
+    for ext in {"hdr", "adc", "roi"} - {missing}:
+        (day / f"{pid}.{ext}").write_bytes((SAMPLE / "data" / "D2024" / "D20240215" / f"{pid}.{ext}").read_bytes())
+    directory = (SyncIfcbDataDirectory if face == "sync" else AsyncIfcbDataDirectory)(tmp_path)
+    for method, arg in (("paths", pid), ("read_images", pid), ("read_image", f"{pid}_00002")):
+        with pytest.raises(NotFoundError) as e:
+            await call(directory, method, arg)
+        assert f"bin {pid} has no .{missing} file: {day / pid}.{missing} is missing" in str(e.value)
+    assert await call(directory, "exists", pid) is False
+
+
+def test_a_mosaic_scale_must_be_finite():
+    with pytest.raises(InvalidArgumentError, match="scale"):
+        mosaic([Image.new("L", (4, 4))], scale=float("inf"))

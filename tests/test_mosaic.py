@@ -43,7 +43,7 @@ def test_scale_and_roi_ids_as_keys():
     page = mosaic([("D20240215T150055_IFCB010_00001", solid(100, 40, 1))], shape=(60, 60), scale=0.5)
     [placement] = page.placements
     assert (placement.key, placement.width, placement.height) == ("D20240215T150055_IFCB010_00001", 50, 20)
-    with pytest.raises(ValueError, match="scale must be positive"):
+    with pytest.raises(ValueError, match="scale must be a positive finite number"):
         mosaic([], scale=0)
     with pytest.raises(ValueError, match="shape must be"):
         mosaic([], shape=(0, 10))

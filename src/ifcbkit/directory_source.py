@@ -251,7 +251,7 @@ class DirectorySource(BinSource):
         directories that can hold it (concurrent walks for one bin run once)."""
         return (yield from self._locate_bin(_bin_id(pid), fresh))
 
-    def _locate_bin(self, bin_id: str, fresh: bool) -> Op[Fileset]:
+    def _locate_bin(self, bin_id: str, fresh: bool, explain: bool = True) -> Op[Fileset]:
         fileset = None if fresh else self._located.get(bin_id)
         if fileset is not None:
             return fileset
@@ -260,11 +260,29 @@ class DirectorySource(BinSource):
             fileset = yield Shared(("locate", cache_token(self), bin_id, fresh), lambda: self._search(bin_id))
         if fileset is None:
             self._located.discard(bin_id)
-            raise NotFoundError(f"no bin {bin_id} in {self.root}")
+            missing = (yield Blocking(self._missing_files, bin_id)) if explain else None
+            raise NotFoundError(missing or f"no bin {bin_id} in {self.root}")
         self._located.put(bin_id, fileset)
         return fileset
 
-    def _locate_checked(self, pid: str) -> Op[Fileset]:
+    def _missing_files(self, bin_id: str) -> str | None:
+        """What a bin lacks, when its ``.hdr`` is where its id puts it but a file this directory
+        requires is not: the one message every command and method gives for it (``None`` otherwise)."""
+        if not (self.require_adc or self.require_roi):
+            return None
+        day = bin_id[:9] if bin_id.startswith("D") else bin_id.rsplit("_", 1)[0]
+        for layout in _implied_dirs(day, self._lookup_include, self._filter.excluded):
+            base = self._root_prefix + layout + bin_id
+            partial = _fileset_at(base, bin_id, False, False)
+            if partial is not None:
+                lacking = [ext for ext in ("adc", "roi") if partial[ext] is None and getattr(self, f"require_{ext}")]
+                if lacking:
+                    files = " and ".join(f"{base}.{ext}" for ext in lacking)
+                    what = " and ".join(f".{ext}" for ext in lacking)
+                    return f"bin {bin_id} has no {what} file: {files} is missing"
+        return None
+
+    def _locate_checked(self, pid: str, explain: bool = True) -> Op[Fileset]:
         """:meth:`_locate` for questions about the disk itself: a remembered location is checked
         (one ``stat`` per file), and a bin moved or deleted since is searched again."""
         bin_id = _bin_id(pid)
@@ -273,7 +291,7 @@ class DirectorySource(BinSource):
             files = [path for ext in BIN_EXTENSIONS if (path := remembered.get(ext)) is not None]
             if (yield Blocking(_all_files, files)):
                 return remembered
-        return (yield from self._locate_bin(bin_id, True))  # not remembered, or no longer there
+        return (yield from self._locate_bin(bin_id, True, explain))  # not remembered, or no longer there
 
     def find(self, pid: str) -> Op[Fileset]:
         """The bin's fileset ``{'pid', 'hdr', 'adc', 'roi'}`` (``adc`` is a corrected ``.adc.mod``
@@ -361,7 +379,7 @@ class DirectorySource(BinSource):
 
     def exists(self, bin_id: str, ext: str) -> Op[bool]:
         try:
-            return (yield from self._locate_checked(bin_id)).get(ext) is not None
+            return (yield from self._locate_checked(bin_id, explain=False)).get(ext) is not None
         except NotFoundError:
             return False
 

@@ -9,6 +9,7 @@ so a notebook or web page can map a click back to its ROI.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, NamedTuple
@@ -16,6 +17,7 @@ from typing import IO, NamedTuple
 from PIL import Image
 
 from . import display
+from .errors import InvalidArgumentError
 
 BACKGROUND = 200  # the light grey the dashboard's mosaic pages use
 
@@ -86,13 +88,14 @@ def plan(
     keys left out, from the sizes alone (nothing is decoded to decide).
 
     Raises:
-        ValueError: for a page without pixels or a scale that is not positive.
+        InvalidArgumentError: (a ``ValueError``) for a page without pixels or a scale that is not a
+            positive finite number.
     """
     height, width = shape
     if height < 1 or width < 1:
-        raise ValueError(f"shape must be (height, width) in pixels, both at least 1, not {shape!r}")
-    if not scale > 0:
-        raise ValueError(f"scale must be positive, not {scale!r}")
+        raise InvalidArgumentError("shape", f"shape must be (height, width) in pixels, both at least 1, not {shape!r}")
+    if not (scale > 0 and math.isfinite(scale)):
+        raise InvalidArgumentError("scale", f"scale must be a positive finite number, not {scale!r}")
     scaled = [(key, (max(1, round(w * scale)), max(1, round(h * scale)))) for key, (w, h) in sizes]
     scaled.sort(key=lambda item: (item[1][1], item[1][0]), reverse=True)  # tallest first, then widest
     shelves: list[list[int]] = []  # [y, shelf height, x of its free space]
