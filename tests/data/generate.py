@@ -3,7 +3,8 @@
     python tests/data/generate.py
 
 writes ``tests/data/sample/`` (a small data tree with D-style and I-style bins,
-stitched pairs, no-image targets, an empty bin and decoys), ``tests/data/products/``
+stitched pairs, no-image targets, an empty bin and decoys, whose images are
+plankton-like cells, chains, pennates and ciliates drawn below), ``tests/data/products/``
 (class scores as the dashboard serves them, for the sample's bins) and
 ``tests/data/headers/`` (one file per header family variant). The output is
 deterministic; ``tests/test_sample_data.py`` checks that the committed files
