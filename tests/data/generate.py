@@ -43,15 +43,17 @@ class Canvas:
         self.width, self.height = width, height
         self.dark = [0.0] * (width * height)
 
-    def add(self, field: Field, box: tuple[float, float, float, float], profile: Callable[[float], float]) -> None:
-        """Add ``profile(distance)`` at every pixel centre of ``box`` (x0, y0, x1, y1), clipped to the image."""
+    def add(self, field: Field, box: tuple[float, float, float, float], profile: Callable[[float], float],
+            dx: float = 0.0, dy: float = 0.0) -> None:  # fmt: skip
+        """Add ``profile(distance)`` at every pixel centre of ``box`` (x0, y0, x1, y1), clipped to the image,
+        for a ``field`` whose origin is at ``(dx, dy)`` on the canvas."""
         x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
         x1, y1 = min(self.width, int(box[2]) + 2), min(self.height, int(box[3]) + 2)
         dark, width = self.dark, self.width
         for y in range(y0, y1):
-            row = y * width
+            row, fy = y * width, y + 0.5 - dy
             for x in range(x0, x1):
-                value = profile(field(x + 0.5, y + 0.5))
+                value = profile(field(x + 0.5 - dx, fy))
                 if value:
                     dark[row + x] += value
 
@@ -184,15 +186,11 @@ class Drawing:
             self.oval(cx + u * c - v * s, cy + u * s + v * c, size * rng.uniform(1, 1.7), size, pc, ps,
                       blob_profile(rng.uniform(18, 45), soft), soft)  # fmt: skip
 
-    def render(self, width: int, height: int, dx: float, dy: float, canvas: Canvas | None = None) -> Canvas:
+    def render(self, width: int, height: int, dx: float, dy: float) -> Canvas:
         """Draw into a ``width`` x ``height`` canvas with the origin moved to ``(dx, dy)``."""
-        canvas = canvas or Canvas(width, height)
+        canvas = Canvas(width, height)
         for field, box, profile in self.parts:
-
-            def moved(x: float, y: float, field: Field = field) -> float:
-                return field(x - dx, y - dy)
-
-            canvas.add(moved, (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy), profile)
+            canvas.add(field, (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy), profile, dx, dy)
         return canvas
 
 
