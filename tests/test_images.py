@@ -153,7 +153,7 @@ def test_sample_bin(tmp_path):
     images = bin_images(I_ID, base.with_suffix(".adc").read_bytes(), base.with_suffix(".roi").read_bytes())
     assert images.pairs == [(2, 3), (7, 8)]
     assert list(images) == [1, 2, 4, 5, 7, 9]
-    assert images[2].size == (90, 45)  # (210, 432, 60, 40) and (250, 447, 50, 30)
+    assert images[2].size == (151, 92)  # (210, 400, 90, 69) and (270, 418, 91, 74)
 
 
 def test_header_column_order(tmp_path):

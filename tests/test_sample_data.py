@@ -85,3 +85,57 @@ def test_sample_products_score_the_sample_bins():
         assert [add_target(pid, t) for t in scores.scores] == directory.list_roi_ids(pid)
     timid = read_class_scores(files["D20240216T010203_IFCB010"])
     assert max(max(row) for row in timid.scores.values()) < 0.7
+
+
+def _largest_d_style_bin(directory) -> str:
+    return max((f["pid"] for f in directory.list() if f["pid"].startswith("D")),
+               key=lambda pid: len(directory.list_roi_ids(pid)))  # fmt: skip
+
+
+def test_the_sample_mosaic_page_is_mostly_images(tmp_path):
+    """``ifcbkit mosaic`` of the largest D-style sample bin on a 300x400 page at scale 1 is mostly
+    images, not background: by the placements' area and by the written page's pixels."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from ifcbkit import SyncIfcbDataDirectory
+    from ifcbkit.mosaic import BACKGROUND, plan
+
+    directory = SyncIfcbDataDirectory(DATA / "sample")
+    pid = _largest_d_style_bin(directory)
+    assert pid == "D20240215T150055_IFCB010"
+    sizes = [(g["roi_id"], (g["width"], g["height"])) for g in directory.list_images(pid).values()]
+    placements, _ = plan(sizes, (300, 400), 1)
+    assert sum(p.width * p.height for p in placements) / (300 * 400) > 0.75
+    out = tmp_path / "page.png"
+    done = subprocess.run([sys.executable, "-m", "ifcbkit.cli", "mosaic", str(DATA / "sample"), pid, "--shape",
+                           "300x400", "--scale", "1", "--out", str(out)], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with Image.open(out) as page:
+        pixels = page.tobytes()
+    assert sum(1 for p in pixels if p != BACKGROUND) / len(pixels) > 0.7
+
+
+def test_sample_images_look_like_camera_images_of_cells():
+    """Every sample image is smooth (neighbouring pixels mostly differ by a few levels, as on a camera,
+    not by ~85 as random bytes do), light (median 185-225) with a dark object in it, and the sizes span
+    small cells to long chains; the whole sample with its products stays under 1 MB."""
+    from statistics import median
+
+    from ifcbkit import SyncIfcbDataDirectory
+
+    directory = SyncIfcbDataDirectory(DATA / "sample", include=["data", "notes"], exclude=[])
+    widths = []
+    for fileset in directory.list():
+        for roi_id, image in directory.iter_images(fileset["pid"], stitch=False):
+            width = image.size[0]
+            pixels = image.tobytes()
+            steps = [abs(pixels[k] - pixels[k + 1]) for k in range(len(pixels) - 1) if (k + 1) % width]
+            assert median(steps) <= 4 and sum(steps) / len(steps) < 12, roi_id
+            assert 185 <= median(pixels) <= 225 and min(pixels) < 150, roi_id
+            widths.append(width)
+    assert min(widths) < 48 and max(widths) >= 200
+    size = sum(p.stat().st_size for sub in ("sample", "products") for p in (DATA / sub).rglob("*") if p.is_file())
+    assert size < 1_000_000
