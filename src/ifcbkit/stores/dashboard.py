@@ -65,6 +65,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypeVar
 
 from ..abundance import check_threshold, class_counts
+from ..adc import warn_skipped
 from ..atomic import atomic_file
 from ..cache import LRUCache, cache_token
 from ..errors import (
@@ -80,7 +81,7 @@ from ..faces import Blocking, Call, EmitMany, Op, Request, Shared, iterate_async
 from ..fileio import FileExists, ReadRanges
 from ..filters import FilesetFilter, TimeLike
 from ..identifiers import Instruments, bin_key, parse_instruments, validate_bin_id
-from ..metrics import MlMethod
+from ..metrics import MlMethod, check_method, metadata_and_damaged
 from ..products import (
     MAX_SCORE_CHARS,
     SCORE_RANGE,
@@ -464,9 +465,9 @@ def _plain_counts(data: bytes, pid: str, threshold: float) -> tuple[dict[str, in
             return None
     lines = text.split("\n")
     header = [name.strip() for name in lines[0].split(",")]
-    if not header or header[0] != "pid" or "pid" in header[1:]:
-        return None
     names = header[1:]
+    if header[0] != "pid" or not names or len(set(header)) != len(header):
+        return None  # (a class named twice: the full parser keeps the last column's scores for both)
     width = len(header)
     low, high = SCORE_RANGE[0] - SCORE_SLACK, SCORE_RANGE[1] + SCORE_SLACK
     counts = dict.fromkeys(names, 0)
@@ -500,8 +501,6 @@ def _plain_counts(data: bytes, pid: str, threshold: float) -> tuple[dict[str, in
                 return None  # NaN or infinite (the full parser names it), or out of range
             if best >= threshold:
                 winners[values.index(best)] += 1
-    if not names:
-        return None
     for i, name in enumerate(names):
         counts[name] += winners[i]
     return counts, len(seen)
@@ -939,10 +938,31 @@ class DashboardSource(BinSource):
             return False
 
     def size(self, bin_id: str, ext: str) -> Op[int]:
-        length = (yield from self._head(bin_id, ext)).headers.get("content-length")
-        if length is not None and length.isdigit():
+        known = yield from self.known_size(bin_id, ext)
+        return known if known is not None else len((yield from self.read(bin_id, ext)))
+
+    def known_size(self, bin_id: str, ext: str) -> Op[int | None]:
+        """The file's size without downloading it: a copy kept here, a HEAD's Content-Length, or (on a
+        server that honours Range) the total of a one-byte range; ``None`` when only the whole file
+        would tell (a HEAD without a length, on a rangeless server).
+
+        Raises:
+            NotFoundError: if the server has no such file.
+        """
+        data = self._files.get((bin_id, ext))
+        if data is not None:
+            return len(data)
+        length = (yield from self._head(bin_id, ext)).headers.get("content-length", "")
+        if length.isdigit():
             return int(length)
-        return len((yield from self.read(bin_id, ext)))
+        if self.rangeless is False:
+            url = self._file_url(bin_id, ext)
+            response = yield from self._request("GET", url, ext, {"Range": "bytes=0-0"}, (0, 1))
+            self._check(response, "GET", url)
+            total = response.content_range[2] if response.content_range is not None else ""
+            if total.isdigit():
+                return int(total)
+        return None
 
     # ----- metadata -----
 
@@ -955,7 +975,7 @@ class DashboardSource(BinSource):
 
     def _bin_metadata(self, bin_id: str, method: str) -> Op[dict[str, Any]]:
         if method != "api":
-            return (yield from BinReader(self).bin_metadata(bin_id, method=method))  # type: ignore[arg-type]
+            return (yield from _BoundedReader(self)._bin_metadata(bin_id, method))  # type: ignore[arg-type]
         url = self._api_url(bin_id)
         response = yield from self._request("GET", url, "api")
         if response.status_code == 404:
@@ -1464,7 +1484,28 @@ class _BoundedReader(BinReader):
         return (yield from self.source.bounded(super().images_exist(bin_id, roi_ids, stitch=stitch)))
 
     def bin_metadata(self, bin_id: str, *, method: MlMethod = "adc") -> Op[dict[str, Any]]:
-        return (yield from self.source.bounded(super().bin_metadata(bin_id, method=method)))
+        """As any reader's, but the ``.roi`` is never downloaded to learn its size (a volume does not
+        need it): its size comes from :meth:`DashboardSource.known_size`, and ``size`` is ``None``
+        when the server does not tell it."""
+        return (yield from self.source.bounded(self._bin_metadata(bin_id, method)))
+
+    def _bin_metadata(self, bin_id: str, method: MlMethod) -> Op[dict[str, Any]]:
+        validate_bin_id(bin_id)
+        check_method(method)
+        hdr = yield from self.source.read(bin_id, "hdr")
+        adc = yield from self.source.read(bin_id, "adc")
+        try:
+            roi_size = yield from self.source.known_size(bin_id, "roi")
+        except NotFoundError:
+            roi_size = 0  # a missing .roi counts 0 bytes, as for any store
+        adc_source = self.source.describe(bin_id, "adc")
+        compute = functools.partial(
+            metadata_and_damaged, bin_id, hdr, adc, size=None if roi_size is None else len(hdr) + len(adc) + roi_size,
+            method=method, hdr_source=self.source.describe(bin_id, "hdr"), adc_source=adc_source, strict=self.strict,
+        )  # fmt: skip
+        metadata, damaged = yield Blocking(compute)
+        warn_skipped(adc_source, damaged)  # here, not in the worker thread: at the caller's line
+        return metadata
 
 
 def _rebuilt(cls: type[DashboardBinsBase], base_url: str, dataset: str | None, settings: dict[str, Any]) -> Any:
