@@ -53,10 +53,12 @@ import os
 import random
 import re
 import shutil
+import ssl
 import tempfile
 import threading
 import time
 import urllib.parse
+import urllib.request
 import warnings
 import weakref
 from collections import OrderedDict
@@ -134,6 +136,22 @@ def _httpx() -> Any:
     except ImportError:
         raise MissingDependencyError("dashboard stores", "http", "httpx") from None
     return httpx
+
+
+# The async store sends GET and HEAD requests through httpcore's connection pool, beneath httpx: a
+# dashboard answers hundreds of small requests per job, and httpx's per-request work (its request and
+# response models, hooks, redirect and cookie handling) is half the client's CPU time. Stores with
+# credentials, redirects, POSTs and hosts behind a proxy go through httpx.
+LEAN = True
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment sends requests to ``url`` through a proxy (httpx would honour it)."""
+    proxies = urllib.request.getproxies()
+    if not proxies:
+        return False
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return not urllib.request.proxy_bypass(host)
 
 
 class Sleep(Request):
@@ -298,6 +316,32 @@ class _Fetch(Request):
                 body.add(chunk)
             return body.answer()
 
+    async def _lean_stream(self, pool: Any) -> _Answer | None:
+        """The request on the loop's ``httpcore`` pool (see :data:`LEAN`): a GET or HEAD without
+        credentials, its answer read as :meth:`_stream` reads httpx's. ``None`` for a redirect, which
+        httpx follows (with its rules for headers on another origin)."""
+        store = self.store
+        left = self._seconds_left()
+        self.deadline_at = time.monotonic() + left
+        seconds = min(store.timeout, left)
+        params = self.options.get("params")
+        url = f"{self.url}?{urllib.parse.urlencode(params)}" if params else self.url
+        headers = _LEAN_HEADERS
+        asked = self.options.get("headers")
+        if asked:
+            headers = [*headers, *((k.encode("latin-1"), v.encode("latin-1")) for k, v in asked.items())]
+        timeouts = {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+        try:
+            async with pool.stream(self.method, url, headers=headers, extensions={"timeout": timeouts}) as response:
+                if 300 <= response.status < 400:
+                    return None
+                body = _Body(self, _LeanResponse(response.status, store._httpx.Headers(response.headers)))
+                async for chunk in response.aiter_stream():
+                    body.add(chunk)
+                return body.answer()
+        except _httpcore_errors() as e:
+            raise _as_httpx_error(store._httpx, e) from e
+
     async def run_async(self) -> _Answer:
         store = self.store
         if store._sync_client is not None and not isinstance(store._sync_client, store._httpx.AsyncClient):
@@ -306,9 +350,51 @@ class _Fetch(Request):
         await state.watched()
         async with state.semaphore:
             try:
+                if state.pool is not None and self.method in ("GET", "HEAD") and "data" not in self.options:
+                    answer = await asyncio.wait_for(self._lean_stream(state.pool), self._seconds_left())
+                    if answer is not None:
+                        return answer
                 return await asyncio.wait_for(self._stream(state.client), self._seconds_left())
             except asyncio.TimeoutError:
                 raise _Deadline from None
+
+
+# What every request on the lean path carries besides Host (httpcore adds it): what httpx sends, less
+# Accept-Encoding (answers come as they are stored; nothing to decode).
+_LEAN_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"Accept", b"*/*"), (b"Connection", b"keep-alive"), (b"User-Agent", b"ifcbkit"),
+]  # fmt: skip
+
+
+class _LeanResponse(NamedTuple):
+    """What :class:`_Body` reads of a response: its status and headers."""
+
+    status_code: int
+    headers: Any
+
+
+@functools.cache
+def _httpcore_errors() -> tuple[type[Exception], ...]:
+    import httpcore
+
+    return (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError,
+            httpcore.UnsupportedProtocol)  # fmt: skip
+
+
+def _as_httpx_error(httpx: Any, error: Exception) -> Exception:
+    """httpx's exception for an httpcore one (the retry policy is written in httpx's terms)."""
+    import httpcore
+
+    kinds = [(httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
+             (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
+             (httpcore.ConnectError, httpx.ConnectError), (httpcore.ReadError, httpx.ReadError),
+             (httpcore.WriteError, httpx.WriteError), (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+             (httpcore.LocalProtocolError, httpx.LocalProtocolError), (httpcore.ProxyError, httpx.ProxyError),
+             (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol)]  # fmt: skip
+    for theirs, ours in kinds:
+        if isinstance(error, theirs):
+            return ours(str(error))
+    return httpx.TransportError(str(error))
 
 
 class RetryPolicy:
@@ -584,6 +670,10 @@ class DashboardSource(BinSource):
         # (httpx's connections and asyncio's locks belong to the loop that made them).
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
         self._injected = client
+        # The async face's lean path (see LEAN): a store that made its client, without credentials, on
+        # a host reached without a proxy.
+        self._lean = LEAN and async_client and client is None and auth is None and not headers
+        self._lean = self._lean and self.base_url.isascii() and not _proxied(self.base_url)
         self._sync_client = client if client is not None else None if async_client else self._new_client()
 
     def _new_client(self) -> Any:
@@ -598,6 +688,16 @@ class DashboardSource(BinSource):
             event_hooks=hooks,
             verify=_default_tls(),
         )
+
+    def _new_pool(self) -> Any:
+        """The lean path's connection pool (``httpcore``, which httpx itself runs on)."""
+        import httpcore
+
+        tls = _default_tls() if self.base_url.startswith("https:") else None  # (made once, for https only)
+        return httpcore.AsyncConnectionPool(
+            ssl_context=tls if isinstance(tls, ssl.SSLContext) else None, max_connections=self.max_concurrency,
+            max_keepalive_connections=self.max_concurrency, keepalive_expiry=5.0,
+        )  # fmt: skip
 
     @property
     def _client(self) -> Any:
@@ -614,8 +714,11 @@ class DashboardSource(BinSource):
         if state is None or state.closed():
             for other in [other for other in self._loops if other.is_closed()]:
                 del self._loops[other]
-            client = self._injected if self._injected is not None else self._new_client()
-            state = self._loops[loop] = _LoopState(client, asyncio.Semaphore(self.max_concurrency), self._owns_client)
+            injected = self._injected
+            make = self._new_client if injected is None else lambda: injected
+            pool = self._new_pool() if self._lean else None
+            semaphore = asyncio.Semaphore(self.max_concurrency)
+            state = self._loops[loop] = _LoopState(make, semaphore, self._owns_client, pool)
         return state
 
     async def _aclose_loop(self) -> None:
@@ -1270,33 +1373,49 @@ class DashboardListing(NamedTuple):
     method: str
 
 
-async def _close_with_loop(client: Any) -> AsyncIterator[None]:
+async def _close_with_loop(state: _LoopState) -> AsyncIterator[None]:
     """Suspended for as long as its loop runs: the loop closes its async generators as it ends
-    (``asyncio.run`` does), and this one then closes ``client``, whose connections belong to that loop."""
+    (``asyncio.run`` does), and this one then closes the state's connections, which belong to that loop."""
     try:
         yield
     finally:
-        await client.aclose()
+        await state.close_connections()
 
 
 class _LoopState:
-    """One event loop's client and semaphore. A client the store made is closed when its loop ends
-    (through :func:`_close_with_loop`), or by ``aclose``: no connection outlives its loop."""
+    """One event loop's semaphore, httpx client (made on first use: the lean path may never need
+    it) and lean pool. What the store made is closed when its loop ends (through
+    :func:`_close_with_loop`), or by ``aclose``: no connection outlives its loop."""
 
-    __slots__ = ("client", "owned", "semaphore", "watch")
+    __slots__ = ("_client", "make_client", "owned", "pool", "semaphore", "watch")
 
-    def __init__(self, client: Any, semaphore: asyncio.Semaphore, owned: bool):
-        self.client, self.semaphore, self.owned = client, semaphore, owned
+    def __init__(self, make_client: Any, semaphore: asyncio.Semaphore, owned: bool, pool: Any = None):
+        self.make_client, self.semaphore, self.owned, self.pool = make_client, semaphore, owned, pool
+        self._client: Any = None
         self.watch: AsyncIterator[None] | None = None
 
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self.make_client()
+        return self._client
+
     def closed(self) -> bool:
-        return bool(self.owned and getattr(self.client, "is_closed", False))
+        return bool(self.owned and getattr(self._client, "is_closed", False))
 
     async def watched(self) -> None:
-        """Tie the client to the running loop's end (on the loop's first request through it)."""
+        """Tie the connections to the running loop's end (on the loop's first request)."""
         if self.watch is None and self.owned:
-            self.watch = _close_with_loop(self.client)
+            self.watch = _close_with_loop(self)
             await self.watch.__anext__()
+
+    async def close_connections(self) -> None:
+        try:
+            if self.pool is not None:
+                await self.pool.aclose()
+        finally:
+            if self._client is not None:
+                await self._client.aclose()
 
     async def aclose(self) -> None:
         if not self.owned:
@@ -1305,7 +1424,7 @@ class _LoopState:
             watch, self.watch = self.watch, None
             await watch.aclose()  # type: ignore[attr-defined]
         else:
-            await self.client.aclose()
+            await self.close_connections()
 
 
 # Files too big for the memory cache kept at once in temporary files, per store (the most recent).
