@@ -15,8 +15,10 @@ Beyond raw files: :meth:`~DashboardBinStore.list_metadata` and ``list_bins`` lis
 read products through the same parsers as local files (a 404 is
 :class:`~ifcbkit.errors.ProductNotFoundError`).
 
-One client per store reuses connections; the async store bounds the requests in flight with
-a semaphore (and both bound the connection pool). The retry policy, written once for both
+One client per store reuses connections; the async store makes its connections and the semaphore
+that bounds the requests in flight per event loop (closed as the loop ends), and sends GET and
+HEAD requests through httpcore's pool beneath httpx (:data:`LEAN`). Parsing listings and class
+scores runs off the event loop. The retry policy, written once for both
 faces: up to ``retries`` more attempts after a 5xx answer or a connection error/timeout, with
 exponential backoff and jitter; never after a 4xx. 404 is :class:`~ifcbkit.errors.NotFoundError`,
 a body shorter than its ``Content-Range`` is a :class:`~ifcbkit.errors.FormatError`, other
@@ -1073,7 +1075,8 @@ class DashboardSource(BinSource):
         """The bin's metadata from the dashboard's ``/api/bin/{pid}`` (``method='api'``): the keys
         of the local ``bin_metadata`` the API has (``ml_analyzed`` as a float in ml), plus the
         API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
-        from the raw files, as for any store (the ``.roi`` is sized by a HEAD request)."""
+        from the raw files, as for any store, without downloading the ``.roi`` (``size`` is ``None`` when
+        the server does not tell its length)."""
         return (yield from self.bounded(self._bin_metadata(bin_id, method)))
 
     def _bin_metadata(self, bin_id: str, method: str) -> Op[dict[str, Any]]:
@@ -1712,7 +1715,8 @@ class DashboardBinStore(DashboardBinsBase, SyncSourceKeys, SyncBinStore):
         """The bin's metadata from the dashboard's ``/api/bin/{pid}`` (``method='api'``): the keys
         of the local ``bin_metadata`` the API has (``ml_analyzed`` as a float in ml), plus the
         API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
-        from the raw files, as for any store (the ``.roi`` is sized by a HEAD request).
+        from the raw files, as for any store, without downloading the ``.roi`` (``size`` is ``None`` when
+        the server does not tell its length).
 
         Raises:
             NotFoundError: (a ``KeyError``) for an unknown bin; FormatError: for an unexpected answer.
