@@ -671,6 +671,7 @@ class DashboardSource(BinSource):
         # The async face makes a client and a semaphore per event loop, when a loop first uses the store
         # (httpx's connections and asyncio's locks belong to the loop that made them).
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+        self._loops_lock = threading.Lock()
         self._injected = client
         # The async face's lean path (see LEAN): a store that made its client, without credentials, on
         # a host reached without a proxy.
@@ -714,21 +715,25 @@ class DashboardSource(BinSource):
         loop = asyncio.get_running_loop()
         state = self._loops.get(loop)
         if state is None or state.closed():
-            for other in [other for other in self._loops if other.is_closed()]:
-                del self._loops[other]
-            injected = self._injected
-            make = self._new_client if injected is None else lambda: injected
-            pool = self._new_pool() if self._lean else None
-            semaphore = asyncio.Semaphore(self.max_concurrency)
-            state = self._loops[loop] = _LoopState(make, semaphore, self._owns_client, pool)
+            with self._loops_lock:  # (loops in other threads may be making theirs)
+                self._forget_ended_loops()
+                injected = self._injected
+                make = self._new_client if injected is None else lambda: injected
+                pool = self._new_pool() if self._lean else None
+                semaphore = asyncio.Semaphore(self.max_concurrency)
+                state = self._loops[loop] = _LoopState(make, semaphore, self._owns_client, pool)
         return state
+
+    def _forget_ended_loops(self) -> None:
+        for other in [other for other in list(self._loops.keys()) if other.is_closed()]:
+            self._loops.pop(other, None)
 
     async def _aclose_loop(self) -> None:
         """Close the running loop's client (when the store made it), and forget loops that have ended."""
         loop = asyncio.get_running_loop()
-        state = self._loops.pop(loop, None)
-        for other in [other for other in self._loops if other.is_closed()]:
-            del self._loops[other]
+        with self._loops_lock:
+            state = self._loops.pop(loop, None)
+            self._forget_ended_loops()
         if state is not None:
             await state.aclose()
 
