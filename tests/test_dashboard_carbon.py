@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ifcbkit import SyncIfcbDataDirectory, daily_abundance
+from ifcbkit import SyncIfcbDataDirectory, daily_abundance, read_class_scores
 from ifcbkit.dashboard_abundance import daily_abundance_from_dashboard
 from servers import DashboardBehaviour, DashboardServer
 from test_abundance_carbon import LARGE, PROTIST, A, B, C, carbon_tree
@@ -29,6 +29,8 @@ def site(tmp_path: Path) -> tuple[dict[str, Path], DashboardServer]:
         files[pid] = Path(fileset["hdr"]).with_suffix("")
         day = tree["products"] / pid[:9]
         products[pid] = {"class_scores": day / f"{pid}_class_scores.csv"}
+        # a dashboard lists as many images as it classified (fewer class-score rows is an answer cut short)
+        catalog[pid]["num_images"] = len(read_class_scores(products[pid]["class_scores"]).rows)
         for name in (f"{pid}_fea_v2.csv", f"{pid}_features_v4.csv"):
             if (day / name).exists():
                 products[pid]["features"] = day / name

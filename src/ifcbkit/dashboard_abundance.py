@@ -33,7 +33,6 @@ from .abundance import (
     DayPlan,
     Skipped,
     biomass_of,
-    class_counts,
     classify_scores,
     counting,
     summarize_daily,
@@ -156,7 +155,7 @@ async def _bin_counts(
 ) -> BinCounts | Skipped:  # fmt: skip
     pid = listed.pid
     try:
-        scores = await store.read_class_scores(pid, version=version, model=model, n_images=listed.n_images)
+        counts = await _class_counts(store, listed, threshold, model, version)
     except ProductNotFoundError:
         return Skipped(pid, NO_CLASS_SCORES)
     except IfcbError as e:
@@ -172,7 +171,16 @@ async def _bin_counts(
             return Skipped(pid, f"no ml_analyzed ({meta['ml_analyzed_reason']})")
     if not (isinstance(volume, float) and math.isfinite(volume) and volume > 0):
         return Skipped(pid, "no ml_analyzed on the dashboard")
-    return BinCounts(pid, class_counts(scores, threshold), volume, label, lat, lng, lines)
+    return BinCounts(pid, counts, volume, label, lat, lng, lines)
+
+
+async def _class_counts(
+    store: AsyncDashboardBinStore, listed: ListedBin, threshold: float, model: str | None, version: int | str | None
+) -> dict[str, int]:
+    """The bin's class counts, parsed and counted off the event loop (the store's ``read_class_counts``)."""
+    return await store.read_class_counts(
+        listed.pid, threshold=threshold, version=version, model=model, n_images=listed.n_images
+    )
 
 
 async def _bin_biomass(
@@ -183,7 +191,7 @@ async def _bin_biomass(
     features from ``/{dataset}/{pid}_features.csv``)."""
     pid = listed.pid
     try:
-        scores = await store.read_class_scores(pid, version=version, model=model)
+        scores = await store.read_class_scores(pid, version=version, model=model, n_images=listed.n_images)
     except ProductNotFoundError:
         return Skipped(pid, NO_CLASS_SCORES)
     except IfcbError as e:

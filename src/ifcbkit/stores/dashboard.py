@@ -15,8 +15,10 @@ Beyond raw files: :meth:`~DashboardBinStore.list_metadata` and ``list_bins`` lis
 read products through the same parsers as local files (a 404 is
 :class:`~ifcbkit.errors.ProductNotFoundError`).
 
-One client per store reuses connections; the async store bounds the requests in flight with
-a semaphore (and both bound the connection pool). The retry policy, written once for both
+One client per store reuses connections; the async store makes its connections and the semaphore
+that bounds the requests in flight per event loop (closed as the loop ends), and sends GET and
+HEAD requests through httpcore's pool beneath httpx (:data:`LEAN`). Parsing listings and class
+scores runs off the event loop. The retry policy, written once for both
 faces: up to ``retries`` more attempts after a 5xx answer or a connection error/timeout, with
 exponential backoff and jitter; never after a 4xx. 404 is :class:`~ifcbkit.errors.NotFoundError`,
 a body shorter than its ``Content-Range`` is a :class:`~ifcbkit.errors.FormatError`, other
@@ -52,14 +54,22 @@ import math
 import os
 import random
 import re
+import shutil
+import ssl
 import tempfile
+import threading
 import time
 import urllib.parse
+import urllib.request
 import warnings
+import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypeVar
 
+from ..abundance import check_threshold, class_counts
+from ..adc import warn_skipped
 from ..atomic import atomic_file
 from ..cache import LRUCache, cache_token
 from ..errors import (
@@ -75,8 +85,16 @@ from ..faces import Blocking, Call, EmitMany, Op, Request, Shared, iterate_async
 from ..fileio import FileExists, ReadRanges
 from ..filters import FilesetFilter, TimeLike
 from ..identifiers import Instruments, bin_key, parse_instruments, validate_bin_id
-from ..metrics import MlMethod
-from ..products import ClassScoresRows, parse_blobs_zip, parse_class_scores_csv, parse_features_csv
+from ..metrics import MlMethod, check_method, metadata_and_damaged
+from ..products import (
+    MAX_SCORE_CHARS,
+    SCORE_RANGE,
+    SCORE_SLACK,
+    ClassScoresRows,
+    parse_blobs_zip,
+    parse_class_scores_csv,
+    parse_features_csv,
+)
 from ..ranges import ByteRange
 from ..reading import BinReader
 from ..sources import BinSource
@@ -120,6 +138,22 @@ def _httpx() -> Any:
     except ImportError:
         raise MissingDependencyError("dashboard stores", "http", "httpx") from None
     return httpx
+
+
+# The async store sends GET and HEAD requests through httpcore's connection pool, beneath httpx: a
+# dashboard answers hundreds of small requests per job, and httpx's per-request work (its request and
+# response models, hooks, redirect and cookie handling) is half the client's CPU time. Stores with
+# credentials, redirects, POSTs and hosts behind a proxy go through httpx.
+LEAN = True
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment sends requests to ``url`` through a proxy (httpx would honour it)."""
+    proxies = urllib.request.getproxies()
+    if not proxies:
+        return False
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return not urllib.request.proxy_bypass(host)
 
 
 class Sleep(Request):
@@ -277,22 +311,92 @@ class _Fetch(Request):
                 body.add(chunk)
             return body.answer()
 
-    async def _stream(self) -> _Answer:
-        async with self.store._client.stream(self.method, self.url, **self._stream_options()) as response:
+    async def _stream(self, client: Any) -> _Answer:
+        async with client.stream(self.method, self.url, **self._stream_options()) as response:
             body = _Body(self, response)
             async for chunk in response.aiter_bytes():
                 body.add(chunk)
             return body.answer()
 
+    async def _lean_stream(self, pool: Any) -> _Answer | None:
+        """The request on the loop's ``httpcore`` pool (see :data:`LEAN`): a GET or HEAD without
+        credentials, its answer read as :meth:`_stream` reads httpx's. ``None`` for a redirect, which
+        httpx follows (with its rules for headers on another origin)."""
+        store = self.store
+        left = self._seconds_left()
+        self.deadline_at = time.monotonic() + left
+        seconds = min(store.timeout, left)
+        params = self.options.get("params")
+        url = f"{self.url}?{urllib.parse.urlencode(params)}" if params else self.url
+        headers = _LEAN_HEADERS
+        asked = self.options.get("headers")
+        if asked:
+            headers = [*headers, *((k.encode("latin-1"), v.encode("latin-1")) for k, v in asked.items())]
+        timeouts = {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
+        try:
+            async with pool.stream(self.method, url, headers=headers, extensions={"timeout": timeouts}) as response:
+                if 300 <= response.status < 400:
+                    return None
+                body = _Body(self, _LeanResponse(response.status, store._httpx.Headers(response.headers)))
+                async for chunk in response.aiter_stream():
+                    body.add(chunk)
+                return body.answer()
+        except _httpcore_errors() as e:
+            raise _as_httpx_error(store._httpx, e) from e
+
     async def run_async(self) -> _Answer:
         store = self.store
-        if not isinstance(store._client, store._httpx.AsyncClient):  # an injected sync client: off the loop
-            return await super().run_async()
-        async with store._semaphore or contextlib.nullcontext():
+        if store._sync_client is not None and not isinstance(store._sync_client, store._httpx.AsyncClient):
+            return await super().run_async()  # an injected sync client: off the loop
+        state = store._loop_state()
+        await state.watched()
+        async with state.semaphore:
             try:
-                return await asyncio.wait_for(self._stream(), self._seconds_left())
+                if state.pool is not None and self.method in ("GET", "HEAD") and "data" not in self.options:
+                    answer = await asyncio.wait_for(self._lean_stream(state.pool), self._seconds_left())
+                    if answer is not None:
+                        return answer
+                return await asyncio.wait_for(self._stream(state.client), self._seconds_left())
             except asyncio.TimeoutError:
                 raise _Deadline from None
+
+
+# What every request on the lean path carries besides Host (httpcore adds it): what httpx sends, less
+# Accept-Encoding (answers come as they are stored; nothing to decode).
+_LEAN_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"Accept", b"*/*"), (b"Connection", b"keep-alive"), (b"User-Agent", b"ifcbkit"),
+]  # fmt: skip
+
+
+class _LeanResponse(NamedTuple):
+    """What :class:`_Body` reads of a response: its status and headers."""
+
+    status_code: int
+    headers: Any
+
+
+@functools.cache
+def _httpcore_errors() -> tuple[type[Exception], ...]:
+    import httpcore
+
+    return (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError, httpcore.ProxyError,
+            httpcore.UnsupportedProtocol)  # fmt: skip
+
+
+def _as_httpx_error(httpx: Any, error: Exception) -> Exception:
+    """httpx's exception for an httpcore one (the retry policy is written in httpx's terms)."""
+    import httpcore
+
+    kinds = [(httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
+             (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
+             (httpcore.ConnectError, httpx.ConnectError), (httpcore.ReadError, httpx.ReadError),
+             (httpcore.WriteError, httpx.WriteError), (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+             (httpcore.LocalProtocolError, httpx.LocalProtocolError), (httpcore.ProxyError, httpx.ProxyError),
+             (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol)]  # fmt: skip
+    for theirs, ours in kinds:
+        if isinstance(error, theirs):
+            return ours(str(error))
+    return httpx.TransportError(str(error))
 
 
 class RetryPolicy:
@@ -414,6 +518,82 @@ def parse_bin_api(content: bytes, *, source: str, pid: str) -> dict[str, Any]:
         raise FormatError(source, f"unexpected bin metadata: {e}") from None
 
 
+def class_counts_csv(data: bytes, *, source: str, pid: str, threshold: float) -> tuple[dict[str, int], int]:
+    """``(class counts at threshold, rows)`` of a dashboard ``_class_scores.csv``: what
+    :func:`~ifcbkit.abundance.class_counts` gives for :func:`~ifcbkit.products.parse_class_scores_csv`,
+    without holding a record per row (the abundance job needs the counts only). A plain file (no
+    quotes, every ROI of ``pid`` once, every score a number in range) is counted in one pass over
+    its lines; anything else goes through the full parser, which gives the same counts or the same
+    error.
+
+    Raises:
+        FormatError: naming ``source`` and the line for anything malformed.
+    """
+    counted = _plain_counts(data, pid, threshold)
+    if counted is not None:
+        return counted
+    scores = parse_class_scores_csv(data, source=source, pid=pid)
+    return class_counts(scores, threshold), len(scores.rows)
+
+
+_ROI_TAIL = re.compile(r"\d{5}|[1-9]\d{5}", re.ASCII)
+
+
+def _plain_counts(data: bytes, pid: str, threshold: float) -> tuple[dict[str, int], int] | None:
+    """:func:`class_counts_csv` of a plain file, or ``None`` for anything the full parser must judge."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    if '"' in text or "\0" in text:
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
+    lines = text.split("\n")
+    header = [name.strip() for name in lines[0].split(",")]
+    names = header[1:]
+    if header[0] != "pid" or not names or len(set(header)) != len(header):
+        return None  # (a class named twice: the full parser keeps the last column's scores for both)
+    width = len(header)
+    low, high = SCORE_RANGE[0] - SCORE_SLACK, SCORE_RANGE[1] + SCORE_SLACK
+    counts = dict.fromkeys(names, 0)
+    seen: set[int] = set()
+    prefix = pid + "_"
+    winners = [0] * len(names)
+    for count, line in enumerate(lines[1:], 1):
+        if count % 100 == 0:
+            time.sleep(0)  # offer the interpreter lock to the event loop's thread (see YIELD_EVERY)
+        fields = line.split(",")
+        if len(fields) != width:
+            if not line.replace(",", "").strip():  # a blank record
+                continue
+            return None
+        roi = fields[0].strip()
+        tail = roi[len(prefix) :]
+        if not roi.startswith(prefix) or _ROI_TAIL.fullmatch(tail) is None:
+            return None
+        target = int(tail)
+        if target < 1 or target in seen or max(map(len, fields)) > MAX_SCORE_CHARS:
+            return None
+        seen.add(target)
+        try:
+            values = list(map(float, fields[1:]))
+        except ValueError:
+            return None
+        if values:
+            total = sum(values)
+            best = max(values)
+            if total != total or total in (math.inf, -math.inf) or best > high or min(values) < low:
+                return None  # NaN or infinite (the full parser names it), or out of range
+            if best >= threshold:
+                winners[values.index(best)] += 1
+    for i, name in enumerate(names):
+        counts[name] += winners[i]
+    return counts, len(seen)
+
+
 class DashboardSource(BinSource):
     """A dashboard's raw files, metadata, listings and products over HTTP (sans-I/O): URLs, the retry
     policy, range handling. ``async_client``: make an ``httpx.AsyncClient`` and bound the requests in
@@ -468,7 +648,7 @@ class DashboardSource(BinSource):
         self.dataset = dataset
         self.retry = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries, backoff)
         self.max_concurrency = max_concurrency
-        self._semaphore = asyncio.Semaphore(max_concurrency) if async_client else None
+        self._async = async_client
         self._httpx = httpx
         self._auth = auth
         self._owns_client = client is None
@@ -483,18 +663,79 @@ class DashboardSource(BinSource):
         self._files: LRUCache[bytes] = LRUCache(max_size=file_cache_bytes)
         self.cache_dir = None if cache_dir is None else _usable_cache_dir(cache_dir, dataset or "data")
         self._fresh: set[tuple[str, str]] = set()  # files in cache_dir found current in this process
-        if client is None:
-            client = (httpx.AsyncClient if async_client else httpx.Client)(
-                headers=dict(headers or {}),
-                timeout=httpx.Timeout(timeout),
-                limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
-                follow_redirects=True,
-                event_hooks={"request": [self._request_hook(tuple(headers or {}), async_client)]},
-                verify=_default_tls(),
-            )
-        elif headers:
+        self._spilled = _Spills()  # files too big for the memory cache, kept in temporary files
+        if client is not None and headers:
             raise ValueError("pass headers to the client you inject, or let the store make its client")
-        self._client = client
+        self._private = tuple(headers or {})
+        self._client_headers = dict(headers or {})
+        # The async face makes a client and a semaphore per event loop, when a loop first uses the store
+        # (httpx's connections and asyncio's locks belong to the loop that made them).
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+        self._loops_lock = threading.Lock()
+        self._injected = client
+        # The async face's lean path (see LEAN): a store that made its client, without credentials, on
+        # a host reached without a proxy.
+        self._lean = LEAN and async_client and client is None and auth is None and not headers
+        self._lean = self._lean and self.base_url.isascii() and not _proxied(self.base_url)
+        self._sync_client = client if client is not None else None if async_client else self._new_client()
+
+    def _new_client(self) -> Any:
+        """A client of this store's settings, of the face's kind."""
+        httpx = self._httpx
+        hooks = {"request": [self._request_hook(self._private, self._async)]} if self._private else {}
+        return (httpx.AsyncClient if self._async else httpx.Client)(
+            headers=self._client_headers,
+            timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency),
+            follow_redirects=True,
+            event_hooks=hooks,
+            verify=_default_tls(),
+        )
+
+    def _new_pool(self) -> Any:
+        """The lean path's connection pool (``httpcore``, which httpx itself runs on)."""
+        import httpcore
+
+        tls = _default_tls() if self.base_url.startswith("https:") else None  # (made once, for https only)
+        return httpcore.AsyncConnectionPool(
+            ssl_context=tls if isinstance(tls, ssl.SSLContext) else None, max_connections=self.max_concurrency,
+            max_keepalive_connections=self.max_concurrency, keepalive_expiry=5.0,
+        )  # fmt: skip
+
+    @property
+    def _client(self) -> Any:
+        """The HTTP client for the caller: the injected one, the sync face's, or the running loop's."""
+        if self._sync_client is not None:
+            return self._sync_client
+        return self._loop_state().client
+
+    def _loop_state(self) -> _LoopState:
+        """The running loop's client and semaphore, made on its first use of the store. Loops that have
+        ended are forgotten here (their clients were closed as they ended, see :class:`_LoopState`)."""
+        loop = asyncio.get_running_loop()
+        state = self._loops.get(loop)
+        if state is None or state.closed():
+            with self._loops_lock:  # (loops in other threads may be making theirs)
+                self._forget_ended_loops()
+                injected = self._injected
+                make = self._new_client if injected is None else lambda: injected
+                pool = self._new_pool() if self._lean else None
+                semaphore = asyncio.Semaphore(self.max_concurrency)
+                state = self._loops[loop] = _LoopState(make, semaphore, self._owns_client, pool)
+        return state
+
+    def _forget_ended_loops(self) -> None:
+        for other in [other for other in list(self._loops.keys()) if other.is_closed()]:
+            self._loops.pop(other, None)
+
+    async def _aclose_loop(self) -> None:
+        """Close the running loop's client (when the store made it), and forget loops that have ended."""
+        loop = asyncio.get_running_loop()
+        with self._loops_lock:
+            state = self._loops.pop(loop, None)
+            self._forget_ended_loops()
+        if state is not None:
+            await state.aclose()
 
     def _request_hook(self, private: tuple[str, ...], async_client: bool) -> Any:
         if not async_client:
@@ -555,8 +796,8 @@ class DashboardSource(BinSource):
     def close(self) -> Op[None]:
         """Close the HTTP client (unless it was injected)."""
         if self._owns_client:
-            aclose = getattr(self._client, "aclose", None)
-            yield Call(aclose if aclose is not None else self._client.close)
+            yield Call(self._aclose_loop if self._async else self._client.close)
+        self._spilled.clear()
 
     # ----- URLs -----
 
@@ -720,7 +961,10 @@ class DashboardSource(BinSource):
         data = answer.content
         path = self._cache_path(bin_id, ext)
         if path is None:
-            self._files.put((bin_id, ext), data, size=len(data))
+            if len(data) <= self._files.max_size:
+                self._files.put((bin_id, ext), data, size=len(data))
+            else:  # too big for memory: a temporary file, so that the next read does not fetch it again
+                yield Blocking(self._spilled.put, (bin_id, ext), data)
             return
         yield Blocking(_write_kept, path, data, _validators(answer.headers, len(data)))
         self._fresh.add((bin_id, ext))
@@ -738,7 +982,11 @@ class DashboardSource(BinSource):
                     return None
             return (yield ReadRanges(path, ranges))
         data = self._files.get((bin_id, ext))
-        return None if data is None else [r.of(data) for r in ranges]
+        if data is not None:
+            return [r.of(data) for r in ranges]
+        if self._spilled.has((bin_id, ext)):
+            return (yield Blocking(self._spilled.read, (bin_id, ext), ranges))
+        return None
 
     def _revalidate(self, bin_id: str, ext: str, path: str) -> Op[bool]:
         """Whether the file kept at ``path`` (by an earlier process, or store) is the server's current
@@ -800,10 +1048,31 @@ class DashboardSource(BinSource):
             return False
 
     def size(self, bin_id: str, ext: str) -> Op[int]:
-        length = (yield from self._head(bin_id, ext)).headers.get("content-length")
-        if length is not None and length.isdigit():
+        known = yield from self.known_size(bin_id, ext)
+        return known if known is not None else len((yield from self.read(bin_id, ext)))
+
+    def known_size(self, bin_id: str, ext: str) -> Op[int | None]:
+        """The file's size without downloading it: a copy kept here, a HEAD's Content-Length, or (on a
+        server that honours Range) the total of a one-byte range; ``None`` when only the whole file
+        would tell (a HEAD without a length, on a rangeless server).
+
+        Raises:
+            NotFoundError: if the server has no such file.
+        """
+        data = self._files.get((bin_id, ext))
+        if data is not None:
+            return len(data)
+        length = (yield from self._head(bin_id, ext)).headers.get("content-length", "")
+        if length.isdigit():
             return int(length)
-        return len((yield from self.read(bin_id, ext)))
+        if self.rangeless is False:
+            url = self._file_url(bin_id, ext)
+            response = yield from self._request("GET", url, ext, {"Range": "bytes=0-0"}, (0, 1))
+            self._check(response, "GET", url)
+            total = response.content_range[2] if response.content_range is not None else ""
+            if total.isdigit():
+                return int(total)
+        return None
 
     # ----- metadata -----
 
@@ -811,12 +1080,13 @@ class DashboardSource(BinSource):
         """The bin's metadata from the dashboard's ``/api/bin/{pid}`` (``method='api'``): the keys
         of the local ``bin_metadata`` the API has (``ml_analyzed`` as a float in ml), plus the
         API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
-        from the raw files, as for any store (the ``.roi`` is sized by a HEAD request)."""
+        from the raw files, as for any store, without downloading the ``.roi`` (``size`` is ``None`` when
+        the server does not tell its length)."""
         return (yield from self.bounded(self._bin_metadata(bin_id, method)))
 
     def _bin_metadata(self, bin_id: str, method: str) -> Op[dict[str, Any]]:
         if method != "api":
-            return (yield from BinReader(self).bin_metadata(bin_id, method=method))  # type: ignore[arg-type]
+            return (yield from _BoundedReader(self)._bin_metadata(bin_id, method))  # type: ignore[arg-type]
         url = self._api_url(bin_id)
         response = yield from self._request("GET", url, "api")
         if response.status_code == 404:
@@ -910,17 +1180,13 @@ class DashboardSource(BinSource):
             self._check(response, "GET", path)
             answered += 1
             source = f"{path}?{urllib.parse.urlencode(params)}"
-            found, bad = yield Blocking(functools.partial(parse_export_metadata, response.content, source=source))
-            # every row in the whole range counts, whichever chunk's answer carries it (a server's day
-            # boundaries need not be UTC's); chunks that overlap list a bin twice, merged below
-            rows += [b for b in found if in_span(b.sample_time, keep.start, keep.end) and keep((), b.pid)]
+            found, bad = yield Blocking(_listed_in_range, response.content, source, keep)
+            rows += found
             problems += bad
         if not answered:
             yield from self._check_dataset()
             return (yield from self._walk(keep, include_skip)), []
-        bins, conflicts = merge_listings(rows)
-        kept = [b for b in bins.values() if include_skip or not b.skip]
-        ordered = sorted(kept, key=lambda b: (b.sample_time, b.pid))
+        ordered, conflicts = yield Blocking(_merged_in_order, rows, include_skip)
         return DashboardListing(ordered, problems + conflicts, "export_metadata"), conflicts
 
     def _check_dataset(self) -> Op[None]:
@@ -1030,18 +1296,32 @@ class DashboardSource(BinSource):
                 serves class scores per dataset); FormatError: naming the URL and line, or the URL
                 for fewer rows than ``n_images``.
         """
+        data, source = yield from self._class_scores_csv(bin_id, version, model)
+        scores = yield Blocking(functools.partial(parse_class_scores_csv, data, source=source, pid=bin_id))
+        _check_rows(source, len(scores.rows), n_images)
+        return scores
+
+    def read_class_counts(
+        self, bin_id: str, *, threshold: float, version: int | str | None = None, model: str | None = None,
+        n_images: int | None = None,
+    ) -> Op[dict[str, int]]:  # fmt: skip
+        """How many ROIs each class wins at or above ``threshold`` in the bin's class scores
+        (:meth:`read_class_scores` and :func:`~ifcbkit.abundance.class_counts`, with the same errors),
+        parsed and counted in one call off the event loop, holding no record per row."""
+        threshold = check_threshold(threshold)
+        data, source = yield from self._class_scores_csv(bin_id, version, model)
+        counts, rows = yield Blocking(
+            functools.partial(class_counts_csv, data, source=source, pid=bin_id, threshold=threshold)
+        )
+        _check_rows(source, rows, n_images)
+        return counts
+
+    def _class_scores_csv(self, bin_id: str, version: int | str | None, model: str | None) -> Op[tuple[bytes, str]]:
         bin_id = validate_bin_id(bin_id)
         if self.dataset is None:
             raise ProductNotFoundError(f"class scores are served per dataset: {self!r} has none")
         params = {k: str(v) for k, v in (("v", version), ("model", model)) if v is not None}
-        data, source = yield from self._product(bin_id, f"{bin_id}_class_scores.csv", "class scores", params)
-        scores = yield Blocking(functools.partial(parse_class_scores_csv, data, source=source, pid=bin_id))
-        if n_images is not None and len(scores.rows) < n_images:
-            raise FormatError(
-                source, f"{len(scores.rows)} rows of class scores for the {n_images} images the listing says"
-                " the bin has (an answer cut short, or scores of an older version of the bin)"
-            )  # fmt: skip
-        return scores
+        return (yield from self._product(bin_id, f"{bin_id}_class_scores.csv", "class scores", params))
 
     def read_features(self, bin_id: str, *, version: int | None = None) -> Op[list[tuple[int, dict[str, int | float]]]]:
         """The bin's features (``/{dataset}/{pid}_features.csv``, ``?v=`` for ``version``), read as a
@@ -1068,6 +1348,30 @@ class DashboardSource(BinSource):
         return (yield Blocking(functools.partial(parse_blobs_zip, data, source=source, pid=bin_id)))
 
 
+def _listed_in_range(content: bytes, source: str, keep: FilesetFilter) -> tuple[list[ListedBin], list[ListingProblem]]:
+    """The rows of one ``export_metadata`` answer within ``keep``'s range and instruments (CPU work,
+    run off the event loop: 40,000 rows take about 0.2 s). Every row in the whole range counts,
+    whichever chunk's answer carries it (a server's day boundaries need not be UTC's)."""
+    found, bad = parse_export_metadata(content, source=source)
+    return [b for b in found if in_span(b.sample_time, keep.start, keep.end) and keep((), b.pid)], bad
+
+
+def _merged_in_order(rows: list[ListedBin], include_skip: bool) -> tuple[list[ListedBin], list[ListingProblem]]:
+    """The rows of every answer merged by bin id (chunks that overlap list a bin twice), in time
+    order, and the conflicts (off the event loop, as :func:`_listed_in_range`)."""
+    bins, conflicts = merge_listings(rows)
+    kept = [b for b in bins.values() if include_skip or not b.skip]
+    return sorted(kept, key=lambda b: (b.sample_time, b.pid)), conflicts
+
+
+def _check_rows(source: str, rows: int, n_images: int | None) -> None:
+    if n_images is not None and rows < n_images:
+        raise FormatError(
+            source, f"{rows} rows of class scores for the {n_images} images the listing says"
+            " the bin has (an answer cut short, or scores of an older version of the bin)"
+        )  # fmt: skip
+
+
 class DashboardListing(NamedTuple):
     """A dashboard's bins in time order, the rows that could not be read, and how they were listed
     (``'export_metadata'`` or ``'walk'``)."""
@@ -1075,6 +1379,128 @@ class DashboardListing(NamedTuple):
     bins: list[ListedBin]
     problems: list[ListingProblem]
     method: str
+
+
+async def _close_with_loop(state: _LoopState) -> AsyncIterator[None]:
+    """Suspended for as long as its loop runs: the loop closes its async generators as it ends
+    (``asyncio.run`` does), and this one then closes the state's connections, which belong to that loop."""
+    try:
+        yield
+    finally:
+        await state.close_connections()
+
+
+class _LoopState:
+    """One event loop's semaphore, httpx client (made on first use: the lean path may never need
+    it) and lean pool. What the store made is closed when its loop ends (through
+    :func:`_close_with_loop`), or by ``aclose``: no connection outlives its loop."""
+
+    __slots__ = ("_client", "make_client", "owned", "pool", "semaphore", "watch")
+
+    def __init__(self, make_client: Any, semaphore: asyncio.Semaphore, owned: bool, pool: Any = None):
+        self.make_client, self.semaphore, self.owned, self.pool = make_client, semaphore, owned, pool
+        self._client: Any = None
+        self.watch: AsyncIterator[None] | None = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self.make_client()
+        return self._client
+
+    def closed(self) -> bool:
+        return bool(self.owned and getattr(self._client, "is_closed", False))
+
+    async def watched(self) -> None:
+        """Tie the connections to the running loop's end (on the loop's first request)."""
+        if self.watch is None and self.owned:
+            self.watch = _close_with_loop(self)
+            await self.watch.__anext__()
+
+    async def close_connections(self) -> None:
+        try:
+            if self.pool is not None:
+                await self.pool.aclose()
+        finally:
+            if self._client is not None:
+                await self._client.aclose()
+
+    async def aclose(self) -> None:
+        if not self.owned:
+            return
+        if self.watch is not None:
+            watch, self.watch = self.watch, None
+            await watch.aclose()  # type: ignore[attr-defined]
+        else:
+            await self.close_connections()
+
+
+# Files too big for the memory cache kept at once in temporary files, per store (the most recent).
+MAX_SPILLED = 8
+
+
+class _Spills:
+    """Files too big for the memory cache (on a rangeless server, without ``cache_dir``): each is
+    written once to a temporary file and its ranges read from there, so a pass over a bin fetches
+    it once. The :data:`MAX_SPILLED` most recent are kept; all are removed on ``close``, when the
+    store is collected, or at exit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paths: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._directory: str | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    def put(self, key: tuple[str, str], data: bytes) -> None:
+        """Write ``data`` for ``key`` (a blocking call), dropping the oldest beyond the bound.
+
+        Raises:
+            StoreError: if no temporary file can be written.
+        """
+        try:
+            with self._lock:
+                if self._directory is None:
+                    self._directory = tempfile.mkdtemp(prefix="ifcbkit-dashboard-")
+                    self._finalizer = weakref.finalize(self, shutil.rmtree, self._directory, True)
+                directory = self._directory
+            fd, path = tempfile.mkstemp(dir=directory, suffix=f".{key[1]}")
+            with open(fd, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise StoreError(f"cannot keep {key[0]}.{key[1]} in a temporary file ({e.strerror or e})") from None
+        with self._lock:
+            old = self._paths.pop(key, None)
+            self._paths[key] = path
+            evicted = [old] if old is not None else []
+            while len(self._paths) > MAX_SPILLED:
+                evicted.append(self._paths.popitem(last=False)[1])
+        for name in evicted:
+            with contextlib.suppress(OSError):
+                os.remove(name)
+
+    def has(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            return key in self._paths
+
+    def read(self, key: tuple[str, str], ranges: list[ByteRange]) -> list[bytes] | None:
+        """Ranges of the file kept for ``key``, or ``None`` if it is not (or no longer) kept."""
+        with self._lock:
+            path = self._paths.get(key)
+            if path is None:
+                return None
+            self._paths.move_to_end(key)
+        try:
+            return ReadRanges(path, ranges).run_sync()  # (an open file outlives its removal)
+        except FileNotFoundError:
+            return None
+
+    def clear(self) -> None:
+        """Remove every temporary file."""
+        with self._lock:
+            self._paths.clear()
+            finalizer, self._finalizer, self._directory = self._finalizer, None, None
+        if finalizer is not None:
+            finalizer()
 
 
 def _usable_cache_dir(cache_dir: str | os.PathLike[str], folder: str) -> str:
@@ -1185,7 +1611,28 @@ class _BoundedReader(BinReader):
         return (yield from self.source.bounded(super().images_exist(bin_id, roi_ids, stitch=stitch)))
 
     def bin_metadata(self, bin_id: str, *, method: MlMethod = "adc") -> Op[dict[str, Any]]:
-        return (yield from self.source.bounded(super().bin_metadata(bin_id, method=method)))
+        """As any reader's, but the ``.roi`` is never downloaded to learn its size (a volume does not
+        need it): its size comes from :meth:`DashboardSource.known_size`, and ``size`` is ``None``
+        when the server does not tell it."""
+        return (yield from self.source.bounded(self._bin_metadata(bin_id, method)))
+
+    def _bin_metadata(self, bin_id: str, method: MlMethod) -> Op[dict[str, Any]]:
+        validate_bin_id(bin_id)
+        check_method(method)
+        hdr = yield from self.source.read(bin_id, "hdr")
+        adc = yield from self.source.read(bin_id, "adc")
+        try:
+            roi_size = yield from self.source.known_size(bin_id, "roi")
+        except NotFoundError:
+            roi_size = 0  # a missing .roi counts 0 bytes, as for any store
+        adc_source = self.source.describe(bin_id, "adc")
+        compute = functools.partial(
+            metadata_and_damaged, bin_id, hdr, adc, size=None if roi_size is None else len(hdr) + len(adc) + roi_size,
+            method=method, hdr_source=self.source.describe(bin_id, "hdr"), adc_source=adc_source, strict=self.strict,
+        )  # fmt: skip
+        metadata, damaged = yield Blocking(compute)
+        warn_skipped(adc_source, damaged)  # here, not in the worker thread: at the caller's line
+        return metadata
 
 
 def _rebuilt(cls: type[DashboardBinsBase], base_url: str, dataset: str | None, settings: dict[str, Any]) -> Any:
@@ -1273,7 +1720,8 @@ class DashboardBinStore(DashboardBinsBase, SyncSourceKeys, SyncBinStore):
         """The bin's metadata from the dashboard's ``/api/bin/{pid}`` (``method='api'``): the keys
         of the local ``bin_metadata`` the API has (``ml_analyzed`` as a float in ml), plus the
         API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
-        from the raw files, as for any store (the ``.roi`` is sized by a HEAD request).
+        from the raw files, as for any store, without downloading the ``.roi`` (``size`` is ``None`` when
+        the server does not tell its length).
 
         Raises:
             NotFoundError: (a ``KeyError``) for an unknown bin; FormatError: for an unexpected answer.
@@ -1334,6 +1782,23 @@ class DashboardBinStore(DashboardBinsBase, SyncSourceKeys, SyncBinStore):
                 for fewer rows than ``n_images``.
         """
         return run_sync(self.source.read_class_scores(bin_id, version=version, model=model, n_images=n_images))
+
+    def read_class_counts(
+        self, bin_id: str, *, threshold: float, version: int | str | None = None, model: str | None = None,
+        n_images: int | None = None,
+    ) -> dict[str, int]:  # fmt: skip
+        """How many ROIs each class of the bin's class scores wins at or above ``threshold``: what
+        ``class_counts(read_class_scores(...), threshold)`` gives, parsed and counted in one step
+        without a record per row (and off the event loop on the async face).
+
+        Raises:
+            ProductNotFoundError: (a ``NotFoundError``) on a 404, and without a dataset; FormatError:
+                naming the URL and line, or the URL for fewer rows than ``n_images``; ValueError: for
+                a threshold that is not a score.
+        """
+        op = self.source.read_class_counts(bin_id, threshold=threshold, version=version, model=model,
+                                           n_images=n_images)  # fmt: skip
+        return run_sync(op)
 
     def read_features(self, bin_id: str, *, version: int | None = None) -> Features:
         """The bin's features (``/{dataset}/{pid}_features.csv``, ``?v=`` for ``version``), read as a
@@ -1424,6 +1889,20 @@ class AsyncDashboardBinStore(DashboardBinsBase, AsyncSourceKeys, AsyncBinStore):
                 naming the URL and line, or the URL for fewer rows than ``n_images``.
         """
         op = self.source.read_class_scores(bin_id, version=version, model=model, n_images=n_images)
+        return await run_async(op)
+
+    async def read_class_counts(
+        self, bin_id: str, *, threshold: float, version: int | str | None = None, model: str | None = None,
+        n_images: int | None = None,
+    ) -> dict[str, int]:  # fmt: skip
+        """Await the bin's class counts at ``threshold`` (:meth:`DashboardBinStore.read_class_counts`).
+
+        Raises:
+            ProductNotFoundError: (a ``NotFoundError``) on a 404, and without a dataset; FormatError:
+                naming the URL and line, or the URL for fewer rows than ``n_images``.
+        """
+        op = self.source.read_class_counts(bin_id, threshold=threshold, version=version, model=model,
+                                           n_images=n_images)  # fmt: skip
         return await run_async(op)
 
     async def read_features(self, bin_id: str, *, version: int | None = None) -> Features:
