@@ -26,7 +26,7 @@ import distributed
 
 import ifcbkit
 import ifcbkit.dask as on_dask
-from ifcbkit.parallel import iter_bin_metadata
+from ifcbkit.jobs.batch import iter_bin_metadata
 from ifcbkit.testing import Roi, make_bin
 
 YEAR = 2023

@@ -144,7 +144,7 @@ CHILD = r"""
 import contextlib, io, json, resource, sys, time
 from ifcbkit.cli import main
 # the modules any run imports, imported before the clock starts (imports are not the method's)
-import anyio._backends._asyncio, h11, httpcore._backends.anyio, httpx, ifcbkit.dashboard_abundance, ssl
+import anyio._backends._asyncio, h11, httpcore._backends.anyio, httpx, ifcbkit.jobs.dashboard_abundance, ssl
 args = json.loads(sys.argv[1])
 def cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -21,7 +21,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ifcbkit import h5_reading, products, read_class_scores
+from ifcbkit import read_class_scores
+from ifcbkit.formats import h5 as h5_reading
+from ifcbkit.formats import products
 
 PID = "D20240215T150055_IFCB010"
 

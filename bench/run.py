@@ -30,7 +30,7 @@ from PIL import Image
 
 import ifcbkit
 from ifcbkit import AsyncIfcbDataDirectory, SyncIfcbDataDirectory
-from ifcbkit.cache import clear_caches
+from ifcbkit.engine.cache import clear_caches
 from ifcbkit.testing import Roi, stitched_pair, write_bin
 
 BIG_PID = "D20240215T150055_IFCB010"

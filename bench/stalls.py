@@ -44,7 +44,7 @@ import asyncio, json, sys, time
 from datetime import datetime, timedelta, timezone
 case, url, start, end = sys.argv[1:5]
 from ifcbkit.stores.dashboard import AsyncDashboardBinStore
-from ifcbkit.dashboard_abundance import adaily_abundance_from_dashboard
+from ifcbkit.jobs.dashboard_abundance import adaily_abundance_from_dashboard
 
 async def ticker(stop, worst):
     last = time.perf_counter()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ifcbkit.cache import clear_caches
+from ifcbkit.engine.cache import clear_caches
 
 TESTS = Path(__file__).resolve().parent
 SAMPLE = TESTS / "data" / "sample"

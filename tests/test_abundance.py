@@ -12,18 +12,11 @@ import h5py
 import pytest
 
 from ifcbkit import AdcLineWarning, ClassScoresRows, MissingDependencyError
-from ifcbkit.abundance import (
-    ABUNDANCE_FIELDS,
-    BinCounts,
-    Skipped,
-    class_counts,
-    daily_abundance,
-    summarize_daily,
-    winners,
-    write_abundance_csv,
-)
 from ifcbkit.errors import FormatError
-from ifcbkit.parallel import BinFailure, iter_bin_metadata, parallel_map
+from ifcbkit.jobs.abundance import Skipped, daily_abundance, write_abundance_csv
+from ifcbkit.jobs.batch import BinFailure, iter_bin_metadata
+from ifcbkit.jobs.parallel import parallel_map
+from ifcbkit.science.counting import ABUNDANCE_FIELDS, BinCounts, class_counts, summarize_daily, winners
 from ifcbkit.testing import Roi, write_bin
 
 CLASSES = ("diatom", "ciliate", "detritus")

@@ -14,17 +14,12 @@ from pathlib import Path
 import h5py
 import pytest
 
-from ifcbkit.abundance import (
-    ABUNDANCE_CARBON_FIELDS,
-    ABUNDANCE_FIELDS,
-    BIN_CARBON_FIELDS,
-    bin_rows,
-    daily_abundance,
-)
-from ifcbkit.bin_carbon import bin_roi_carbon
-from ifcbkit.class_rules import UnknownClassWarning
 from ifcbkit.errors import FormatError, ProductNotFoundError
-from ifcbkit.product_files import SyncProductDirectory
+from ifcbkit.faces.products import SyncProductDirectory
+from ifcbkit.jobs.abundance import daily_abundance
+from ifcbkit.jobs.bin_carbon import bin_roi_carbon
+from ifcbkit.science.class_rules import UnknownClassWarning
+from ifcbkit.science.counting import ABUNDANCE_CARBON_FIELDS, ABUNDANCE_FIELDS, BIN_CARBON_FIELDS, bin_rows
 from ifcbkit.testing import Roi, write_bin
 
 CLASSES = ("Chaetoceros_chain", "Ciliate", "Guinardia")  # diatom, not, diatom by the bundled genera

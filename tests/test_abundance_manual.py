@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from ifcbkit import write_manual_classes
-from ifcbkit.abundance import daily_abundance, manual_files
 from ifcbkit.errors import FormatError
-from ifcbkit.mat_reading import MatCellRow, MatMatrix, write_mat_variables
-from ifcbkit.product_files import SyncProductDirectory, parse_product_name
+from ifcbkit.faces.products import SyncProductDirectory, parse_product_name
+from ifcbkit.formats.mat import MatCellRow, MatMatrix, write_mat_variables
+from ifcbkit.jobs.abundance import daily_abundance, manual_files
 from ifcbkit.testing import Roi, write_bin
 
 CLASSES = ["unclassified", "Chaetoceros", "Ciliate", "Mesodinium_rubrum", "detritus"]

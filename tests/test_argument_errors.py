@@ -25,8 +25,8 @@ from ifcbkit import (
     SyncFilesystemBinStore,
     SyncIfcbDataDirectory,
 )
+from ifcbkit.engine.filters import FilesetFilter
 from ifcbkit.errors import ArgumentTypeError, IfcbError, InvalidArgumentError, NotFoundError
-from ifcbkit.filters import FilesetFilter
 from ifcbkit.stores import SyncCachingRoiStore, SyncFilesystemRoiStore
 from ifcbkit.stores.s3 import IfcbPidTransformer
 from ifcbkit.testing import CONFORMANCE_D, conformance_bins, conformance_files, resolve

@@ -15,10 +15,10 @@ from __future__ import annotations
 import pytest
 
 from ifcbkit import FormatError
-from ifcbkit.biomass import ClassBiomass, bin_biomass, roi_biomass, roi_biomass_row
-from ifcbkit.class_results import from_class_scores
-from ifcbkit.diatoms import parse_diatom_list
 from ifcbkit.products import ClassScoresRows
+from ifcbkit.science.biomass import ClassBiomass, bin_biomass, roi_biomass, roi_biomass_row
+from ifcbkit.science.class_results import from_class_scores
+from ifcbkit.science.diatoms import parse_diatom_list
 
 PID = "D20240301T120000_IFCB010"
 CLASSES = ["Chaetoceros_chain", "Dinophysis", "detritus"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ifcbkit import FormatError, NotFoundError
-from ifcbkit.biovolumes import parse_biovolumes, read_biovolumes
+from ifcbkit.formats.biovolumes import parse_biovolumes, read_biovolumes
 
 # The shape of ifcb-features' _features_v4.csv: roi_number first, Biovolume third, summedBiovolume later.
 HEADER = "roi_number,Area,Biovolume,EquivDiameter,numBlobs,summedArea,summedBiovolume,Solidity"

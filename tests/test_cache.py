@@ -10,8 +10,8 @@ import pytest
 
 from helpers import call
 from ifcbkit import SyncIfcbDataDirectory
-from ifcbkit.cache import ADC_INDEX_CACHE, LRUCache, clear_caches
-from ifcbkit.fileio import ReadFile
+from ifcbkit.engine.cache import ADC_INDEX_CACHE, LRUCache, clear_caches
+from ifcbkit.engine.fileio import ReadFile
 from ifcbkit.testing import Roi, make_bin, write_bin
 
 PID = "D20240601T120000_IFCB42"
@@ -249,7 +249,7 @@ def test_the_index_cache_charges_what_an_index_holds():
     short-line ADCs, so its bound did not bound memory."""
     import tracemalloc
 
-    from ifcbkit.index import AdcIndex
+    from ifcbkit.formats.index import AdcIndex
 
     for adc in (make_bin(PID, [Roi() for _ in range(5000)]).adc, b"1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0\n" * 5000):
         tracemalloc.start()

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from aiobotocore.session import get_session
 
-from ifcbkit.cache import clear_caches
-from ifcbkit.directory_source import DirectorySource
+from ifcbkit.engine.cache import clear_caches
+from ifcbkit.engine.reader import BinReader
+from ifcbkit.engine.requests import Op
 from ifcbkit.errors import InvalidIdentifierError, NotFoundError
-from ifcbkit.faces import Op
-from ifcbkit.ranges import ByteRange
-from ifcbkit.reading import BinReader
+from ifcbkit.formats.ranges import ByteRange
+from ifcbkit.sources.directory import DirectorySource
 from ifcbkit.stores import AsyncFilesystemRoiStore, SyncFilesystemBinStore, SyncFilesystemRoiStore
 from ifcbkit.stores.caching import (
     AsyncCachingBinStore,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ifcbkit import CachingBinStore, NotFoundError, S3BinStore, SyncCachingBinStore, SyncFilesystemBinStore
-from ifcbkit.cache import clear_caches
+from ifcbkit.engine.cache import clear_caches
 from ifcbkit.stores.s3 import AsyncS3BinStore
 from ifcbkit.testing import CONFORMANCE_D, CONFORMANCE_I, BinStoreTests, conformance_files
 from servers import (

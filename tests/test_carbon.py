@@ -16,7 +16,7 @@ import math
 
 import pytest
 
-from ifcbkit.carbon import (
+from ifcbkit.science.carbon import (
     CONVENTIONS,
     DEFAULT_MICRON_FACTOR,
     DIATOM,

@@ -8,9 +8,9 @@ import h5py
 import pytest
 
 from ifcbkit import FormatError
-from ifcbkit.class_results import RoiClass, from_class_scores, read_class_h5, read_class_result
-from ifcbkit.class_rules import UnknownClassWarning
 from ifcbkit.products import ClassScoresRows
+from ifcbkit.science.class_results import RoiClass, from_class_scores, read_class_h5, read_class_result
+from ifcbkit.science.class_rules import UnknownClassWarning
 
 PID = "D20240301T120000_IFCB010"
 CLASSES = ["Chaetoceros", "Dinophysis", "detritus"]

@@ -8,7 +8,8 @@ import warnings
 import pytest
 
 from ifcbkit import FormatError, NotFoundError
-from ifcbkit.class_rules import (
+from ifcbkit.errors import IfcbWarning
+from ifcbkit.science.class_rules import (
     UnknownClassWarning,
     assign,
     check_rule,
@@ -16,7 +17,6 @@ from ifcbkit.class_rules import (
     read_thresholds,
     resolve_thresholds,
 )
-from ifcbkit.errors import IfcbWarning
 
 CLASSES = ("Chaetoceros", "Dinophysis", "detritus")
 

@@ -11,7 +11,7 @@ import pytest
 import scipy.io
 
 from ifcbkit import FormatError
-from ifcbkit.class_results import RoiClass, read_class_result, read_class_v1_mat
+from ifcbkit.science.class_results import RoiClass, read_class_result, read_class_v1_mat
 
 PID = "D20240301T120000_IFCB010"
 CLASSES = ["Chaetoceros", "Dinophysis", "detritus"]

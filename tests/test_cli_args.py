@@ -17,13 +17,13 @@ import pytest
 
 import ifcbkit
 from ifcbkit import SyncIfcbDataDirectory, errors
-from ifcbkit.abundance import check_threshold
 from ifcbkit.cli import build_parser, main
+from ifcbkit.engine.filters import FilesetFilter
 from ifcbkit.errors import ArgumentTypeError, InvalidArgumentError
-from ifcbkit.filters import FilesetFilter
-from ifcbkit.metrics import check_method, compute_ml_analyzed
-from ifcbkit.parallel import parallel_map
-from ifcbkit.tables import abundance_frame
+from ifcbkit.jobs.parallel import parallel_map
+from ifcbkit.jobs.tables import abundance_frame
+from ifcbkit.science.counting import check_threshold
+from ifcbkit.science.metrics import check_method, compute_ml_analyzed
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = str(REPO / "tests" / "data" / "sample")

@@ -8,8 +8,8 @@ import pytest
 
 import ifcbkit
 from ifcbkit import AsyncIfcbDataDirectory, NotFoundError
-from ifcbkit.faces import Shared, run_async, run_sync
-from ifcbkit.fileio import ReadFile, ScanDirs
+from ifcbkit.engine.fileio import ReadFile, ScanDirs
+from ifcbkit.engine.requests import Shared, run_async, run_sync
 from ifcbkit.testing import Roi, write_bin
 
 PID = "D20240215T150055_IFCB010"
@@ -95,20 +95,20 @@ async def test_stitching_runs_off_the_event_loop(tmp_path, monkeypatch):
     blocked it 12-14 ms; 300 concurrent pair reads stalled it 3.8 s)."""
     import threading
 
-    import ifcbkit.images
+    import ifcbkit.formats.images
     from ifcbkit import AsyncFilesystemBinStore
     from ifcbkit.testing import stitched_pair
 
     pid = "IFCB5_2014_100_120000"
     write_bin(tmp_path / "data" / "IFCB5_2014_100", pid, stitched_pair(1, (0, 0, 40, 30), (20, 10, 40, 30)))
     threads: list[int] = []
-    real = ifcbkit.images.stitch_pair
+    real = ifcbkit.formats.images.stitch_pair
 
     def recording(*args):
         threads.append(threading.get_ident())
         return real(*args)
 
-    monkeypatch.setattr(ifcbkit.images, "stitch_pair", recording)
+    monkeypatch.setattr(ifcbkit.formats.images, "stitch_pair", recording)
     loop_thread = threading.get_ident()
     for reader in (AsyncIfcbDataDirectory(tmp_path), AsyncFilesystemBinStore(tmp_path)):
         assert (await reader.read_image(f"{pid}_00001")).size == (60, 40)
@@ -122,7 +122,7 @@ async def test_an_async_listing_of_a_huge_flat_folder_lets_the_loop_run(tmp_path
     for 84 ms: its names were matched on the loop, and every bin handed over in one step."""
     import threading
 
-    from ifcbkit.directory import FilesetFilter, SyncIfcbDataDirectory
+    from ifcbkit.faces.directory import FilesetFilter, SyncIfcbDataDirectory
 
     pids = [f"D202401{1 + k // 1000:02d}T{k % 1000 // 60:02d}{k % 60:02d}00_IFCB010" for k in range(10_000)]
     for pid in pids:

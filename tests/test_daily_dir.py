@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ifcbkit.abundance import ABUNDANCE_FIELDS
-from ifcbkit.daily_output import MANIFEST_NAME, covered_span, read_day_file, settings_key
 from ifcbkit.errors import FormatError
+from ifcbkit.jobs.daily_output import MANIFEST_NAME, covered_span, read_day_file, settings_key
+from ifcbkit.science.counting import ABUNDANCE_FIELDS
 from ifcbkit.testing import Roi, write_bin
 
 CLASSES = ("Guinardia", "Chaetoceros", "detritus")

@@ -23,8 +23,8 @@ import pytest
 from PIL import Image
 
 from ifcbkit import SyncIfcbDataDirectory, daily_abundance, read_class_scores, read_features
-from ifcbkit.dashboard_abundance import daily_abundance_from_dashboard
 from ifcbkit.errors import FormatError, NotFoundError, ProductNotFoundError, SkippedBinWarning
+from ifcbkit.jobs.dashboard_abundance import daily_abundance_from_dashboard
 from ifcbkit.stores.dashboard import AsyncDashboardBinStore, DashboardBinStore
 from ifcbkit.testing import Roi, write_bin
 from servers import DashboardBehaviour, DashboardServer, temporary_directory

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ifcbkit import SyncIfcbDataDirectory, daily_abundance, read_class_scores
-from ifcbkit.dashboard_abundance import daily_abundance_from_dashboard
+from ifcbkit.jobs.dashboard_abundance import daily_abundance_from_dashboard
 from servers import DashboardBehaviour, DashboardServer
 from test_abundance_carbon import LARGE, PROTIST, A, B, C, carbon_tree
 

@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 
 from ifcbkit import SyncIfcbDataDirectory
-from ifcbkit.abundance import class_counts
 from ifcbkit.atomic import atomic_file, host_name
-from ifcbkit.dashboard_abundance import adaily_abundance_from_dashboard
 from ifcbkit.errors import FormatError
-from ifcbkit.products import parse_class_scores_csv
+from ifcbkit.formats.products import parse_class_scores_csv
+from ifcbkit.jobs.dashboard_abundance import adaily_abundance_from_dashboard
+from ifcbkit.science.counting import class_counts
 from ifcbkit.stores.dashboard import AsyncDashboardBinStore, DashboardBinStore, class_counts_csv
 from ifcbkit.testing import Roi, write_bin
 from servers import DashboardBehaviour, DashboardServer, resolve, temporary_directory
@@ -360,7 +360,7 @@ def test_a_killed_writers_partial_file_is_removed_by_the_next_write(tmp_path):
 def test_the_listing_reads_sample_times_as_the_identifier_parsers_do():
     # (the listing reads D-style ids itself, so that no parser cache holds a record per listed bin)
     from ifcbkit.identifiers import bin_timestamp
-    from ifcbkit.stores.dashboard_listing import _sample_time
+    from ifcbkit.sources.dashboard.listing import _sample_time
 
     for pid in ("D20240302T000000_IFCB010", "D20241231T235959_IFCB1", "IFCB5_2014_100_120000"):
         assert _sample_time(pid) == bin_timestamp(pid)

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from ifcbkit import SyncIfcbDataDirectory, read_class_scores
-from ifcbkit.abundance import class_counts
-from ifcbkit.dashboard_abundance import daily_abundance_from_dashboard
 from ifcbkit.errors import FormatError, IfcbError, SkippedBinWarning, StoreError
+from ifcbkit.jobs.dashboard_abundance import daily_abundance_from_dashboard
+from ifcbkit.science.counting import class_counts
 from ifcbkit.stores import dashboard as dashboard_module
 from ifcbkit.stores.dashboard import AsyncDashboardBinStore, DashboardBinStore
 from ifcbkit.testing import Roi, stitched_pair, write_bin

@@ -29,7 +29,7 @@ from PIL import Image
 import ifcbkit.dask as on_dask
 from ifcbkit import SyncIfcbDataDirectory, daily_abundance
 from ifcbkit.errors import IfcbError
-from ifcbkit.parallel import iter_bin_metadata
+from ifcbkit.jobs.batch import iter_bin_metadata
 from ifcbkit.stores.dashboard import DashboardBinStore
 from ifcbkit.stores.s3 import S3BinStore, S3RoiStore
 from ifcbkit.testing import Roi, write_bin

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ifcbkit import AsyncIfcbDataDirectory, SyncIfcbDataDirectory
+from ifcbkit.engine.filters import FilesetFilter, dir_span
 from ifcbkit.errors import SkippedPathWarning
-from ifcbkit.filters import FilesetFilter, dir_span
 from ifcbkit.testing import Roi, resolve, write_bin
 
 BIN = "D20240215T150055_IFCB010"
@@ -76,7 +76,7 @@ def test_a_bin_of_the_last_representable_day_is_listed(face, tree):
 
 
 def test_dated_names_and_their_spans():
-    from ifcbkit.filters import not_a_date
+    from ifcbkit.engine.filters import not_a_date
 
     utc = timezone.utc
     assert dir_span("D99991231") == (datetime(9999, 12, 31, tzinfo=utc), datetime.max.replace(tzinfo=utc), None)

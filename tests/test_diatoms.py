@@ -7,8 +7,8 @@ import warnings
 import pytest
 
 from ifcbkit import FormatError, NotFoundError
-from ifcbkit.class_rules import UnknownClassWarning
-from ifcbkit.diatoms import default_diatoms, is_diatom, parse_diatom_list, read_diatom_list
+from ifcbkit.science.class_rules import UnknownClassWarning
+from ifcbkit.science.diatoms import default_diatoms, is_diatom, parse_diatom_list, read_diatom_list
 
 DIATOMS = [
     "Chaetoceros", "Chaetoceros_chain", "chaetoceros_didymus_flagellate", "Guinardia_delicatula", "Pseudo-nitzschia",

@@ -47,8 +47,8 @@ from ifcbkit import (
     sync_list_filesets,
     validate_path,
 )
-from ifcbkit.directory import FilesetFilter, SkippedPathWarning
-from ifcbkit.identifiers import time_key
+from ifcbkit.faces.directory import FilesetFilter, SkippedPathWarning
+from ifcbkit.formats.ids import time_key
 from ifcbkit.testing import Roi, make_bin, stitched_pair, write_bin
 
 # the years tree's decoy D20231301 is skipped with a warning each listing (asserted once, below)
@@ -1168,7 +1168,7 @@ async def test_a_roi_that_is_a_directory_is_reported_not_silently_dropped(tmp_pa
 async def test_an_unreadable_file_is_a_named_store_error(tmp_path, face, monkeypatch):
     """Regression (hostile input 16): an unreadable ``.roi`` or ``.adc`` raised a bare PermissionError."""
     from ifcbkit import StoreError
-    from ifcbkit.fileio import ReadFile
+    from ifcbkit.engine.fileio import ReadFile
 
     day = tmp_path / "data" / "D2024" / "D20240215"
     write_bin(day, "D20240215T000000_IFCB1", [Roi(2, 2)])

@@ -34,7 +34,7 @@ def test_mkdocs_build_strict(tmp_path):
     # inherited members are shown: the async directory's page lists the read methods of its base
     stores = (tmp_path / "site" / "reference" / "stores" / "index.html").read_text()
     for method in ("read_image", "read_header", "bin_metadata", "iter_images", "list"):
-        assert f'id="ifcbkit.directory.AsyncIfcbDataDirectory.{method}"' in stores, method
+        assert f'id="ifcbkit.faces.directory.AsyncIfcbDataDirectory.{method}"' in stores, method
 
 
 def test_the_store_guide_examples_run_and_pass_the_conformance_suite():

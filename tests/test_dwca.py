@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from dwca.read import DwCAReader
 
-from ifcbkit.dwca import DwcaWarning, Taxon, read_taxa, write_dwca
 from ifcbkit.errors import FormatError, IfcbError
+from ifcbkit.exports.dwca import DwcaWarning, Taxon, read_taxa, write_dwca
 from ifcbkit.testing import Roi, write_bin
 
 DWC = "http://rs.tdwg.org/dwc/terms/"

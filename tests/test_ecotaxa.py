@@ -12,7 +12,7 @@ from PIL import Image
 
 from ifcbkit import FormatError, NotFoundError, bin_images, open_bin
 from ifcbkit.cli import main
-from ifcbkit.ecotaxa import ecotaxa_text, write_ecotaxa
+from ifcbkit.exports.ecotaxa import ecotaxa_text, write_ecotaxa
 from ifcbkit.testing import Roi, stitched_pair, write_bin
 
 D_ID = "D20240215T150055_IFCB010"

@@ -11,7 +11,8 @@ import warnings
 
 import pytest
 
-from ifcbkit.faces import (
+from ifcbkit.engine.fileio import FileExists, ReadFile, ReadRanges, ScanDirs, StatFile
+from ifcbkit.engine.requests import (
     Blocking,
     Call,
     Emit,
@@ -20,7 +21,6 @@ from ifcbkit.faces import (
     run_async,
     run_sync,
 )
-from ifcbkit.fileio import FileExists, ReadFile, ReadRanges, ScanDirs, StatFile
 
 
 class Boom(Exception):

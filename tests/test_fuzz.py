@@ -28,16 +28,16 @@ from hypothesis import strategies as st
 from ifcbkit import (
     IfcbError,
     bin_images,
-    h5_reading,
     parse_adc_bytes,
     parse_hdr_bytes,
     read_blobs,
     read_class_scores,
     read_features,
 )
-from ifcbkit.adc import MAX_ROI_SIDE
-from ifcbkit.cache import clear_caches
+from ifcbkit.engine.cache import clear_caches
 from ifcbkit.errors import FormatError
+from ifcbkit.formats import h5 as h5_reading
+from ifcbkit.formats.adc import MAX_ROI_SIDE
 from ifcbkit.stores import SyncFilesystemBinStore
 from ifcbkit.stores.dashboard import DashboardBinStore
 from ifcbkit.stores.s3 import S3BinStore

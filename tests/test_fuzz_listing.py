@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ifcbkit.errors import FormatError
+from ifcbkit.sources.dashboard.listing import csv_records, listed_from_api, merge_listings, parse_export_metadata
 from ifcbkit.stores.dashboard import parse_bin_api
-from ifcbkit.stores.dashboard_listing import csv_records, listed_from_api, merge_listings, parse_export_metadata
 
 SCALE = max(1, int(os.environ.get("IFCBKIT_FUZZ_EXAMPLES", "1")))  # bench/fuzz.py raises it
 PARSER = settings(

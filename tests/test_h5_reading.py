@@ -22,8 +22,9 @@ import psutil
 import pytest
 
 import ifcbkit
-from ifcbkit import FormatError, h5_reading, read_class_scores
-from ifcbkit.h5_reading import H5ReadFailure, read_datasets
+from ifcbkit import FormatError, read_class_scores
+from ifcbkit.formats import h5 as h5_reading
+from ifcbkit.formats.h5 import H5ReadFailure, read_datasets
 
 PID = "D20240215T150055_IFCB010"
 NAMES = ("output_scores", "class_labels", "roi_numbers")
@@ -288,7 +289,8 @@ def test_with_sigchld_ignored_reads_crashes_and_hangs_are_told_apart(tmp_path):
     done = run_python(
         """
         import json, os, signal, sys, time
-        from ifcbkit import FormatError, h5_reading, read_class_scores
+        from ifcbkit import FormatError, read_class_scores
+        from ifcbkit.formats import h5 as h5_reading
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)
         h5_reading.READ_SECONDS = 1.0
         def attempt():
@@ -320,7 +322,8 @@ def test_workers_end_with_the_process(tmp_path):
     exits = run_python(
         """
         import sys
-        from ifcbkit import h5_reading, read_class_scores
+        from ifcbkit import read_class_scores
+        from ifcbkit.formats import h5 as h5_reading
         read_class_scores(sys.argv[1])
         print(*[worker.pid for worker in h5_reading._idle])
         """,
@@ -335,7 +338,8 @@ def test_workers_end_with_the_process(tmp_path):
     os.mkfifo(hanging)  # opening it blocks the reader for ever, as a hung HDF5 library would
     script = """
         import sys, threading, time
-        from ifcbkit import FormatError, h5_reading, read_class_scores
+        from ifcbkit import FormatError, read_class_scores
+        from ifcbkit.formats import h5 as h5_reading
         h5_reading.READ_SECONDS, h5_reading._SELF_DESTRUCT_GRACE = 2.0, 0.5
         def hang():
             try:

@@ -27,7 +27,7 @@ from ifcbkit import (
     parse_pid,
     parse_roi_id,
 )
-from ifcbkit.identifiers import bin_key, bin_year_dir, parse_bin_key, validate_bin_id
+from ifcbkit.formats.ids import bin_key, bin_year_dir, parse_bin_key, validate_bin_id
 
 D_ID = "D20240215T150055_IFCB010"
 I_ID = "IFCB5_2012_028_081515"

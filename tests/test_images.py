@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import ifcbkit.images
-import ifcbkit.index
+import ifcbkit.formats.images
+import ifcbkit.formats.index
 from ifcbkit import (
     BinImages,
     NotFoundError,
@@ -24,7 +24,7 @@ from ifcbkit import (
     parse_adc_bytes,
     stitch_pair,
 )
-from ifcbkit.roi import BufferRoiReader
+from ifcbkit.formats.roi import BufferRoiReader
 from ifcbkit.testing import Roi, make_bin, stitched_pair, write_bin
 
 I_ID = "IFCB5_2014_100_120000"
@@ -177,7 +177,7 @@ def test_stitching_happens_only_when_a_pair_is_asked_for(monkeypatch, data):
         calls.append(args)
         return stitch_pair(*args)
 
-    monkeypatch.setattr(ifcbkit.images, "stitch_pair", counting)
+    monkeypatch.setattr(ifcbkit.formats.images, "stitch_pair", counting)
     images = bin_images(I_ID, data.adc, data.roi)
     assert len(images) == 6 and list(images) == KEYS and images.pairs == PAIRS
     assert 2 in images and 3 not in images
@@ -264,13 +264,13 @@ def test_reading_one_d_style_image_parses_one_adc_line(monkeypatch):
     rois = [Roi(width=3, height=3) for _ in range(200)]
     d = make_bin(D_ID, rois, seed=4)
     parsed: list[int] = []
-    real = ifcbkit.index.geometry_values
+    real = ifcbkit.formats.index.geometry_values
 
     def counting(line, positions):
         parsed.append(int(line.split(b",")[0]))
         return real(line, positions)
 
-    monkeypatch.setattr(ifcbkit.index, "geometry_values", counting)
+    monkeypatch.setattr(ifcbkit.formats.index, "geometry_values", counting)
     images = bin_images(D_ID, d.adc, d.roi)
     assert images[150].tobytes() == d.roi[149 * 9 : 150 * 9]
     assert parsed == [150]
@@ -338,7 +338,7 @@ def test_the_third_of_a_run_of_one_trigger_names_no_hidden_target(tmp_path):
 
 
 def test_pictures_for_notebooks():
-    from ifcbkit import display
+    from ifcbkit.view import display
 
     data = make_bin(I_ID, ROIS)
     images = bin_images(I_ID, data.adc, data.roi)

@@ -14,7 +14,7 @@ import pytest
 import scipy.io
 
 from ifcbkit import FormatError, NotFoundError, read_manual_classes, write_manual_classes
-from ifcbkit.manual_classes import read_manual_file
+from ifcbkit.science.manual import read_manual_file
 
 PID = "D20240301T120000_IFCB010"
 CLASSES = ["unclassified", "Chaetoceros", "Dinophysis", "Mesodinium_rubrum", "detritus"]

@@ -6,15 +6,16 @@ from __future__ import annotations
 import tracemalloc
 from array import array
 
-import ifcbkit.adc
-from ifcbkit import bin_images, display, parse_adc_table
-from ifcbkit.bins import Bin
-from ifcbkit.images import STITCHED_MEMO
-from ifcbkit.index import AdcIndex
-from ifcbkit.metrics import D_ADC_COLUMNS, bin_metadata
+import ifcbkit.formats.adc
+from ifcbkit import bin_images, parse_adc_table
+from ifcbkit.faces.bins import Bin
+from ifcbkit.formats.images import STITCHED_MEMO
+from ifcbkit.formats.index import AdcIndex
+from ifcbkit.formats.roi import FileRoiReader
 from ifcbkit.mosaic import mosaic
-from ifcbkit.roi import FileRoiReader
+from ifcbkit.science.metrics import D_ADC_COLUMNS, bin_metadata
 from ifcbkit.testing import D_STYLE_COLUMN_NAMES, Roi, make_bin, stitched_pair, write_bin
+from ifcbkit.view import display
 
 D_ID = "D20240215T150055_IFCB010"
 I_ID = "IFCB5_2014_100_120000"
@@ -24,13 +25,13 @@ def test_bin_metadata_peaks_under_three_times_the_adc_and_parses_only_the_column
     """A million-line ADC cost 13 times its size: every line split into a list of fields and held."""
     data = make_bin(D_ID, [Roi(2, 2) if k % 7 == 0 else Roi() for k in range(20_000)])
     asked: set[int] = set()
-    real = ifcbkit.adc.region_floats
+    real = ifcbkit.formats.adc.region_floats
 
     def counting(region, indices, *args):
         asked.update(indices)
         return real(region, indices, *args)
 
-    monkeypatch.setattr(ifcbkit.adc, "region_floats", counting)
+    monkeypatch.setattr(ifcbkit.formats.adc, "region_floats", counting)
     tracemalloc.start()
     try:
         meta = bin_metadata(D_ID, data.hdr, data.adc)

@@ -18,8 +18,8 @@ from ifcbkit import (
     parse_adc_table,
     parse_hdr_bytes,
 )
-from ifcbkit.header import adc_column_names
-from ifcbkit.metrics import bin_metadata, compute_ml_analyzed, mode_smallest, round_half_even
+from ifcbkit.formats.hdr import adc_column_names
+from ifcbkit.science.metrics import bin_metadata, compute_ml_analyzed, mode_smallest, round_half_even
 from ifcbkit.testing import Roi, make_bin
 
 REL = 1e-9

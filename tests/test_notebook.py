@@ -11,7 +11,7 @@ import nbformat
 from nbclient import NotebookClient
 from PIL import Image
 
-from ifcbkit import display
+from ifcbkit.view import display
 
 REAL_I = "IFCB5_2012_028_081515"
 

@@ -20,19 +20,16 @@ from ifcbkit import (
     NotFoundError,
     ProductNotFoundError,
 )
-from ifcbkit.directory import SkippedPathWarning
+from ifcbkit.faces.directory import SkippedPathWarning
+from ifcbkit.faces.products import AsyncProductDirectory, SyncProductDirectory
+from ifcbkit.formats.products import ProductFile, parse_class_scores_csv, parse_product_name
 from ifcbkit.products import (
-    AsyncProductDirectory,
     ClassScoresRows,
-    ProductFile,
-    SyncProductDirectory,
     async_blob_path,
     async_class_scores_path,
     async_features_path,
     async_find_product_file,
     async_list_product_files,
-    parse_class_scores_csv,
-    parse_product_name,
     read_blobs,
     read_class_scores,
     read_features,

@@ -19,7 +19,7 @@ from ifcbkit import (
     SyncFilesystemRoiStore,
     bin_images,
 )
-from ifcbkit.fileio import ReadFile, ReadRanges
+from ifcbkit.engine.fileio import ReadFile, ReadRanges
 from ifcbkit.testing import Roi, stitched_pair, write_bin
 
 D_BIG = "D20240601T120000_IFCB42"

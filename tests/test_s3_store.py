@@ -19,9 +19,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ifcbkit import SyncIfcbDataDirectory
-from ifcbkit.cache import clear_caches
+from ifcbkit.engine.cache import clear_caches
+from ifcbkit.engine.requests import run_sync
 from ifcbkit.errors import NotFoundError, StoreError, TruncatedBinError
-from ifcbkit.faces import run_sync
 from ifcbkit.stores import SyncFilesystemRoiStore
 from ifcbkit.stores.objectstore import AsyncObjectBinStore, ObjectBinStore
 from ifcbkit.stores.s3 import AsyncS3BinStore, AsyncS3RoiStore, S3BinStore, S3RoiStore

@@ -101,7 +101,7 @@ def test_the_sample_mosaic_page_is_mostly_images(tmp_path):
     from PIL import Image
 
     from ifcbkit import SyncIfcbDataDirectory
-    from ifcbkit.mosaic import BACKGROUND, plan
+    from ifcbkit.view.mosaic import BACKGROUND, plan
 
     directory = SyncIfcbDataDirectory(DATA / "sample")
     pid = _largest_d_style_bin(directory)

@@ -25,7 +25,7 @@ from ifcbkit import (
     parse_adc_bytes,
     stitch_pair,
 )
-from ifcbkit.stitching import infill_value, is_stitch_pair
+from ifcbkit.formats.stitching import infill_value, is_stitch_pair
 from ifcbkit.testing import Roi, make_bin
 
 I_ID = "IFCB5_2014_100_120000"

@@ -54,13 +54,13 @@ def _imported_modules(path: Path) -> set[str]:
 
 
 # Optional modules, outside the core, that the package imports only when asked: ``ifcbkit.dask`` and
-# ``ifcbkit.tables`` build pandas dataframes (the ``pandas`` extra), and their tests read them;
-# ``ifcbkit.mat_reading`` reads ifcb-analysis's .mat files with SciPy (the ``mat`` extra), and its
+# ``ifcbkit.jobs.tables`` build pandas dataframes (the ``pandas`` extra), and their tests read them;
+# ``ifcbkit.formats.mat`` reads ifcb-analysis's .mat files with SciPy (the ``mat`` extra), and its
 # test writes them.
 OPTIONAL = {
     PACKAGE / "dask.py",
-    PACKAGE / "tables.py",
-    PACKAGE / "mat_reading.py",
+    PACKAGE / "jobs" / "tables.py",
+    PACKAGE / "formats" / "mat.py",
     ROOT / "tests" / "test_dask.py",
     ROOT / "tests" / "test_tables.py",
     ROOT / "tests" / "test_class_v1_mat.py",
@@ -100,3 +100,101 @@ def test_the_import_check_can_fail(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("import numpy as np\nfrom scipy import ndimage\nimportlib.import_module('pandas')\nimport os\n")
     assert _imported_modules(probe) == {"numpy", "scipy", "pandas", "os"}
+
+
+# ----- the shape of the package: layers without circles, short modules, a small root --------------
+
+
+def _module_name(path: Path, package: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph(package: Path) -> dict[str, set[str]]:
+    """``{module: modules of the package it imports}``, over every ``import`` and ``from`` anywhere in
+    each module (inside functions and ``if TYPE_CHECKING`` too), relative ones resolved; a name
+    imported from a package that is one of its modules counts as that module."""
+    paths = {_module_name(path, package): path for path in package.rglob("*.py")}
+    root = package.name
+
+    def known(name: str) -> str | None:
+        while name and name not in paths:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        here = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        targets: set[str | None] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(known(alias.name) for alias in node.names if alias.name.split(".")[0] == root)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    parts = here.split(".")[: len(here.split(".")) - node.level + 1]
+                    base = ".".join([*parts, *([node.module] if node.module else [])])
+                else:
+                    base = node.module or ""
+                if base.split(".")[0] != root:
+                    continue
+                for alias in node.names:
+                    targets.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in paths else known(base))
+        graph[module] = {target for target in targets if target and target != module}
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in sorted(graph.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_circles_lazy_imports_included():
+    graph = _import_graph(PACKAGE)
+    assert len(graph) > 40 and "ifcbkit.formats.adc" in graph["ifcbkit.formats.index"]
+    assert _circles(graph) == []
+
+
+def test_the_circle_check_can_fail(tmp_path):
+    """A circle closed only by an import inside a function, and one through ``from . import module``."""
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from .sub.b import f\n")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "b.py").write_text("def f():\n    from ..a import g\n    return g\n")
+    (package / "c.py").write_text("from .sub import d\n")
+    (package / "sub" / "d.py").write_text("import pkg.c\n")
+    (package / "e.py").write_text("from . import a\n")
+    graph = _import_graph(package)
+    assert graph["pkg.e"] == {"pkg.a"}
+    assert _circles(graph) == [["pkg.a", "pkg.sub.b"], ["pkg.c", "pkg.sub.d"]]

@@ -8,39 +8,13 @@ async faces over one implementation; volume analyzed and bin metrics, products
 This top level holds the public names of ifcbkit 0.3.1, where that release has
 them, and the additions users reach for: the stores, the bin-source protocol
 (:class:`BinSource`, :class:`ByteRange`, :class:`KeyedSource`) and the
-parsers. Everything else is in the module its name says (``ifcbkit.filters``,
-``ifcbkit.reading``, ``ifcbkit.stores.s3``, ...).
+parsers. Everything else is in the module its name says (``ifcbkit.engine.filters``,
+``ifcbkit.engine.reader``, ``ifcbkit.stores.s3``, ...).
 """
 
 __version__ = "0.6.0"
 
-from .abundance import (
-    AbundanceResult,
-    BinCounts,
-    class_counts,
-    daily_abundance,
-    summarize_daily,
-    write_abundance_csv,
-)
-from .adc import (
-    D_STYLE_COLUMN_NAMES,
-    D_STYLE_COLUMNS,
-    I_STYLE_COLUMN_NAMES,
-    I_STYLE_COLUMNS,
-    AdcTable,
-    RoiRecord,
-    iter_adc_targets,
-    iter_roi_records,
-    normalize_column_name,
-    parse_adc_bytes,
-    parse_adc_file,
-    parse_adc_line,
-    parse_adc_table,
-    targets_to_dict,
-)
-from .batch import BinFailure, iter_bin_metadata
-from .bins import Bin, open_bin
-from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, AsyncIfcbDataDirectory, FilesetFilter, SyncIfcbDataDirectory
+from .engine.source import BinSource, KeyedSource
 from .errors import (
     AdcLineWarning,
     ArgumentTypeError,
@@ -61,6 +35,29 @@ from .errors import (
     StoreError,
     TruncatedBinError,
 )
+from .faces.bins import Bin, open_bin
+from .faces.directory import (
+    DEFAULT_EXCLUDE,
+    DEFAULT_INCLUDE,
+    AsyncIfcbDataDirectory,
+    FilesetFilter,
+    SyncIfcbDataDirectory,
+)
+from .faces.products import (
+    AsyncProductDirectory,
+    ProductFile,
+    SyncProductDirectory,
+    async_blob_path,
+    async_class_scores_path,
+    async_features_path,
+    async_find_product_file,
+    async_list_product_files,
+    sync_blob_path,
+    sync_class_scores_path,
+    sync_features_path,
+    sync_find_product_file,
+    sync_list_product_files,
+)
 from .fileset import (
     async_find_fileset,
     async_list_data_dirs,
@@ -71,8 +68,24 @@ from .fileset import (
     sync_list_filesets,
     validate_path,
 )
-from .header import adc_column_names, parse_hdr, parse_hdr_bytes, parse_hdr_file
-from .identifiers import (
+from .formats.adc import (
+    D_STYLE_COLUMN_NAMES,
+    D_STYLE_COLUMNS,
+    I_STYLE_COLUMN_NAMES,
+    I_STYLE_COLUMNS,
+    AdcTable,
+    RoiRecord,
+    iter_adc_targets,
+    iter_roi_records,
+    normalize_column_name,
+    parse_adc_bytes,
+    parse_adc_file,
+    parse_adc_line,
+    parse_adc_table,
+    targets_to_dict,
+)
+from .formats.hdr import adc_column_names, parse_hdr, parse_hdr_bytes, parse_hdr_file
+from .formats.ids import (
     BinId,
     Pid,
     add_target,
@@ -89,38 +102,22 @@ from .identifiers import (
     parse_roi_id,
     parse_target,
 )
-from .images import BinImages, bin_images
-from .index import AdcIndex
-from .manual_classes import read_manual_classes, write_manual_classes
-from .metrics import (
+from .formats.images import BinImages, bin_images
+from .formats.index import AdcIndex
+from .formats.products import ClassScoresRows, read_blobs, read_class_scores, read_features
+from .formats.ranges import ByteRange
+from .formats.roi import extract_roi_image, extract_roi_images, extract_roi_images_from_targets
+from .formats.stitching import detect_pairs, infill_stitched_image, stitch_pair
+from .jobs.abundance import AbundanceResult, daily_abundance, write_abundance_csv
+from .jobs.batch import BinFailure, iter_bin_metadata
+from .science.counting import BinCounts, class_counts, summarize_daily
+from .science.manual import read_manual_classes, write_manual_classes
+from .science.metrics import (
     ML_METHODS,
     MlAnalyzed,
     bin_metadata,
     compute_ml_analyzed,
 )
-from .products import (
-    AsyncProductDirectory,
-    ClassScoresRows,
-    ProductFile,
-    SyncProductDirectory,
-    async_blob_path,
-    async_class_scores_path,
-    async_features_path,
-    async_find_product_file,
-    async_list_product_files,
-    read_blobs,
-    read_class_scores,
-    read_features,
-    sync_blob_path,
-    sync_class_scores_path,
-    sync_features_path,
-    sync_find_product_file,
-    sync_list_product_files,
-)
-from .ranges import ByteRange
-from .roi import extract_roi_image, extract_roi_images, extract_roi_images_from_targets
-from .sources import BinSource, KeyedSource
-from .stitching import detect_pairs, infill_stitched_image, stitch_pair
 from .stores import (
     AsyncBinStore,
     AsyncDashboardBinStore,

@@ -28,24 +28,16 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from .abundance import (
-    AbundanceResult,
-    Counting,
-    abundance_result,
-    counting,
-    counts_or_skipped,
-    feature_files,
-    score_files,
-    warn_unknown,
-)
 from .atomic import atomic_file
-from .batch import BinFailure, metadata_or_failure
-from .carbon import DEFAULT_MICRON_FACTOR
-from .directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory, TimeLike
-from .encoding import ImageFormat, check_file_type, encode_image
 from .errors import ArgumentTypeError, IfcbError, InvalidArgumentError, MissingDependencyError
-from .identifiers import bin_timestamp, parse_roi_id, validate_bin_id
-from .metrics import METADATA_FIELDS, MlMethod, check_method
+from .faces.directory import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, SyncIfcbDataDirectory, TimeLike
+from .formats.encoding import ImageFormat, check_file_type, encode_image
+from .formats.ids import bin_timestamp, parse_roi_id, validate_bin_id
+from .jobs.abundance import AbundanceResult, abundance_result, counts_or_skipped, feature_files, score_files
+from .jobs.batch import BinFailure, metadata_or_failure
+from .science.carbon import DEFAULT_MICRON_FACTOR
+from .science.counting import Counting, counting, warn_unknown
+from .science.metrics import METADATA_FIELDS, MlMethod, check_method
 
 try:
     import dask.bag as db
@@ -239,8 +231,8 @@ def metadata_bag(
     partition_size: int | None = None,
     bins: Iterable[str] | None = None,
 ) -> db.Bag:
-    """A bag of each bin's :meth:`~ifcbkit.read_faces.SyncBinReads.bin_metadata` (a dict, or the
-    :class:`~ifcbkit.batch.BinFailure` that says why the bin could not be read), in listing order.
+    """A bag of each bin's :meth:`~ifcbkit.faces.reads.SyncBinReads.bin_metadata` (a dict, or the
+    :class:`~ifcbkit.jobs.batch.BinFailure` that says why the bin could not be read), in listing order.
 
     Raises:
         ValueError: for an unknown ``method``; TypeError: for a source that cannot list its bins.
@@ -270,7 +262,7 @@ def metrics(
     scheduler: Scheduler = None,
 ) -> MetricsResult:
     """Every bin's metrics, computed on ``scheduler``: the same rows, in the same order, as a serial
-    :func:`~ifcbkit.batch.iter_bin_metadata`, and the bins that failed (never dropped silently).
+    :func:`~ifcbkit.jobs.batch.iter_bin_metadata`, and the bins that failed (never dropped silently).
 
     Raises:
         MissingDependencyError: without ``distributed``; ValueError: for an unknown ``method``.

@@ -2,7 +2,7 @@
 
 They keep that release's names, parameters and return shapes (``(directory, pid)``
 pairs, base paths without extension, ``None`` for "not found") and run on the
-data directory's walk (:mod:`ifcbkit.directory`): sorted order, one ``os.scandir``
+data directory's walk (:mod:`ifcbkit.faces.directory`): sorted order, one ``os.scandir``
 per directory, time ranges pruning dated directories. Corrected ADC files
 (``adcmod/<day-dir>/<pid>.adc.mod`` beside the data root) replace the raw ``.adc``.
 """
@@ -13,7 +13,11 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
-from .directory import (
+from .engine.fileio import FileExists, Listing, ScanDirs
+from .engine.requests import Emit, Op, iterate_async, iterate_sync, run_async, run_sync
+from .engine.walk import scan_root, warn_skipped
+from .errors import InvalidArgumentError, InvalidIdentifierError, NotFoundError
+from .faces.directory import (
     ADCMOD_DIR,
     ADCMOD_EXT,
     DEFAULT_EXCLUDE,
@@ -24,11 +28,7 @@ from .directory import (
     TimeLike,
     adcmod_path,
 )
-from .errors import InvalidArgumentError, InvalidIdentifierError, NotFoundError
-from .faces import Emit, Op, iterate_async, iterate_sync, run_async, run_sync
-from .fileio import FileExists, Listing, ScanDirs
-from .identifiers import Instruments, validate_bin_id
-from .walk import scan_root, warn_skipped
+from .formats.ids import Instruments, validate_bin_id
 
 __all__ = [
     "ADCMOD_DIR", "ADCMOD_EXT", "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "AsyncIfcbDataDirectory",

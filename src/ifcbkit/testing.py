@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .adc import D_STYLE_COLUMN_NAMES, I_STYLE_COLUMN_NAMES
-from .identifiers import add_target, parse_bin
+from .formats.adc import D_STYLE_COLUMN_NAMES, I_STYLE_COLUMN_NAMES
+from .formats.ids import add_target, parse_bin
 
 # The 2022 spelling of the D-style column names, as a header's ADCFileFormat.
 D_STYLE_ADC_FORMAT = (
@@ -278,7 +278,7 @@ class BinStoreTests:
 
     @property
     def reference(self) -> Any:
-        from .directory import SyncIfcbDataDirectory
+        from .faces.directory import SyncIfcbDataDirectory
 
         return SyncIfcbDataDirectory(self.root)
 

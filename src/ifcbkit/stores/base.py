@@ -4,8 +4,8 @@ A bin store of your own needs only ``get(key)`` and ``exists(key)`` (plain metho
 on a :class:`SyncBinStore`, coroutines on an :class:`AsyncBinStore`; also
 ``get_range(key, start, end)`` with slice semantics and ``size(key)`` when the backend
 can): every read method (``read_image``, ``read_images``, ``list_images``,
-``iter_images``, ...) then comes from :mod:`ifcbkit.read_faces`, over a
-:class:`~ifcbkit.sources.KeyedSource` of those methods. The stores of this package
+``iter_images``, ...) then comes from :mod:`ifcbkit.faces.reads`, over a
+:class:`~ifcbkit.engine.source.KeyedSource` of those methods. The stores of this package
 compose a source of their own and take ``get``/``get_range``/``exists`` from it
 (:class:`SyncSourceKeys`).
 """
@@ -16,14 +16,14 @@ import inspect
 from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
-from ..encoding import ImageFormat, check_file_type, encode_image
+from ..engine.reader import BinReader
+from ..engine.requests import Op, run_async, run_sync
+from ..engine.source import BinSource, KeyedSource
 from ..errors import ArgumentTypeError, InvalidArgumentError, InvalidIdentifierError, ReadOnlyError
-from ..faces import Op, run_async, run_sync
-from ..identifiers import parse_bin_key
-from ..ranges import ByteRange
-from ..read_faces import AsyncBinReads, SyncBinReads
-from ..reading import BinReader
-from ..sources import BinSource, KeyedSource
+from ..faces.reads import AsyncBinReads, SyncBinReads
+from ..formats.encoding import ImageFormat, check_file_type, encode_image
+from ..formats.ids import parse_bin_key
+from ..formats.ranges import ByteRange
 
 __all__ = [
     "AsyncBinStore", "AsyncRoiStore", "AsyncSourceKeys", "HasSource", "ImageFormat", "SyncBinStore", "SyncRoiStore",
@@ -34,7 +34,7 @@ __all__ = [
 class _Sourced:
     """A bin store's ``source`` and ``reader``: the stores here set both in ``__init__``; a store of
     your own (which need not call ``__init__``) gets them on first use, reading through its own
-    ``get`` and ``exists`` (a :class:`~ifcbkit.sources.KeyedSource`)."""
+    ``get`` and ``exists`` (a :class:`~ifcbkit.engine.source.KeyedSource`)."""
 
     def __getattr__(self, name: str) -> Any:
         made: Any

@@ -26,21 +26,21 @@ import os
 from collections.abc import Hashable
 from typing import Any
 
-from ..cache import LRUCache
-from ..directory_source import DirectorySource
+from ..engine.cache import LRUCache
+from ..engine.filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from ..engine.reader import BinReader
+from ..engine.requests import Op, run_async, run_sync
+from ..engine.source import BinSource
 from ..errors import ArgumentTypeError, InvalidArgumentError, NotFoundError, ReadOnlyError, StoreError
-from ..faces import Op, run_async, run_sync
-from ..filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from ..identifiers import parse_bin_key, parse_roi_id
-from ..ranges import ByteRange
-from ..reading import BinReader
-from ..sources import BinSource
+from ..formats.ids import parse_bin_key, parse_roi_id
+from ..formats.ranges import ByteRange
+from ..sources.directory import DirectorySource
+from ..sources.failures import call_backend, failure_reason
+from ..sources.layouts import KeyLayout
+from ..sources.objects import BackendObjects, ObjectSource
 from .base import AsyncBinStore, AsyncRoiStore, AsyncSourceKeys, SyncBinStore, SyncRoiStore, SyncSourceKeys
-from .errors import call_backend, failure_reason
 from .filesystem import path_of
-from .layouts import KeyLayout
 from .memory import MemoryStore
-from .objects import BackendObjects, ObjectSource
 from .objectstore import AsyncDictRoiStore
 
 logger = logging.getLogger(__name__)

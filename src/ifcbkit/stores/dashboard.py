@@ -68,10 +68,24 @@ from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypeVar
 
-from ..abundance import check_threshold, class_counts
-from ..adc import warn_skipped
 from ..atomic import atomic_file
-from ..cache import LRUCache, cache_token
+from ..engine.cache import LRUCache, cache_token
+from ..engine.fileio import FileExists, ReadRanges
+from ..engine.filters import FilesetFilter, TimeLike
+from ..engine.reader import BinReader
+from ..engine.requests import (
+    Blocking,
+    Call,
+    EmitMany,
+    Op,
+    Request,
+    Shared,
+    iterate_async,
+    iterate_sync,
+    run_async,
+    run_sync,
+)
+from ..engine.source import BinSource
 from ..errors import (
     FormatError,
     InvalidIdentifierError,
@@ -81,12 +95,9 @@ from ..errors import (
     SkippedBinWarning,
     StoreError,
 )
-from ..faces import Blocking, Call, EmitMany, Op, Request, Shared, iterate_async, iterate_sync, run_async, run_sync
-from ..fileio import FileExists, ReadRanges
-from ..filters import FilesetFilter, TimeLike
-from ..identifiers import Instruments, bin_key, parse_instruments, validate_bin_id
-from ..metrics import MlMethod, check_method, metadata_and_damaged
-from ..products import (
+from ..formats.adc import warn_skipped
+from ..formats.ids import Instruments, bin_key, parse_instruments, validate_bin_id
+from ..formats.products import (
     MAX_SCORE_CHARS,
     SCORE_RANGE,
     SCORE_SLACK,
@@ -95,11 +106,10 @@ from ..products import (
     parse_class_scores_csv,
     parse_features_csv,
 )
-from ..ranges import ByteRange
-from ..reading import BinReader
-from ..sources import BinSource
-from .base import AsyncBinStore, AsyncSourceKeys, SyncBinStore, SyncSourceKeys
-from .dashboard_listing import (
+from ..formats.ranges import ByteRange
+from ..science.counting import check_threshold, class_counts
+from ..science.metrics import MlMethod, check_method, metadata_and_damaged
+from ..sources.dashboard.listing import (
     MAX_NUMBER_CHARS,
     ListedBin,
     ListingProblem,
@@ -111,6 +121,7 @@ from .dashboard_listing import (
     merge_listings,
     parse_export_metadata,
 )
+from .base import AsyncBinStore, AsyncSourceKeys, SyncBinStore, SyncSourceKeys
 
 logger = logging.getLogger(__name__)
 
@@ -520,7 +531,7 @@ def parse_bin_api(content: bytes, *, source: str, pid: str) -> dict[str, Any]:
 
 def class_counts_csv(data: bytes, *, source: str, pid: str, threshold: float) -> tuple[dict[str, int], int]:
     """``(class counts at threshold, rows)`` of a dashboard ``_class_scores.csv``: what
-    :func:`~ifcbkit.abundance.class_counts` gives for :func:`~ifcbkit.products.parse_class_scores_csv`,
+    :func:`~ifcbkit.science.counting.class_counts` gives for :func:`~ifcbkit.formats.products.parse_class_scores_csv`,
     without holding a record per row (the abundance job needs the counts only). A plain file (no
     quotes, every ROI of ``pid`` once, every score a number in range) is counted in one pass over
     its lines; anything else goes through the full parser, which gives the same counts or the same
@@ -1160,7 +1171,7 @@ class DashboardSource(BinSource):
         chunk_days: int,
     ) -> Op[tuple[DashboardListing, list[ListingProblem]]]:
         """The listing, and the problems among its ``problems`` that are bins listed twice with
-        different metadata (:func:`~ifcbkit.stores.dashboard_listing.merge_listings`)."""
+        different metadata (:func:`~ifcbkit.sources.dashboard.listing.merge_listings`)."""
         if isinstance(chunk_days, bool) or not isinstance(chunk_days, int) or chunk_days < 1:
             raise ValueError(f"chunk_days must be a positive number of days, not {chunk_days!r}")
         keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)
@@ -1306,7 +1317,7 @@ class DashboardSource(BinSource):
         n_images: int | None = None,
     ) -> Op[dict[str, int]]:  # fmt: skip
         """How many ROIs each class wins at or above ``threshold`` in the bin's class scores
-        (:meth:`read_class_scores` and :func:`~ifcbkit.abundance.class_counts`, with the same errors),
+        (:meth:`read_class_scores` and :func:`~ifcbkit.science.counting.class_counts`, with the same errors),
         parsed and counted in one call off the event loop, holding no record per row."""
         threshold = check_threshold(threshold)
         data, source = yield from self._class_scores_csv(bin_id, version, model)

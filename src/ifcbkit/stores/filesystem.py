@@ -6,14 +6,14 @@ import functools
 import os
 from collections.abc import Iterable
 
-from ..directory import AsyncTree, DataDirectoryBase, SyncTree
-from ..directory_source import DirectorySource
-from ..encoding import ImageFormat, check_file_type, encode_image
+from ..engine.filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from ..engine.reader import BinReader
+from ..engine.requests import Blocking, Op, run_async, run_sync
 from ..errors import InvalidIdentifierError, NotFoundError
-from ..faces import Blocking, Op, run_async, run_sync
-from ..filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from ..identifiers import parse_bin_key
-from ..reading import BinReader
+from ..faces.directory import AsyncTree, DataDirectoryBase, SyncTree
+from ..formats.encoding import ImageFormat, check_file_type, encode_image
+from ..formats.ids import parse_bin_key
+from ..sources.directory import DirectorySource
 from .base import AsyncBinStore, AsyncRoiStore, AsyncSourceKeys, SyncBinStore, SyncRoiStore, SyncSourceKeys
 
 __all__ = [

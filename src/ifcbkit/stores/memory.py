@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cache import LRUCache
+from ..engine.cache import LRUCache
 from ..errors import NotFoundError
 
 __all__ = ["MemoryStore"]

@@ -25,8 +25,8 @@ Bin files live at ``{prefix/}{year}/{pid}.{ext}`` and ROI images at
 D-style bins and ``legacy`` for I-style ones; ``layout='flat'`` drops the year).
 
 :class:`ObjectBinStore` / :class:`AsyncObjectBinStore` are shells over an
-:class:`~ifcbkit.stores.objects.ObjectSource`, and :class:`ObjectRoiStore` /
-:class:`AsyncObjectRoiStore` over :class:`~ifcbkit.stores.objects.ObjectImages`; the S3
+:class:`~ifcbkit.sources.objects.ObjectSource`, and :class:`ObjectRoiStore` /
+:class:`AsyncObjectRoiStore` over :class:`~ifcbkit.sources.objects.ObjectImages`; the S3
 stores (:mod:`ifcbkit.stores.s3`) are the same shells over S3 objects.
 """
 
@@ -35,15 +35,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ..encoding import ImageFormat, check_file_type
-from ..faces import iterate_async, iterate_sync, run_async, run_sync
-from ..identifiers import Instruments, parse_bin_key
-from ..reading import BinReader
+from ..engine.reader import BinReader
+from ..engine.requests import iterate_async, iterate_sync, run_async, run_sync
+from ..formats.encoding import ImageFormat, check_file_type
+from ..formats.ids import Instruments, parse_bin_key
+from ..sources.failures import call_backend, failure_reason, is_missing, is_past_the_end, translate
+from ..sources.layouts import LEGACY, KeyLayout, Layout, make_layout
+from ..sources.objects import BackendObjects, ObjectImages, ObjectSource, backend_keys
 from .base import AsyncBinStore, AsyncRoiStore, AsyncSourceKeys, SyncBinStore, SyncRoiStore, SyncSourceKeys
-from .errors import call_backend, failure_reason, is_missing, is_past_the_end, translate
-from .layouts import LEGACY, KeyLayout, Layout, make_layout
 from .memory import MemoryStore
-from .objects import BackendObjects, ObjectImages, ObjectSource, backend_keys
 
 __all__ = [
     "LEGACY", "AsyncDictRoiStore", "AsyncObjectBinStore", "AsyncObjectRoiStore", "KeyLayout", "Layout", "MemoryStore",

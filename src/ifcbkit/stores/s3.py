@@ -1,7 +1,7 @@
 """Bin and ROI stores in S3, on an injected boto3 (sync) or aiobotocore (async) client.
 
 :class:`S3Objects` is object access through an S3 client; the stores are the object stores'
-shells over it, with a key layout (:class:`~ifcbkit.stores.layouts.KeyLayout`:
+shells over it, with a key layout (:class:`~ifcbkit.sources.layouts.KeyLayout`:
 ``{prefix/}{year}/{pid}.{ext}`` and ``{prefix/}{year}/{pid}/{target:05d}.png``).
 :class:`S3BinStore` and :class:`AsyncS3BinStore` differ only in their face and the client the
 caller passes in (``boto3.client('s3')`` or aiobotocore's ``create_client('s3')``).
@@ -25,15 +25,15 @@ import functools
 from collections.abc import Hashable
 from typing import Any, NamedTuple
 
-from ..encoding import ImageFormat, check_file_type
+from ..engine.reader import BinReader
+from ..engine.requests import Call, Emit, Op
 from ..errors import InvalidArgumentError, InvalidIdentifierError, MissingDependencyError, NotFoundError, StoreError
-from ..faces import Call, Emit, Op
-from ..identifiers import add_target, parse_bin_key, parse_roi_id
-from ..ranges import ByteRange
-from ..reading import BinReader
-from .errors import call_backend, is_past_the_end
-from .layouts import KeyLayout, Layout, make_layout
-from .objects import ObjectAccess, ObjectImages, ObjectSource
+from ..formats.encoding import ImageFormat, check_file_type
+from ..formats.ids import add_target, parse_bin_key, parse_roi_id
+from ..formats.ranges import ByteRange
+from ..sources.failures import call_backend, is_past_the_end
+from ..sources.layouts import KeyLayout, Layout, make_layout
+from ..sources.objects import ObjectAccess, ObjectImages, ObjectSource
 from .objectstore import AsyncDictRoiStore, AsyncObjectBinStore, AsyncObjectRoiStore, ObjectBinStore, ObjectRoiStore
 
 _CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg"}

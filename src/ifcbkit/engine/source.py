@@ -1,0 +1,130 @@
+"""The bin-source protocol: where a bin's three files come from.
+
+A :class:`BinSource` reads one of a bin's files (``hdr``, ``adc`` or ``roi``),
+whole or in :class:`ByteRange` pieces, and says whether it exists, how large it is,
+what version it is at, how error messages name it, and which token identifies the
+source in caches. Its methods are sans-I/O operations (generators yielding
+requests, see :mod:`ifcbkit.engine.requests`), so one source serves the sync and the async
+face alike. Every read algorithm (:class:`~ifcbkit.engine.reader.BinReader`) is written
+once over this protocol; a store composes a source and adds only its extras.
+
+The sources: a data directory (:class:`~ifcbkit.sources.directory.DirectorySource`),
+an object backend or S3 bucket with a key layout
+(:class:`~ifcbkit.sources.objects.ObjectSource`), a dashboard over HTTP
+(:class:`~ifcbkit.stores.dashboard.DashboardSource`), tiers
+(:class:`~ifcbkit.stores.caching.CachingSource`), and any store with ``get`` and
+``exists`` by key (:class:`KeyedSource`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from ..errors import NotFoundError
+from ..formats.ids import bin_key
+from ..formats.ranges import ByteRange
+from .cache import cache_token
+from .requests import Call, Op
+
+__all__ = ["BinSource", "ByteRange", "KeyedSource"]
+
+
+class BinSource:
+    """Where a bin's files come from (see the module doc). Subclasses implement :meth:`read_file`
+    and :meth:`exists` (and :meth:`read_ranges` when they can read part of a file); the other methods
+    have defaults built on them."""
+
+    def describe(self, bin_id: str, ext: str) -> str:
+        """How error messages name one of the bin's files (a path, a key, a URL)."""
+        return bin_key(bin_id, ext)
+
+    def cache_token(self) -> Hashable:
+        """What, with the file versions, identifies this source's content in caches: a token of
+        this object by default (never its ``id()``, which a later object may reuse)."""
+        return cache_token(self)
+
+    def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
+        """The file's bytes (:meth:`read_file`), or ``byte_range`` of them (:meth:`read_ranges`)."""
+        if byte_range is None:
+            return (yield from self.read_file(bin_id, ext))
+        return (yield from self.read_ranges(bin_id, ext, [byte_range]))[0]
+
+    def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
+        """The whole file; :class:`~ifcbkit.errors.NotFoundError` when it does not exist."""
+        raise NotImplementedError
+        yield  # an operation
+
+    def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
+        """Several ranges of one file, each short at the end of the file (by default, sliced from
+        the whole file: a source that can read part of a file says so here)."""
+        data = yield from self.read_file(bin_id, ext)
+        return [r.of(data) for r in ranges]
+
+    def exists(self, bin_id: str, ext: str) -> Op[bool]:
+        """Whether the file exists."""
+        raise NotImplementedError
+        yield  # an operation
+
+    def size(self, bin_id: str, ext: str) -> Op[int]:
+        """The file's size in bytes (by default, the length of the whole file)."""
+        return len((yield from self.read(bin_id, ext)))
+
+    def version(self, bin_id: str, ext: str) -> Op[Hashable | None]:
+        """A token that changes when the file changes, or ``None`` when the source cannot tell
+        cheaply (then cached indexes are trusted: raw IFCB files are written once)."""
+        return None
+        yield  # an operation
+
+    def versions(self, bin_id: str) -> Op[Hashable | None]:
+        """The versions of the ADC and the header, what a cached index depends on (``None`` when
+        the source cannot tell)."""
+        adc = yield from self.version(bin_id, "adc")
+        hdr = yield from self.version(bin_id, "hdr")
+        return None if adc is None and hdr is None else (adc, hdr)
+
+
+class KeyedSource(BinSource):
+    """A source over a store's own ``get(key)`` and ``exists(key)`` by key ``'{pid}.{ext}'`` (plain
+    methods or coroutines), with its ``get_range(key, start, end)`` and ``size(key)`` when it has
+    them: how a user's :class:`~ifcbkit.stores.base.SyncBinStore` subclass gets every read."""
+
+    def __init__(self, store: Any):
+        self.store = store
+
+    def cache_token(self) -> Hashable:
+        return cache_token(self.store)
+
+    def _missing(self, bin_id: str, ext: str) -> NotFoundError:
+        return NotFoundError(f"no {bin_key(bin_id, ext)} in {self.store!r}")
+
+    def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
+        try:
+            return bytes((yield Call(self.store.get, bin_key(bin_id, ext))))
+        except KeyError:
+            raise self._missing(bin_id, ext) from None
+
+    def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
+        get_range = getattr(self.store, "get_range", None)
+        if get_range is None:  # one download serves every range
+            return (yield from super().read_ranges(bin_id, ext, ranges))
+        key = bin_key(bin_id, ext)
+        out = []
+        try:
+            for r in ranges:
+                out.append(bytes((yield Call(get_range, key, r.offset, r.end))))
+        except KeyError:
+            raise self._missing(bin_id, ext) from None
+        return out
+
+    def exists(self, bin_id: str, ext: str) -> Op[bool]:
+        return bool((yield Call(self.store.exists, bin_key(bin_id, ext))))
+
+    def size(self, bin_id: str, ext: str) -> Op[int]:
+        size = getattr(self.store, "size", None)
+        if size is None:
+            return (yield from super().size(bin_id, ext))
+        try:
+            return int((yield Call(size, bin_key(bin_id, ext))))
+        except KeyError:
+            raise self._missing(bin_id, ext) from None

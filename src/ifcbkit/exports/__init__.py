@@ -1,0 +1,1 @@
+"""Hand-offs to other tools: EcoTaxa and Darwin Core archives."""

@@ -1,0 +1,1 @@
+"""An IFCB dashboard (ifcbdb) as a bin source: its listing, products and HTTP client."""

@@ -1,0 +1,307 @@
+"""A dashboard's bin listing, as pure functions over its answers: the ``/api/export_metadata``
+CSV and the ``/api/bin`` JSON both become :class:`ListedBin` records.
+
+The export's columns (ifcbdb's ``export_metadata``): ``dataset`` (when one was asked for), ``pid``,
+``sample_time``, ``ifcb``, ``ml_analyzed`` (ml), ``latitude``, ``longitude``, ``depth``, ``cruise``,
+``cast``, ``niskin``, ``sample_type``, ``n_images``, ``tag1``..., ``comment_summary``,
+``trigger_selection`` and ``skip`` (0 or 1). Its ``end_date`` is inclusive (the whole day), and it
+answers 404 when no bin matches.
+
+The CSV is read by :func:`csv_records`, not the csv module, whose field size limit is global to the
+process: a 200 KB comment does not fail a listing. Volumes (``ml_analyzed``) must be finite and not
+negative, ``n_images`` a count; any other value makes the row a :class:`ListingProblem`.
+:func:`merge_listings` merges the answers of several requests by bin id: a bin listed twice with
+the same metadata once, a bin listed with different metadata as a problem, never as a bin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, NamedTuple
+
+from ...errors import FormatError, InvalidIdentifierError
+from ...formats.ids import bin_timestamp, is_bin_id, validate_bin_id
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "pid", "sample_time", "ifcb", "ml_analyzed", "latitude", "longitude", "depth", "cruise", "cast", "niskin",
+    "sample_type", "n_images", "skip",
+)  # fmt: skip
+
+
+class ListedBin(NamedTuple):
+    """One bin of a dashboard listing, with the metadata the listing carries (nothing is fetched per bin)."""
+
+    pid: str
+    sample_time: datetime  # UTC, from the bin id
+    ml_analyzed: float  # ml; NaN when the dashboard has none
+    lat: float | None
+    lng: float | None
+    depth: float | None
+    n_images: int | None
+    skip: bool
+    sample_type: str
+    cruise: str
+    row: Mapping[str, Any]  # every column (or API key) as the dashboard gave it
+    source: str | None = None  # the answer that listed it (a URL with its query)
+    line: int | None = None  # its line in that answer (export_metadata)
+
+
+class ListingProblem(NamedTuple):
+    """A row of a listing that could not be read: the bin it names (when it names one) and the error."""
+
+    pid: str | None
+    error: FormatError
+
+
+# Rows parsed between two offers of the interpreter lock to other threads: a worker thread that parses
+# holds it for up to the switch interval (5 ms) each time the event loop's thread asks, and the loop
+# asks many times a turn; offered every ~1 ms of work instead, the loop's turns stay short.
+YIELD_EVERY = 200
+
+# A number in a listing longer than this is damage (a double needs 24 characters; 5,000 digits is an attack).
+MAX_NUMBER_CHARS = 400
+
+# The fields of a ListedBin that two listings of one bin must agree on.
+COMPARED_FIELDS: tuple[str, ...] = (
+    "ml_analyzed", "lat", "lng", "depth", "n_images", "skip", "sample_type", "cruise",
+)  # fmt: skip
+
+
+def _number(text: str) -> float | None:
+    text = text.strip()
+    if not text or text.lower() in ("nan", "none", "null"):
+        return None
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number of {len(text)} characters ({text[:20]!r}...)")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]!r} is not a finite number")
+    return value
+
+
+def check_volume(value: float, what: str = "ml_analyzed") -> float:
+    """``value`` if it can be a volume in ml (finite, not negative; NaN means none).
+
+    Raises:
+        ValueError: for an infinite or negative volume.
+    """
+    if math.isnan(value):
+        return value
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} is {value!r}, not a volume in ml (a finite number, not negative)")
+    return value
+
+
+def _flag(text: str) -> bool:
+    text = text.strip().lower()
+    if text in ("1", "true", "t", "yes"):
+        return True
+    if text in ("", "0", "false", "f", "no"):
+        return False
+    raise ValueError(f"skip is {text[:20]!r}, not 0 or 1")
+
+
+# A plain CSV field (or what follows a quoted one). The csv module is not used: its field size limit
+# is global to the process, and one long comment must not fail a listing.
+_PLAIN = re.compile(r"[^,\r\n]*")
+
+
+def _quoted(text: str, pos: int, source: str, line: int) -> tuple[str, int]:
+    """The value of the quoted field starting at ``text[pos]`` (a ``"``) and where it ends: found
+    with ``str.find``, in time linear in its length however it is made."""
+    parts = []
+    start = pos + 1
+    while True:
+        end = text.find('"', start)
+        if end < 0:
+            raise FormatError(source, "not CSV (a quoted field is never closed)", line=line)
+        parts.append(text[start:end])
+        if not text.startswith('"', end + 1):
+            return '"'.join(parts), end + 1
+        start = end + 2  # "" is a quote
+
+
+def csv_records(text: str, *, source: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line, fields)`` for each record of an RFC 4180 CSV text (blank lines are skipped); ``line``
+    is the 1-based line the record starts on. No limit on a field's size but the text's.
+
+    Raises:
+        FormatError: naming ``source`` and the line for a quoted field that is never closed.
+    """
+    pos, line, size = 0, 1, len(text)
+    while pos < size:
+        start_line = line
+        fields: list[str] = []
+        while True:
+            value = ""
+            if text.startswith('"', pos):
+                value, pos = _quoted(text, pos, source, line)
+                line += value.count("\n") + value.count("\r") - value.count("\r\n")
+            tail = _PLAIN.match(text, pos)  # (text after a closing quote is kept, as the csv module does)
+            assert tail is not None
+            fields.append(value + tail[0])
+            pos = tail.end()
+            if pos < size and text[pos] == ",":
+                pos += 1
+                continue
+            break
+        if pos < size:  # a line break ends the record
+            pos += 2 if text.startswith("\r\n", pos) else 1
+            line += 1
+        if fields != [""]:
+            yield start_line, fields
+
+
+def parse_export_metadata(data: bytes, *, source: str) -> tuple[list[ListedBin], list[ListingProblem]]:
+    """The bins of an ``export_metadata`` CSV, in its order, and the rows that could not be read.
+
+    Raises:
+        FormatError: naming ``source`` if the CSV has no ``pid`` column or is not CSV at all.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    records = csv_records(text, source=source)
+    first = next(records, None)
+    header = [] if first is None else [name.strip() for name in first[1]]
+    if "pid" not in header:
+        raise FormatError(source, "no pid column: not an export_metadata answer", line=1)
+    bins: list[ListedBin] = []
+    problems: list[ListingProblem] = []
+    for count, (line, fields) in enumerate(records, 1):
+        if count % YIELD_EVERY == 0:
+            time.sleep(0)  # let the event loop's thread take the interpreter lock (this runs in a worker)
+        pid = fields[header.index("pid")].strip() if len(fields) > header.index("pid") else ""
+        try:
+            if len(fields) != len(header):
+                validate_bin_id(pid)
+                raise ValueError(f"{len(fields)} fields, the header has {len(header)}")
+            bins.append(_listed(pid, dict(zip(header, fields)), source, line))
+        except (InvalidIdentifierError, ValueError, TypeError) as e:
+            named = None
+            with contextlib.suppress(InvalidIdentifierError):
+                named = validate_bin_id(pid)
+            problems.append(ListingProblem(named, FormatError(source, f"bin {pid[:64]!r}: {e}", line=line)))
+    return bins, problems
+
+
+def _sample_time(pid: str) -> datetime:
+    """The UTC time of a valid bin id. A D-style id is read here, not through the identifier
+    parsers, whose caches would keep two records per listed bin alive (40,000 bins: 80,000 objects
+    more for every garbage collection to walk, each full collection a pause of the whole process)."""
+    if pid.startswith("D") and is_bin_id(pid):
+        return datetime(int(pid[1:5]), int(pid[5:7]), int(pid[7:9]), int(pid[10:12]), int(pid[12:14]),
+                        int(pid[14:16]), tzinfo=timezone.utc)  # fmt: skip
+    return bin_timestamp(validate_bin_id(pid))
+
+
+def _listed(pid: str, row: dict[str, str], source: str | None = None, line: int | None = None) -> ListedBin:
+    when = _sample_time(pid)
+    volume = _number(row.get("ml_analyzed") or "")
+    check_volume(math.nan if volume is None else volume)
+    images = _number(row.get("n_images") or "")
+    if images is not None and not (images.is_integer() and images >= 0):
+        raise ValueError(f"n_images is {row.get('n_images')!r}, not a count")
+    return ListedBin(
+        pid, when, math.nan if volume is None else volume, _number(row.get("latitude") or ""),
+        _number(row.get("longitude") or ""), _number(row.get("depth") or ""), None if images is None else int(images),
+        _flag(row.get("skip") or ""), (row.get("sample_type") or "").strip(), (row.get("cruise") or "").strip(),
+        dict(row), source, line,
+    )  # fmt: skip
+
+
+def listed_from_api(pid: str, api: Mapping[str, Any], metadata: Mapping[str, Any]) -> ListedBin:
+    """A :class:`ListedBin` from a bin's ``/api/bin`` answer and its converted metadata
+    (:func:`~ifcbkit.stores.dashboard.metadata_from_api`), for the listing by walking.
+
+    Raises:
+        ValueError: for values of the wrong kind.
+    """
+    images = metadata.get("num_images")
+    if images is not None and int(images) < 0:
+        raise ValueError(f"num_images is {images!r}, not a count")
+    depth = api.get("depth")
+    volume = check_volume(float(metadata.get("ml_analyzed", math.nan)))
+    return ListedBin(
+        pid, bin_timestamp(pid), volume, metadata.get("lat"), metadata.get("lng"),
+        None if depth is None else float(depth), None if images is None else int(images), bool(api.get("skip")),
+        str(api.get("sample_type") or ""), str(api.get("cruise") or ""), dict(api),
+    )  # fmt: skip
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+
+def _where(listed: ListedBin) -> str:
+    line = f", line {listed.line}" if listed.line is not None else ""
+    return f"{listed.source or 'the listing'}{line}"
+
+
+def merge_listings(
+    listed: Iterable[ListedBin],
+) -> tuple[dict[str, ListedBin], list[ListingProblem]]:
+    """``({pid: bin}, problems)`` from listed bins, in any order and from any number of answers: a bin
+    listed more than once with the same metadata (:data:`COMPARED_FIELDS`) is kept once; a bin
+    listed with different metadata is left out, and a problem names both values and where each was."""
+    bins: dict[str, ListedBin] = {}
+    conflicts: dict[str, list[ListedBin]] = {}
+    for one in listed:
+        if one.pid in conflicts:
+            conflicts[one.pid].append(one)
+            continue
+        kept = bins.get(one.pid)
+        if kept is None:
+            bins[one.pid] = one
+        elif not all(_same(getattr(kept, name), getattr(one, name)) for name in COMPARED_FIELDS):
+            conflicts[one.pid] = [bins.pop(one.pid), one]
+    problems = []
+    for pid, versions in conflicts.items():
+        first, other = versions[0], versions[1]  # (the second differs from the first: that made the conflict)
+        differ = [n for n in COMPARED_FIELDS if not _same(getattr(first, n), getattr(other, n))]
+        values = "; ".join(f"{n} {getattr(first, n)!r} and {getattr(other, n)!r}" for n in differ)
+        message = (
+            f"bin {pid} is listed {len(versions)} times with different metadata ({values}; at {_where(first)} and"
+            f" {_where(other)}): left out, since either value could be wrong"
+        )
+        problems.append(ListingProblem(pid, FormatError(first.source, message, line=first.line)))
+    return bins, problems
+
+
+def date_chunks(
+    start: datetime | None, end: datetime | None, days: int
+) -> list[tuple[datetime | None, datetime | None]]:
+    """``[start, end)`` cut into spans of at most ``days`` days (one span when either end is open)."""
+    if start is None or end is None:
+        return [(start, end)]
+    spans: list[tuple[datetime | None, datetime | None]] = []
+    while start < end:
+        stop = min(end, start + timedelta(days=days))
+        spans.append((start, stop))
+        start = stop
+    return spans
+
+
+def export_query(start: datetime | None, end: datetime | None) -> dict[str, str]:
+    """``start_date``/``end_date`` for a span ``[start, end)``: whole days, the end day included
+    (the dashboard's end date is inclusive); the rows are then filtered to the exact span."""
+    query = {}
+    if start is not None:
+        query["start_date"] = start.date().isoformat()
+    if end is not None:
+        last: date = (end - timedelta(microseconds=1)).date()
+        query["end_date"] = last.isoformat()
+    return query
+
+
+def in_span(when: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or when >= start) and (end is None or when < end)
+
+
+UTC = timezone.utc

@@ -1,0 +1,1 @@
+"""Pictures: notebook display helpers and mosaics."""
