@@ -6,7 +6,7 @@ from __future__ import annotations
 import tracemalloc
 from array import array
 
-import ifcbkit.formats.adc
+import ifcbkit.formats.adc_table
 from ifcbkit import bin_images, parse_adc_table
 from ifcbkit.faces.bins import Bin
 from ifcbkit.formats.images import STITCHED_MEMO
@@ -25,13 +25,13 @@ def test_bin_metadata_peaks_under_three_times_the_adc_and_parses_only_the_column
     """A million-line ADC cost 13 times its size: every line split into a list of fields and held."""
     data = make_bin(D_ID, [Roi(2, 2) if k % 7 == 0 else Roi() for k in range(20_000)])
     asked: set[int] = set()
-    real = ifcbkit.formats.adc.region_floats
+    real = ifcbkit.formats.adc_table.region_floats
 
     def counting(region, indices, *args):
         asked.update(indices)
         return real(region, indices, *args)
 
-    monkeypatch.setattr(ifcbkit.formats.adc, "region_floats", counting)
+    monkeypatch.setattr(ifcbkit.formats.adc_table, "region_floats", counting)
     tracemalloc.start()
     try:
         meta = bin_metadata(D_ID, data.hdr, data.adc)

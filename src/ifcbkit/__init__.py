@@ -73,7 +73,6 @@ from .formats.adc import (
     D_STYLE_COLUMNS,
     I_STYLE_COLUMN_NAMES,
     I_STYLE_COLUMNS,
-    AdcTable,
     RoiRecord,
     iter_adc_targets,
     iter_roi_records,
@@ -81,9 +80,9 @@ from .formats.adc import (
     parse_adc_bytes,
     parse_adc_file,
     parse_adc_line,
-    parse_adc_table,
     targets_to_dict,
 )
+from .formats.adc_table import AdcTable, parse_adc_table
 from .formats.hdr import adc_column_names, parse_hdr, parse_hdr_bytes, parse_hdr_file
 from .formats.ids import (
     BinId,

@@ -10,7 +10,7 @@ from typing import IO, Any
 from PIL import Image
 
 from ..errors import ClosedBinError, InvalidArgumentError, NotFoundError
-from ..formats.adc import AdcTable, parse_adc_table
+from ..formats.adc_table import AdcTable, parse_adc_table
 from ..formats.hdr import adc_column_names, parse_hdr_bytes
 from ..formats.ids import BIN_EXTENSIONS, add_target, parse_bin
 from ..formats.images import BinImages

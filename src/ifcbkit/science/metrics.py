@@ -24,7 +24,8 @@ from operator import le, mul, sub, truediv
 from typing import Any, Literal, NamedTuple
 
 from ..errors import ArgumentTypeError, FormatError, InvalidArgumentError
-from ..formats.adc import AdcTable, parse_adc_table, warn_skipped
+from ..formats.adc import warn_skipped
+from ..formats.adc_table import AdcTable, parse_adc_table
 from ..formats.hdr import adc_column_names, parse_hdr_bytes
 from ..formats.ids import BinId, parse_bin
 from ..formats.index import count_targets
@@ -309,7 +310,7 @@ def compute_ml_analyzed(
 
     ``hdr`` is the parsed header (a mapping, as :func:`~ifcbkit.header.parse_hdr_bytes`
     returns) or the ``.hdr`` bytes; ``adc`` is the ``.adc`` bytes or an
-    :class:`~ifcbkit.formats.adc.AdcTable` with the needed columns (it may be ``None``
+    :class:`~ifcbkit.formats.adc_table.AdcTable` with the needed columns (it may be ``None``
     for ``method='hdr'``). Methods:
 
     - ``'adc'`` (default): the ADC estimate the dashboard shows; D-style bins fall
