@@ -401,14 +401,14 @@ def test_an_abundance_run_that_counts_no_bin_fails(tmp_path):
 # The CLI in a subprocess, with one step made slow (0.2 s per bin or image) so a signal lands mid-run.
 SLOW_RUN = """
 import sys, time
-import ifcbkit.cli as cli, ifcbkit.jobs.batch as batch
+import ifcbkit.cli as cli, ifcbkit.cli.bins as bins, ifcbkit.jobs.batch as batch
 def slow(function):
     def wrapper(*args):
         time.sleep(0.2)
         return function(*args)
     return wrapper
 batch.metadata_job = slow(batch.metadata_job)
-cli.encode_image = slow(cli.encode_image)
+bins.encode_image = slow(bins.encode_image)
 sys.exit(cli.main(sys.argv[1:]))
 """
 
