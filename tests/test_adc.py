@@ -21,7 +21,7 @@ from ifcbkit import (
     parse_adc_table,
     parse_hdr_file,
 )
-from ifcbkit.formats.adc import split_adc_lines
+from ifcbkit.adc import split_adc_lines
 
 HEADERS = Path(__file__).resolve().parent / "data" / "headers"
 D_ID = "D20240215T150055_IFCB010"

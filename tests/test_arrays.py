@@ -18,7 +18,7 @@ from ifcbkit import (
     open_bin,
     parse_adc_bytes,
 )
-from ifcbkit.formats.adc import iter_roi_records
+from ifcbkit.adc import iter_roi_records
 from ifcbkit.roi import extract_roi_images
 from ifcbkit.testing import Roi, make_bin, stitched_pair, write_bin
 

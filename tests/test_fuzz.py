@@ -34,10 +34,10 @@ from ifcbkit import (
     read_class_scores,
     read_features,
 )
+from ifcbkit.adc import MAX_ROI_SIDE
 from ifcbkit.engine.cache import clear_caches
 from ifcbkit.errors import FormatError
 from ifcbkit.formats import h5 as h5_reading
-from ifcbkit.formats.adc import MAX_ROI_SIDE
 from ifcbkit.stores import SyncFilesystemBinStore
 from ifcbkit.stores.dashboard import DashboardBinStore
 from ifcbkit.stores.s3 import S3BinStore

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ifcbkit import FormatError, adc_column_names, parse_hdr, parse_hdr_bytes, parse_hdr_file
-from ifcbkit.formats.adc import D_STYLE_COLUMN_NAMES
+from ifcbkit.adc import D_STYLE_COLUMN_NAMES
 from ifcbkit.formats.hdr import parse_value
 
 HEADERS = Path(__file__).resolve().parent / "data" / "headers"

@@ -180,7 +180,7 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_circles_lazy_imports_included():
     graph = _import_graph(PACKAGE)
-    assert len(graph) > 40 and "ifcbkit.formats.adc" in graph["ifcbkit.formats.index"]
+    assert len(graph) > 40 and "ifcbkit.adc" in graph["ifcbkit.formats.index"]
     assert _circles(graph) == []
 
 
@@ -198,3 +198,31 @@ def test_the_circle_check_can_fail(tmp_path):
     graph = _import_graph(package)
     assert graph["pkg.e"] == {"pkg.a"}
     assert _circles(graph) == [["pkg.a", "pkg.sub.b"], ["pkg.c", "pkg.sub.d"]]
+
+
+# Modules still over the limit, each to be split by idea (issue 22): the dashboard store holds its HTTP
+# client, listing, products and source in one file.
+TOO_LONG_FOR_NOW = {"stores/dashboard.py"}
+
+
+def test_no_module_over_600_lines():
+    lengths = {
+        path.relative_to(PACKAGE).as_posix(): len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")
+    }
+    assert max(lengths.values()) > 600  # the check sees the files it guards
+    assert {name for name, lines in lengths.items() if lines > 600} == TOO_LONG_FOR_NOW
+
+
+# The package root: __init__, the module paths of ifcbkit 0.3.1 (re-exports of their homes below, but
+# fileset, still the home of its functions) and a few modules every layer shares or users import by name.
+ROOT_MODULES_0_3_1 = {"identifiers", "header", "adc", "roi", "stitching", "fileset", "products", "stores"}
+ROOT_OTHERS = {"errors", "atomic", "dask", "testing", "mosaic"}
+SUBPACKAGES = {"formats", "engine", "sources", "faces", "science", "jobs", "exports", "view", "cli"}
+
+
+def test_the_root_holds_only_the_allowed_modules():
+    entries = {path.stem for path in PACKAGE.glob("*.py")} | {
+        path.name for path in PACKAGE.iterdir() if (path / "__init__.py").is_file()
+    }
+    assert entries == {"__init__"} | ROOT_MODULES_0_3_1 | ROOT_OTHERS | SUBPACKAGES
+    assert len(ROOT_OTHERS) <= 8

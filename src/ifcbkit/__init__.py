@@ -14,6 +14,20 @@ parsers. Everything else is in the module its name says (``ifcbkit.engine.filter
 
 __version__ = "0.6.0"
 
+from .adc import (
+    D_STYLE_COLUMN_NAMES,
+    D_STYLE_COLUMNS,
+    I_STYLE_COLUMN_NAMES,
+    I_STYLE_COLUMNS,
+    RoiRecord,
+    iter_adc_targets,
+    iter_roi_records,
+    normalize_column_name,
+    parse_adc_bytes,
+    parse_adc_file,
+    parse_adc_line,
+    targets_to_dict,
+)
 from .engine.source import BinSource, KeyedSource
 from .errors import (
     AdcLineWarning,
@@ -67,20 +81,6 @@ from .fileset import (
     sync_list_data_dirs,
     sync_list_filesets,
     validate_path,
-)
-from .formats.adc import (
-    D_STYLE_COLUMN_NAMES,
-    D_STYLE_COLUMNS,
-    I_STYLE_COLUMN_NAMES,
-    I_STYLE_COLUMNS,
-    RoiRecord,
-    iter_adc_targets,
-    iter_roi_records,
-    normalize_column_name,
-    parse_adc_bytes,
-    parse_adc_file,
-    parse_adc_line,
-    targets_to_dict,
 )
 from .formats.adc_table import AdcTable, parse_adc_table
 from .formats.hdr import adc_column_names, parse_hdr, parse_hdr_bytes, parse_hdr_file

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .formats.adc import D_STYLE_COLUMN_NAMES, I_STYLE_COLUMN_NAMES
+from .adc import D_STYLE_COLUMN_NAMES, I_STYLE_COLUMN_NAMES
 from .formats.ids import add_target, parse_bin
 
 # The 2022 spelling of the D-style column names, as a header's ADCFileFormat.

@@ -17,8 +17,8 @@ from typing import Any
 
 from PIL import Image
 
+from ..adc import RoiRecord, warn_skipped, warn_user
 from ..errors import FormatError, MissingTargetWarning, NotFoundError
-from ..formats.adc import RoiRecord, warn_skipped, warn_user
 from ..formats.hdr import adc_column_names, parse_hdr_bytes
 from ..formats.ids import add_target, parse_roi_id, validate_bin_id
 from ..formats.images import BinImages

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
+from ..adc import warn_user
 from ..errors import IfcbError, NotFoundError, SkippedPathWarning
-from ..formats.adc import warn_user
 from .fileio import Listing, ScanDirs
 from .requests import Emit, EmitMany, Op, map_emits
 

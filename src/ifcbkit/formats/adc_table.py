@@ -1,5 +1,5 @@
 """The ``.adc`` file column-wise: :class:`AdcTable` and the region scan under it, which keep only the
-columns asked for as arrays of machine numbers (the line-by-line parsers are :mod:`ifcbkit.formats.adc`)."""
+columns asked for as arrays of machine numbers (the line-by-line parsers are :mod:`ifcbkit.adc`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from itertools import accumulate
 from operator import add, methodcaller
 from typing import NamedTuple
 
+from ..adc import MAX_BYTE_OFFSET, MAX_ROI_SIDE, RoiRecord, default_column_names, geometry_values, warn_user
 from ..errors import AdcLineWarning, FormatError, NotFoundError
-from .adc import MAX_BYTE_OFFSET, MAX_ROI_SIDE, RoiRecord, default_column_names, geometry_values, warn_user
 
 # ----- compact, column-wise parsing ---------------------------------------------------------------
 #

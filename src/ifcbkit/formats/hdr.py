@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..adc import normalize_column_names
 from ..errors import FormatError
-from .adc import normalize_column_names
 from .files import read_local_file
 
 HeaderValue = int | float | bool | str

@@ -15,8 +15,8 @@ from itertools import compress, islice
 from operator import eq, mul
 from typing import Literal, NamedTuple
 
+from ..adc import RoiRecord, _new_record, geometry_positions, geometry_values, no_image, warn_skipped
 from ..errors import FormatError, NotFoundError
-from .adc import RoiRecord, _new_record, geometry_positions, geometry_values, no_image, warn_skipped
 from .adc_table import Geometry, LineSpans, region_geometry, scan_adc
 from .ids import add_target, parse_bin
 from .stitching import is_stitch_pair

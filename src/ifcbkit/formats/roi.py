@@ -23,8 +23,8 @@ from typing import IO, Any, Protocol
 
 from PIL import Image
 
+from ..adc import RoiRecord, iter_roi_records
 from ..errors import ClosedBinError, FormatError, MissingTargetWarning, NotFoundError, TruncatedBinError
-from .adc import RoiRecord, iter_roi_records
 from .ranges import ByteRange
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap

@@ -18,8 +18,8 @@ from typing import Any
 
 from PIL import Image, ImageChops, ImageStat
 
+from ..adc import MAX_ROI_SIDE
 from ..errors import FormatError
-from .adc import MAX_ROI_SIDE
 from .ids import parse_bin
 
 __all__ = [

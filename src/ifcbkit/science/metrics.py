@@ -23,8 +23,8 @@ from itertools import islice, repeat
 from operator import le, mul, sub, truediv
 from typing import Any, Literal, NamedTuple
 
+from ..adc import warn_skipped
 from ..errors import ArgumentTypeError, FormatError, InvalidArgumentError
-from ..formats.adc import warn_skipped
 from ..formats.adc_table import AdcTable, parse_adc_table
 from ..formats.hdr import adc_column_names, parse_hdr_bytes
 from ..formats.ids import BinId, parse_bin

@@ -23,6 +23,7 @@ import stat
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
+from ..adc import warn_user
 from ..engine.cache import LRUCache, cache_token
 from ..engine.fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
 from ..engine.filters import EnterRule, FilesetFilter, NameRule, TimeLike, dir_time_key, not_a_date, not_excluded
@@ -30,7 +31,6 @@ from ..engine.requests import Blocking, Op, Request, Shared, map_emits
 from ..engine.source import BinSource
 from ..engine.walk import Skip, walk, warn_skipped
 from ..errors import DuplicateBinWarning, InvalidArgumentError, InvalidIdentifierError, NotFoundError, StoreError
-from ..formats.adc import warn_user
 from ..formats.ids import BIN_EXTENSIONS, bin_day_dir, is_bin_id, time_key, validate_bin_id
 from ..formats.ranges import ByteRange
 

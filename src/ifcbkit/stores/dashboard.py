@@ -68,6 +68,7 @@ from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypeVar
 
+from ..adc import warn_skipped
 from ..atomic import atomic_file
 from ..engine.cache import LRUCache, cache_token
 from ..engine.fileio import FileExists, ReadRanges
@@ -95,7 +96,6 @@ from ..errors import (
     SkippedBinWarning,
     StoreError,
 )
-from ..formats.adc import warn_skipped
 from ..formats.ids import Instruments, bin_key, parse_instruments, validate_bin_id
 from ..formats.products import (
     MAX_SCORE_CHARS,
