@@ -216,6 +216,43 @@ def test_every_warning_points_at_the_users_line(tmp_path):
     assert lines[MissingTargetWarning] == 8
 
 
+SCIENCE_SCRIPT = """
+import warnings
+from ifcbkit import daily_abundance, extract_roi_images
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    images = extract_roi_images(PID, ADC, ROI, [1, 99])  # a missing target
+    result = daily_abundance(ROOT, PRODUCTS, carbon=True, diatoms=DIATOMS, thresholds={"Dinophysis": 0.5}, workers=1)
+"""
+
+
+def test_warnings_of_roi_extraction_and_counting_point_at_the_users_line(tmp_path):
+    """Before, ``extract_roi_images``' missing targets were attributed to ``formats/roi.py`` and the
+    unknown classes of a job's thresholds and diatoms list to ``science/counting.py`` or a job module."""
+    from ifcbkit.science.class_rules import UnknownClassWarning
+    from test_abundance_carbon import A, carbon_tree
+
+    tree = carbon_tree(tmp_path)
+    diatoms = tmp_path / "diatoms.txt"
+    diatoms.write_text("Guinardia\nNitzschia\n")
+    files = write_bin(tmp_path / "loose", A, [Roi(3, 2)])
+    script = tmp_path / "user_science.py"
+    script.write_text(SCIENCE_SCRIPT)
+    namespace = runpy.run_path(str(script), init_globals={
+        "PID": A, "ADC": files.adc.read_bytes(), "ROI": files.roi.read_bytes(), "ROOT": str(tree["root"]),
+        "PRODUCTS": str(tree["products"]), "DIATOMS": str(diatoms),
+    })  # fmt: skip
+    caught = namespace["caught"]
+    assert sorted(namespace["images"]) == [1]
+    where = sorted((w.category.__name__, os.path.basename(w.filename), w.lineno, str(w.message)[:24]) for w in caught)
+    assert where == [
+        ("MissingTargetWarning", script.name, 6, f"{A}: no image f"[:24]),
+        ("UnknownClassWarning", script.name, 7, "diatoms file " + str(diatoms)[:11]),
+        ("UnknownClassWarning", script.name, 7, "thresholds names 1 class"),
+    ]
+    assert all(issubclass(w.category, UnknownClassWarning) for w in caught[1:])
+
+
 async def test_async_warnings_point_at_the_users_coroutine(tmp_path):
     root = tmp_path / "tree"
     _bins(root / "data" / "D2024" / "D20241399", "D20241231T000000_IFCB010")

@@ -34,7 +34,6 @@ import math
 import os
 import re
 import uuid
-import warnings
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from .. import __version__
+from ..adc import warn_user
 from ..atomic import atomic_file
 from ..engine.filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, TimeLike
 from ..errors import FormatError, IfcbError, IfcbWarning, NotFoundError
@@ -543,8 +543,8 @@ def write_dwca(
             archive.writestr("occurrence.txt", _csv(OCCURRENCE_TERMS, occurrences))
     if left_out:
         listed = ", ".join(f"{name} ({n} individuals)" for name, n in sorted(left_out.items()))
-        warnings.warn(f"classes mapped to no scientificName, left out: {listed}", DwcaWarning, stacklevel=2)
+        warn_user(DwcaWarning(f"classes mapped to no scientificName, left out: {listed}"))
     if unmapped:
-        warnings.warn(f"classes the taxa mapping does not list, named after themselves: {', '.join(sorted(unmapped))}",
-                      DwcaWarning, stacklevel=2)  # fmt: skip
+        warn_user(DwcaWarning(
+            f"classes the taxa mapping does not list, named after themselves: {', '.join(sorted(unmapped))}"))
     return DwcaResult(os.fspath(out), len(events), len(occurrences), result.skipped, left_out, sorted(unmapped))

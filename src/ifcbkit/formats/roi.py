@@ -17,13 +17,12 @@ import bisect
 import mmap
 import os
 import threading
-import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import IO, Any, Protocol
 
 from PIL import Image
 
-from ..adc import RoiRecord, iter_roi_records
+from ..adc import RoiRecord, iter_roi_records, warn_user
 from ..errors import ClosedBinError, FormatError, MissingTargetWarning, NotFoundError, TruncatedBinError
 from .ranges import ByteRange
 
@@ -306,14 +305,14 @@ def extract_roi_image(roi_file: IO[bytes], width: int, height: int, offset: int,
 
 def report_missing(bin_id: str, missing: Iterable[int], strict: bool) -> None:
     """Targets asked for in a subset that have no image: :class:`NotFoundError` when ``strict``, else
-    a :class:`~ifcbkit.errors.MissingTargetWarning` (they are left out, as in ifcbkit 0.3.1)."""
+    a :class:`~ifcbkit.errors.MissingTargetWarning` at the user's line (they are left out, as in ifcbkit 0.3.1)."""
     missing = list(missing)
     if not missing:
         return
     listed = ", ".join(map(str, missing[:20])) + (" ..." if len(missing) > 20 else "")
     if strict:
         raise NotFoundError(f"{bin_id}: no image for target(s) {listed}")
-    warnings.warn(MissingTargetWarning(f"{bin_id}: no image for target(s) {listed}; left out"), stacklevel=3)
+    warn_user(MissingTargetWarning(f"{bin_id}: no image for target(s) {listed}; left out"))
 
 
 def _record_of(t: Mapping[str, Any]) -> RoiRecord:

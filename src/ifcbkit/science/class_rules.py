@@ -20,11 +20,11 @@ import csv
 import io
 import math
 import os
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..adc import warn_user
 from ..errors import FormatError, IfcbWarning
 from ..formats.files import read_local_file
 
@@ -144,20 +144,16 @@ def parse_thresholds(data: bytes, *, source: str) -> dict[str, float]:
     return out
 
 
-def warn_unknown_classes(
-    names: Iterable[str], class_names: Iterable[str], what: str, *, stacklevel: int = 2
-) -> list[str]:
-    """Warn (:class:`UnknownClassWarning`) about the ``names`` that are not in ``class_names``;
-    ``what`` says where they come from (``'--thresholds file t.csv'``). Returns them, sorted."""
+def warn_unknown_classes(names: Iterable[str], class_names: Iterable[str], what: str) -> list[str]:
+    """Warn (:class:`UnknownClassWarning`, at the user's line) about the ``names`` that are not in
+    ``class_names``; ``what`` says where they come from (``'--thresholds file t.csv'``). Returns them, sorted."""
     known = set(class_names)
     unknown = sorted(set(names) - known)
     if unknown:
-        warnings.warn(
+        warn_user(UnknownClassWarning(
             f"{what} names {len(unknown)} class{'es' if len(unknown) > 1 else ''} the class results do not have: "
-            + ", ".join(unknown),
-            UnknownClassWarning,
-            stacklevel=stacklevel + 1,
-        )
+            + ", ".join(unknown)
+        ))  # fmt: skip
     return unknown
 
 
@@ -177,7 +173,7 @@ def resolve_thresholds(
     if isinstance(spec, Mapping):
         default = check_threshold(default)
         checked = {name: check_threshold(value) for name, value in spec.items()}
-        warn_unknown_classes(checked, class_names, what, stacklevel=2)
+        warn_unknown_classes(checked, class_names, what)
         return tuple(checked.get(name, default) for name in class_names)
     value = check_threshold(spec)
     return (value,) * len(class_names)

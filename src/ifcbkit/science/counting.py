@@ -298,9 +298,9 @@ def warn_unknown(how: Counting, class_names: Iterable[str]) -> None:
     per-class thresholds and of a diatoms list that no bin's class results have."""
     names = list(dict.fromkeys(class_names))
     if isinstance(how.thresholds, PerClassThresholds):
-        warn_unknown_classes(how.thresholds, names, how.thresholds.source, stacklevel=3)
+        warn_unknown_classes(how.thresholds, names, how.thresholds.source)
     elif isinstance(how.thresholds, Mapping):
-        warn_unknown_classes(how.thresholds, names, "thresholds", stacklevel=3)
+        warn_unknown_classes(how.thresholds, names, "thresholds")
     if how.carbon is not None and how.carbon.diatoms is not None:
         how.carbon.diatoms.warn_unknown(names)
 
