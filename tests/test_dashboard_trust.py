@@ -160,14 +160,16 @@ def test_identical_duplicates_are_merged_silently(serve, site, recwarn):
 
 
 def test_a_200_kb_field_does_not_fail_the_listing(serve, site):
-    """One long comment (over the csv module's 131,072-character field limit) failed the month."""
+    """One long comment (over the csv module's 131,072-character field limit) failed the month: the
+    limit is lifted (only ever raised) to the answer's size."""
     server = serve()
     comment = '"' + ('a note, with commas\r\nand ""quotes"" ' * 6000) + '"'
     rewrite_listing(server, lambda lines: [lines[0], with_field(lines[1], COMMENT, comment), *lines[2:]])
-    limit = csv.field_size_limit()
+    csv.field_size_limit(limit := 131_072)  # the csv module's default
     with DashboardBinStore(server.url, "mvco") as store:
         listing = store.list_metadata("2024-03-01", "2024-03-04")
-    assert len(comment) > 200_000 and csv.field_size_limit() == limit  # no global state changed
+    # the process's limit lifted to the answer's size, which no field can exceed
+    assert len(comment) > 200_000 and csv.field_size_limit() > len(comment) > limit
     assert listing.problems == [] and sorted(b.pid for b in listing.bins) == sorted(site["catalog"])
     first = next(b for b in listing.bins if b.row["comment_summary"])
     assert first.row["comment_summary"] == comment[1:-1].replace('""', '"')

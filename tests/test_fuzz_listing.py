@@ -160,3 +160,20 @@ def test_an_unclosed_quote_is_a_format_error_in_linear_time():
         assert e.line == 2 and "never closed" in str(e)
     else:
         raise AssertionError("an unclosed quote was read")
+
+
+def test_the_csv_field_size_limit_is_only_ever_raised():
+    """The csv module's limit is global: lifted to an answer's size when the answer is larger, never lowered."""
+    comment = "x" * 150_000
+    data = f"pid,ml_analyzed,comment_summary\r\nD20240301T010000_IFCB010,0.5,{comment}\r\n".encode()
+    before = csv.field_size_limit()
+    try:
+        csv.field_size_limit(1_000)
+        bins, problems = parse_export_metadata(data, source="export")
+        assert problems == [] and bins[0].row["comment_summary"] == comment
+        assert len(data) + 1 >= csv.field_size_limit() > len(comment)
+        csv.field_size_limit(10**9)
+        parse_export_metadata(data, source="export")
+        assert csv.field_size_limit() == 10**9
+    finally:
+        csv.field_size_limit(before)

@@ -7,9 +7,10 @@ The export's columns (ifcbdb's ``export_metadata``): ``dataset`` (when one was a
 ``trigger_selection`` and ``skip`` (0 or 1). Its ``end_date`` is inclusive (the whole day), and it
 answers 404 when no bin matches.
 
-The CSV is read by :func:`csv_records`, not the csv module, whose field size limit is global to the
-process: a 200 KB comment does not fail a listing. Volumes (``ml_analyzed``) must be finite and not
-negative, ``n_images`` a count; any other value makes the row a :class:`ListingProblem`.
+The CSV is read by :func:`csv_records`, with the csv module; its field size limit (global to the
+process) is lifted to an answer's size when the answer is larger: a 200 KB comment does not fail a
+listing. Volumes (``ml_analyzed``) must be finite and not negative, ``n_images`` a count; any other
+value makes the row a :class:`ListingProblem`.
 :func:`merge_listings` merges the answers of several requests by bin id: a bin listed twice with
 the same metadata once, a bin listed with different metadata as a problem, never as a bin.
 """
@@ -17,8 +18,9 @@ the same metadata once, a bin listed with different metadata as a problem, never
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import math
-import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
@@ -106,55 +108,45 @@ def _flag(text: str) -> bool:
     raise ValueError(f"skip is {text[:20]!r}, not 0 or 1")
 
 
-# A plain CSV field (or what follows a quoted one). The csv module is not used: its field size limit
-# is global to the process, and one long comment must not fail a listing.
-_PLAIN = re.compile(r"[^,\r\n]*")
+def lift_field_size_limit(size: int) -> None:
+    """Raise the csv module's field size limit to ``size`` characters if it is lower (never lower it).
 
-
-def _quoted(text: str, pos: int, source: str, line: int) -> tuple[str, int]:
-    """The value of the quoted field starting at ``text[pos]`` (a ``"``) and where it ends: found
-    with ``str.find``, in time linear in its length however it is made."""
-    parts = []
-    start = pos + 1
-    while True:
-        end = text.find('"', start)
-        if end < 0:
-            raise FormatError(source, "not CSV (a quoted field is never closed)", line=line)
-        parts.append(text[start:end])
-        if not text.startswith('"', end + 1):
-            return '"'.join(parts), end + 1
-        start = end + 2  # "" is a quote
+    The limit is global to the process (131,072 characters by default) and one long comment in a
+    listing must not fail it; a field can be no longer than the answer that holds it, so a limit of
+    the answer's size reads every field. Only ever raising it keeps whatever a larger limit another
+    part of the program set, and no reader of this process starts failing where it read before.
+    """
+    if size > csv.field_size_limit():
+        csv.field_size_limit(size)
 
 
 def csv_records(text: str, *, source: str) -> Iterator[tuple[int, list[str]]]:
     """``(line, fields)`` for each record of an RFC 4180 CSV text (blank lines are skipped); ``line``
-    is the 1-based line the record starts on. No limit on a field's size but the text's.
+    is the 1-based line the record starts on. Read by the csv module, whose field size limit is lifted
+    to the text's size (:func:`lift_field_size_limit`): no limit on a field's size but the text's.
 
     Raises:
         FormatError: naming ``source`` and the line for a quoted field that is never closed.
     """
-    pos, line, size = 0, 1, len(text)
-    while pos < size:
-        start_line = line
-        fields: list[str] = []
-        while True:
-            value = ""
-            if text.startswith('"', pos):
-                value, pos = _quoted(text, pos, source, line)
-                line += value.count("\n") + value.count("\r") - value.count("\r\n")
-            tail = _PLAIN.match(text, pos)  # (text after a closing quote is kept, as the csv module does)
-            assert tail is not None
-            fields.append(value + tail[0])
-            pos = tail.end()
-            if pos < size and text[pos] == ",":
-                pos += 1
-                continue
-            break
-        if pos < size:  # a line break ends the record
-            pos += 2 if text.startswith("\r\n", pos) else 1
-            line += 1
-        if fields != [""]:
-            yield start_line, fields
+    lift_field_size_limit(len(text) + 1)
+    lines = io.StringIO(text, newline="")
+    reader = csv.reader(lines)
+    line, start = 1, 0
+    last_line, last_start = 1, len(text)
+    for fields in reader:
+        if fields and fields != [""]:
+            yield line, fields
+        last_line, last_start = line, start
+        line, start = reader.line_num + 1, lines.tell()
+    if '"' in text[last_start:]:
+        # The lenient reader reads a quote left open as a field up to the end of the text; the last
+        # record is read again strictly to tell (an unclosed quote can only be in the last record).
+        try:
+            for _ in csv.reader(io.StringIO(text[last_start:], newline=""), strict=True):
+                pass
+        except csv.Error as e:
+            if "unexpected end of data" in str(e):
+                raise FormatError(source, "not CSV (a quoted field is never closed)", line=last_line) from None
 
 
 def parse_export_metadata(data: bytes, *, source: str) -> tuple[list[ListedBin], list[ListingProblem]]:
@@ -174,12 +166,13 @@ def parse_export_metadata(data: bytes, *, source: str) -> tuple[list[ListedBin],
         raise FormatError(source, "no pid column: not an export_metadata answer", line=1)
     bins: list[ListedBin] = []
     problems: list[ListingProblem] = []
+    at, width = header.index("pid"), len(header)
     for count, (line, fields) in enumerate(records, 1):
         if count % YIELD_EVERY == 0:
             time.sleep(0)  # let the event loop's thread take the interpreter lock (this runs in a worker)
-        pid = fields[header.index("pid")].strip() if len(fields) > header.index("pid") else ""
+        pid = fields[at].strip() if len(fields) > at else ""
         try:
-            if len(fields) != len(header):
+            if len(fields) != width:
                 validate_bin_id(pid)
                 raise ValueError(f"{len(fields)} fields, the header has {len(header)}")
             bins.append(_listed(pid, dict(zip(header, fields)), source, line))
@@ -212,7 +205,7 @@ def _listed(pid: str, row: dict[str, str], source: str | None = None, line: int 
         pid, when, math.nan if volume is None else volume, _number(row.get("latitude") or ""),
         _number(row.get("longitude") or ""), _number(row.get("depth") or ""), None if images is None else int(images),
         _flag(row.get("skip") or ""), (row.get("sample_type") or "").strip(), (row.get("cruise") or "").strip(),
-        dict(row), source, line,
+        row, source, line,
     )  # fmt: skip
 
 
