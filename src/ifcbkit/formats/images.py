@@ -105,7 +105,7 @@ class BinImages(Mapping[int, Image.Image]):
         self = cls.__new__(cls)
         record = index.record
         image = lambda target: read_roi_image(roi, record(target))  # noqa: E731
-        self._setup(index, image, lambda: roi_viewer(roi, record), stitch)
+        self._setup(index, image, lambda: roi_viewer(roi, record, index.placement), stitch)
         return self
 
     def _setup(

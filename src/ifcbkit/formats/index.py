@@ -111,6 +111,20 @@ class AdcIndex:
             self._records[target] = r
         return r
 
+    def placement(self, target: int) -> tuple[int, int, int]:
+        """``(width, height, offset)`` of a target, as :meth:`record` gives them, without building the
+        record once a pass has parsed every line (a pass over many views pays for no tuple but this).
+
+        Raises:
+            NotFoundError: outside 1..len, as :meth:`record`.
+        """
+        geo = self._geo
+        if geo is not None and 1 <= target <= len(geo[0]) and not (self._odd and target in self._odd):
+            i = target - 1
+            return geo[3][i], geo[4][i], geo[5][i]
+        r = self.record(target)
+        return r.width, r.height, r.offset
+
     def _parse(self, line: bytes, target: int, line_number: int) -> RoiRecord:
         try:
             values = geometry_values(line, self._positions)

@@ -258,9 +258,13 @@ def read_roi_view(reader: RoiReader, record: RoiRecord) -> memoryview:
     return data.toreadonly().cast("B", (record.height, record.width))
 
 
-def roi_viewer(reader: RoiReader, record: Callable[[int], RoiRecord]) -> Callable[[int], memoryview]:
-    """A function giving :func:`read_roi_view` of a target (``record`` gives its geometry), for a pass
-    over many: the reader's whole data is looked up once, then each view is a slice of it.
+def roi_viewer(
+    reader: RoiReader, record: Callable[[int], RoiRecord],
+    placement: Callable[[int], tuple[int, int, int]] | None = None,
+) -> Callable[[int], memoryview]:  # fmt: skip
+    """A function giving :func:`read_roi_view` of a target (``record`` gives its geometry, or
+    ``placement`` its ``(width, height, offset)`` alone, cheaper), for a pass over many: the reader's
+    whole data is looked up once, then each view is a slice of it.
 
     Raises:
         ClosedBinError: if the file or memory map the reader reads is closed.
@@ -273,9 +277,11 @@ def roi_viewer(reader: RoiReader, record: Callable[[int], RoiRecord]) -> Callabl
     limit = len(data) if reader.size is None else min(reader.size, len(data))
     source = reader.source
 
+    if placement is None:
+        placement = lambda target: (lambda r: (r.width, r.height, r.offset))(record(target))  # noqa: E731
+
     def view(target: int) -> memoryview:
-        r = record(target)
-        width, height, offset = r.width, r.height, r.offset
+        width, height, offset = placement(target)
         end = offset + width * height
         if end > limit:
             raise TruncatedBinError(source, target, end, limit)
