@@ -47,15 +47,20 @@ def _public(cls: type) -> dict[str, object]:
 SANS_IO = ("BinSource", "KeyedSource")
 
 
+def _public_names() -> list[str]:
+    """Every public name of the top level, not only the ``__all__`` of ``from ifcbkit import *``."""
+    return sorted(n for n, v in vars(ifcbkit).items() if not n.startswith("_") and not inspect.ismodule(v))
+
+
 def _classes() -> list[type]:
-    names = set(ifcbkit.__all__) | set(ifcbkit.stores.__all__)
+    names = set(_public_names()) | set(ifcbkit.stores.__all__)
     found = [getattr(ifcbkit, n, None) or getattr(ifcbkit.stores, n) for n in sorted(names)]
     classes = {c for c in found if isinstance(c, type) and not issubclass(c, (BaseException, tuple, dict))}
     return sorted(classes, key=repr)
 
 
 def _functions() -> list[object]:
-    return [getattr(ifcbkit, n) for n in sorted(ifcbkit.__all__) if inspect.isfunction(getattr(ifcbkit, n))]
+    return [getattr(ifcbkit, n) for n in _public_names() if inspect.isfunction(getattr(ifcbkit, n))]
 
 
 def _check(where: str, function: object) -> inspect.Signature:

@@ -8,11 +8,14 @@ async faces over one implementation; volume analyzed and bin metrics, products
 This top level holds the public names of ifcbkit 0.3.1, where that release has
 them, and the additions users reach for: the stores, the bin-source protocol
 (:class:`BinSource`, :class:`ByteRange`, :class:`KeyedSource`) and the
-parsers. Everything else is in the module its name says (``ifcbkit.engine.filters``,
+parsers. ``__all__`` lists the 60 a user needs; the others stay importable.
+Everything else is in the module its name says (``ifcbkit.engine.filters``,
 ``ifcbkit.engine.reader``, ``ifcbkit.stores.s3``, ...).
 """
 
 __version__ = "0.6.0"
+
+# ruff: noqa: F401 (the names outside __all__ are imported to stay importable from here)
 
 from .adc import (
     D_STYLE_COLUMN_NAMES,
@@ -143,34 +146,26 @@ from .stores import (
     SyncRoiStore,
 )
 
+# What a user needs, at most 60 names (``from ifcbkit import *``). Every other name imported above
+# stays importable from here (0.3.1 had no ``__all__``; its names stay where 0.3.1 had them).
 __all__ = [
-    # the public names of ifcbkit 0.3.1
-    "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "AsyncBinStore", "AsyncFilesystemBinStore", "AsyncFilesystemRoiStore",
-    "AsyncIfcbDataDirectory", "AsyncRoiStore", "BinImages", "ClassScoresRows", "SyncFilesystemRoiStore",
-    "SyncIfcbDataDirectory", "SyncRoiStore", "add_target", "async_blob_path", "async_class_scores_path",
-    "async_features_path", "async_find_fileset", "async_find_product_file", "async_list_data_dirs",
-    "async_list_filesets", "async_list_product_files", "bin_day_dir", "bin_images", "bin_instrument_id",
-    "bin_timestamp", "bin_year", "detect_pairs", "extract_roi_image", "extract_roi_images",
-    "extract_roi_images_from_targets", "infill_stitched_image", "iter_adc_targets", "make_fileset_filter",
-    "parse_adc_bytes", "parse_adc_file", "parse_adc_line", "parse_bin_id", "parse_d_style_bin_id", "parse_hdr",
-    "parse_hdr_bytes", "parse_hdr_file", "parse_i_style_bin_id", "parse_pid", "parse_roi_id", "parse_target",
-    "read_blobs", "read_class_scores", "read_features", "stitch_pair", "sync_blob_path", "sync_class_scores_path",
-    "sync_features_path", "sync_find_fileset", "sync_find_product_file", "sync_list_data_dirs",
-    "sync_list_filesets", "sync_list_product_files", "targets_to_dict", "validate_path",
-    # ifcbkit's additions
-    "AbundanceResult", "AdcIndex", "AdcLineWarning", "AdcTable", "ArgumentTypeError", "AsyncDashboardBinStore",
-    "AsyncObjectBinStore",
-    "AsyncObjectRoiStore", "AsyncProductDirectory", "AsyncS3BinStore", "AsyncS3RoiStore", "Bin", "BinCounts",
-    "BinFailure", "BinId", "BinSource", "ByteRange", "CachingBinStore", "CachingRoiStore", "ClosedBinError",
-    "D_STYLE_COLUMNS", "D_STYLE_COLUMN_NAMES", "DashboardBinStore", "DuplicateBinWarning", "FilesetFilter",
-    "FormatError", "I_STYLE_COLUMNS", "I_STYLE_COLUMN_NAMES", "IfcbError", "IfcbWarning",
-    "InvalidArgumentError", "InvalidIdentifierError",
-    "KeyedSource", "ML_METHODS",
-    "MemoryStore", "MissingDependencyError", "MissingFileError", "MissingTargetWarning", "MlAnalyzed", "NotFoundError",
-    "ObjectBinStore", "ObjectRoiStore", "Pid", "ProductFile", "ProductNotFoundError", "ReadOnlyError", "RoiRecord",
-    "S3BinStore", "S3RoiStore", "SkippedBinWarning", "StoreError", "SyncBinStore", "SyncCachingBinStore",
-    "SyncCachingRoiStore", "SyncFilesystemBinStore", "SyncProductDirectory", "TruncatedBinError", "__version__",
-    "adc_column_names", "bin_metadata", "class_counts", "compute_ml_analyzed", "daily_abundance", "iter_bin_metadata",
-    "iter_roi_records", "normalize_column_name", "open_bin", "parse_adc_table", "parse_bin", "parse_id",
-    "summarize_daily", "write_abundance_csv", "read_manual_classes", "write_manual_classes"
+    "__version__",
+    # reading bins: one bin, data and product directories, the bin-source protocol
+    "Bin", "open_bin", "SyncIfcbDataDirectory", "AsyncIfcbDataDirectory", "SyncProductDirectory",
+    "AsyncProductDirectory", "BinSource", "ByteRange",
+    # stores
+    "SyncFilesystemBinStore", "AsyncFilesystemBinStore", "S3BinStore", "AsyncS3BinStore", "DashboardBinStore",
+    "AsyncDashboardBinStore", "MemoryStore", "SyncCachingBinStore", "CachingBinStore", "ObjectBinStore",
+    # the formats: identifiers, header, ADC, ROI, stitching, products
+    "parse_bin", "parse_bin_id", "parse_pid", "parse_roi_id", "parse_hdr", "parse_adc_bytes", "parse_adc_file",
+    "parse_adc_table", "AdcIndex", "extract_roi_image", "stitch_pair", "bin_images", "read_blobs", "read_features",
+    "read_class_scores",
+    # science and jobs
+    "bin_metadata", "compute_ml_analyzed", "iter_bin_metadata", "class_counts", "daily_abundance",
+    "write_abundance_csv", "read_manual_classes", "write_manual_classes",
+    # the errors and warnings users catch
+    "IfcbError", "IfcbWarning", "FormatError", "NotFoundError", "StoreError", "InvalidIdentifierError",
+    "InvalidArgumentError", "ArgumentTypeError", "MissingFileError", "ProductNotFoundError", "TruncatedBinError",
+    "ReadOnlyError", "MissingDependencyError", "ClosedBinError", "AdcLineWarning", "SkippedBinWarning",
+    "DuplicateBinWarning", "MissingTargetWarning",
 ]  # fmt: skip

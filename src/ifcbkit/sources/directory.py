@@ -6,7 +6,8 @@ sorted by time, and sibling subtrees merged as they stream (a dated directory, `
 with one ``os.scandir`` per directory; :mod:`ifcbkit.engine.filters` decides
 which directories are entered and which bins are kept. One bin is found where its
 id puts it (a few ``stat`` calls: the year and day directories the usual layouts
-use), and a walk of the directories that can hold it runs only when those miss.
+use), and only when those miss, in the directories a listing would find it in, from their
+remembered entries (:mod:`ifcbkit.sources.lookup`).
 
 :class:`DirectorySource` is sans-I/O: the data directories
 (:mod:`ifcbkit.faces.directory`) and the filesystem stores run its operations on their
@@ -17,22 +18,21 @@ worker-thread hop.
 from __future__ import annotations
 
 import builtins
-import functools
 import os
-import stat
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from ..adc import warn_user
-from ..engine.cache import LRUCache, cache_token
+from ..engine.cache import LRUCache
 from ..engine.fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
-from ..engine.filters import EnterRule, FilesetFilter, NameRule, TimeLike, dir_time_key, not_a_date, not_excluded
-from ..engine.requests import Blocking, Op, Request, Shared, map_emits
+from ..engine.filters import EnterRule, FilesetFilter, TimeLike, dir_time_key, not_a_date, not_excluded
+from ..engine.requests import Blocking, Op, Request, map_emits
 from ..engine.source import BinSource
 from ..engine.walk import Skip, walk, warn_skipped
 from ..errors import DuplicateBinWarning, InvalidArgumentError, InvalidIdentifierError, NotFoundError, StoreError
 from ..formats.ids import BIN_EXTENSIONS, bin_day_dir, is_bin_id, time_key, validate_bin_id
 from ..formats.ranges import ByteRange
+from .lookup import DirEntries, Unknown, fileset_at, implied_dirs, search
 
 ADCMOD_DIR = "adcmod"
 ADCMOD_EXT = ".adc.mod"
@@ -88,6 +88,7 @@ class DirectorySource(BinSource):
         self.require_roi = require_roi
         self.adcmod_root = os.path.join(os.path.dirname(self.root), ADCMOD_DIR)
         self._located: LRUCache[Fileset] = LRUCache(max_size=8192)
+        self._entries = DirEntries()  # the directories' entries a search looks in
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r})"
@@ -200,35 +201,47 @@ class DirectorySource(BinSource):
 
     # ----- finding one bin -------------------------------------------------------------------
 
-    def _search(self, pid: str) -> Op[Fileset | None]:
-        """Walk only the directories that can hold ``pid``; stop at the first match."""
-        keep = self._filter
+    def _search(self, bin_id: str, scan: bool = True) -> Fileset | None:
+        """The bin from the directories a listing would find it in (see :mod:`.lookup`), or ``None``.
 
-        def enter(keep: FilesetFilter, name: str) -> bool:
-            return name not in keep.excluded and (name in keep.included or name in pid)
+        Raises:
+            Unknown: without ``scan``, when a directory on the way is not remembered.
+        """
+        fileset = search(self._entries, self.root, bin_id, self._filter, self.require_adc, self.require_roi, scan=scan)
+        if fileset is not None and fileset["adc"] is not None and self._has_adcmod():  # as a listing finds it
+            corrected = os.path.join(self.adcmod_root, bin_day_dir(bin_id), bin_id + ADCMOD_EXT)
+            fileset["adc"] = corrected if os.path.isfile(corrected) else fileset["adc"]
+        return fileset
 
-        def emit(fileset: Fileset) -> None:
-            if fileset["pid"] == pid:
-                raise _Found(fileset)
-
+    def _find_one(self, bin_id: str) -> Fileset | None:
+        """The bin where the tree's layout puts it (a ``stat`` of its files), else from the remembered
+        entries of the directories that can hold it (a ``stat`` of each), else where the other usual
+        layouts put it, else where a listing would find it (all in one worker-thread hop)."""
+        fileset = self._direct(bin_id, last_only=True)
+        if fileset is not None:
+            return fileset
         try:
-            yield from self._walk(keep, enter, emit, ordered=False)
-        except _Found as found:
-            return found.fileset
-        return None
+            return self._search(bin_id, scan=False)
+        except Unknown:
+            pass
+        fileset = self._direct(bin_id)
+        return fileset if fileset is not None else self._search(bin_id)
 
-    def _direct(self, bin_id: str) -> Fileset | None:
-        """The bin where its id puts it (a few ``stat`` calls), or ``None``."""
+    def _direct(self, bin_id: str, last_only: bool = False) -> Fileset | None:
+        """The bin where its id puts it (a few ``stat`` calls), or ``None``; ``last_only``: only in the
+        layout that last held a bin (a tree has one layout)."""
         root = self._root_prefix
         day = bin_id[:9] if bin_id.startswith("D") else bin_id.rsplit("_", 1)[0]
-        layouts = _implied_dirs(day, self._lookup_include, self._filter.excluded)
-        last = self._last_layout  # a tree has one layout: try the one that last held a bin first
+        layouts = implied_dirs(day, self._lookup_include, self._filter.excluded)
+        last = self._last_layout
         fileset = None
         if last < len(layouts):
-            fileset = _fileset_at(root + layouts[last] + bin_id, bin_id, self.require_adc, self.require_roi)
+            fileset = fileset_at(root + layouts[last] + bin_id, bin_id, self.require_adc, self.require_roi)
         if fileset is None:
+            if last_only:
+                return None
             for position, layout in enumerate(layouts):
-                fileset = _fileset_at(root + layout + bin_id, bin_id, self.require_adc, self.require_roi)
+                fileset = fileset_at(root + layout + bin_id, bin_id, self.require_adc, self.require_roi)
                 if fileset is not None:
                     self._last_layout = position
                     break
@@ -255,9 +268,7 @@ class DirectorySource(BinSource):
         fileset = None if fresh else self._located.get(bin_id)
         if fileset is not None:
             return fileset
-        fileset = yield Blocking(self._direct, bin_id)
-        if fileset is None:
-            fileset = yield Shared(("locate", cache_token(self), bin_id, fresh), lambda: self._search(bin_id))
+        fileset = yield Blocking(self._find_one, bin_id)
         if fileset is None:
             self._located.discard(bin_id)
             missing = (yield Blocking(self._missing_files, bin_id)) if explain else None
@@ -271,9 +282,9 @@ class DirectorySource(BinSource):
         if not (self.require_adc or self.require_roi):
             return None
         day = bin_id[:9] if bin_id.startswith("D") else bin_id.rsplit("_", 1)[0]
-        for layout in _implied_dirs(day, self._lookup_include, self._filter.excluded):
+        for layout in implied_dirs(day, self._lookup_include, self._filter.excluded):
             base = self._root_prefix + layout + bin_id
-            partial = _fileset_at(base, bin_id, False, False)
+            partial = fileset_at(base, bin_id, False, False)
             if partial is not None:
                 lacking = [ext for ext in ("adc", "roi") if partial[ext] is None and getattr(self, f"require_{ext}")]
                 if lacking:
@@ -317,7 +328,7 @@ class DirectorySource(BinSource):
         """Whether the bin is in the tree (with the files this directory requires); ``False`` for
         an id that is not a bin id."""
         try:
-            yield from self._locate_checked(pid)
+            yield from self._locate_checked(pid, explain=False)  # the answer is False: no message is needed
             return True
         except NotFoundError:
             return False
@@ -391,45 +402,6 @@ def _bin_id(pid: str) -> str:
 
 def _all_files(paths: list[str]) -> bool:
     return all(os.path.isfile(path) for path in paths)
-
-
-@functools.lru_cache(maxsize=4096)
-def _implied_dirs(bin_id_day: str, include: tuple[str, ...], exclude: NameRule) -> tuple[str, ...]:
-    """The directories (relative to the root, each ending in a separator) where the usual layouts put
-    the bins of one day (``bin_id_day`` is a bin id up to its day: ``D20240215``, ``IFCB5_2012_028``),
-    the most common first: the day directory under its year directory (``D2024/D20240215/``), then
-    the day directory alone, the root, and ``2024/D20240215/``, each also below an included directory
-    (``data/``). Every one passes the include/exclude rule. (Where a bin is in two of them, this
-    order decides; a listing takes the first in walk order.)"""
-    if bin_id_day.startswith("D"):
-        day, year = bin_id_day, bin_id_day[1:5]
-        outer = f"D{year}"
-    else:
-        day = bin_id_day
-        instrument, year = bin_id_day.split("_")[:2]
-        outer = f"{instrument}_{year}"
-    middles = [(outer, day), (day,), (), (year, day)]
-    candidates = [parts for mid in middles for parts in (mid, *((name, *mid) for name in include))]
-    kept = [parts for parts in candidates if not any(part in exclude for part in parts)]
-    return tuple("".join(part + os.sep for part in parts) for parts in kept)
-
-
-def _is_file(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-def _fileset_at(base: str, bin_id: str, require_adc: bool, require_roi: bool) -> Fileset | None:
-    """The fileset with base path ``base`` if its ``.hdr`` and the required files are there."""
-    hdr, adc, roi = base + ".hdr", base + ".adc", base + ".roi"
-    if not _is_file(hdr):
-        return None
-    has_adc, has_roi = _is_file(adc), _is_file(roi)
-    if (require_adc and not has_adc) or (require_roi and not has_roi):
-        return None
-    return {"pid": bin_id, "hdr": hdr, "adc": adc if has_adc else None, "roi": roi if has_roi else None}
 
 
 # How far :func:`_a_bin_the_rule_leaves_out` looks (directories) for a bin an empty listing missed.
@@ -560,11 +532,6 @@ class _Listed:
             found = [f for f in found if f["pid"] not in again]
         self.paths.update((f["pid"], f["hdr"]) for f in found)
         return found
-
-
-class _Found(Exception):
-    def __init__(self, fileset: Fileset):
-        self.fileset = fileset
 
 
 class _Adcmod:

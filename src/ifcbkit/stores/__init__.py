@@ -1,6 +1,11 @@
 """Bin stores (raw ``.hdr``/``.adc``/``.roi`` files by key ``'{pid}.{ext}'``) and ROI stores
 (encoded images by ROI id), sync and async, over interchangeable backends."""
 
+# 0.3.1's stores module imported these four: importable here as there
+from ..adc import parse_adc_bytes as parse_adc_bytes
+from ..formats.ids import add_target as add_target
+from ..formats.ids import parse_roi_id as parse_roi_id
+from ..formats.images import bin_images as bin_images
 from .base import AsyncBinStore, AsyncRoiStore, SyncBinStore, SyncRoiStore, encode_image
 from .caching import (
     AsyncCachingBinStore,
