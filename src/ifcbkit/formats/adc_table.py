@@ -7,7 +7,7 @@ import math
 import re
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import accumulate
+from itertools import accumulate, repeat
 from operator import add, methodcaller
 from typing import NamedTuple
 
@@ -111,15 +111,35 @@ class LineSpans:
     def __init__(self, data: bytes, region_bytes: int = REGION_BYTES):
         self.data = data
         self.starts = array("q")
-        self.ends = array("q")
+        # where each line's content ends; None while every line so far ends in b"\n" right before the next
+        # line's start (the usual file), whose ends are then found from the starts
+        self.ends: array[int] | None = None
         self.numbers: array[int] | None = None  # file lines of the targets, when blank lines were skipped
         pos, physical, n = 0, 0, len(data)
         while pos < n:
             cut = data.find(b"\n", pos + region_bytes)
             end = n if cut < 0 else cut + 1
             chunk = data[pos:end]
+            lines = chunk.splitlines(keepends=True)
+            if b"\r" not in chunk and not any(map(bytes.isspace, lines)):
+                # the usual region: no blank line, each line ends in one b"\n" (the last one maybe not),
+                # so one split gives both offsets; a cold read of one ROI builds this for the whole ADC
+                starts = list(accumulate(map(len, lines), initial=pos))
+                starts.pop()
+                self.starts.extend(starts)
+                if self.ends is not None:
+                    self.ends.extend(map(add, starts, map(len, map(methodcaller("rstrip", b"\n"), lines))))
+                if self.numbers is not None:
+                    self.numbers.extend(range(physical + 1, physical + len(lines) + 1))
+                physical += len(lines)
+                pos = end
+                continue
+            if self.ends is None:  # the regular lines so far end right before the next one starts
+                self.ends = array("q", map(add, self.starts[1:], repeat(-1)))
+                if self.starts:
+                    self.ends.append(pos - 1)
             contents = chunk.splitlines()
-            starts = list(accumulate(map(len, chunk.splitlines(keepends=True)), initial=pos))[:-1]
+            starts = list(accumulate(map(len, lines), initial=pos))[:-1]
             if contents and min(map(len, contents)) > 0 and not any(map(bytes.isspace, contents)):
                 self.starts.extend(starts)
                 self.ends.extend(map(add, starts, map(len, contents)))
@@ -142,10 +162,14 @@ class LineSpans:
     @property
     def nbytes(self) -> int:
         """The bytes the offsets take (the data not included)."""
-        return (2 + (self.numbers is not None)) * 8 * len(self.starts)
+        return (1 + (self.ends is not None) + (self.numbers is not None)) * 8 * len(self.starts)
 
     def line(self, target: int) -> bytes:
-        return self.data[self.starts[target - 1] : self.ends[target - 1]]
+        if self.ends is not None:
+            return self.data[self.starts[target - 1] : self.ends[target - 1]]
+        start = self.starts[target - 1]
+        end = self.starts[target] - 1 if target < len(self.starts) else len(self.data)
+        return self.data[start:end].rstrip(b"\n")
 
     def line_number(self, target: int) -> int:
         return target if self.numbers is None else self.numbers[target - 1]
