@@ -156,18 +156,6 @@ class DashboardBinStore(DashboardBinsBase, SyncSourceKeys, SyncBinStore):
     ``with``): ``get``/``get_range``/``exists`` by key ``'{pid}.{ext}'``, ``bin_metadata`` and every
     read method (``read_image`` with a Range request, ``read_images``, ``iter_images``, ...)."""
 
-    def bin_metadata(self, bin_id: str, *, method: str = "api") -> dict[str, Any]:
-        """The bin's metadata from the dashboard's ``/api/bin/{pid}`` (``method='api'``): the keys
-        of the local ``bin_metadata`` the API has (``ml_analyzed`` as a float in ml), plus the
-        API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
-        from the raw files, as for any store, without downloading the ``.roi`` (``size`` is ``None`` when
-        the server does not tell its length).
-
-        Raises:
-            NotFoundError: (a ``KeyError``) for an unknown bin; FormatError: for an unexpected answer.
-        """
-        return run_sync(self.source.bin_metadata(bin_id, method=method))
-
     def list_datasets(self) -> list[str]:
         """The names of the dashboard's datasets (``/api/list_datasets``).
 
@@ -274,14 +262,6 @@ class AsyncDashboardBinStore(DashboardBinsBase, AsyncSourceKeys, AsyncBinStore):
     ``max_concurrency`` requests in flight (close with :meth:`aclose` or ``async with``)."""
 
     _async_client = True
-
-    async def bin_metadata(self, bin_id: str, *, method: str = "api") -> dict[str, Any]:
-        """Await the bin's metadata (:meth:`DashboardBinStore.bin_metadata`).
-
-        Raises:
-            NotFoundError: (a ``KeyError``) for an unknown bin; FormatError: for an unexpected answer.
-        """
-        return await run_async(self.source.bin_metadata(bin_id, method=method))
 
     async def list_datasets(self) -> list[str]:
         """Await the names of the dashboard's datasets.

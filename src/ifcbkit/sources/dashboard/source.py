@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from ...adc import warn_skipped
 from ...engine.cache import LRUCache, cache_token
 from ...engine.fileio import FileExists, ReadRanges
 from ...engine.filters import TimeLike
@@ -22,9 +21,8 @@ from ...engine.reader import BinReader
 from ...engine.requests import Blocking, Op, Shared
 from ...engine.source import BinSource
 from ...errors import NotFoundError
-from ...formats.ids import bin_key, validate_bin_id
+from ...formats.ids import bin_key
 from ...formats.ranges import ByteRange
-from ...science.metrics import MlMethod, check_method, metadata_and_damaged
 from .answers import parse_bin_api
 from .catalog import DashboardCatalog
 from .client import DashboardClient, RetryPolicy, logger
@@ -288,24 +286,20 @@ class DashboardSource(BinSource):
 
     # ----- metadata and listing -----
 
-    def bin_metadata(self, bin_id: str, *, method: str = "api") -> Op[dict[str, Any]]:
-        """The bin's metadata from the dashboard's ``/api/bin/{pid}`` (``method='api'``): the keys
-        of the local ``bin_metadata`` the API has (``ml_analyzed`` as a float in ml), plus the
-        API's answer under ``'api'``. ``'adc'``, ``'hdr'`` or ``'reference'`` compute every key
-        from the raw files, as for any store, without downloading the ``.roi`` (``size`` is ``None`` when
-        the server does not tell its length)."""
-        return (yield from self.client.bounded(self._bin_metadata(bin_id, method)))
+    default_method = "api"  # bin_metadata: what the dashboard's /api/bin/{pid} says, unless asked otherwise
 
-    def _bin_metadata(self, bin_id: str, method: str) -> Op[dict[str, Any]]:
-        if method != "api":
-            return (yield from BoundedReader(self)._bin_metadata(bin_id, method))  # type: ignore[arg-type]
+    def served_metadata(self, bin_id: str, method: str) -> Op[dict[str, Any]] | None:
+        """``'api'``: the bin's metadata from the dashboard's ``/api/bin/{pid}``, the keys of the local
+        ``bin_metadata`` it has (``ml_analyzed`` as a float in ml), plus its answer under ``'api'``."""
+        return self._api_metadata(bin_id) if method == "api" else None
+
+    def _api_metadata(self, bin_id: str) -> Op[dict[str, Any]]:
         url = self.client.api_url(bin_id)
         response = yield from self.client.request("GET", url, "api")
         if response.status_code == 404:
             raise NotFoundError(f"no bin {bin_id} on {self.base_url} ({url}: HTTP 404)")
         self.client.check(response, "GET", url)
         return parse_bin_api(response.content, source=url, pid=bin_id)
-
 
     def list_bins(
         self,
@@ -319,52 +313,23 @@ class DashboardSource(BinSource):
         return self.catalog.list_bins(start_time, end_time, instrument=instrument, include_skip=include_skip)
 
 
+def _bounded(read: Callable[..., Op[Any]]) -> Callable[..., Op[Any]]:
+    """``read`` (a :class:`BinReader` method) as one call within its source's ``deadline``."""
+
+    @functools.wraps(read)
+    def bounded(self: BoundedReader, *args: Any, **kwargs: Any) -> Op[Any]:
+        return (yield from self.source.bounded(read(self, *args, **kwargs)))
+
+    return bounded
+
+
 class BoundedReader(BinReader):
-    """A dashboard store's reader: each read is one call within the store's ``deadline``."""
+    """A dashboard store's reader: each read is one call within the store's ``deadline`` (the
+    reader's methods, each wrapped once below)."""
 
     source: DashboardSource
 
-    def read_header(self, bin_id: str) -> Op[dict[str, Any]]:
-        return (yield from self.source.bounded(super().read_header(bin_id)))
 
-    def read_image(self, roi_id: str, *, stitch: bool = True) -> Op[Any]:
-        return (yield from self.source.bounded(super().read_image(roi_id, stitch=stitch)))
-
-    def read_images(self, bin_id: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True) -> Op[Any]:
-        return (yield from self.source.bounded(super().read_images(bin_id, rois, stitch=stitch)))
-
-    def list_images(self, bin_id: str) -> Op[dict[int, dict[str, Any]]]:
-        return (yield from self.source.bounded(super().list_images(bin_id)))
-
-    def list_roi_ids(self, bin_id: str, *, stitch: bool = True) -> Op[list[str]]:
-        return (yield from self.source.bounded(super().list_roi_ids(bin_id, stitch=stitch)))
-
-    def image_exists(self, roi_id: str, *, stitch: bool = True) -> Op[bool]:
-        return (yield from self.source.bounded(super().image_exists(roi_id, stitch=stitch)))
-
-    def images_exist(self, bin_id: str, roi_ids: Iterable[str], *, stitch: bool = True) -> Op[dict[str, bool]]:
-        return (yield from self.source.bounded(super().images_exist(bin_id, roi_ids, stitch=stitch)))
-
-    def bin_metadata(self, bin_id: str, *, method: MlMethod = "adc") -> Op[dict[str, Any]]:
-        """As any reader's, but the ``.roi`` is never downloaded to learn its size (a volume does not
-        need it): its size comes from :meth:`DashboardSource.known_size`, and ``size`` is ``None``
-        when the server does not tell it."""
-        return (yield from self.source.bounded(self._bin_metadata(bin_id, method)))
-
-    def _bin_metadata(self, bin_id: str, method: MlMethod) -> Op[dict[str, Any]]:
-        validate_bin_id(bin_id)
-        check_method(method)
-        hdr = yield from self.source.read(bin_id, "hdr")
-        adc = yield from self.source.read(bin_id, "adc")
-        try:
-            roi_size = yield from self.source.known_size(bin_id, "roi")
-        except NotFoundError:
-            roi_size = 0  # a missing .roi counts 0 bytes, as for any store
-        adc_source = self.source.describe(bin_id, "adc")
-        compute = functools.partial(
-            metadata_and_damaged, bin_id, hdr, adc, size=None if roi_size is None else len(hdr) + len(adc) + roi_size,
-            method=method, hdr_source=self.source.describe(bin_id, "hdr"), adc_source=adc_source, strict=self.strict,
-        )  # fmt: skip
-        metadata, damaged = yield Blocking(compute)
-        warn_skipped(adc_source, damaged)  # here, not in the worker thread: at the caller's line
-        return metadata
+for _name in ("read_header", "read_image", "read_images", "list_images", "list_roi_ids", "image_exists",
+              "images_exist", "bin_metadata"):  # fmt: skip
+    setattr(BoundedReader, _name, _bounded(getattr(BinReader, _name)))
