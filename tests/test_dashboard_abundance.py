@@ -159,8 +159,9 @@ def test_a_malformed_listing_row_is_a_problem_naming_the_url_and_line(serve, sit
     server._ifcbdb_api = broken  # type: ignore[method-assign]
     with DashboardBinStore(server.url, "mvco") as store:
         listing = store.list_metadata("2024-03-01", "2024-03-04")
-        with pytest.warns(SkippedBinWarning, match=r"export_metadata/mvco\?.*line 4"):
+        with pytest.warns(SkippedBinWarning, match=r"export_metadata/mvco\?.*line 4") as caught:
             assert len(list(store.list_bins("2024-03-01", "2024-03-04"))) == len(site["pids"]) - 1
+    assert [w.filename for w in caught] == [__file__]  # the warning points at the caller's line
     [problem] = listing.problems
     assert problem.pid == site["pids"][2] and problem.error.line == 4 and "skip is 'maybe'" in str(problem.error)
     result = daily_abundance_from_dashboard(server.url, "mvco", threshold=0.5, start_time="2024-03-01")

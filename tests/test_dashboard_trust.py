@@ -140,6 +140,7 @@ def test_a_bin_listed_twice_with_different_volumes_is_reported_and_left_out(serv
     [problem] = listing.problems
     assert problem.pid == twice and repr(volume) in str(problem.error) and repr(volume * 10) in str(problem.error)
     assert "export_metadata/mvco" in str(problem.error) and len(caught) == 1
+    assert caught[0].filename == __file__  # the warning points at the caller's line
     with pytest.warns(SkippedBinWarning, match=twice):
         result = daily_abundance_from_dashboard(server.url, "mvco", threshold=0.5, start_time="2024-03-01")
     [reported] = [s for s in result.skipped if s.pid == twice]

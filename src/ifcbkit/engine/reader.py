@@ -13,7 +13,7 @@ import contextlib
 import functools
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from PIL import Image
 
@@ -258,21 +258,28 @@ class BinReader:
                     yield Emit((add_target(bin_id, t), image))
                 batch, records = [], []
 
-    def bin_metadata(self, bin_id: str, *, method: MlMethod = "adc") -> Op[dict[str, Any]]:
-        """The bin's metrics like the dashboard's ``/api/bin/{id}`` (see :func:`ifcbkit.science.metrics.bin_metadata`);
-        ``size`` counts the files that exist (a missing ``.roi`` counts 0 bytes)."""
+    def bin_metadata(self, bin_id: str, *, method: str | None = None) -> Op[dict[str, Any]]:
+        """The bin's metrics like the dashboard's ``/api/bin/{id}`` (see :func:`ifcbkit.science.metrics.bin_metadata`)
+        by the volume ``method`` (``'adc'``, ``'hdr'``, ``'reference'``; the source's default when
+        ``None``), or as the source serves it (a dashboard's ``'api'``). ``size`` counts the files that
+        exist (a missing ``.roi`` counts 0 bytes; ``None`` when the source cannot tell its size without
+        reading it whole)."""
         validate_bin_id(bin_id)
-        check_method(method)
+        method = self.source.default_method if method is None else method
+        served = self.source.served_metadata(bin_id, method)
+        if served is not None:
+            return (yield from served)
+        volume = cast(MlMethod, check_method(method))
         hdr = yield from self.source.read(bin_id, "hdr")
         adc = yield from self.source.read(bin_id, "adc")
         try:
-            roi_size = yield from self.source.size(bin_id, "roi")
+            roi_size = yield from self.source.known_size(bin_id, "roi")
         except NotFoundError:
             roi_size = 0
         adc_source = self.source.describe(bin_id, "adc")
         compute = functools.partial(
-            metadata_and_damaged, bin_id, hdr, adc, size=len(hdr) + len(adc) + roi_size, method=method,
-            hdr_source=self.source.describe(bin_id, "hdr"), adc_source=adc_source, strict=self.strict,
+            metadata_and_damaged, bin_id, hdr, adc, size=None if roi_size is None else len(hdr) + len(adc) + roi_size,
+            method=volume, hdr_source=self.source.describe(bin_id, "hdr"), adc_source=adc_source, strict=self.strict,
         )  # fmt: skip
         metadata, damaged = yield Blocking(compute)
         warn_skipped(adc_source, damaged)  # here, not in the worker thread: at the caller's line

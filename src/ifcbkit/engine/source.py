@@ -35,6 +35,9 @@ class BinSource:
     and :meth:`exists` (and :meth:`read_ranges` when they can read part of a file); the other methods
     have defaults built on them."""
 
+    # The volume method of ``bin_metadata`` when the caller names none (a dashboard serves its own: 'api').
+    default_method = "adc"
+
     def describe(self, bin_id: str, ext: str) -> str:
         """How error messages name one of the bin's files (a path, a key, a URL)."""
         return bin_key(bin_id, ext)
@@ -69,6 +72,16 @@ class BinSource:
     def size(self, bin_id: str, ext: str) -> Op[int]:
         """The file's size in bytes (by default, the length of the whole file)."""
         return len((yield from self.read(bin_id, ext)))
+
+    def known_size(self, bin_id: str, ext: str) -> Op[int | None]:
+        """The file's size when the source can tell it without reading the file whole, else ``None``
+        (by default, :meth:`size`)."""
+        return (yield from self.size(bin_id, ext))
+
+    def served_metadata(self, bin_id: str, method: str) -> Op[dict[str, Any]] | None:
+        """The operation giving the bin's metadata as the source itself serves it under ``method``
+        (a dashboard's ``'api'``), or ``None`` when the reader computes it from the raw files."""
+        return None
 
     def version(self, bin_id: str, ext: str) -> Op[Hashable | None]:
         """A token that changes when the file changes, or ``None`` when the source cannot tell

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Any
-
-from PIL import Image
 
 from ..engine.filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, FilesetFilter, TimeLike
 from ..engine.reader import BinReader
 from ..engine.requests import iterate_async, iterate_sync, run_async, run_sync
 from ..errors import SkippedPathWarning
 from ..formats.ids import Instruments
-from ..formats.images import BinImages
 from ..sources.directory import ADCMOD_DIR, ADCMOD_EXT, DirectorySource, Fileset, adcmod_path
-from .reads import AsyncBinReads, SyncBinReads
+from .reads import AsyncBinReads, SyncBinReads, with_pid
 
 __all__ = [
     "ADCMOD_DIR", "ADCMOD_EXT", "DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "AsyncIfcbDataDirectory", "AsyncTree",
@@ -145,27 +141,8 @@ class SyncIfcbDataDirectory(DataDirectoryBase, SyncTree, SyncBinReads):
         id that is not a bin id)."""
         return run_sync(self.source.has_bin(pid))
 
-    def list_images(self, pid: str) -> dict[int, dict[str, Any]]:
-        """The bin's ADC geometry ``{target: {'roi_id', 'x', 'y', 'width', 'height'}}`` for every
-        target with an image (both halves of a stitched pair).
-
-        Raises:
-            NotFoundError: (a ``KeyError``) if the bin is not there.
-        """
-        return run_sync(self.reader.list_images(pid))
-
-    def read_images(
-        self, pid: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True
-    ) -> BinImages | dict[int, Image.Image]:
-        """All of a bin's images (a :class:`~ifcbkit.formats.images.BinImages`, the ``.roi`` read once), or
-        ``{target: image}`` for the ROIs in ``rois``, reading only those (others are left out with
-        a :class:`~ifcbkit.errors.MissingTargetWarning`).
-
-        Raises:
-            NotFoundError: (a ``KeyError``) if the bin is not there, or, when ``strict``, for such targets.
-            FormatError: for damaged data when ``strict``; TruncatedBinError when an image is cut short.
-        """
-        return run_sync(self.reader.read_images(pid, rois, stitch=stitch))
+    list_images = with_pid(SyncBinReads.list_images)
+    read_images = with_pid(SyncBinReads.read_images)
 
     def images_exist(self, pid: str, roi_ids: Iterable[str], *, stitch: bool = True) -> dict[str, bool]:
         """``{roi_id: exists}`` for ROIs of one bin, with one ADC lookup (``False`` for an unknown bin).
@@ -228,23 +205,8 @@ class AsyncIfcbDataDirectory(DataDirectoryBase, AsyncTree, AsyncBinReads):
         """Await whether the bin is in the tree (:meth:`SyncIfcbDataDirectory.exists`)."""
         return await run_async(self.source.has_bin(pid))
 
-    async def list_images(self, pid: str) -> dict[int, dict[str, Any]]:
-        """Await the bin's ADC geometry by target (:meth:`SyncIfcbDataDirectory.list_images`).
-
-        Raises:
-            NotFoundError: (a ``KeyError``) if the bin is not there.
-        """
-        return await run_async(self.reader.list_images(pid))
-
-    async def read_images(
-        self, pid: str, rois: Iterable[int | str] | None = None, *, stitch: bool = True
-    ) -> BinImages | dict[int, Image.Image]:
-        """Await a bin's images, or those of ``rois`` (:meth:`SyncIfcbDataDirectory.read_images`).
-
-        Raises:
-            NotFoundError: (a ``KeyError``) if the bin is not there (or a ROI, when ``strict``).
-        """
-        return await run_async(self.reader.read_images(pid, rois, stitch=stitch))
+    list_images = with_pid(AsyncBinReads.list_images)
+    read_images = with_pid(AsyncBinReads.read_images)
 
     async def images_exist(self, pid: str, roi_ids: Iterable[str], *, stitch: bool = True) -> dict[str, bool]:
         """Await ``{roi_id: exists}`` for ROIs of one bin (:meth:`SyncIfcbDataDirectory.images_exist`).

@@ -8,15 +8,44 @@ face awaits it. A class gets these methods by inheriting :class:`SyncBinReads` o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Any
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, TypeVar, cast
 
 from PIL import Image
 
 from ..engine.reader import DEFAULT_CHUNK, BinReader
 from ..engine.requests import iterate_async, iterate_sync, run_async, run_sync
 from ..formats.images import BinImages
-from ..science.metrics import MlMethod
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_pid(method: F) -> F:
+    """``method`` (a face's read of one bin) with its ``bin_id`` parameter named ``pid``, as the 0.3.1
+    data directories name it (its stores say ``bin_id``): the same shell, docstring and engine
+    operation, not a second definition."""
+    signature = inspect.signature(method)
+    parameters = [p.replace(name="pid") if p.name == "bin_id" else p for p in signature.parameters.values()]
+    shell: Callable[..., Any]
+    if inspect.iscoroutinefunction(method):
+
+        async def shell(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if "pid" in kwargs:
+                kwargs["bin_id"] = kwargs.pop("pid")
+            return await method(self, *args, **kwargs)
+
+    else:
+
+        def shell(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if "pid" in kwargs:
+                kwargs["bin_id"] = kwargs.pop("pid")
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(shell, method)
+    setattr(shell, "__signature__", signature.replace(parameters=parameters))  # noqa: B010 (inspect reads it)
+    return cast(F, shell)
 
 
 class _Reads:
@@ -114,13 +143,17 @@ class SyncBinReads(_Reads):
         """
         return iterate_sync(self.reader.iter_images(bin_id, rois, stitch=stitch, chunk_size=chunk_size))
 
-    def bin_metadata(self, bin_id: str, *, method: MlMethod = "adc") -> dict[str, Any]:
+    def bin_metadata(self, bin_id: str, *, method: str | None = None) -> dict[str, Any]:
         """The bin's metrics like the dashboard's ``/api/bin/{id}`` (see
-        :func:`ifcbkit.science.metrics.bin_metadata`); ``size`` counts the files that exist.
+        :func:`ifcbkit.science.metrics.bin_metadata`) by the volume ``method`` (``'adc'``, the default,
+        ``'hdr'`` or ``'reference'``); ``size`` counts the files that exist. A dashboard store serves
+        ``'api'``, its default: the keys of the local ``bin_metadata`` its ``/api/bin/{pid}`` has
+        (``ml_analyzed`` as a float in ml), plus that answer under ``'api'``; its other methods never
+        download the ``.roi`` (``size`` is ``None`` when the server does not tell its length).
 
         Raises:
             NotFoundError: (a ``KeyError``) if the bin's header or ADC is not there; FormatError for
-                an unreadable one; ValueError for an unknown ``method``.
+                an unreadable one or an unexpected answer; ValueError for an unknown ``method``.
         """
         return run_sync(self.reader.bin_metadata(bin_id, method=method))
 
@@ -197,7 +230,7 @@ class AsyncBinReads(_Reads):
         """
         return iterate_async(self.reader.iter_images(bin_id, rois, stitch=stitch, chunk_size=chunk_size))
 
-    async def bin_metadata(self, bin_id: str, *, method: MlMethod = "adc") -> dict[str, Any]:
+    async def bin_metadata(self, bin_id: str, *, method: str | None = None) -> dict[str, Any]:
         """Await the bin's metrics (:meth:`SyncBinReads.bin_metadata`).
 
         Raises:

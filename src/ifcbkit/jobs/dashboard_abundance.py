@@ -187,7 +187,7 @@ async def _bin_biomass(
     features: tuple[bytes, str] | None = None
     if how.carbon is not None:
         try:  # the raw bytes: only two columns of ~240 are read (ifcbkit.formats.biovolumes)
-            features = await run_async(store.source._product(pid, f"{pid}_features.csv", "features", {}))
+            features = await run_async(store.source.products.fetch(pid, f"{pid}_features.csv", "features", {}))
         except ProductNotFoundError:
             return Skipped(pid, f"{NO_FEATURES} ({scores.pid or pid} on {store.base_url})", error=True)
         except IfcbError as e:
