@@ -148,10 +148,20 @@ async def test_a_pattern_never_builds_a_lookup_path(tmp_path, face, monkeypatch)
         stats.append(os.fspath(path))
         return real(path, *args, **kwargs)
 
+    real_scandir = os.scandir
+
+    def scandir(path=".", *args, **kwargs):
+        stats.append(f"listed {os.fspath(path)}")
+        return real_scandir(path, *args, **kwargs)
+
     d = DIRECTORIES[face](tmp_path, include=["data", "*"])
     monkeypatch.setattr(os, "stat", stat)
-    assert await call(d, "exists", pid) is True  # found, by a walk
-    assert not [p for p in stats if f"{os.sep}*{os.sep}" in p]
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert await call(d, "exists", pid) is True  # found, by a walk that lists the root and enters "*"
+    # the folder named "*" is only looked into once a listing of the root has shown it (the walk),
+    # never as a path built from the pattern "*"
+    root_listed = stats.index(f"listed {tmp_path}")
+    assert not [p for p in stats[:root_listed] if f"{os.sep}*" in p]
 
 
 # ----- ids ----------------------------------------------------------------------------------------
