@@ -191,8 +191,11 @@ class TestAsyncCachingStore(_OnMoto, BinStoreTests):
 
 
 def _served(root: Path, **behaviour: Any) -> DashboardServer:
+    """A dashboard serving the conformance bins, and listing them (its catalog: their metadata)."""
     files = {pid: next(root.rglob(f"{pid}.hdr")).with_suffix("") for pid in (CONFORMANCE_D, CONFORMANCE_I)}
-    return DashboardServer(files, {}, behaviour=DashboardBehaviour(**behaviour))
+    directory = SyncIfcbDataDirectory(root)
+    catalog = {pid: {**directory.bin_metadata(pid), "skip": False} for pid in files}
+    return DashboardServer(files, {}, behaviour=DashboardBehaviour(**behaviour), catalog=catalog)
 
 
 class TestSyncDashboardStore(BinStoreTests):

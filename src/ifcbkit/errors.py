@@ -106,6 +106,11 @@ class ReadOnlyError(IfcbError, PermissionError, NotImplementedError):
     """A write to a store that does not accept writes (a ``NotImplementedError`` too, as in 0.3.1)."""
 
 
+class UnsupportedOperationError(IfcbError, NotImplementedError):
+    """An operation a store or source does not offer: listing the bins of a store of one's own that
+    has only ``get`` and ``exists`` by key (its reads still work). A ``NotImplementedError`` too."""
+
+
 class StoreError(IfcbError, OSError):
     """A backend failed in a way that is not "not found" (network, server, permissions)."""
 

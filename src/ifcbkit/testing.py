@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .adc import D_STYLE_COLUMN_NAMES, I_STYLE_COLUMN_NAMES
-from .formats.ids import add_target, parse_bin
+from .formats.ids import add_target, parse_bin, time_key
 
 # The 2022 spelling of the D-style column names, as a header's ADCFileFormat.
 D_STYLE_ADC_FORMAT = (
@@ -400,5 +400,48 @@ class BinStoreTests:
             if hasattr(store, "get_range"):  # optional for a store of one's own
                 assert await _call(store.get_range, f"{CONFORMANCE_D}.roi", 10, 50) == roi[10:50]
                 assert await _call(store.get_range, f"{CONFORMANCE_D}.roi", len(roi) - 5, len(roi) + 99) == roi[-5:]
+
+        self._check(test)
+
+    def test_listing_bins(self) -> None:
+        """The store's source (``store.source``) lists every bin the suite wrote, each once, in
+        sample-time order, within a time range and by instrument. Skipped for a store of one's own
+        that says it cannot list (:class:`~ifcbkit.errors.UnsupportedOperationError`)."""
+        from .engine.requests import iterate_async
+        from .errors import UnsupportedOperationError
+
+        written = [CONFORMANCE_I, CONFORMANCE_D]  # 2012, then 2024
+        d_time = "2024-02-15T01:02:03"
+
+        async def test(store: Any) -> None:
+            source = store.source
+
+            async def listed(*args: Any, **kwargs: Any) -> list[str]:
+                return [pid async for pid in iterate_async(source.list_bins(*args, **kwargs))]
+
+            try:
+                everything = await listed()
+            except UnsupportedOperationError as e:
+                if type(store).__module__.split(".")[0] == "ifcbkit":
+                    raise AssertionError(f"{type(store).__name__}'s source cannot list: {e}") from e
+                import pytest
+
+                pytest.skip(str(e))
+            assert [pid for pid in everything if pid in written] == written, everything
+            assert everything == sorted(everything, key=time_key) and len(set(everything)) == len(everything)
+            ranges: list[tuple[tuple[Any, ...], dict[str, Any], list[str]]] = [
+                ((d_time,), {}, [CONFORMANCE_D]),
+                ((), {"end_time": d_time}, [CONFORMANCE_I]),
+                (("2012-01-28", "2012-01-29"), {}, [CONFORMANCE_I]),
+                ((d_time, "2024-02-15T01:02:04"), {}, [CONFORMANCE_D]),
+                (("2013-01-01", "2024-01-01"), {}, []),
+                ((), {"instrument": 5}, [CONFORMANCE_I]),
+                ((), {"instrument": "IFCB010"}, [CONFORMANCE_D]),
+                ((), {"instrument": [5, 10]}, written),
+                (("2024-01-01",), {"instrument": 5}, []),
+            ]
+            for args, kwargs, expected in ranges:
+                got = await listed(*args, **kwargs)
+                assert [pid for pid in got if pid in written] == expected, (args, kwargs, got)
 
         self._check(test)

@@ -3,28 +3,30 @@
 A :class:`BinSource` reads one of a bin's files (``hdr``, ``adc`` or ``roi``),
 whole or in :class:`ByteRange` pieces, and says whether it exists, how large it is,
 what version it is at, how error messages name it, and which token identifies the
-source in caches. Its methods are sans-I/O operations (generators yielding
-requests, see :mod:`ifcbkit.engine.requests`), so one source serves the sync and the async
-face alike. Every read algorithm (:class:`~ifcbkit.engine.reader.BinReader`) is written
-once over this protocol; a store composes a source and adds only its extras.
+source in caches; it lists its bins' ids in sample-time order (:meth:`BinSource.list_bins`).
+Its methods are sans-I/O operations (generators yielding requests, see
+:mod:`ifcbkit.engine.requests`), so one source serves the sync and the async face alike.
+Every read algorithm (:class:`~ifcbkit.engine.reader.BinReader`) is written once over this
+protocol; a store composes a source and adds only its extras.
 
 The sources: a data directory (:class:`~ifcbkit.sources.directory.DirectorySource`),
 an object backend or S3 bucket with a key layout
 (:class:`~ifcbkit.sources.objects.ObjectSource`), a dashboard over HTTP
 (:class:`~ifcbkit.stores.dashboard.DashboardSource`), tiers
 (:class:`~ifcbkit.stores.caching.CachingSource`), and any store with ``get`` and
-``exists`` by key (:class:`KeyedSource`).
+``exists`` by key (:class:`KeyedSource`, which reads but cannot list).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, UnsupportedOperationError
 from ..formats.ids import bin_key
 from ..formats.ranges import ByteRange
 from .cache import cache_token
+from .filters import TimeLike
 from .requests import Call, Op
 
 __all__ = ["BinSource", "ByteRange", "KeyedSource"]
@@ -46,6 +48,23 @@ class BinSource:
         """What, with the file versions, identifies this source's content in caches: a token of
         this object by default (never its ``id()``, which a later object may reuse)."""
         return cache_token(self)
+
+    def list_bins(
+        self,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        instrument: int | str | Iterable[int | str] | None = None,
+    ) -> Op[None]:
+        """Emit the ids of the source's bins in sample-time order (across naming styles), sampled
+        within ``[start_time, end_time)`` and by the given instrument(s) when given.
+
+        Raises:
+            UnsupportedOperationError: (a ``NotImplementedError``) from a source that cannot list
+                (by default); InvalidArgumentError (a ``ValueError``) for an invalid time;
+                InvalidIdentifierError (a ``ValueError``) for an invalid instrument.
+        """
+        raise UnsupportedOperationError(f"{self!r} cannot list its bins")
+        yield  # an operation
 
     def read(self, bin_id: str, ext: str, byte_range: ByteRange | None = None) -> Op[bytes]:
         """The file's bytes (:meth:`read_file`), or ``byte_range`` of them (:meth:`read_ranges`)."""
@@ -110,6 +129,23 @@ class KeyedSource(BinSource):
 
     def _missing(self, bin_id: str, ext: str) -> NotFoundError:
         return NotFoundError(f"no {bin_key(bin_id, ext)} in {self.store!r}")
+
+    def list_bins(
+        self,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        instrument: int | str | Iterable[int | str] | None = None,
+    ) -> Op[None]:
+        """A store of one's own offers ``get`` and ``exists`` by key, no listing: this says so.
+
+        Raises:
+            UnsupportedOperationError: (a ``NotImplementedError``) always.
+        """
+        raise UnsupportedOperationError(
+            f"{self.store!r} cannot list its bins: it offers get and exists by key, no listing"
+            " (reads by bin id still work)"
+        )
+        yield  # an operation
 
     def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         try:

@@ -185,6 +185,20 @@ class DirectorySource(BinSource):
                     f" include=[{folder!r}] (the command line's --include {folder}) would list it"
                 )
 
+    def list_bins(
+        self,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        instrument: int | str | Iterable[int | str] | None = None,
+    ) -> Op[None]:
+        """The ids of the bins :meth:`list` lists, in its order (sample time).
+
+        Raises:
+            InvalidArgumentError: (a ``ValueError``) for an invalid time; InvalidIdentifierError (a
+                ``ValueError``) for an invalid instrument; NotFoundError: if the root does not exist.
+        """
+        yield from map_emits(self.list(start_time, end_time, instrument), _pid_of)
+
     def list_data_dirs(self) -> Op[None]:
         """The directories (absolute paths) that directly hold at least one bin, in the order
         :meth:`list` reaches them."""
@@ -393,6 +407,10 @@ class DirectorySource(BinSource):
             return (yield from self._locate_checked(bin_id, explain=False)).get(ext) is not None
         except NotFoundError:
             return False
+
+
+def _pid_of(fileset: Fileset) -> tuple[str]:
+    return (fileset["pid"],)
 
 
 def _bin_id(pid: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Hashable, Iterable, Iterator
 from typing import Any
 
 from ..engine.cache import cache_token
+from ..engine.filters import FilesetFilter, TimeLike
 from ..engine.requests import Emit, EmitMany, Op, collect, map_emits
 from ..engine.source import BinSource
 from ..errors import StoreError
@@ -209,6 +210,25 @@ class ObjectSource(BinSource):
         yield from self.objects.delete(self.layout.bin_file(bin_id, ext))
 
     def list_bins(
+        self,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        instrument: int | str | Iterable[int | str] | None = None,
+    ) -> Op[None]:
+        """The ids of the complete bins sampled within ``[start_time, end_time)`` and by the given
+        instrument(s), in sample-time order (:meth:`list_year` of every year, kept by time).
+
+        Raises:
+            InvalidArgumentError: (a ``ValueError``) for an invalid time; InvalidIdentifierError (a
+                ``ValueError``) for an invalid instrument.
+        """
+        keep = FilesetFilter(start_time=start_time, end_time=end_time, instrument=instrument)  # checks them first
+        found = yield from collect(self.list_year(None, instrument))
+        kept = keep.select(found)
+        if kept:
+            yield EmitMany(kept)
+
+    def list_year(
         self, year: int | str | None = None, instrument: int | str | Iterable[int | str] | None = None
     ) -> Op[None]:
         """Emit the ids of the complete bins (``.hdr``, ``.adc`` and ``.roi``), for one year (an int,

@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 from ..engine.cache import LRUCache
-from ..engine.filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from ..engine.filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, TimeLike
 from ..engine.reader import BinReader
-from ..engine.requests import Op, run_async, run_sync
+from ..engine.requests import EmitMany, Op, collect, run_async, run_sync
 from ..engine.source import BinSource
 from ..errors import ArgumentTypeError, InvalidArgumentError, NotFoundError, ReadOnlyError, StoreError
-from ..formats.ids import parse_bin_key, parse_roi_id
+from ..formats.ids import parse_bin_key, parse_roi_id, time_key
 from ..formats.ranges import ByteRange
 from ..sources.directory import DirectorySource
 from ..sources.failures import call_backend, failure_reason
@@ -232,6 +232,24 @@ class CachingSource(BinSource):
             return (yield from self.fs.size(bin_id, ext))
         tier = yield from self._tier(bin_id, ext)
         return (yield from tier.size(bin_id, ext))
+
+    def list_bins(
+        self,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        instrument: int | str | Iterable[int | str] | None = None,
+    ) -> Op[None]:
+        """The bins the filesystem tier lists and those the cache lists, each once, in sample-time order.
+
+        Raises:
+            InvalidArgumentError: (a ``ValueError``) for an invalid time; InvalidIdentifierError (a
+                ``ValueError``) for an invalid instrument.
+        """
+        found = yield from collect(self.fs.list_bins(start_time, end_time, instrument))
+        if self.cache is not None:
+            found.extend((yield from collect(self.cache.list_bins(start_time, end_time, instrument))))
+        if found:
+            yield EmitMany(sorted(set(found), key=time_key))
 
     def path(self, key: str) -> Op[str | None]:
         """The local file behind ``key`` in the filesystem tier, when that is a directory."""

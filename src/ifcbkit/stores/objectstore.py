@@ -109,7 +109,7 @@ class ObjectBinStore(ObjectBinsBase, SyncSourceKeys, SyncBinStore):
             InvalidArgumentError: (a ``ValueError``) for an invalid year; InvalidIdentifierError (a
                 ``ValueError``) for an invalid instrument.
         """
-        return iterate_sync(self.source.list_bins(year, instrument))
+        return iterate_sync(self.source.list_year(year, instrument))
 
 
 class AsyncObjectBinStore(ObjectBinsBase, AsyncSourceKeys, AsyncBinStore):
@@ -139,7 +139,7 @@ class AsyncObjectBinStore(ObjectBinsBase, AsyncSourceKeys, AsyncBinStore):
             InvalidArgumentError: (a ``ValueError``) for an invalid year; InvalidIdentifierError (a
                 ``ValueError``) for an invalid instrument.
         """
-        return iterate_async(self.source.list_bins(year, instrument))
+        return iterate_async(self.source.list_year(year, instrument))
 
 
 # ----- ROI stores -----------------------------------------------------------------------------

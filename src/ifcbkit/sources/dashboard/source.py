@@ -305,8 +305,8 @@ class DashboardSource(BinSource):
         self,
         start_time: TimeLike | None = None,
         end_time: TimeLike | None = None,
-        *,
         instrument: int | str | Iterable[int | str] | None = None,
+        *,
         include_skip: bool = True,
     ) -> Op[None]:
         """The ids of the dataset's bins in time order (:meth:`DashboardCatalog.list_bins`)."""
