@@ -188,6 +188,32 @@ def test_listing_and_counting_run_off_the_event_loops_thread(serve, site):
     assert seen == set()
 
 
+def test_a_kept_listing_gives_the_garbage_collector_nothing_to_walk():
+    """A listing of 2,000 bins, kept, adds next to no object the collector tracks (a full collection
+    walks every one: 2,000 records with a dict each made every collection of the process longer),
+    and each bin still reads as a ListedBin with its row."""
+    start = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    catalog = {}
+    for b in range(2_000):
+        pid = (start + timedelta(minutes=10 * b)).strftime("D%Y%m%dT%H%M%S_IFCB010")
+        catalog[pid] = {"pid": pid, "timestamp_iso": "", "instrument": "IFCB10", "num_images": b % 7,
+                        "ml_analyzed": (b % 13) / 100, "lat": 41.325, "lng": -70.5667}  # fmt: skip
+    server = DashboardServer({}, {}, dataset="mvco", behaviour=DashboardBehaviour(ranges=False), catalog=catalog)
+    with server, DashboardBinStore(server.url, "mvco") as store:
+        store.list_metadata("2024-03-01", "2024-03-02")  # (imports and caches warmed)
+        gc.collect()
+        before = len(gc.get_objects())
+        listing = store.list_metadata("2024-03-01", "2024-04-01")
+        gc.collect()
+        added = len(gc.get_objects()) - before
+    assert len(listing.bins) == 2_000 and listing.problems == []
+    assert added < 200
+    assert [b.pid for b in listing.bins] == sorted(catalog)
+    last = listing.bins[-1]
+    assert (last.n_images, last.ml_analyzed, last.lat, last.row["pid"]) == (1999 % 7, 1999 % 13 / 100, 41.325, last.pid)
+    assert listing.bins[1:3] == [listing.bins[1], listing.bins[2]] and listing.bins == list(listing.bins)
+
+
 PID = "D20240301T010000_IFCB010"
 
 

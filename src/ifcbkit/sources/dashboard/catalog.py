@@ -7,7 +7,7 @@ through the dashboard's client."""
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -19,14 +19,16 @@ from ...formats.ids import parse_instruments, validate_bin_id
 from .answers import parse_bin_api
 from .client import DashboardClient
 from .listing import (
+    CompactBin,
     ListedBin,
+    ListedBins,
     ListingProblem,
     date_chunks,
     export_query,
     in_span,
     listed_from_api,
-    merge_listings,
-    parse_export_metadata,
+    merge_rows,
+    parse_export_rows,
 )
 
 # Days of bins per /api/export_metadata request: one a month keeps each answer a few thousand rows.
@@ -39,9 +41,10 @@ MAX_WALK = 500_000
 
 class DashboardListing(NamedTuple):
     """A dashboard's bins in time order, the rows that could not be read, and how they were listed
-    (``'export_metadata'`` or ``'walk'``)."""
+    (``'export_metadata'`` or ``'walk'``). ``bins`` is a sequence: for an export's listing a
+    :class:`~ifcbkit.sources.dashboard.listing.ListedBins`, each bin's record made as it is read."""
 
-    bins: list[ListedBin]
+    bins: Sequence[ListedBin]
     problems: list[ListingProblem]
     method: str
 
@@ -113,7 +116,7 @@ class DashboardCatalog:
         spans = date_chunks(keep.start, keep.end, chunk_days)
         instruments = parse_instruments(instrument)
         path = f"{self.client.base_url}/api/export_metadata/{self.client.dataset or ''}"
-        rows: list[ListedBin] = []
+        rows: list[CompactBin] = []
         problems: list[ListingProblem] = []
         answered = 0
         for start, end in spans:
@@ -133,7 +136,7 @@ class DashboardCatalog:
             yield from self._check_dataset()
             return (yield from self._walk(keep, include_skip)), []
         ordered, conflicts = yield Blocking(_merged_in_order, rows, include_skip)
-        return DashboardListing(ordered, problems + conflicts, "export_metadata"), conflicts
+        return DashboardListing(ListedBins(ordered), problems + conflicts, "export_metadata"), conflicts
 
     def _check_dataset(self) -> Op[None]:
         if self.client.dataset is None:
@@ -219,23 +222,28 @@ class DashboardCatalog:
         )
         for problem in listing.problems:
             warn_user(SkippedBinWarning(f"skipped a listed bin: {problem.error}"))
-        yield EmitMany([b.pid for b in listing.bins])
+        bins = listing.bins
+        yield EmitMany(bins.pids() if isinstance(bins, ListedBins) else [b.pid for b in bins])
 
     # ----- products -----
 
 
-def _listed_in_range(content: bytes, source: str, keep: FilesetFilter) -> tuple[list[ListedBin], list[ListingProblem]]:
+def _listed_in_range(content: bytes, source: str, keep: FilesetFilter) -> tuple[list[CompactBin], list[ListingProblem]]:
     """The rows of one ``export_metadata`` answer within ``keep``'s range and instruments (CPU work,
     run off the event loop: 40,000 rows take about 0.2 s). Every row in the whole range counts,
     whichever chunk's answer carries it (a server's day boundaries need not be UTC's)."""
-    found, bad = parse_export_metadata(content, source=source)
-    return [b for b in found if in_span(b.sample_time, keep.start, keep.end) and keep((), b.pid)], bad
+    found, bad = parse_export_rows(content, source=source)
+    return [row for row in found if in_span(row[1], keep.start, keep.end) and keep((), row[0])], bad
 
 
-def _merged_in_order(rows: list[ListedBin], include_skip: bool) -> tuple[list[ListedBin], list[ListingProblem]]:
+def _merged_in_order(rows: list[CompactBin], include_skip: bool) -> tuple[list[CompactBin], list[ListingProblem]]:
     """The rows of every answer merged by bin id (chunks that overlap list a bin twice), in time
     order, and the conflicts (off the event loop, as :func:`_listed_in_range`)."""
-    bins, conflicts = merge_listings(rows)
-    kept = [b for b in bins.values() if include_skip or not b.skip]
-    return sorted(kept, key=lambda b: (b.sample_time, b.pid)), conflicts
+    bins, conflicts = merge_rows(rows)
+    kept = [row for row in bins.values() if include_skip or not row[7]]
+    kept.sort(key=_time_and_pid)
+    return kept, conflicts
 
+
+def _time_and_pid(row: CompactBin) -> tuple[datetime, str]:
+    return row[1], row[0]
