@@ -433,3 +433,31 @@ def test_s3_gives_exactly_the_filesystem_answer(scratch, client, fuzz_bucket, tr
     for ext, data in zip(("hdr", "adc", "roi"), files):
         s3.put(f"{pid}.{ext}", data)
     assert compact_snapshot(s3, pid) == compact_snapshot(SyncFilesystemBinStore(root), pid)
+
+
+def test_a_blobs_zip_member_with_an_empty_name_is_skipped_not_an_index_error(tmp_path):
+    """Found by the fuzz test above: a flipped byte in a central directory record can give a member an
+    empty name, and zipfile's ``ZipInfo.is_dir()`` then raises IndexError; such a member is no image."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from ifcbkit import read_blobs
+
+    png = io.BytesIO()
+    Image.new("1", (4, 3)).save(png, "PNG")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("D20240215T150055_IFCB010_00001.png", png.getvalue())
+        archive.writestr("x", b"not an image")
+    data = bytearray(buffer.getvalue())
+    central = data.rindex(b"PK\x01\x02")  # the last member's central record: its name is one byte, "x"
+    data[central + 28 : central + 30] = (0).to_bytes(2, "little")  # the name's length, now 0
+    data[central + 46 : central + 47] = b""
+    end = data.rindex(b"PK\x05\x06")
+    size = int.from_bytes(data[end + 12 : end + 16], "little") - 1
+    data[end + 12 : end + 16] = size.to_bytes(4, "little")
+    path = tmp_path / "D20240215T150055_IFCB010_blobs_v4.zip"
+    path.write_bytes(bytes(data))
+    assert [name for name, _ in read_blobs(path)] == ["D20240215T150055_IFCB010_00001"]

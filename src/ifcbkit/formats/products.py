@@ -154,7 +154,8 @@ def _blob_members(archive: zipfile.ZipFile, source: str, pid: str | None = None)
     members = []
     for info in archive.infolist():
         name = info.filename.rsplit("/", 1)[-1]
-        if info.is_dir() or not name.lower().endswith(".png"):
+        # (ZipInfo.is_dir() indexes the name: an empty one, from a damaged directory, is an IndexError)
+        if info.filename.endswith("/") or not name.lower().endswith(".png"):
             continue
         roi_id = name[:-4]
         try:
