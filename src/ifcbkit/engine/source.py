@@ -27,7 +27,7 @@ from ..formats.ids import bin_key
 from ..formats.ranges import ByteRange
 from .cache import cache_token
 from .filters import TimeLike
-from .requests import Call, Op
+from .requests import Call, Op, perform
 
 __all__ = ["BinSource", "ByteRange", "KeyedSource"]
 
@@ -149,7 +149,7 @@ class KeyedSource(BinSource):
 
     def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         try:
-            return bytes((yield Call(self.store.get, bin_key(bin_id, ext))))
+            return bytes((yield from perform(Call(self.store.get, bin_key(bin_id, ext)))))
         except KeyError:
             raise self._missing(bin_id, ext) from None
 
@@ -161,19 +161,19 @@ class KeyedSource(BinSource):
         out = []
         try:
             for r in ranges:
-                out.append(bytes((yield Call(get_range, key, r.offset, r.end))))
+                out.append(bytes((yield from perform(Call(get_range, key, r.offset, r.end)))))
         except KeyError:
             raise self._missing(bin_id, ext) from None
         return out
 
     def exists(self, bin_id: str, ext: str) -> Op[bool]:
-        return bool((yield Call(self.store.exists, bin_key(bin_id, ext))))
+        return bool((yield from perform(Call(self.store.exists, bin_key(bin_id, ext)))))
 
     def size(self, bin_id: str, ext: str) -> Op[int]:
         size = getattr(self.store, "size", None)
         if size is None:
             return (yield from super().size(bin_id, ext))
         try:
-            return int((yield Call(size, bin_key(bin_id, ext))))
+            return int((yield from perform(Call(size, bin_key(bin_id, ext)))))
         except KeyError:
             raise self._missing(bin_id, ext) from None
