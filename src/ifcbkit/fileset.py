@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from .engine.fileio import FileExists, Listing, ScanDirs
-from .engine.requests import Emit, Op, iterate_async, iterate_sync, run_async, run_sync
+from .engine.requests import Emit, Op, iterate_async, iterate_sync, perform, run_async, run_sync
 from .engine.walk import scan_root, warn_skipped
 from .errors import InvalidArgumentError, InvalidIdentifierError, NotFoundError
 from .faces.directory import (
@@ -138,7 +138,7 @@ def _visit_data_dir(listing: Listing, exclude: frozenset[str], prune: bool, seen
         names.append(name)
     if not names:
         return
-    for sub in (yield ScanDirs([os.path.join(listing.path, name) for name in names])):
+    for sub in (yield from perform(ScanDirs([os.path.join(listing.path, name) for name in names]))):
         if sub.error is not None:
             warn_skipped(f"skipped unreadable directory {sub.path}: {sub.error.strerror or sub.error}")
             continue
@@ -196,7 +196,7 @@ async def async_find_fileset(
 def _resolve_adc(fileset_dir: str, pid: str, root_path: str) -> Op[str]:
     validate_bin_id(pid)
     corrected = adcmod_path(root_path, fileset_dir, pid)
-    if (yield FileExists(corrected)):
+    if (yield from perform(FileExists(corrected))):
         return corrected
     return os.path.join(fileset_dir, pid + ".adc")
 

@@ -74,7 +74,7 @@ def scan_dir(path: str) -> Listing:
     return Listing(path, names, files, frozenset(dirs), frozenset(broken), linked, real_path)
 
 
-class ScanDirs(Request):
+class ScanDirs(Request[list[Listing]]):
     """List several directories in one step (errors are returned in the listing, not raised)."""
 
     __slots__ = ("paths",)
@@ -86,7 +86,7 @@ class ScanDirs(Request):
         return [scan_dir(p) for p in self.paths]
 
 
-class StatFile(Request):
+class StatFile(Request[FileVersion]):
     """The :class:`FileVersion` of a regular file (``FileNotFoundError`` if it is missing)."""
 
     __slots__ = ("path",)
@@ -99,7 +99,7 @@ class StatFile(Request):
         return FileVersion(self.path, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-class StatFiles(Request):
+class StatFiles(Request[tuple[FileVersion, ...]]):
     """The :class:`FileVersion` of several files, in one step (``FileNotFoundError`` if one is missing)."""
 
     __slots__ = ("paths",)
@@ -115,7 +115,7 @@ class StatFiles(Request):
         return tuple(out)
 
 
-class FileExists(Request):
+class FileExists(Request[bool]):
     __slots__ = ("path",)
 
     def __init__(self, path: str):
@@ -125,7 +125,7 @@ class FileExists(Request):
         return os.path.isfile(self.path)
 
 
-class ReadFile(Request):
+class ReadFile(Request[bytes]):
     """A whole file's bytes."""
 
     __slots__ = ("path",)
@@ -138,7 +138,7 @@ class ReadFile(Request):
             return f.read()
 
 
-class ReadRanges(Request):
+class ReadRanges(Request[list[bytes]]):
     """Byte ranges of one file, with one open and one ``pread`` each.
 
     A range past the end of the file comes back short; the caller decides what

@@ -26,7 +26,7 @@ from ..formats.index import AdcIndex, second_half_error
 from ..formats.roi import BufferRoiReader, ChunkRoiReader, plan_ranges
 from ..science.metrics import MlMethod, check_method, metadata_and_damaged
 from .cache import ADC_INDEX_CACHE
-from .requests import Blocking, Emit, Op, Shared
+from .requests import Blocking, Emit, Op, Shared, perform
 from .source import BinSource
 
 # How much of a ``.roi`` :meth:`BinReader.iter_images` reads at a time.
@@ -94,17 +94,17 @@ class BinReader:
         validate_bin_id(bin_id)
         # concurrent reads of one bin share one look at its files' versions (on the async face)
         token = self.source.cache_token()
-        versions = yield Shared(("versions", token, bin_id), lambda: self.source.versions(bin_id))
+        versions = yield from perform(Shared(("versions", token, bin_id), lambda: self.source.versions(bin_id)))
         key = (token, bin_id, versions, self.strict)
         entry = ADC_INDEX_CACHE.get(key)
         if entry is None:  # concurrent cold reads of one bin load it once
-            entry = yield Shared(("index", key), lambda: self._load_index(bin_id, key))
+            entry = yield from perform(Shared(("index", key), lambda: self._load_index(bin_id, key)))
         return entry
 
     def _load_index(self, bin_id: str, key: Hashable) -> Op[BinIndex]:
         hdr = yield from self.source.read(bin_id, "hdr")
         adc = yield from self.source.read(bin_id, "adc")
-        entry = yield Blocking(self._parse_index, bin_id, hdr, adc)
+        entry = yield from perform(Blocking(self._parse_index, bin_id, hdr, adc))
         ADC_INDEX_CACHE.put(key, entry, size=entry.index.memory() + 4 * len(hdr) + 1024)
         return entry
 
@@ -151,7 +151,7 @@ class BinReader:
         records = self._records_for(index, target, stitch)
         images = yield from self._fetch_images(index, records, stitch=stitch)
         if len(records) > 1:  # a stitched pair: composite and infill are CPU work, off the event loop
-            return (yield Blocking(images.__getitem__, target))
+            return (yield from perform(Blocking(images.__getitem__, target)))
         return images[target]
 
     def _present(self, index: AdcIndex, targets: list[int], stitch: bool) -> list[int]:
@@ -183,21 +183,21 @@ class BinReader:
         records = [r for t in targets for r in self._records_for(index, t, stitch)]
         images = yield from self._fetch_images(index, records, stitch=stitch)
         if len(records) > len(targets):  # stitched pairs among them: render off the event loop
-            return (yield Blocking(_render, images, targets))
+            return (yield from perform(Blocking(_render, images, targets)))
         return {t: images[t] for t in targets}
 
     def list_images(self, bin_id: str) -> Op[dict[int, dict[str, Any]]]:
         """The bin's ADC geometry ``{target: {'roi_id', 'x', 'y', 'width', 'height'}}`` for every target
         with an image (both halves of a stitched pair), as ``parse_adc_bytes`` gives it."""
         index = (yield from self._bin_index(bin_id)).index
-        geometry = yield Blocking(index.geometry)
+        geometry = yield from perform(Blocking(index.geometry))
         index.warn_skipped()
         return geometry
 
     def list_roi_ids(self, bin_id: str, *, stitch: bool = True) -> Op[list[str]]:
         """The ROI ids of the bin's images, in order (with stitching, without the hidden halves)."""
         index = (yield from self._bin_index(bin_id)).index
-        roi_ids = yield Blocking(functools.partial(index.roi_ids, stitch=stitch))
+        roi_ids = yield from perform(Blocking(functools.partial(index.roi_ids, stitch=stitch)))
         index.warn_skipped()
         return roi_ids
 
@@ -236,7 +236,7 @@ class BinReader:
         never held."""
         index = (yield from self._bin_index(bin_id)).index
         if rois is None:
-            keys = yield Blocking(functools.partial(index.keys, stitch=stitch))
+            keys = yield from perform(Blocking(functools.partial(index.keys, stitch=stitch)))
             index.warn_skipped()  # every pass over the bin says which lines it left out
         else:
             keys = self._present(index, _targets_of(bin_id, rois), stitch)
@@ -253,7 +253,7 @@ class BinReader:
             records.extend(needed)
             if high - low >= chunk_size or position == len(keys) - 1:
                 images = yield from self._fetch_images(index, records, stitch=stitch)
-                rendered = yield Blocking(_render, images, batch)  # a chunk's images, off the event loop
+                rendered = yield from perform(Blocking(_render, images, batch))  # a chunk's images, off the event loop
                 for t, image in rendered.items():
                     yield Emit((add_target(bin_id, t), image))
                 batch, records = [], []
@@ -281,6 +281,6 @@ class BinReader:
             metadata_and_damaged, bin_id, hdr, adc, size=None if roi_size is None else len(hdr) + len(adc) + roi_size,
             method=volume, hdr_source=self.source.describe(bin_id, "hdr"), adc_source=adc_source, strict=self.strict,
         )  # fmt: skip
-        metadata, damaged = yield Blocking(compute)
+        metadata, damaged = yield from perform(Blocking(compute))
         warn_skipped(adc_source, damaged)  # here, not in the worker thread: at the caller's line
         return metadata

@@ -22,12 +22,13 @@ import contextlib
 import functools
 import inspect
 import weakref
-from collections.abc import AsyncGenerator, Callable, Generator, Hashable, Iterable, Iterator
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Hashable, Iterable, Iterator
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 import aiofiles.os
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 # What an operation is: a generator yielding requests (and, for streams, Emits).
 Op = Generator[Any, Any, R]
@@ -42,18 +43,28 @@ def _call(function: Callable[[], Any]) -> Any:
 _in_worker_thread = aiofiles.os.wrap(_call)
 
 
-class Request:
-    """One I/O step of an operation. ``run_sync`` does it; ``run_async`` does it without blocking the loop
-    (by default ``run_sync`` in a worker thread)."""
+class Request(Generic[T]):
+    """One I/O step of an operation, generic in what it gives back. ``run_sync`` does it; ``run_async``
+    does it without blocking the loop (by default ``run_sync`` in a worker thread). An operation gets
+    the typed result with ``result = yield from perform(request)``."""
 
-    def run_sync(self) -> Any:
+    def run_sync(self) -> T:
         raise NotImplementedError
 
-    async def run_async(self) -> Any:
-        return await _in_worker_thread(self.run_sync)
+    async def run_async(self) -> T:
+        return cast(T, await _in_worker_thread(self.run_sync))
 
 
-class Call(Request):
+def perform(request: Request[T]) -> Generator[Request[T], Any, T]:
+    """Hand ``request`` to the face running the operation and return its result, typed.
+
+    A generator's send type can only be ``Any``: this one ``yield`` is where the
+    result of a request becomes its declared type, for every operation.
+    """
+    return cast(T, (yield request))
+
+
+class Call(Request[T]):
     """Call a backend method; the async face awaits a coroutine function, and runs a plain one in a
     worker thread (awaiting its result when that is awaitable).
 
@@ -64,11 +75,11 @@ class Call(Request):
 
     __slots__ = ("args", "function")
 
-    def __init__(self, function: Callable[..., Any], *args: Any):
+    def __init__(self, function: Callable[..., T | Awaitable[T]], *args: Any):
         self.function = function
         self.args = args
 
-    def run_sync(self) -> Any:
+    def run_sync(self) -> T:
         result = self.function(*self.args)
         if inspect.isawaitable(result):
             close = getattr(result, "close", None)
@@ -77,30 +88,30 @@ class Call(Request):
             raise TypeError(f"{getattr(self.function, '__qualname__', self.function)} is async: use the async face")
         return result
 
-    async def run_async(self) -> Any:
+    async def run_async(self) -> T:
         if inspect.iscoroutinefunction(self.function):
-            return await self.function(*self.args)
+            return cast(T, await self.function(*self.args))
         # a plain function (a boto3 client, a sync backend) may block: run it in a worker thread
         result = await _in_worker_thread(functools.partial(self.function, *self.args))
         if inspect.isawaitable(result):
             result = await result
-        return result
+        return cast(T, result)
 
 
-class Blocking(Request):
+class Blocking(Request[T]):
     """A blocking function (file I/O, CPU-heavy parsing): inline when sync, in a worker thread when
     async, together with the other such calls of the same turn of the event loop."""
 
     __slots__ = ("args", "function")
 
-    def __init__(self, function: Callable[..., Any], *args: Any):
+    def __init__(self, function: Callable[..., T], *args: Any):
         self.function = function
         self.args = args
 
-    def run_sync(self) -> Any:
+    def run_sync(self) -> T:
         return self.function(*self.args)
 
-    async def run_async(self) -> Any:
+    async def run_async(self) -> T:
         return await in_worker_thread_batched(self.run_sync)
 
 
@@ -110,7 +121,7 @@ _BATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[tuple[Callab
 )
 
 
-async def in_worker_thread_batched(function: Callable[[], Any]) -> Any:
+async def in_worker_thread_batched(function: Callable[[], T]) -> T:
     """``function()`` in a worker thread, with every other call made in the same turn of the event
     loop: 300 concurrent reads then wake one thread, not 300 that would queue for the interpreter
     lock with the loop (the cause of loop stalls under many concurrent reads). Each call's result,
@@ -123,7 +134,7 @@ async def in_worker_thread_batched(function: Callable[[], Any]) -> Any:
         loop.call_soon(_run_batch, loop)
     future: asyncio.Future[Any] = loop.create_future()
     batch.append((function, future))
-    return await future
+    return cast(T, await future)
 
 
 def _run_batch(loop: asyncio.AbstractEventLoop) -> None:
@@ -162,7 +173,7 @@ _IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, 
 )
 
 
-class Shared(Request):
+class Shared(Request[T]):
     """Run a sub-operation whose result concurrent callers can share (single flight).
 
     On the async face, while one task runs the operation for ``key``, other tasks
@@ -173,14 +184,14 @@ class Shared(Request):
 
     __slots__ = ("key", "make")
 
-    def __init__(self, key: Hashable, make: Callable[[], Op[Any]]):
+    def __init__(self, key: Hashable, make: Callable[[], Op[T]]):
         self.key = key
         self.make = make
 
-    def run_sync(self) -> Any:
+    def run_sync(self) -> T:
         return run_sync(self.make())
 
-    async def run_async(self) -> Any:
+    async def run_async(self) -> T:
         """The work runs in a task of its own: a caller that is cancelled stops waiting for it, and
         every other caller still gets its result."""
         flights = _IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
@@ -188,7 +199,7 @@ class Shared(Request):
         if task is None:
             task = flights[self.key] = asyncio.ensure_future(run_async(self.make()))
             task.add_done_callback(functools.partial(_landed, flights, self.key))
-        return await asyncio.shield(task)
+        return cast(T, await asyncio.shield(task))
 
 
 def _landed(flights: dict[Hashable, asyncio.Task[Any]], key: Hashable, task: asyncio.Task[Any]) -> None:
@@ -333,7 +344,7 @@ def run_sync(op: Op[R]) -> R:
             try:
                 item = op.throw(error) if error is not None else op.send(send)
             except StopIteration as stop:
-                return stop.value
+                return cast(R, stop.value)
             send, error = None, None
             if isinstance(item, (Emit, EmitMany)):
                 raise TypeError(_NOT_A_STREAM)
@@ -363,4 +374,4 @@ async def run_async(op: Op[R]) -> R:
         await items.aclose()
     if not isinstance(item, _Returned):
         raise TypeError(_NOT_A_STREAM)
-    return item.value
+    return cast(R, item.value)

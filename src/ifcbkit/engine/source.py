@@ -19,7 +19,8 @@ an object backend or S3 bucket with a key layout
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+import functools
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from ..errors import NotFoundError, UnsupportedOperationError
@@ -27,7 +28,7 @@ from ..formats.ids import bin_key
 from ..formats.ranges import ByteRange
 from .cache import cache_token
 from .filters import TimeLike
-from .requests import Call, Op
+from .requests import Call, Op, perform
 
 __all__ = ["BinSource", "ByteRange", "KeyedSource"]
 
@@ -117,18 +118,47 @@ class BinSource:
 
 
 class KeyedSource(BinSource):
-    """A source over a store's own ``get(key)`` and ``exists(key)`` by key ``'{pid}.{ext}'`` (plain
-    methods or coroutines), with its ``get_range(key, start, end)`` and ``size(key)`` when it has
-    them: how a user's :class:`~ifcbkit.stores.base.SyncBinStore` subclass gets every read."""
+    """A source over a key/value store's functions by key ``'{pid}.{ext}'`` (plain functions or
+    coroutine functions): ``get(key)`` and ``exists(key)``, with ``get_range(key, start, end)`` and
+    ``size(key)`` when the backend has them. How a user's :class:`~ifcbkit.stores.base.SyncBinStore`
+    subclass gets every read: the source holds the store's bound functions, never the store, so
+    nothing here calls back into the store's read methods.
 
-    def __init__(self, store: Any):
-        self.store = store
+    ``KeyedSource(store)`` (one argument) takes ``store``'s own ``get``, ``exists``, ``get_range``
+    and ``size``, as 0.6.0 did.
+    """
+
+    def __init__(
+        self,
+        get: Callable[[str], Any] | Any,
+        exists: Callable[[str], Any] | None = None,
+        get_range: Callable[[str, int, int], Any] | None = None,
+        size: Callable[[str], Any] | None = None,
+        *,
+        name: Callable[[], str] | None = None,
+        token: Hashable | None = None,
+    ):
+        if exists is None:  # a store object: its own functions
+            store: Any = get
+            get, exists = store.get, store.exists
+            get_range, size = getattr(store, "get_range", None), getattr(store, "size", None)
+            name = name or functools.partial(repr, store)
+            token = token if token is not None else cache_token(store)
+        self._get: Callable[[str], Any] = get
+        self._exists: Callable[[str], Any] = exists
+        self._get_range = get_range
+        self._size = size
+        self._name = name or (lambda: "a key/value store")
+        self._token = token if token is not None else cache_token(self)
+
+    def __repr__(self) -> str:
+        return f"KeyedSource({self._name()})"
 
     def cache_token(self) -> Hashable:
-        return cache_token(self.store)
+        return self._token
 
     def _missing(self, bin_id: str, ext: str) -> NotFoundError:
-        return NotFoundError(f"no {bin_key(bin_id, ext)} in {self.store!r}")
+        return NotFoundError(f"no {bin_key(bin_id, ext)} in {self._name()}")
 
     def list_bins(
         self,
@@ -142,38 +172,38 @@ class KeyedSource(BinSource):
             UnsupportedOperationError: (a ``NotImplementedError``) always.
         """
         raise UnsupportedOperationError(
-            f"{self.store!r} cannot list its bins: it offers get and exists by key, no listing"
+            f"{self._name()} cannot list its bins: it offers get and exists by key, no listing"
             " (reads by bin id still work)"
         )
         yield  # an operation
 
     def read_file(self, bin_id: str, ext: str) -> Op[bytes]:
         try:
-            return bytes((yield Call(self.store.get, bin_key(bin_id, ext))))
+            return bytes((yield from perform(Call(self._get, bin_key(bin_id, ext)))))
         except KeyError:
             raise self._missing(bin_id, ext) from None
 
     def read_ranges(self, bin_id: str, ext: str, ranges: list[ByteRange]) -> Op[list[bytes]]:
-        get_range = getattr(self.store, "get_range", None)
+        get_range = self._get_range
         if get_range is None:  # one download serves every range
             return (yield from super().read_ranges(bin_id, ext, ranges))
         key = bin_key(bin_id, ext)
         out = []
         try:
             for r in ranges:
-                out.append(bytes((yield Call(get_range, key, r.offset, r.end))))
+                out.append(bytes((yield from perform(Call(get_range, key, r.offset, r.end)))))
         except KeyError:
             raise self._missing(bin_id, ext) from None
         return out
 
     def exists(self, bin_id: str, ext: str) -> Op[bool]:
-        return bool((yield Call(self.store.exists, bin_key(bin_id, ext))))
+        return bool((yield from perform(Call(self._exists, bin_key(bin_id, ext)))))
 
     def size(self, bin_id: str, ext: str) -> Op[int]:
-        size = getattr(self.store, "size", None)
+        size = self._size
         if size is None:
             return (yield from super().size(bin_id, ext))
         try:
-            return int((yield Call(size, bin_key(bin_id, ext))))
+            return int((yield from perform(Call(size, bin_key(bin_id, ext)))))
         except KeyError:
             raise self._missing(bin_id, ext) from None

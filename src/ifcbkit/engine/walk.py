@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, Protocol
 from ..adc import warn_user
 from ..errors import IfcbError, NotFoundError, SkippedPathWarning
 from .fileio import Listing, ScanDirs
-from .requests import Emit, EmitMany, Op, map_emits
+from .requests import Emit, EmitMany, Op, map_emits, perform
 
 # What an ordered walk's ``bound`` gives for a directory name: a lower bound of the keys below it.
 Bound = Callable[[str], str]
@@ -55,7 +55,7 @@ def warn_skipped(message: str) -> None:
 
 def scan_root(root: str, what: str) -> Op[Listing]:
     """The listing of a walk's root: a missing or unreadable root is an error, not a warning."""
-    listing = (yield ScanDirs([root]))[0]
+    listing = (yield from perform(ScanDirs([root])))[0]
     if listing.error is not None:
         if isinstance(listing.error, FileNotFoundError):
             raise NotFoundError(f"{what} {root} does not exist")
@@ -107,7 +107,7 @@ def _walk(listing: Listing, visitor: Visitor, seen: set[str]) -> Op[None]:
     if not children:  # a leaf (the usual day directory): all its names in one run
         yield from _files(visitor, listing, listing.names)
         return
-    scanned = yield ScanDirs([os.path.join(listing.path, name) for name in children])
+    scanned = yield from perform(ScanDirs([os.path.join(listing.path, name) for name in children]))
     listings = dict(zip(children, scanned))
     run: list[str] = []
     for name in sorted(listing.names):
@@ -181,7 +181,7 @@ def _ordered(listing: Listing, visitor: Visitor, seen: set[str], bound: Bound) -
         if found:
             yield EmitMany(found)
         return
-    scanned = yield ScanDirs([os.path.join(listing.path, name) for name in children])
+    scanned = yield from perform(ScanDirs([os.path.join(listing.path, name) for name in children]))
     pending = sorted(
         ((bound(name), name, sub) for name, sub in zip(children, scanned)), key=lambda t: (t[0], t[1]), reverse=True
     )  # popped from the end: smallest bound first

@@ -20,13 +20,13 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..adc import warn_user
 from ..engine.cache import LRUCache
 from ..engine.fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
 from ..engine.filters import EnterRule, FilesetFilter, TimeLike, dir_time_key, not_a_date, not_excluded
-from ..engine.requests import Blocking, Op, Request, map_emits
+from ..engine.requests import Blocking, Op, Request, map_emits, perform
 from ..engine.source import BinSource
 from ..engine.walk import Skip, walk, warn_skipped
 from ..errors import DuplicateBinWarning, InvalidArgumentError, InvalidIdentifierError, NotFoundError, StoreError
@@ -36,6 +36,8 @@ from .lookup import DirEntries, Unknown, fileset_at, implied_dirs, search
 
 ADCMOD_DIR = "adcmod"
 ADCMOD_EXT = ".adc.mod"
+
+T = TypeVar("T")
 
 
 def adcmod_path(root: str | os.PathLike[str], fileset_dir: str, pid: str) -> str:
@@ -176,7 +178,9 @@ class DirectorySource(BinSource):
 
         yield from map_emits(self._walk(keep, FilesetFilter.enter, None), count)
         if not listed and start_time is None and end_time is None and instrument is None:
-            missed = yield Blocking(_a_bin_the_rule_leaves_out, self.root, tuple(self.include), tuple(self.exclude))
+            missed = yield from perform(
+                Blocking(_a_bin_the_rule_leaves_out, self.root, tuple(self.include), tuple(self.exclude))
+            )
             if missed is not None:  # a tree organised otherwise (by cruise, by station): say why it lists nothing
                 folder = os.path.basename(os.path.dirname(missed))
                 warn_skipped(
@@ -205,7 +209,7 @@ class DirectorySource(BinSource):
         emitted: set[str] = set()
 
         def emit(fileset: Fileset) -> str | None:
-            directory = os.path.dirname(fileset["hdr"])
+            directory: str = os.path.dirname(fileset["hdr"])
             if directory in emitted:
                 return None
             emitted.add(directory)
@@ -282,10 +286,10 @@ class DirectorySource(BinSource):
         fileset = None if fresh else self._located.get(bin_id)
         if fileset is not None:
             return fileset
-        fileset = yield Blocking(self._find_one, bin_id)
+        fileset = yield from perform(Blocking(self._find_one, bin_id))
         if fileset is None:
             self._located.discard(bin_id)
-            missing = (yield Blocking(self._missing_files, bin_id)) if explain else None
+            missing = (yield from perform(Blocking(self._missing_files, bin_id))) if explain else None
             raise NotFoundError(missing or f"no bin {bin_id} in {self.root}")
         self._located.put(bin_id, fileset)
         return fileset
@@ -314,7 +318,7 @@ class DirectorySource(BinSource):
         remembered = self._located.get(bin_id)
         if remembered is not None:
             files = [path for ext in BIN_EXTENSIONS if (path := remembered.get(ext)) is not None]
-            if (yield Blocking(_all_files, files)):
+            if (yield from perform(Blocking(_all_files, files))):
                 return remembered
         return (yield from self._locate_bin(bin_id, True, explain))  # not remembered, or no longer there
 
@@ -360,7 +364,7 @@ class DirectorySource(BinSource):
         tree share cached indexes."""
         return ("directory", self.root, self.include, self.exclude, self.require_adc, self.require_roi)
 
-    def _on_file(self, bin_id: str, ext: str, request: Callable[[str], Request]) -> Op[Any]:
+    def _on_file(self, bin_id: str, ext: str, request: Callable[[str], Request[T]]) -> Op[T]:
         """Run a request on one of the bin's files, locating the bin again if the file moved."""
         for fresh in (False, True):
             fileset = yield from self._locate(bin_id, fresh=fresh)
@@ -368,7 +372,7 @@ class DirectorySource(BinSource):
             if path is None:
                 raise NotFoundError(f"bin {bin_id} has no .{ext} file (in {os.path.dirname(fileset['hdr'])})")
             try:
-                return (yield request(path))
+                return (yield from perform(request(path)))
             except FileNotFoundError:
                 continue
             except OSError as e:  # unreadable (permissions, a directory, an I/O error): named, never bare
@@ -394,7 +398,7 @@ class DirectorySource(BinSource):
             if adc is None:
                 raise NotFoundError(f"bin {bin_id} has no .adc file (in {os.path.dirname(hdr)})")
             try:
-                return (yield StatFiles([adc, hdr]))
+                return (yield from perform(StatFiles([adc, hdr])))
             except FileNotFoundError:
                 continue
         raise NotFoundError(f"{bin_id}'s files disappeared while being read")
@@ -499,8 +503,10 @@ class _BinVisitor:
     def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
         big = len(names) > _BIG_RUN  # a flat folder of thousands of bins: match them off the event loop
         if not self.adcmod.present:
-            return (yield Blocking(self._matched, listing, names)) if big else self._matched(listing, names)
-        found = (yield Blocking(self._found, listing, names)) if big else self._found(listing, names)
+            return (
+                (yield from perform(Blocking(self._matched, listing, names))) if big else self._matched(listing, names)
+            )
+        found = (yield from perform(Blocking(self._found, listing, names))) if big else self._found(listing, names)
         for fileset in found:
             if fileset["adc"] is not None:
                 fileset["adc"] = (yield from self.adcmod.find(fileset["pid"])) or fileset["adc"]
@@ -561,13 +567,13 @@ class _Adcmod:
         self.listings: dict[str, Listing] = {}
 
     def check(self) -> Op[None]:
-        self.present = (yield ScanDirs([self.root]))[0].error is None
+        self.present = (yield from perform(ScanDirs([self.root])))[0].error is None
 
     def find(self, pid: str) -> Op[str | None]:
         day = bin_day_dir(pid)
         listing = self.listings.get(day)
         if listing is None:
-            listing = self.listings[day] = (yield ScanDirs([os.path.join(self.root, day)]))[0]
+            listing = self.listings[day] = (yield from perform(ScanDirs([os.path.join(self.root, day)])))[0]
         name = pid + ADCMOD_EXT
         if name in listing.files:
             return os.path.join(listing.path, name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine.requests import Call, Op
+from ..engine.requests import Call, Op, perform
 from ..errors import IfcbError, NotFoundError, StoreError
 
 __all__ = ["call_backend", "failure_reason", "is_missing", "is_past_the_end", "translate"]
@@ -68,7 +68,7 @@ def translate(error: Exception, action: str, where: str) -> Exception:
 def call_backend(function: Any, *args: Any, action: str, where: str) -> Op[Any]:
     """Call a backend method (plain or coroutine) and translate what it raises."""
     try:
-        return (yield Call(function, *args))
+        return (yield from perform(Call(function, *args)))
     except Exception as e:
         error = translate(e, action, where)
         if error is e:

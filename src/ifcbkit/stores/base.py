@@ -12,14 +12,22 @@ compose a source of their own and take ``get``/``get_range``/``exists`` from it
 
 from __future__ import annotations
 
+import functools
 import inspect
 from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
+from ..engine.cache import cache_token
 from ..engine.reader import BinReader
 from ..engine.requests import Op, run_async, run_sync
 from ..engine.source import BinSource, KeyedSource
-from ..errors import ArgumentTypeError, InvalidArgumentError, InvalidIdentifierError, ReadOnlyError
+from ..errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    InvalidIdentifierError,
+    ReadOnlyError,
+    UnsupportedOperationError,
+)
 from ..faces.reads import AsyncBinReads, SyncBinReads
 from ..formats.encoding import ImageFormat, check_file_type, encode_image
 from ..formats.ids import parse_bin_key
@@ -34,12 +42,12 @@ __all__ = [
 class _Sourced:
     """A bin store's ``source`` and ``reader``: the stores here set both in ``__init__``; a store of
     your own (which need not call ``__init__``) gets them on first use, reading through its own
-    ``get`` and ``exists`` (a :class:`~ifcbkit.engine.source.KeyedSource`)."""
+    ``get`` and ``exists`` (a :class:`~ifcbkit.engine.source.KeyedSource` of those functions)."""
 
     def __getattr__(self, name: str) -> Any:
         made: Any
         if name == "source":
-            made = KeyedSource(self)
+            made = _keyed_source(self)
         elif name == "reader":  # a subclass may say ``strict = True`` as 0.4's stores let it
             strict = inspect.getattr_static(type(self), "strict", False)
             made = BinReader(getattr(self, "source"), strict=strict is True)  # noqa: B009 (made above)
@@ -47,6 +55,39 @@ class _Sourced:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         self.__dict__[name] = made
         return made
+
+
+def _keyed_source(store: object) -> KeyedSource:
+    """A source over ``store``'s own ``get``, ``exists``, ``get_range`` and ``size``. A method that
+    reads through the store's source (:class:`SyncSourceKeys`, on a store of this package whose
+    ``__init__`` did not run) is not one of them: the source would read through itself.
+
+    Raises:
+        UnsupportedOperationError: (a ``NotImplementedError``) when ``get`` or ``exists`` is such a method.
+    """
+    functions: dict[str, Any] = {}
+    for name in ("get", "exists", "get_range", "size"):
+        function = getattr(store, name, None)
+        own = function is not None and getattr(function, "__func__", None) not in _THROUGH_SOURCE
+        functions[name] = function if own else None
+    if functions["get"] is None or functions["exists"] is None:
+        raise UnsupportedOperationError(
+            f"{type(store).__name__} has no source to read from: its get and exists read through the source"
+            f" that {type(store).__name__}.__init__ sets up; call super().__init__(...) from the subclass's"
+            " __init__, or define get and exists of its own"
+        )
+    return KeyedSource(
+        functions["get"], functions["exists"], functions["get_range"], functions["size"],
+        name=functools.partial(_named, store), token=cache_token(store),
+    )  # fmt: skip
+
+
+def _named(store: object) -> str:
+    """How messages name a store: its repr, or its class when the repr needs what ``__init__`` sets."""
+    try:
+        return repr(store)
+    except Exception:
+        return f"a {type(store).__name__}"
 
 
 def _read_only(store: object) -> ReadOnlyError:
@@ -191,6 +232,13 @@ class AsyncSourceKeys:
     async def exists(self: HasSource, key: str) -> bool:
         """Await whether a bin file is stored (``False`` for a key that is not a bin file key)."""
         return await run_async(key_exists(self.source, key))
+
+
+# The methods that read through the store's source: never a KeyedSource's functions.
+_THROUGH_SOURCE: frozenset[object] = frozenset({
+    SyncSourceKeys.get, SyncSourceKeys.get_range, SyncSourceKeys.exists,
+    AsyncSourceKeys.get, AsyncSourceKeys.get_range, AsyncSourceKeys.exists,
+})  # fmt: skip
 
 
 class SyncRoiStore(ABC):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Hashable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..engine.cache import LRUCache
 from ..engine.filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, TimeLike
@@ -42,6 +42,8 @@ from .base import AsyncBinStore, AsyncRoiStore, AsyncSourceKeys, SyncBinStore, S
 from .filesystem import path_of
 from .memory import MemoryStore
 from .objectstore import AsyncDictRoiStore
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -142,17 +144,17 @@ class CachingSource(BinSource):
 
     # ----- reads ----------------------------------------------------------------------------------
 
-    def _from_cache(self, read: Op[Any], bin_id: str, ext: str) -> Op[tuple[bool, Any]]:
-        """``(True, result)`` of a read on the cache, ``(False, None)`` on a miss or a cache failure."""
+    def _from_cache(self, read: Op[T], bin_id: str, ext: str) -> Op[T | None]:
+        """The result of a read on the cache, ``None`` on a miss or a cache failure."""
         assert self.cache is not None
         try:
-            return True, (yield from read)
+            return (yield from read)
         except NotFoundError:
-            return False, None
+            return None
         except StoreError as e:
             logger.warning("cache read of %s failed (%s); reading %s", self.cache.describe(bin_id, ext),
                            failure_reason(e.__cause__ or e), self.fs.describe(bin_id, ext))  # fmt: skip
-            return False, None
+            return None
 
     def _fetch(self, bin_id: str, ext: str) -> Op[bytes]:
         """The whole file from the filesystem tier, promoted into the cache."""
@@ -186,9 +188,9 @@ class CachingSource(BinSource):
         tier = yield from self._tier(bin_id, ext, reading=True)
         if tier is self.cache:
             return (yield from self.cache.read(bin_id, ext))
-        hit, data = yield from self._from_cache(self.cache.read(bin_id, ext), bin_id, ext)
+        data = yield from self._from_cache(self.cache.read(bin_id, ext), bin_id, ext)
         # the whole copy: asked as one range past any end, so that a copy of another length is stale
-        if hit and not (yield from self._stale(bin_id, ext, [ByteRange(0, len(data) + 1)], [data])):
+        if data is not None and not (yield from self._stale(bin_id, ext, [ByteRange(0, len(data) + 1)], [data])):
             return data
         return (yield from self._fetch(bin_id, ext))
 
@@ -198,8 +200,8 @@ class CachingSource(BinSource):
         tier = yield from self._tier(bin_id, ext, reading=True)
         if tier is self.cache:
             return (yield from self.cache.read_ranges(bin_id, ext, ranges))
-        hit, chunks = yield from self._from_cache(self.cache.read_ranges(bin_id, ext, ranges), bin_id, ext)
-        if hit and not (yield from self._stale(bin_id, ext, ranges, chunks)):
+        chunks = yield from self._from_cache(self.cache.read_ranges(bin_id, ext, ranges), bin_id, ext)
+        if chunks is not None and not (yield from self._stale(bin_id, ext, ranges, chunks)):
             return chunks
         data = yield from self._fetch(bin_id, ext)  # the whole file, so that the cache gets it
         return [r.of(data) for r in ranges]

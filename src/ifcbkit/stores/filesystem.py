@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from ..engine.filters import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from ..engine.reader import BinReader
-from ..engine.requests import Blocking, Op, run_async, run_sync
+from ..engine.requests import Blocking, Op, perform, run_async, run_sync
 from ..errors import InvalidIdentifierError, NotFoundError
 from ..faces.directory import AsyncTree, DataDirectoryBase, SyncTree
 from ..formats.encoding import ImageFormat, check_file_type, encode_image
@@ -84,7 +84,7 @@ class RenderedImages:
 
     def get(self, roi_id: str) -> Op[bytes]:
         image = yield from self.reader.read_image(roi_id, stitch=self.stitch)
-        return (yield Blocking(functools.partial(encode_image, image, self.file_type)))
+        return (yield from perform(Blocking(functools.partial(encode_image, image, self.file_type))))
 
     def exists(self, roi_id: str) -> Op[bool]:
         return (yield from self.reader.image_exists(roi_id, stitch=self.stitch))

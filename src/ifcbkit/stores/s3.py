@@ -135,7 +135,8 @@ class S3Objects(ObjectAccess):
         return out
 
     def _head(self, key: str) -> Op[dict[str, Any]]:
-        return (yield from self._s3("head_object", key, "checking", Key=key))
+        head: dict[str, Any] = yield from self._s3("head_object", key, "checking", Key=key)
+        return head
 
     def exists(self, key: str) -> Op[bool]:
         try:

@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from ...engine.requests import Call, Op
+from ...engine.requests import Call, Op, perform
 from ...errors import FormatError, InvalidIdentifierError, NotFoundError, StoreError
 from ...formats.ids import bin_key, validate_bin_id
 from .answers import parse_json
@@ -86,7 +86,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (0-based)."""
-        return min(self.max_backoff, self.backoff * 2**attempt) * random.uniform(0.5, 1.0)
+        return min(self.max_backoff, self.backoff * float(2**attempt)) * random.uniform(0.5, 1.0)
 
 
 def _public_url(url: str) -> str:
@@ -95,6 +95,7 @@ def _public_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
 
 class DashboardClient:
     """One dashboard (``base_url``, ``dataset``) over HTTP: URLs, credentials kept out of messages, the
@@ -335,7 +336,7 @@ class DashboardClient:
             delay = self.retry.delay(attempt)
             last = attempt >= self.retry.retries  # (or no time left in the call for a wait and a retry)
             try:
-                response = yield fetch
+                response = yield from perform(fetch)
             except Deadline:
                 reason = f"no complete answer within the {self.request_deadline:g} s deadline"
                 if fetch.call_at is not None:
@@ -397,9 +398,7 @@ class DashboardClient:
 
     # ----- JSON answers -----
 
-    def api(
-        self, path: str, params: Mapping[str, str] | None = None, form: Mapping[str, str] | None = None
-    ) -> Op[Any]:
+    def api(self, path: str, params: Mapping[str, str] | None = None, form: Mapping[str, str] | None = None) -> Op[Any]:
         """The JSON of ``{base}/api/{path}``, or ``None`` for a 404."""
         url = f"{self.base_url}/api/{path}"
         method = "POST" if form is not None else "GET"

@@ -11,7 +11,7 @@ import time
 import urllib.parse
 from collections.abc import Mapping
 
-from ...engine.requests import Blocking, Op
+from ...engine.requests import Blocking, Op, perform
 from ...errors import FormatError, ProductNotFoundError
 from ...formats.ids import validate_bin_id
 from ...formats.products import (
@@ -105,7 +105,6 @@ def _plain_counts(data: bytes, pid: str, threshold: float) -> tuple[dict[str, in
     return counts, len(seen)
 
 
-
 class DashboardProducts:
     """The products of one dashboard, read through its client (each read is one call within the
     client's ``deadline``)."""
@@ -145,7 +144,9 @@ class DashboardProducts:
                 for fewer rows than ``n_images``.
         """
         data, source = yield from self._class_scores_csv(bin_id, version, model)
-        scores = yield Blocking(functools.partial(parse_class_scores_csv, data, source=source, pid=bin_id))
+        scores = yield from perform(
+            Blocking(functools.partial(parse_class_scores_csv, data, source=source, pid=bin_id))
+        )
         _check_rows(source, len(scores.rows), n_images)
         return scores
 
@@ -158,8 +159,8 @@ class DashboardProducts:
         parsed and counted in one call off the event loop, holding no record per row."""
         threshold = check_threshold(threshold)
         data, source = yield from self._class_scores_csv(bin_id, version, model)
-        counts, rows = yield Blocking(
-            functools.partial(class_counts_csv, data, source=source, pid=bin_id, threshold=threshold)
+        counts, rows = yield from perform(
+            Blocking(functools.partial(class_counts_csv, data, source=source, pid=bin_id, threshold=threshold))
         )
         _check_rows(source, rows, n_images)
         return counts
@@ -181,7 +182,7 @@ class DashboardProducts:
         bin_id = validate_bin_id(bin_id)
         params = {"v": str(int(version))} if version is not None else {}
         data, source = yield from self.fetch(bin_id, f"{bin_id}_features.csv", "features", params)
-        return (yield Blocking(functools.partial(parse_features_csv, data, source=source)))
+        return (yield from perform(Blocking(functools.partial(parse_features_csv, data, source=source))))
 
     def read_blobs(self, bin_id: str, *, version: int | None = None) -> Op[list[tuple[str, bytes]]]:
         """The bin's blob images (``/{dataset}/{pid}_blob.zip``, ``?v=`` for ``version``) as
@@ -193,7 +194,7 @@ class DashboardProducts:
         bin_id = validate_bin_id(bin_id)
         params = {"v": str(int(version))} if version is not None else {}
         data, source = yield from self.fetch(bin_id, f"{bin_id}_blob.zip", "blobs", params)
-        return (yield Blocking(functools.partial(parse_blobs_zip, data, source=source, pid=bin_id)))
+        return (yield from perform(Blocking(functools.partial(parse_blobs_zip, data, source=source, pid=bin_id))))
 
 
 def _check_rows(source: str, rows: int, n_images: int | None) -> None:

@@ -18,7 +18,7 @@ from ...engine.cache import LRUCache, cache_token
 from ...engine.fileio import FileExists, ReadRanges
 from ...engine.filters import TimeLike
 from ...engine.reader import BinReader
-from ...engine.requests import Blocking, Op, Shared
+from ...engine.requests import Blocking, Op, Shared, perform
 from ...engine.source import BinSource
 from ...errors import NotFoundError
 from ...formats.ids import bin_key
@@ -128,7 +128,7 @@ class DashboardSource(BinSource):
             return kept
         if self.rangeless is None:  # the first ranged read tells whether the server honours Range
             asked = (bin_id, ext, tuple(ranges))
-            probed = yield Shared(("range-probe", cache_token(self)), lambda: self._probe(asked))
+            probed = yield from perform(Shared(("range-probe", cache_token(self)), lambda: self._probe(asked)))
             if probed[0] == asked:
                 return probed[1]  # this read was the probe
         if self.rangeless:
@@ -184,18 +184,18 @@ class DashboardSource(BinSource):
         (or ``cache_dir`` holds a version the server has since replaced)."""
         path = self._cache_path(bin_id, ext)
         if path is not None:
-            if not (yield FileExists(path)):
+            if not (yield from perform(FileExists(path))):
                 return None
             if (bin_id, ext) not in self._fresh:
                 key = ("dashboard-revalidate", cache_token(self), bin_id, ext)
-                if not (yield Shared(key, lambda: self._revalidate(bin_id, ext, path))):
+                if not (yield from perform(Shared(key, lambda: self._revalidate(bin_id, ext, path)))):
                     return None
-            return (yield ReadRanges(path, ranges))
+            return (yield from perform(ReadRanges(path, ranges)))
         data = self._files.get((bin_id, ext))
         if data is not None:
             return [r.of(data) for r in ranges]
         if self._spilled.has((bin_id, ext)):
-            return (yield Blocking(self._spilled.read, (bin_id, ext), ranges))
+            return (yield from perform(Blocking(self._spilled.read, (bin_id, ext), ranges)))
         return None
 
     def _revalidate(self, bin_id: str, ext: str, path: str) -> Op[bool]:
@@ -206,7 +206,7 @@ class DashboardSource(BinSource):
         Raises:
             NotFoundError: if the server no longer has the file.
         """
-        recorded = yield Blocking(read_validators, path)
+        recorded = yield from perform(Blocking(read_validators, path))
         url = self.client.file_url(bin_id, ext)
         if recorded is not None:
             response = yield from self.client.request("HEAD", url, ext)
@@ -225,8 +225,8 @@ class DashboardSource(BinSource):
         kept = yield from self._kept_ranges(bin_id, ext, ranges)  # (a probe may have kept it meanwhile)
         if kept is not None:
             return kept
-        data = yield Shared(
-            ("dashboard-file", cache_token(self), bin_id, ext), lambda: self._fetch_and_keep(bin_id, ext)
+        data = yield from perform(
+            Shared(("dashboard-file", cache_token(self), bin_id, ext), lambda: self._fetch_and_keep(bin_id, ext))
         )
         kept = yield from self._kept_ranges(bin_id, ext, ranges)
         if kept is not None:

@@ -14,7 +14,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 from ...engine.requests import Request
 from ...errors import FormatError, MissingDependencyError, StoreError
@@ -55,7 +55,7 @@ def load_httpx() -> Any:
     return httpx
 
 
-class Sleep(Request):
+class Sleep(Request[None]):
     """Wait: ``time.sleep`` on the sync face, ``asyncio.sleep`` on the async one."""
 
     __slots__ = ("seconds",)
@@ -138,7 +138,7 @@ class _Body:
         return Answer(self.response.status_code, self.response.headers, content, self.range)
 
 
-class Fetch(Request):
+class Fetch(Request[Answer]):
     """One HTTP request, its body read within a byte limit and a deadline. The sync face streams on
     ``httpx.Client`` and checks the deadline as chunks arrive (each read waits at most the read
     timeout); the async face streams on ``httpx.AsyncClient`` under ``asyncio.wait_for`` and holds a
@@ -268,9 +268,8 @@ def _as_httpx_error(httpx: Any, error: Exception) -> Exception:
              (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol)]  # fmt: skip
     for theirs, ours in kinds:
         if isinstance(error, theirs):
-            return ours(str(error))
-    return httpx.TransportError(str(error))
-
+            return cast(Exception, ours(str(error)))
+    return cast(Exception, httpx.TransportError(str(error)))
 
 
 async def _close_with_loop(state: LoopState) -> AsyncIterator[None]:
@@ -325,4 +324,3 @@ class LoopState:
             await watch.aclose()  # type: ignore[attr-defined]
         else:
             await self.close_connections()
-
