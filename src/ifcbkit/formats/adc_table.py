@@ -118,16 +118,16 @@ class LineSpans:
         # split, which a cold read of one ROI pays for the whole ADC (offsets cost 2x its instructions),
         # at about 40 bytes a line more than offsets (a 1 MB ADC of 6,500 lines: 0.3 MB)
         self.lines: list[bytes] | None = None
-        if len(data) <= SMALL_ADC_BYTES and b"\r" not in data:
-            lines = data.splitlines()
-            if lines and min(map(len, lines)) > 0 and not any(map(bytes.isspace, lines)):
-                self.lines, self.starts, self.ends, self.numbers = lines, array("q"), None, None
-                return
         self.starts = array("q")
         # where each line's content ends; None while every line so far ends in b"\n" right before the next
         # line's start (the usual file), whose ends are then found from the starts
         self.ends: array[int] | None = None
         self.numbers: array[int] | None = None  # file lines of the targets, when blank lines were skipped
+        if len(data) <= SMALL_ADC_BYTES and b"\r" not in data:
+            lines = data.splitlines()
+            if lines and min(map(len, lines)) > 0 and not any(map(bytes.isspace, lines)):
+                self.lines = lines
+                return
         pos, physical, n = 0, 0, len(data)
         while pos < n:
             cut = data.find(b"\n", pos + region_bytes)
