@@ -18,7 +18,6 @@ from ifcbkit import (
     bin_instrument_id,
     bin_timestamp,
     bin_year,
-    identifiers,
     parse_bin,
     parse_bin_id,
     parse_d_style_bin_id,
@@ -319,9 +318,8 @@ def test_strings_pass_only_if_they_match_the_pattern(s):
 @given(st.one_of(st.text(max_size=40), _CLOSE_D, _CLOSE_I, st.from_regex(r"\AD\d{8}T\d{6}_IFCB\d{1,4}\Z")))
 def test_fast_check_agrees_with_the_parser(s):
     """``is_bin_id`` (the fast check used when walking trees) says yes exactly when parsing succeeds."""
-    is_bin_id = getattr(identifiers, "is_bin_id", None)
-    if is_bin_id is None:
-        pytest.skip("ifcbkit.identifiers has no is_bin_id")
+    from ifcbkit.formats.ids import is_bin_id
+
     assert is_bin_id(s) is _expected_valid(s)
     for other in (None, 5, b"D20240215T150055_IFCB010"):
         assert is_bin_id(other) is False

@@ -424,9 +424,9 @@ class BinStoreTests:
             except UnsupportedOperationError as e:
                 if type(store).__module__.split(".")[0] == "ifcbkit":
                     raise AssertionError(f"{type(store).__name__}'s source cannot list: {e}") from e
-                import pytest
-
-                pytest.skip(str(e))
+                # a store of one's own with only get and exists: it says so, and its reads still work
+                assert "cannot list" in str(e), e
+                return
             assert [pid for pid in everything if pid in written] == written, everything
             assert everything == sorted(everything, key=time_key) and len(set(everything)) == len(everything)
             ranges: list[tuple[tuple[Any, ...], dict[str, Any], list[str]]] = [
