@@ -342,4 +342,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
-

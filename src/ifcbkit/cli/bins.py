@@ -192,5 +192,3 @@ def _pair_pictures(roi: str | None, pairs: list[tuple[int, int]]) -> Iterator[tu
             roi_id = add_target(b.pid, a)
             yield f"{roi_id}_composite", composite
             yield f"{roi_id}_mask", mask.convert("L")  # type: ignore[union-attr]
-
-

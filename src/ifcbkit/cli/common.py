@@ -107,5 +107,3 @@ def no_bins(command: str, args: argparse.Namespace) -> int:
     message = cli_args.no_bins(args.root, rules["include"], rules["exclude"], within=within)
     print(f"ifcbkit {command}: {message}", file=sys.stderr)
     return EXIT_ERROR
-
-

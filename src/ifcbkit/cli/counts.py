@@ -206,5 +206,3 @@ def cmd_abundance(args: argparse.Namespace) -> int:
     if damaged:
         _note(f"{len(damaged)} bins had damaged ADC lines skipped (see the warnings)")
     return EXIT_ERROR if errors or damaged else 0
-
-

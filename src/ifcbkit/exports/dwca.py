@@ -545,6 +545,9 @@ def write_dwca(
         listed = ", ".join(f"{name} ({n} individuals)" for name, n in sorted(left_out.items()))
         warn_user(DwcaWarning(f"classes mapped to no scientificName, left out: {listed}"))
     if unmapped:
-        warn_user(DwcaWarning(
-            f"classes the taxa mapping does not list, named after themselves: {', '.join(sorted(unmapped))}"))
+        warn_user(
+            DwcaWarning(
+                f"classes the taxa mapping does not list, named after themselves: {', '.join(sorted(unmapped))}"
+            )
+        )
     return DwcaResult(os.fspath(out), len(events), len(occurrences), result.skipped, left_out, sorted(unmapped))

@@ -374,5 +374,3 @@ def biomass_of(
     rows = roi_biomass(result, volumes, pid=pid, diatoms=table, convention=options.convention,
                        micron_factor=options.micron_factor, features_source=source)  # fmt: skip
     return bin_biomass(rows, result.class_names, table)
-
-

@@ -38,7 +38,6 @@ CHUNK_DAYS = 31
 MAX_WALK = 500_000
 
 
-
 class DashboardListing(NamedTuple):
     """A dashboard's bins in time order, the rows that could not be read, and how they were listed
     (``'export_metadata'`` or ``'walk'``). ``bins`` is a sequence: for an export's listing a

@@ -269,7 +269,11 @@ def _sample_time(pid: str) -> datetime:
 
 
 def _compact(
-    pid: str, header: tuple[str, ...], fields: tuple[str, ...], columns: Mapping[str, int], source: str | None,
+    pid: str,
+    header: tuple[str, ...],
+    fields: tuple[str, ...],
+    columns: Mapping[str, int],
+    source: str | None,
     line: int | None,
 ) -> CompactBin:
     def get(name: str) -> str:
