@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import signal
 import sys
@@ -39,16 +38,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> Any:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
-
-
-def _threshold(text: str) -> float:
-    try:
-        value = float(text) if len(text) <= 64 else math.nan
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:  # NaN fails too
-        raise argparse.ArgumentTypeError(f"not a score from 0 to 1 (class scores are): {cli_args.shown(text)}")
-    return value
 
 
 _workers = cli_args.bounded_int(1, cli_args.MAX_WORKERS, "processes")
@@ -220,8 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--recompute", action="store_true", help="with --daily-dir: count every day again, reusing nothing"
     )
     abundance.add_argument(
-        "--threshold", type=_threshold, default=None, help="a ROI counts when its winning score is at least this "
-        "(default: the class file's own thresholds when it has them, else 0.7)",
+        "--threshold", type=cli_args.threshold, default=None, help="a ROI counts when its winning score is at least "
+        "this (default: the class file's own thresholds when it has them, else 0.7)",
     )  # fmt: skip
     add_carbon_options(abundance)
     _add_filters(abundance)
@@ -230,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_workers(abundance)
     abundance.set_defaults(run=cmd_abundance)
 
-    add_carbon_command(commands, _threshold, _add_root)
+    add_carbon_command(commands, cli_args.threshold, _add_root)
 
     from .ecotaxa import add_ecotaxa_parser
 

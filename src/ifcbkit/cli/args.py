@@ -23,7 +23,7 @@ from ..jobs.parallel import MAX_WORKERS
 __all__ = [
     "MAX_CONNECTIONS", "MAX_PAGE_SIDE", "MAX_SCALE", "MAX_WORKERS", "bounded_int", "dashboard_url",
     "directory_name", "end_time", "folders_left_out", "instrument", "missing_files", "name", "no_bins",
-    "page_shape", "path", "pid", "positive_float", "shown", "start_time", "text",
+    "page_shape", "path", "pid", "positive_float", "shown", "start_time", "text", "threshold",
 ]  # fmt: skip
 
 # Requests in flight to one dashboard: a server is not served faster by hundreds of connections.
@@ -63,6 +63,17 @@ def _utc(value: str) -> datetime:
         raise _refuse(f"not an ISO 8601 date or time: {shown(value)}") from None
     assert when is not None
     return when
+
+
+def threshold(text: str) -> float:
+    """A class-score threshold: a number from 0 to 1, as class scores are."""
+    try:
+        value = float(text) if len(text) <= 64 else math.nan
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # NaN fails too
+        raise _refuse(f"not a score from 0 to 1 (class scores are): {shown(text)}")
+    return value
 
 
 def start_time(value: str) -> str:

@@ -34,16 +34,6 @@ def _longitude(text: str) -> float:
     return _number(text, 180.0, "longitude")
 
 
-def _threshold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:  # NaN fails too
-        raise argparse.ArgumentTypeError(f"not a score from 0 to 1 (class scores are): {text!r}")
-    return value
-
-
 def add_dwca_parser(commands: Any, add_root: Any) -> None:
     """Add the ``dwca`` subcommand to the CLI's subparsers; ``add_root`` adds ROOT and its
     --include/--exclude."""
@@ -65,8 +55,8 @@ def add_dwca_parser(commands: Any, add_root: Any) -> None:
     parser.add_argument("--end", type=cli_args.end_time, help="only bins before this UTC date or time (ISO 8601)")
     parser.add_argument("--instrument", type=cli_args.instrument, help="only this instrument number (10 or IFCB10)")
     parser.add_argument(
-        "--threshold", type=_threshold, help="a ROI counts when its winning score is at least this (default: the "
-        f"class file's own thresholds when it has them, else {DEFAULT_THRESHOLD})",
+        "--threshold", type=cli_args.threshold, help="a ROI counts when its winning score is at least this "
+        f"(default: the class file's own thresholds when it has them, else {DEFAULT_THRESHOLD})",
     )  # fmt: skip
     parser.add_argument(
         "--thresholds", metavar="FILE", help="per-class thresholds, a CSV of class,threshold rows (the others: "

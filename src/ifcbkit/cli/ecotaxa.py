@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from typing import Any
 
 from ..errors import IfcbError
 from ..science.class_rules import DEFAULT_THRESHOLD, RULES, ThresholdSpec, read_thresholds
-
-
-def _threshold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:  # NaN fails too
-        raise argparse.ArgumentTypeError(f"not a score from 0 to 1 (class scores are): {text!r}")
-    return value
+from . import args as cli_args
 
 
 def add_ecotaxa_parser(commands: Any, add_root: Any) -> None:
@@ -38,7 +28,7 @@ def add_ecotaxa_parser(commands: Any, add_root: Any) -> None:
     parser.add_argument("--products", metavar="DIR", help="products root: features and class results")
     thresholds = parser.add_mutually_exclusive_group()
     thresholds.add_argument(
-        "--threshold", type=_threshold, help="one threshold for every class (default: the class file's own "
+        "--threshold", type=cli_args.threshold, help="one threshold for every class (default: the class file's own "
         f"thresholds or labels, else {DEFAULT_THRESHOLD})",
     )  # fmt: skip
     thresholds.add_argument(
