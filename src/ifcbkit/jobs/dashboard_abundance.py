@@ -137,6 +137,26 @@ async def adaily_abundance_from_dashboard(
     return AbundanceResult(summarize_daily(bins, how.run_threshold), bins, skipped)
 
 
+async def _volume(
+    store: AsyncDashboardBinStore, listed: ListedBin, method: MlMethod | None
+) -> tuple[float, str, int] | Skipped:
+    """A bin's ``(ml_analyzed, method label, skipped ADC lines)``: the dashboard's volume, or with
+    ``method`` one computed from its raw files; a bin without a usable volume is :class:`Skipped`."""
+    pid = listed.pid
+    volume, label, lines = listed.ml_analyzed, "dashboard", 0
+    if method is not None:
+        try:
+            meta: Mapping[str, Any] = await store.bin_metadata(pid, method=method)
+        except IfcbError as e:
+            return Skipped(pid, f"unreadable bin: {e}", error=True)
+        volume, label, lines = meta["ml_analyzed"], method, int(meta.get("skipped_lines") or 0)
+        if meta.get("ml_analyzed_reason"):
+            return Skipped(pid, f"no ml_analyzed ({meta['ml_analyzed_reason']})")
+    if not (isinstance(volume, float) and math.isfinite(volume) and volume > 0):
+        return Skipped(pid, "no ml_analyzed on the dashboard")
+    return volume, label, lines
+
+
 async def _bin_counts(
     store: AsyncDashboardBinStore, listed: ListedBin, threshold: float, method: MlMethod | None,
     model: str | None, version: int | str | None,
@@ -148,18 +168,11 @@ async def _bin_counts(
         return Skipped(pid, NO_CLASS_SCORES)
     except IfcbError as e:
         return Skipped(pid, f"unreadable class scores: {e}", error=True)
-    volume, lat, lng, label, lines = listed.ml_analyzed, listed.lat, listed.lng, "dashboard", 0
-    if method is not None:
-        try:
-            meta: Mapping[str, Any] = await store.bin_metadata(pid, method=method)
-        except IfcbError as e:
-            return Skipped(pid, f"unreadable bin: {e}", error=True)
-        volume, label, lines = meta["ml_analyzed"], method, int(meta.get("skipped_lines") or 0)
-        if meta.get("ml_analyzed_reason"):
-            return Skipped(pid, f"no ml_analyzed ({meta['ml_analyzed_reason']})")
-    if not (isinstance(volume, float) and math.isfinite(volume) and volume > 0):
-        return Skipped(pid, "no ml_analyzed on the dashboard")
-    return BinCounts(pid, counts, volume, label, lat, lng, lines)
+    measured = await _volume(store, listed, method)
+    if isinstance(measured, Skipped):
+        return measured
+    volume, label, lines = measured
+    return BinCounts(pid, counts, volume, label, listed.lat, listed.lng, lines)
 
 
 async def _class_counts(
@@ -192,17 +205,10 @@ async def _bin_biomass(
             return Skipped(pid, f"{NO_FEATURES} ({scores.pid or pid} on {store.base_url})", error=True)
         except IfcbError as e:
             return Skipped(pid, f"no carbon: {e}", error=True)
-    volume, lat, lng, label, lines = listed.ml_analyzed, listed.lat, listed.lng, "dashboard", 0
-    if method is not None:
-        try:
-            meta: Mapping[str, Any] = await store.bin_metadata(pid, method=method)
-        except IfcbError as e:
-            return Skipped(pid, f"unreadable bin: {e}", error=True)
-        volume, label, lines = meta["ml_analyzed"], method, int(meta.get("skipped_lines") or 0)
-        if meta.get("ml_analyzed_reason"):
-            return Skipped(pid, f"no ml_analyzed ({meta['ml_analyzed_reason']})")
-    if not (isinstance(volume, float) and math.isfinite(volume) and volume > 0):
-        return Skipped(pid, "no ml_analyzed on the dashboard")
+    measured = await _volume(store, listed, method)
+    if isinstance(measured, Skipped):
+        return measured
+    volume, label, lines = measured
     source = f"{store.base_url}/{store.dataset}/{pid}_class_scores.csv"
     try:
         counts, applied, result = classify_scores(scores, how, source)
@@ -214,7 +220,7 @@ async def _bin_biomass(
             biomass = biomass_of(result, pid, features[0], how.carbon, features[1])
         except IfcbError as e:
             return Skipped(pid, f"no carbon: {e}", error=True)
-    return BinCounts(pid, counts, volume, label, lat, lng, lines, applied, biomass)
+    return BinCounts(pid, counts, volume, label, listed.lat, listed.lng, lines, applied, biomass)
 
 
 def listing_stamp(listed: ListedBin) -> str:
