@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..adc import warn_user
-from ..errors import FormatError, IfcbWarning
+from ..errors import FormatError, IfcbWarning, InvalidArgumentError
 from ..formats.files import read_local_file
 
 __all__ = [
@@ -83,10 +83,12 @@ def check_threshold(threshold: float) -> float:
     """``threshold`` as a float, checked to be a score from 0 to 1.
 
     Raises:
-        ValueError: for anything else.
+        InvalidArgumentError: (a ``ValueError``) for anything else.
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be a score from 0 to 1 (class scores are), not {threshold!r}")
+        raise InvalidArgumentError(
+            "threshold", f"threshold must be a score from 0 to 1 (class scores are), not {threshold!r}"
+        )
     return float(threshold)
 
 

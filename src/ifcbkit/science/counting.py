@@ -33,6 +33,7 @@ from ..science.class_rules import (
     ThresholdSpec,
     UnknownClassWarning,
     check_rule,
+    check_threshold,
     read_thresholds,
     warn_unknown_classes,
 )
@@ -60,19 +61,6 @@ BIN_CARBON_FIELDS: tuple[str, ...] = (
     "threshold", "ml_analyzed_method",
 )  # fmt: skip
 BIN_FIELDS: tuple[str, ...] = tuple(name for name in BIN_CARBON_FIELDS if name not in CARBON_FIELDS)
-
-
-def check_threshold(threshold: float) -> float:
-    """``threshold`` as a float, checked to be a score from 0 to 1.
-
-    Raises:
-        InvalidArgumentError: (a ``ValueError``) for anything else.
-    """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise InvalidArgumentError(
-            "threshold", f"threshold must be a score from 0 to 1 (class scores are), not {threshold!r}"
-        )
-    return float(threshold)
 
 
 def winners(scores: ClassScoresRows, threshold: float) -> dict[int, str | None]:
