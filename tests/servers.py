@@ -188,6 +188,7 @@ class DashboardBehaviour:
     huge_header: int = 0  # serve every .hdr as this many bytes of header-like text
     chunked: bool = False  # send bodies with chunked transfer encoding, without a Content-Length
     fail_paths: dict[str, int] = field(default_factory=dict)  # answer a path ending so with 500, its first N times
+    keepalive: float = 10.0  # seconds an idle keep-alive connection stays open before the server closes it
 
 
 @dataclass
@@ -421,6 +422,10 @@ class DashboardServer:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
             timeout = 10  # an idle keep-alive connection ends its thread
+
+            def setup(self) -> None:
+                self.timeout = server.behaviour.keepalive
+                super().setup()
 
             def _handle(self, with_body: bool) -> None:
                 with server._lock:

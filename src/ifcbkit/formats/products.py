@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from ..engine.compute import give_way
 from ..errors import FormatError, InvalidIdentifierError, MissingDependencyError, MissingFileError
 from .files import read_local_file
 from .h5 import H5ReadFailure, read_datasets
@@ -250,6 +251,7 @@ def _csv_rows(source: str, what: str, data: bytes | None = None) -> tuple[list[s
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
             for row in reader:
+                give_way()  # (when parsing in the async faces' compute lane: see ifcbkit.engine.compute)
                 if not row or not any(cell.strip() for cell in row):
                     continue
                 if len(row) != len(header):

@@ -12,8 +12,9 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 
 from ...adc import warn_user
+from ...engine.compute import Compute
 from ...engine.filters import FilesetFilter, TimeLike
-from ...engine.requests import Blocking, EmitMany, Op
+from ...engine.requests import EmitMany, Op
 from ...errors import FormatError, InvalidIdentifierError, NotFoundError, SkippedBinWarning
 from ...formats.ids import parse_instruments, validate_bin_id
 from .answers import parse_bin_api
@@ -128,13 +129,13 @@ class DashboardCatalog:
             self.client.check(response, "GET", path)
             answered += 1
             source = f"{path}?{urllib.parse.urlencode(params)}"
-            found, bad = yield Blocking(_listed_in_range, response.content, source, keep)
+            found, bad = yield Compute(_listed_in_range, response.content, source, keep)
             rows += found
             problems += bad
         if not answered:
             yield from self._check_dataset()
             return (yield from self._walk(keep, include_skip)), []
-        ordered, conflicts = yield Blocking(_merged_in_order, rows, include_skip)
+        ordered, conflicts = yield Compute(_merged_in_order, rows, include_skip)
         return DashboardListing(ListedBins(ordered), problems + conflicts, "export_metadata"), conflicts
 
     def _check_dataset(self) -> Op[None]:

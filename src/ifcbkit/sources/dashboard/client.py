@@ -27,6 +27,7 @@ from ...engine.requests import Call, Op, perform
 from ...errors import FormatError, InvalidIdentifierError, NotFoundError, StoreError
 from ...formats.ids import bin_key, validate_bin_id
 from .answers import parse_json
+from .pool import LeanPool
 from .transport import Answer, Deadline, Fetch, LoopState, Sleep, default_tls, load_httpx
 
 # The logger of the dashboard store's messages (retries, rangeless servers), by the name users know.
@@ -192,13 +193,8 @@ class DashboardClient:
 
     def _new_pool(self) -> Any:
         """The lean path's connection pool (``httpcore``, which httpx itself runs on)."""
-        import httpcore
-
         tls = default_tls() if self.base_url.startswith("https:") else None  # (made once, for https only)
-        return httpcore.AsyncConnectionPool(
-            ssl_context=tls if isinstance(tls, ssl.SSLContext) else None, max_connections=self.max_concurrency,
-            max_keepalive_connections=self.max_concurrency, keepalive_expiry=5.0,
-        )  # fmt: skip
+        return LeanPool(ssl_context=tls if isinstance(tls, ssl.SSLContext) else None, keepalive_expiry=5.0)
 
     @property
     def _client(self) -> Any:

@@ -21,11 +21,11 @@ import contextlib
 import csv
 import io
 import math
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, NamedTuple, TypeVar, overload
 
+from ...engine.compute import give_way
 from ...errors import FormatError, InvalidIdentifierError
 from ...formats.ids import bin_timestamp, is_bin_id, validate_bin_id
 
@@ -121,11 +121,6 @@ class ListingProblem(NamedTuple):
     pid: str | None
     error: FormatError
 
-
-# Rows parsed between two offers of the interpreter lock to other threads: a worker thread that parses
-# holds it for up to the switch interval (5 ms) each time the event loop's thread asks, and the loop
-# asks many times a turn; offered every ~1 ms of work instead, the loop's turns stay short.
-YIELD_EVERY = 200
 
 # A number in a listing longer than this is damage (a double needs 24 characters; 5,000 digits is an attack).
 MAX_NUMBER_CHARS = 400
@@ -242,8 +237,8 @@ def parse_export_rows(data: bytes, *, source: str) -> tuple[list[CompactBin], li
     at, width = header.index("pid"), len(header)
     columns = {name: k for k, name in enumerate(header)}  # (a name given twice: its last column, as a dict of the row)
     for count, (line, fields) in enumerate(records, 1):
-        if count % YIELD_EVERY == 0:
-            time.sleep(0)  # let the event loop's thread take the interpreter lock (this runs in a worker)
+        if not count & 15:
+            give_way()  # (in the compute lane: see ifcbkit.engine.compute)
         pid = fields[at].strip() if len(fields) > at else ""
         try:
             if len(fields) != width:
