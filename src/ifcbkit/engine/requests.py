@@ -280,6 +280,28 @@ def map_emits(op: Op[Any], function: Callable[[Any], Iterable[Any]]) -> Op[Any]:
                 steps.failed(e)
 
 
+def count_emits(op: Op[Any]) -> Op[int]:
+    """Run a stream operation inside another, passing on what it emits and asks: returns how many
+    values it emitted."""
+    with contextlib.closing(op):
+        steps = _Steps(op)
+        emitted = 0
+        while True:
+            try:
+                item = next(steps)
+            except StopIteration:
+                return emitted
+            values = _emitted(item)
+            if values is not None:
+                emitted += len(values)
+                yield item
+                continue
+            try:
+                steps.done((yield item))
+            except Exception as e:
+                steps.failed(e)
+
+
 def collect(op: Op[Any]) -> Op[list[Any]]:
     """Run a stream operation inside an operation: the values it emits, as a list."""
     values: list[Any] = []

@@ -15,16 +15,16 @@ names; the walk itself skips unreadable directories and symlink loops with a
 
 from __future__ import annotations
 
+import contextlib
 import os
 from bisect import bisect_right
-from collections.abc import Callable
-from operator import itemgetter
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from ..adc import warn_user
 from ..errors import IfcbError, NotFoundError, SkippedPathWarning
 from .fileio import Listing, ScanDirs
-from .requests import Emit, EmitMany, Op, map_emits, perform
+from .requests import EmitMany, Op, perform
 
 # What an ordered walk's ``bound`` gives for a directory name: a lower bound of the keys below it.
 Bound = Callable[[str], str]
@@ -42,10 +42,10 @@ class Visitor(Protocol):
         """The visitor for subdirectory ``name``, ``None`` to leave it alone, or :class:`Skip` to leave
         it out with a warning."""
 
-    def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
-        """What to emit, in name order, for a run of non-directory ``names`` of ``listing`` (a leaf
-        directory's names come unsorted: a visitor sorts only what it keeps). In an ordered walk:
-        ``(key, item)`` pairs, sorted by key, for all of a directory's other names at once."""
+    def files(self, listing: Listing, names: list[str]) -> Op[Any]:
+        """What to emit for a run of non-directory ``names`` of ``listing`` (a leaf directory's names
+        come unsorted: a visitor sorts only what it keeps): a list, in name order; in an ordered walk,
+        a :class:`Keyed` batch in key order, for all of a directory's other names at once."""
 
 
 def warn_skipped(message: str) -> None:
@@ -71,11 +71,7 @@ def walk(root: str, visitor: Visitor, *, what: str = "directory", bound: Bound |
     if bound is None:
         yield from _walk(listing, visitor, set())
     else:
-        yield from map_emits(_ordered(listing, visitor, set(), bound), _item)
-
-
-def _item(pair: tuple[str, Any]) -> tuple[Any]:
-    return (pair[1],)
+        yield from _items(_ordered(listing, visitor, set(), bound))
 
 
 def _children(listing: Listing, visitor: Visitor, seen: set[str]) -> dict[str, Visitor]:
@@ -134,28 +130,32 @@ def _files(visitor: Visitor, listing: Listing, names: list[str]) -> Op[None]:
         yield EmitMany(found)
 
 
-_KEY = itemgetter(0)
+class Keyed(NamedTuple):
+    """What an ordered walk's visitor gives for a directory's files: items and their keys, in key
+    order (two sequences, so that a merge bisects the keys and hands on slices of the items). The keys
+    may be computed as they are looked at: a merge looks at a few of them (a head, a bisection)."""
+
+    keys: Sequence[str]
+    items: list[Any]
 
 
 class _Stream:
-    """One sorted stream of ``(key, item)`` pairs in a merge: a directory's own files, or a subtree's
-    walk (``op``, ``None`` once it has ended), with the pairs it has emitted and not yet handed on."""
+    """One sorted stream of keyed items in a merge: a directory's own files, or a subtree's walk
+    (``op``, ``None`` once it has ended), with the batch it has emitted and not yet handed on."""
 
-    __slots__ = ("error", "items", "op", "pos", "send")
+    __slots__ = ("error", "items", "keys", "op", "pos", "send")
 
-    def __init__(self, op: Op[None] | None, items: list[tuple[str, Any]] | None = None):
+    def __init__(self, op: Op[None] | None, batch: Keyed | None = None):
         self.op = op
-        self.items = items or []
+        self.keys: Sequence[str] = batch.keys if batch else []
+        self.items: list[Any] = batch.items if batch else []
         self.pos = 0
         self.send: Any = None
         self.error: Exception | None = None
 
-    def head(self) -> str:
-        return str(self.items[self.pos][0])
-
     def pull(self) -> Op[None]:
         """Run the subtree's walk until it emits a non-empty batch or ends (its requests pass through)."""
-        while self.pos >= len(self.items) and self.op is not None:
+        while self.pos >= len(self.keys) and self.op is not None:
             error, send = self.error, self.send
             self.error = self.send = None
             try:
@@ -163,8 +163,9 @@ class _Stream:
             except StopIteration:
                 self.op = None
                 return
-            if isinstance(item, (Emit, EmitMany)):
-                self.items, self.pos = ([item.value] if isinstance(item, Emit) else item.values), 0
+            if isinstance(item, Keyed):
+                self.keys, self.items = item
+                self.pos = 0
                 continue
             try:
                 self.send = yield item
@@ -172,28 +173,55 @@ class _Stream:
                 self.error = e
 
 
+def _items(op: Op[None]) -> Op[None]:
+    """Run an ordered walk, emitting the items of the batches it yields (its requests pass through)."""
+    with contextlib.closing(op):
+        send: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                item = op.throw(error) if error is not None else op.send(send)
+            except StopIteration:
+                return
+            send = error = None
+            if isinstance(item, Keyed):
+                yield EmitMany(item.items)
+                continue
+            try:
+                send = yield item
+            except Exception as e:
+                error = e
+
+
 def _ordered(listing: Listing, visitor: Visitor, seen: set[str], bound: Bound) -> Op[None]:
-    """Emit ``(key, item)`` pairs of the tree under ``listing`` in key order: its own files' pairs
+    """Yield :class:`Keyed` batches of the tree under ``listing`` in key order: its own files' batch
     merged with each subtree's, a subtree opened once the merge reaches its name's bound."""
     children = _children(listing, visitor, seen)
     if not children:  # a leaf: its names in one run, sorted by the visitor
         found = yield from visitor.files(listing, listing.names)
-        if found:
-            yield EmitMany(found)
+        if found.keys:
+            yield found
         return
     scanned = yield from perform(ScanDirs([os.path.join(listing.path, name) for name in children]))
     pending = sorted(
         ((bound(name), name, sub) for name, sub in zip(children, scanned)), key=lambda t: (t[0], t[1]), reverse=True
     )  # popped from the end: smallest bound first
     names = [name for name in listing.names if name not in listing.dirs]
-    own = (yield from visitor.files(listing, names)) if names else []
-    streams = [_Stream(None, own)] if own else []
+    own = (yield from visitor.files(listing, names)) if names else None
+    if (own is None or not own.keys) and len(pending) == 1:  # one subtree alone (data/, a year): nothing to merge
+        _, name, sub = pending[0]
+        if sub.error is not None:
+            warn_skipped(f"skipped unreadable directory {sub.path}: {sub.error.strerror or sub.error}")
+            return
+        yield from _ordered(sub, children[name], seen, bound)
+        return
+    streams = [_Stream(None, own)] if own is not None and own.keys else []
     try:
         while True:
             for stream in streams:
                 yield from stream.pull()
-            streams = [stream for stream in streams if stream.pos < len(stream.items)]
-            heads = [stream.head() for stream in streams]
+            streams = [stream for stream in streams if stream.pos < len(stream.keys)]
+            heads = [stream.keys[stream.pos] for stream in streams]
             if pending and (not heads or pending[-1][0] <= min(heads)):
                 _, name, sub = pending.pop()
                 if sub.error is not None:
@@ -206,11 +234,14 @@ def _ordered(listing: Listing, visitor: Visitor, seen: set[str], bound: Bound) -
             first = min(range(len(streams)), key=heads.__getitem__)
             stream = streams[first]
             limits = [head for k, head in enumerate(heads) if k != first] + ([pending[-1][0]] if pending else [])
-            end = bisect_right(stream.items, min(limits), lo=stream.pos, key=_KEY) if limits else len(stream.items)
-            end = max(end, stream.pos + 1)  # its head is the smallest: it goes now
-            taken = stream.items[stream.pos : end]
+            keys, start = stream.keys, stream.pos
+            end = bisect_right(keys, min(limits), lo=start) if limits else len(keys)
+            end = max(end, start + 1)  # its head is the smallest: it goes now
             stream.pos = end
-            yield EmitMany(taken)
+            if start == 0 and end == len(keys):  # the whole batch (the usual case): handed on as it is
+                yield Keyed(keys, stream.items)
+            else:
+                yield Keyed(keys[start:end], stream.items[start:end])
     finally:
         for stream in streams:
             if stream.op is not None:

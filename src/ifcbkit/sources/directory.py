@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable, Hashable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, TypeVar, overload
 
 from ..adc import warn_user
 from ..engine.cache import LRUCache
 from ..engine.fileio import FileVersion, Listing, ReadFile, ReadRanges, ScanDirs, StatFile, StatFiles
 from ..engine.filters import EnterRule, FilesetFilter, TimeLike, dir_time_key, not_a_date, not_excluded
-from ..engine.requests import Blocking, Op, Request, map_emits, perform
+from ..engine.requests import Blocking, Op, Request, count_emits, map_emits, perform
 from ..engine.source import BinSource
-from ..engine.walk import Skip, walk, warn_skipped
+from ..engine.walk import Keyed, Skip, walk, warn_skipped
 from ..errors import DuplicateBinWarning, InvalidArgumentError, InvalidIdentifierError, NotFoundError, StoreError
 from ..formats.ids import BIN_EXTENSIONS, bin_day_dir, is_bin_id, time_key, validate_bin_id
 from ..formats.ranges import ByteRange
@@ -169,14 +169,7 @@ class DirectorySource(BinSource):
         if not validate:
             yield from self._walk(keep, not_excluded, None, validate=False)
             return
-        listed = 0
-
-        def count(fileset: Fileset) -> list[Fileset]:
-            nonlocal listed
-            listed += 1
-            return [fileset]
-
-        yield from map_emits(self._walk(keep, FilesetFilter.enter, None), count)
+        listed = yield from count_emits(self._walk(keep, FilesetFilter.enter, None))
         if not listed and start_time is None and end_time is None and instrument is None:
             missed = yield from perform(
                 Blocking(_a_bin_the_rule_leaves_out, self.root, tuple(self.include), tuple(self.exclude))
@@ -500,7 +493,7 @@ class _BinVisitor:
             self.listed, ordered=self.ordered,
         )  # fmt: skip
 
-    def files(self, listing: Listing, names: list[str]) -> Op[list[Any]]:
+    def files(self, listing: Listing, names: list[str]) -> Op[Any]:
         big = len(names) > _BIG_RUN  # a flat folder of thousands of bins: match them off the event loop
         if not self.adcmod.present:
             return (
@@ -512,18 +505,22 @@ class _BinVisitor:
                 fileset["adc"] = (yield from self.adcmod.find(fileset["pid"])) or fileset["adc"]
         return self._emitted(found)
 
-    def _matched(self, listing: Listing, names: list[str]) -> list[Any]:
+    def _matched(self, listing: Listing, names: list[str]) -> Any:
         return self._emitted(self._found(listing, names))
 
-    def _emitted(self, found: list[Fileset]) -> list[Any]:
-        if self.ordered:
-            pairs = sorted(((time_key(f["pid"]), f) for f in found), key=_first)
+    def _emitted(self, found: list[Fileset]) -> Any:
+        """What the walk emits for a directory's bins (in name order): the emitted items, in a
+        :class:`~ifcbkit.engine.walk.Keyed` batch in sample-time order when the walk is ordered."""
+        if not self.ordered:
             if self.emit is None:
-                return pairs
-            return [(key, item) for key, f in pairs if (item := self.emit(f)) is not None]
+                return found
+            return [item for item in map(self.emit, found) if item is not None]
+        if not (found and found[0]["pid"][0] == "D" == found[-1]["pid"][0]):  # (D-style ids sort as their times)
+            found = sorted(found, key=_fileset_time)
         if self.emit is None:
-            return found
-        return [item for item in map(self.emit, found) if item is not None]
+            return Keyed(_TimeKeys([f["pid"] for f in found]), found)
+        kept = [(f["pid"], item) for f in found if (item := self.emit(f)) is not None]
+        return Keyed(_TimeKeys([pid for pid, _ in kept]), [item for _, item in kept])
 
     def _found(self, listing: Listing, names: list[str]) -> list[Fileset]:
         pids = sorted([n[:-4] for n in names if n.endswith(".hdr")])
@@ -531,8 +528,32 @@ class _BinVisitor:
         return self.listed.keep_first(found) if found else found
 
 
-def _first(pair: tuple[str, Any]) -> str:
-    return pair[0]
+def _fileset_time(fileset: Fileset) -> str:
+    return time_key(fileset["pid"])
+
+
+class _TimeKeys(Sequence[str]):
+    """The :func:`~ifcbkit.formats.ids.time_key` of each of a directory's bin ids, made when looked
+    at: an ordered walk looks at a few (a head, a bisection), not at every bin's."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: list[str]):
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> _TimeKeys: ...
+
+    def __getitem__(self, index: int | slice) -> str | _TimeKeys:
+        if isinstance(index, slice):
+            return _TimeKeys(self.ids[index])
+        return time_key(self.ids[index])
 
 
 class _Listed:
