@@ -190,10 +190,13 @@ def implied_dirs(bin_id_day: str, include: tuple[str, ...], exclude: NameRule) -
         day = bin_id_day
         instrument, year = bin_id_day.split("_")[:2]
         outer = f"{instrument}_{year}"
-    middles = [(outer, day), (day,), (), (year, day)]
-    candidates = [parts for mid in middles for parts in (mid, *((name, *mid) for name in include))]
-    kept = [parts for parts in candidates if not any(part in exclude for part in parts)]
-    return tuple("".join(part + os.sep for part in parts) for parts in kept)
+    excluded = {part for part in (outer, day, year, *include) if part in exclude}
+    sep, out = os.sep, []
+    for mid in ((outer, day), (day,), (), (year, day)):
+        for parts in (mid, *((name, *mid) for name in include)):
+            if not excluded or excluded.isdisjoint(parts):
+                out.append(sep.join(parts) + sep if parts else "")
+    return tuple(out)
 
 
 def _is_file(path: str) -> bool:
