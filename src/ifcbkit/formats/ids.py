@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 from ..errors import InvalidIdentifierError
 
@@ -205,6 +205,30 @@ def time_key(bin_id: str) -> str:
         return bin_id[1:9] + bin_id[10:16] + bin_id
     t = parse_bin(bin_id).timestamp
     return f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}{bin_id}"
+
+
+class TimeKeys(Sequence[str]):
+    """The :func:`time_key` of each of a directory's bin ids, made when looked
+    at: an ordered walk looks at a few (a head, a bisection), not at every bin's."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: list[str]):
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> TimeKeys: ...
+
+    def __getitem__(self, index: int | slice) -> str | TimeKeys:
+        if isinstance(index, slice):
+            return TimeKeys(self.ids[index])
+        return time_key(self.ids[index])
 
 
 def bin_of(pid: str) -> str:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, TypeVar
 
 from ..adc import warn_user
 from ..engine.cache import LRUCache
@@ -30,7 +30,7 @@ from ..engine.requests import Blocking, Op, Request, count_emits, map_emits, per
 from ..engine.source import BinSource
 from ..engine.walk import Keyed, Skip, walk, warn_skipped
 from ..errors import DuplicateBinWarning, InvalidArgumentError, InvalidIdentifierError, NotFoundError, StoreError
-from ..formats.ids import BIN_EXTENSIONS, bin_day_dir, is_bin_id, time_key, validate_bin_id
+from ..formats.ids import BIN_EXTENSIONS, TimeKeys, bin_day_dir, is_bin_id, time_key, validate_bin_id
 from ..formats.ranges import ByteRange
 from .lookup import DirEntries, Unknown, fileset_at, implied_dirs, search
 
@@ -518,9 +518,9 @@ class _BinVisitor:
         if not (found and found[0]["pid"][0] == "D" == found[-1]["pid"][0]):  # (D-style ids sort as their times)
             found = sorted(found, key=_fileset_time)
         if self.emit is None:
-            return Keyed(_TimeKeys([f["pid"] for f in found]), found)
+            return Keyed(TimeKeys([f["pid"] for f in found]), found)
         kept = [(f["pid"], item) for f in found if (item := self.emit(f)) is not None]
-        return Keyed(_TimeKeys([pid for pid, _ in kept]), [item for _, item in kept])
+        return Keyed(TimeKeys([pid for pid, _ in kept]), [item for _, item in kept])
 
     def _found(self, listing: Listing, names: list[str]) -> list[Fileset]:
         pids = sorted([n[:-4] for n in names if n.endswith(".hdr")])
@@ -530,30 +530,6 @@ class _BinVisitor:
 
 def _fileset_time(fileset: Fileset) -> str:
     return time_key(fileset["pid"])
-
-
-class _TimeKeys(Sequence[str]):
-    """The :func:`~ifcbkit.formats.ids.time_key` of each of a directory's bin ids, made when looked
-    at: an ordered walk looks at a few (a head, a bisection), not at every bin's."""
-
-    __slots__ = ("ids",)
-
-    def __init__(self, ids: list[str]):
-        self.ids = ids
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> _TimeKeys: ...
-
-    def __getitem__(self, index: int | slice) -> str | _TimeKeys:
-        if isinstance(index, slice):
-            return _TimeKeys(self.ids[index])
-        return time_key(self.ids[index])
 
 
 class _Listed:
