@@ -91,7 +91,7 @@ def test_names_are_the_same_objects_everywhere():
     assert stitching.BinImages is ifcbkit.BinImages and stitching.bin_images is ifcbkit.bin_images
     assert fileset.SyncIfcbDataDirectory is SyncIfcbDataDirectory
     assert adc.parse_adc_line is ifcbkit.parse_adc_line
-    assert ifcbkit.__version__ == "0.7.0"
+    assert ifcbkit.__version__ == "0.7.1"
 
 
 # ----- signatures: 0.3.1's parameters (names, order, kinds, defaults) come first ------------------

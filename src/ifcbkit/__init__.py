@@ -13,7 +13,7 @@ Everything else is in the module its name says (``ifcbkit.engine.filters``,
 ``ifcbkit.engine.reader``, ``ifcbkit.stores.s3``, ...).
 """
 
-__version__ = "0.7.0"
+__version__ = "0.7.1"
 
 # ruff: noqa: F401 (the names outside __all__ are imported to stay importable from here)
 

@@ -35,7 +35,7 @@ logger = logging.getLogger("ifcbkit.stores.dashboard")
 
 _DATASET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}", re.ASCII)
 
-# The async store sends GET and HEAD requests through httpcore's connection pool, beneath httpx: a
+# The async store sends GET and HEAD requests on httpcore's connections (pool.py), beneath httpx: a
 # dashboard answers hundreds of small requests per job, and httpx's per-request work (its request and
 # response models, hooks, redirect and cookie handling) is half the client's CPU time. Stores with
 # credentials, redirects, POSTs and hosts behind a proxy go through httpx.
@@ -100,8 +100,9 @@ def _public_url(url: str) -> str:
 
 class DashboardClient:
     """One dashboard (``base_url``, ``dataset``) over HTTP: URLs, credentials kept out of messages, the
-    face's clients (one ``httpx.Client``, or per event loop an ``httpx.AsyncClient``, an httpcore pool and
-    a semaphore bounding the requests in flight when ``async_client``), deadlines and retries.
+    face's clients (one ``httpx.Client``, or per event loop an ``httpx.AsyncClient``, a pool of httpcore
+    connections and a semaphore bounding the requests in flight when ``async_client``), deadlines and
+    retries.
 
     Raises:
         ValueError: for a URL that is not http(s), a bad setting, or headers with an injected client.
@@ -191,8 +192,8 @@ class DashboardClient:
             verify=default_tls(),
         )
 
-    def _new_pool(self) -> Any:
-        """The lean path's connection pool (``httpcore``, which httpx itself runs on)."""
+    def _new_pool(self) -> LeanPool:
+        """The lean path's connections (``httpcore``, which httpx itself runs on)."""
         tls = default_tls() if self.base_url.startswith("https:") else None  # (made once, for https only)
         return LeanPool(ssl_context=tls if isinstance(tls, ssl.SSLContext) else None, keepalive_expiry=5.0)
 

@@ -1,8 +1,8 @@
 """One HTTP request to a dashboard, as a request of the engine: its body read within a byte limit and
 a deadline, on ``httpx`` (sync and async) or, for the async face's plain GET and HEAD requests, on
-``httpcore``'s pool beneath it (see :data:`~ifcbkit.sources.dashboard.client.LEAN`); and each event
-loop's clients and semaphore, closed as the loop ends. The retry policy and URLs are the client's
-(:mod:`ifcbkit.sources.dashboard.client`).
+``httpcore`` connections beneath it (:mod:`~ifcbkit.sources.dashboard.pool`; see
+:data:`~ifcbkit.sources.dashboard.client.LEAN`); and each event loop's clients and semaphore, closed
+as the loop ends. The retry policy and URLs are the client's (:mod:`ifcbkit.sources.dashboard.client`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol, cast
 
 from ...engine.requests import Request
 from ...errors import FormatError, MissingDependencyError, StoreError
+from .pool import LeanPool
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.ASCII)
 
@@ -191,8 +192,8 @@ class Fetch(Request[Answer]):
                 body.add(chunk)
             return body.answer()
 
-    async def _lean_stream(self, pool: Any) -> Answer | None:
-        """The request on the loop's ``httpcore`` pool (see :data:`~ifcbkit.sources.dashboard.client.LEAN`):
+    async def _lean_stream(self, pool: LeanPool) -> Answer | None:
+        """The request on the loop's ``httpcore`` connections (see :data:`~ifcbkit.sources.dashboard.client.LEAN`):
         a GET or HEAD without credentials, its answer read as :meth:`_stream` reads httpx's. ``None`` for a
         redirect, which httpx follows (with its rules for headers on another origin)."""
         store = self.store
@@ -288,7 +289,7 @@ class LoopState:
 
     __slots__ = ("_client", "make_client", "owned", "pool", "semaphore", "watch")
 
-    def __init__(self, make_client: Any, semaphore: asyncio.Semaphore, owned: bool, pool: Any = None):
+    def __init__(self, make_client: Any, semaphore: asyncio.Semaphore, owned: bool, pool: LeanPool | None = None):
         self.make_client, self.semaphore, self.owned, self.pool = make_client, semaphore, owned, pool
         self._client: Any = None
         self.watch: AsyncIterator[None] | None = None
