@@ -5,6 +5,7 @@ bins below them (the listing prunes on it)."""
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
@@ -120,9 +121,11 @@ def _day_after(start: datetime) -> datetime:
     return start + timedelta(days=1) if start.date() < date.max else _END_OF_TIME
 
 
+@functools.lru_cache(maxsize=8192)
 def _dated(name: str) -> tuple[datetime, datetime, int | None] | str | None:
     """The span (and instrument) of a dated directory name; the reason when it names no calendar
-    date; ``None`` for any other name."""
+    date; ``None`` for any other name. (Remembered: a listing asks it of each of a year's 366 folder
+    names up to three times, for its filter, its time order and its warnings.)"""
     m = DATED_DIR.fullmatch(name)
     if m is None:
         return None
