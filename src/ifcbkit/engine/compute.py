@@ -20,10 +20,9 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from .requests import Request
+from .requests import Blocking
 
 T = TypeVar("T")
 
@@ -75,18 +74,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_lane)
 
 
-class Compute(Request[T]):
+class Compute(Blocking[T]):
     """CPU work over bytes already read (a pure function): inline when sync, in the compute lane when
     async, so that the event loop's thread keeps running (see the module's note)."""
 
-    __slots__ = ("args", "function")
-
-    def __init__(self, function: Callable[..., T], *args: Any):
-        self.function = function
-        self.args = args
-
-    def run_sync(self) -> T:
-        return self.function(*self.args)
+    __slots__ = ()
 
     async def run_async(self) -> T:
         call = functools.partial(self.function, *self.args)
