@@ -5,6 +5,7 @@ stops its threads and closes its sockets on exit."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -52,6 +53,15 @@ def moto_server() -> Iterator[str]:
         server.stop()
         server._server.server_close()  # stop() leaves the listening socket open
         werkzeug_logger.setLevel(level)
+
+
+@functools.cache
+def aio_session() -> Any:
+    """One aiobotocore session for the whole run: a new session loads botocore's S3 model again,
+    0.1-0.2 s per client made."""
+    from aiobotocore.session import get_session
+
+    return get_session()
 
 
 def s3_client_options(endpoint: str, **overrides: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ifcbkit.errors import ArgumentTypeError, IfcbError, InvalidArgumentError, N
 from ifcbkit.stores import SyncCachingRoiStore, SyncFilesystemRoiStore
 from ifcbkit.stores.s3 import IfcbPidTransformer
 from ifcbkit.testing import CONFORMANCE_D, conformance_bins, conformance_files, resolve
-from servers import s3_client_options
+from servers import aio_session, s3_client_options
 
 KEY = f"{CONFORMANCE_D}.roi"
 
@@ -104,9 +104,8 @@ async def _error(call: Any) -> Exception:
 
 
 async def test_ranges_and_years(face, root, bucket, client, endpoint):
-    from aiobotocore.session import get_session
 
-    async with get_session().create_client("s3", **s3_client_options(endpoint)) as aioclient:
+    async with aio_session().create_client("s3", **s3_client_options(endpoint)) as aioclient:
         for store in _stores(face, root, bucket, client, aioclient):
             assert await resolve(store.get_range(KEY, 0, 3)) == (root / "D2024" / "D20240215" / KEY).read_bytes()[:3]
             error = await _error(lambda store=store: store.get_range(KEY, -5, 3))

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiobotocore.session import get_session
 
 from ifcbkit.engine.cache import clear_caches
 from ifcbkit.engine.reader import BinReader
@@ -38,6 +37,7 @@ from servers import (
     SECRET_KEY,
     TRUNCATED,
     S3Calls,
+    aio_session,
     outcome,
     resolve,
     s3_client_options,
@@ -56,7 +56,7 @@ def bucket(client) -> str:
 
 @pytest.fixture
 async def aioclient(endpoint):
-    async with get_session().create_client("s3", **s3_client_options(endpoint)) as c:
+    async with aio_session().create_client("s3", **s3_client_options(endpoint)) as c:
         yield c
 
 

@@ -23,6 +23,7 @@ from servers import (
     GENERATED_I,
     PARTIAL,
     TRUNCATED,
+    aio_session,
     outcome,
     resolve,
     s3_client_options,
@@ -78,9 +79,8 @@ class _CacheTier:
 
     @contextlib.asynccontextmanager
     async def aioclient(self) -> AsyncIterator[Any]:
-        from aiobotocore.session import get_session
 
-        async with get_session().create_client("s3", **s3_client_options(self.endpoint)) as c:
+        async with aio_session().create_client("s3", **s3_client_options(self.endpoint)) as c:
             yield c
 
 
@@ -132,9 +132,8 @@ def bucket(client: Any) -> str:
 
 @pytest.fixture
 async def aioclient(endpoint: str) -> AsyncIterator[Any]:
-    from aiobotocore.session import get_session
 
-    async with get_session().create_client("s3", **s3_client_options(endpoint)) as c:
+    async with aio_session().create_client("s3", **s3_client_options(endpoint)) as c:
         yield c
 
 

@@ -31,7 +31,7 @@ from ifcbkit import (
 from ifcbkit.errors import MissingTargetWarning
 from ifcbkit.stores import AsyncBinStore, AsyncDashboardBinStore
 from ifcbkit.testing import CONFORMANCE_D, CONFORMANCE_I, BinStoreTests, conformance_bins, conformance_files
-from servers import DashboardBehaviour, DashboardServer, s3_client_options
+from servers import DashboardBehaviour, DashboardServer, aio_session, s3_client_options
 
 
 class TestSyncDataDirectory(BinStoreTests):
@@ -146,9 +146,8 @@ class _OnMoto:
 
     @contextlib.asynccontextmanager
     async def aioclient(self) -> AsyncIterator[Any]:
-        from aiobotocore.session import get_session
 
-        async with get_session().create_client("s3", **s3_client_options(self.endpoint)) as c:
+        async with aio_session().create_client("s3", **s3_client_options(self.endpoint)) as c:
             yield c
 
     @contextlib.contextmanager

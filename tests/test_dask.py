@@ -33,7 +33,7 @@ from ifcbkit.jobs.batch import iter_bin_metadata
 from ifcbkit.stores.dashboard import DashboardBinStore
 from ifcbkit.stores.s3 import S3BinStore, S3RoiStore
 from ifcbkit.testing import Roi, write_bin
-from servers import ACCESS_KEY, REGION, SECRET_KEY, DashboardServer, temporary_directory
+from servers import ACCESS_KEY, REGION, SECRET_KEY, DashboardBehaviour, DashboardServer, temporary_directory
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "tests" / "data" / "sample"
@@ -245,7 +245,8 @@ def test_a_dashboard_store_works_from_the_workers(client):
     files = {f["pid"]: Path(f["hdr"]).with_suffix("") for f in listed}
     catalog = {f["pid"]: directory.bin_metadata(f["pid"]) for f in listed}
     serial = list(iter_bin_metadata(SAMPLE, workers=1))
-    with DashboardServer(files, {}, catalog=catalog) as server:
+    # (the workers keep their connections: the server closes them when idle, rather than wait 10 s for them)
+    with DashboardServer(files, {}, catalog=catalog, behaviour=DashboardBehaviour(keepalive=0.5)) as server:
         store = DashboardBinStore(server.url, "mvco")
         listed_there = on_dask.metrics(store, scheduler=client)  # the dashboard's own listing
         chosen = on_dask.metrics(store, bins=list(files)[:2], scheduler=client)

@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -38,6 +37,7 @@ from servers import (
     TRUNCATED,
     CountingProxy,
     S3Calls,
+    aio_session,
     bin_files,
     free_port,
     outcome,
@@ -74,7 +74,7 @@ def bucket(client, references) -> str:
 
 @pytest.fixture
 async def aioclient(endpoint):
-    async with get_session().create_client("s3", **s3_client_options(endpoint)) as c:
+    async with aio_session().create_client("s3", **s3_client_options(endpoint)) as c:
         yield c
 
 
@@ -188,7 +188,7 @@ async def test_one_read_image_transfers_a_small_fraction_of_the_roi(face, endpoi
             finally:
                 c.close()
         else:
-            async with get_session().create_client("s3", **options) as c:
+            async with aio_session().create_client("s3", **options) as c:
                 measured = await _measure(AsyncS3BinStore(bucket, c, "raw"), proxy)
     cold, warm, whole = measured
     image_bytes = BIG_ROIS[299].width * BIG_ROIS[299].height
@@ -290,7 +290,7 @@ async def test_backend_failures_are_store_errors_without_credentials(endpoint, c
             _no_secrets(caught.value, caplog.records)
     finally:
         unreachable.close()
-    async with get_session().create_client("s3", **s3_client_options(dead), config=config) as unreachable:
+    async with aio_session().create_client("s3", **s3_client_options(dead), config=config) as unreachable:
         with pytest.raises(StoreError) as caught:
             await AsyncS3BinStore("bkt", unreachable).read_header(REAL_I)
         _no_secrets(caught.value, caplog.records)
