@@ -75,9 +75,10 @@ class LeanPool:
             try:
                 return connection, await connection.handle_async_request(request)
             except httpcore.ConnectionNotAvailable:
+                await self._drop(connection)
                 if not reused:
                     raise
-                await self._drop(connection)  # (closing as it was taken): another one
+                # (it was closing as it was taken): another one
             except BaseException:
                 await self._drop(connection)
                 raise
