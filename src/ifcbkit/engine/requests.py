@@ -261,6 +261,27 @@ def _emitted(item: Any) -> list[Any] | None:
 def map_emits(op: Op[Any], function: Callable[[Any], Iterable[Any]]) -> Op[Any]:
     """Run a stream operation inside another, emitting ``function(v)``'s items for each value ``v``
     it emits; its requests pass through to the face. Returns what ``op`` returns."""
+    return (yield from _relay(op, lambda values: [out for value in values for out in function(value)]))
+
+
+def count_emits(op: Op[Any]) -> Op[int]:
+    """Run a stream operation inside another, passing on what it emits and asks: returns how many
+    values it emitted."""
+    emitted = 0
+
+    def count(values: list[Any]) -> list[Any]:
+        nonlocal emitted
+        emitted += len(values)
+        return values
+
+    yield from _relay(op, count)
+    return emitted
+
+
+def _relay(op: Op[Any], batch: Callable[[list[Any]], list[Any]]) -> Op[Any]:
+    """Run a stream operation inside another: its requests pass through to the face, and each batch
+    of values it emits is emitted as ``batch(values)`` (unless that is empty). Returns what ``op``
+    returns."""
     with contextlib.closing(op):
         steps = _Steps(op)
         while True:
@@ -270,31 +291,9 @@ def map_emits(op: Op[Any], function: Callable[[Any], Iterable[Any]]) -> Op[Any]:
                 return stop.value
             values = _emitted(item)
             if values is not None:
-                mapped = [out for value in values for out in function(value)]
-                if mapped:
-                    yield EmitMany(mapped)
-                continue
-            try:
-                steps.done((yield item))
-            except Exception as e:
-                steps.failed(e)
-
-
-def count_emits(op: Op[Any]) -> Op[int]:
-    """Run a stream operation inside another, passing on what it emits and asks: returns how many
-    values it emitted."""
-    with contextlib.closing(op):
-        steps = _Steps(op)
-        emitted = 0
-        while True:
-            try:
-                item = next(steps)
-            except StopIteration:
-                return emitted
-            values = _emitted(item)
-            if values is not None:
-                emitted += len(values)
-                yield item
+                out = batch(values)
+                if out:
+                    yield EmitMany(out)
                 continue
             try:
                 steps.done((yield item))
